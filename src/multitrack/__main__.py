@@ -1,0 +1,5 @@
+import sys
+
+from multitrack.cli import main
+
+sys.exit(main())

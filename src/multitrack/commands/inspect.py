@@ -1,0 +1,15 @@
+"""`multitrack inspect`: not built yet."""
+
+from __future__ import annotations
+
+import argparse
+
+from multitrack.errors import MultitrackError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    raise MultitrackError("'inspect' is not implemented yet")

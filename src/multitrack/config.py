@@ -1,0 +1,194 @@
+"""Typed, strict configuration: dataclasses per section, YAML in, dotted overrides.
+
+`load_config("configs/default.yaml", ["trainer.max_epochs=3"])` reads the YAML, applies
+each `section.key=value` override (the value parsed as YAML, then type-checked), and
+rejects any key the dataclasses do not define, naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from multitrack.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])  # train/val/test
+    seed: int = 0
+    split_by: str = "timeline"  # or a manifest field that groups timelines, e.g. "folder"
+    fps: float | None = None  # resample every timeline to this rate; None keeps each rate
+    asset_classes: int = 16  # K: asset ids >= K-1 fold into K-1 ("other")
+    max_tracks: int | None = None  # None: as many as the frame table has
+
+
+@dataclass
+class WindowConfig:
+    length: int = 100  # L: tokens the model sees; a window holds L+1 frames (targets shift by one)
+    stride: int = 50
+
+
+@dataclass
+class ModelConfig:
+    d_model: int = 192
+    n_heads: int = 6
+    n_layers: int = 4
+    d_ff: int = 768
+    dropout: float = 0.1
+    asset_embed_dim: int = 8
+    track_embed_dim: int = 8
+
+
+@dataclass
+class LossConfig:
+    active: float = 1.0
+    asset: float = 1.0
+    values: float = 1.0
+    smooth_l1_beta: float = 0.1
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.1  # cosine decay ends at lr × this
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 20
+    batch_size: int = 32
+    num_workers: int = 0
+    seed: int = 0
+    accelerator: str = "auto"
+    devices: Any = "auto"  # int, list or "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str | None = None  # None: bf16-mixed on a GPU, 32 on CPU
+    gradient_clip_val: float = 1.0
+    grad_norm_warn: float = 100.0  # warn when the pre-clip gradient norm exceeds this
+    patience: int = 5  # early stopping on val/loss
+    save_every: int = 5  # keep a checkpoint every N epochs besides best and last
+    log_every_n_steps: int = 10
+    limit_train_batches: float | int | None = None
+    deterministic: bool = False
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Config from a YAML file (or the defaults) with `section.key=value` overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    for item in overrides or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r}: expected section.key=value")
+        *parents, leaf = key.strip().split(".")
+        node = raw
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part} is not a section")
+        node[leaf] = yaml.safe_load(text)
+    try:
+        return config_from_dict(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}" if path else str(exc)) from None
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    return _build(Config, raw, "")
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        key = f"{where}.{unknown[0]}" if where else unknown[0]
+        raise ConfigError(f"unknown key {key!r} (known in {where or 'config'}: {', '.join(sorted(names))})")
+    kwargs = {}
+    for name, value in raw.items():
+        hint = hints[name]
+        key = f"{where}.{name}" if where else name
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value, key)
+        else:
+            kwargs[name] = _check(hint, value, key)
+    return cls(**kwargs)
+
+
+def _check(hint: Any, value: Any, key: str) -> Any:
+    """Return value if it fits the type hint (ints widen to float), else raise naming the key."""
+    if hint is Any:
+        return value
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(hint):
+            try:
+                return _check(option, value, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: expected {_name(hint)}, got {value!r}")
+    if hint is type(None):
+        if value is None:
+            return None
+    elif origin is list:
+        if isinstance(value, list):
+            (item,) = typing.get_args(hint)
+            return [_check(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif isinstance(value, hint):
+        return value
+    raise ConfigError(f"{key}: expected {_name(hint)}, got {value!r}")
+
+
+def _name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
