@@ -1,0 +1,69 @@
+"""The masked multi-task next-frame loss (DESIGN.md §3).
+
+- `active`: binary cross-entropy on every track of every real target frame;
+- `asset`: cross-entropy over the K classes, only on tracks active in the target frame;
+- `values`: Smooth-L1 on the 7 normalised values, only on tracks active in the target frame
+  (an inactive track's values are 0 by convention and mean nothing);
+- padded frames (mask False) count nowhere.
+
+Masked entries are selected with `torch.where`, never multiplied by 0, so a NaN or any other
+value at a masked position cannot leak into the loss or its gradient.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from multitrack.config import LossConfig
+from multitrack.model.transformer import Prediction
+
+COMPONENTS = ("active", "asset", "values")
+
+
+class LossBreakdown(NamedTuple):
+    total: torch.Tensor  # weighted sum, scalar
+    active: torch.Tensor  # mean BCE per real (frame, track)
+    asset: torch.Tensor  # mean CE per active target track
+    values: torch.Tensor  # mean Smooth-L1 per active target track and value
+
+
+def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weights: LossConfig) -> LossBreakdown:
+    """Loss of predictions for frames 1..L against a batch of L+1 frames (docs/ARCHITECTURE.md)."""
+    real = batch["mask"][:, 1:]  # (B, L): target frame exists; padding is only ever at the tail
+    target_active = batch["active"][:, 1:]  # (B, L, T)
+    frame_track = real.unsqueeze(-1).expand_as(target_active)  # (B, L, T)
+    on = frame_track & (target_active > 0.5)  # (B, L, T): tracks that exist in the target frame
+
+    logits_active = _fill(prediction.active_logits, frame_track)
+    bce = F.binary_cross_entropy_with_logits(
+        logits_active, _fill(target_active.to(logits_active.dtype), frame_track), reduction="none"
+    )  # (B, L, T)
+    active = _masked_mean(bce, frame_track)
+
+    target_asset = torch.where(on, batch["asset"][:, 1:], 0)  # (B, L, T)
+    logits = _fill(prediction.asset_logits, on.unsqueeze(-1))  # (B, L, T, K)
+    ce = F.cross_entropy(logits.flatten(0, 2), target_asset.flatten(), reduction="none")  # (B*L*T,)
+    asset = _masked_mean(ce.view_as(target_asset), on)  # (B*L*T,) -> (B, L, T)
+
+    on_values = on.unsqueeze(-1).expand_as(prediction.values)  # (B, L, T, 7)
+    target_values = _fill(batch["values"][:, 1:].to(prediction.values.dtype), on_values)
+    smooth_l1 = F.smooth_l1_loss(
+        _fill(prediction.values, on_values), target_values, beta=weights.smooth_l1_beta, reduction="none"
+    )  # (B, L, T, 7)
+    values = _masked_mean(smooth_l1, on_values)
+
+    total = weights.active * active + weights.asset * asset + weights.values * values
+    return LossBreakdown(total, active, asset, values)
+
+
+def _fill(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """x where keep (broadcast), 0 elsewhere: masked entries carry no value and no gradient."""
+    return torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+def _masked_mean(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """Mean of x over keep; 0 (with a gradient path) when nothing is kept."""
+    return _fill(x, keep).sum() / keep.sum().clamp(min=1)

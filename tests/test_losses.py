@@ -1,0 +1,100 @@
+"""The masked multi-task loss: hand-computed values and the masking property."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from multitrack.config import LossConfig
+from multitrack.model.losses import multitask_loss
+from multitrack.model.transformer import Prediction
+
+B, L, T, K = 2, 4, 3, 5
+
+
+def _batch(seed: int) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    active = (torch.rand(B, L + 1, T, generator=generator) > 0.4).float()
+    mask = torch.ones(B, L + 1, dtype=torch.bool)
+    mask[1, -2:] = False  # the second window's tail is padding
+    return {
+        "active": active,
+        "asset": torch.randint(0, K, (B, L + 1, T), generator=generator) * active.long(),
+        "values": torch.randn(B, L + 1, T, 7, generator=generator) * active.unsqueeze(-1),
+        "mask": mask,
+    }
+
+
+def _prediction(seed: int) -> Prediction:
+    generator = torch.Generator().manual_seed(seed + 100)
+    return Prediction(
+        torch.randn(B, L, T, generator=generator),
+        torch.randn(B, L, T, K, generator=generator),
+        torch.randn(B, L, T, 7, generator=generator),
+    )
+
+
+def test_hand_computed_single_track():
+    # one window, one track, L=2: target frame 1 active with asset 1, frame 2 is padding
+    batch = {
+        "active": torch.tensor([[[0.0], [1.0], [1.0]]]),
+        "asset": torch.tensor([[[0], [1], [1]]]),
+        "values": torch.tensor([[[[0.0] * 7], [[1.0] + [0.0] * 6], [[5.0] * 7]]]),
+        "mask": torch.tensor([[True, True, False]]),
+    }
+    prediction = Prediction(
+        torch.tensor([[[0.0], [9.0]]]),  # logit 0 -> p 0.5 for the real target
+        torch.zeros(1, 2, 1, 2),  # uniform over K=2
+        torch.zeros(1, 2, 1, 7),  # error 1.0 on `scale`, 0 elsewhere
+    )
+    losses = multitask_loss(prediction, batch, LossConfig(active=1.0, asset=2.0, values=1.0, smooth_l1_beta=0.5))
+    assert math.isclose(losses.active.item(), math.log(2), rel_tol=1e-6)
+    assert math.isclose(losses.asset.item(), math.log(2), rel_tol=1e-6)
+    assert math.isclose(losses.values.item(), (1.0 - 0.25) / 7, rel_tol=1e-6)  # |d|-beta/2, 1 of 7 values
+    assert math.isclose(losses.total.item(), 3 * math.log(2) + 0.75 / 7, rel_tol=1e-6)
+
+
+def test_no_active_target_gives_zero_asset_and_value_loss():
+    batch = _batch(0)
+    batch["active"][:] = 0
+    losses = multitask_loss(_prediction(0), batch, LossConfig())
+    assert losses.asset.item() == 0.0 and losses.values.item() == 0.0
+    assert losses.active.item() > 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.integers(0, 1000), junk=st.floats(allow_nan=True, allow_infinity=True, width=32))
+def test_masked_entries_do_not_change_the_loss(seed, junk):
+    batch, prediction = _batch(seed), _prediction(seed)
+    reference = multitask_loss(prediction, batch, LossConfig())
+
+    target_on = batch["active"][:, 1:] > 0.5
+    padding = ~batch["mask"][:, 1:]
+    hidden_track = ~target_on | padding.unsqueeze(-1)  # (B, L, T): asset and values not scored
+    changed = {key: value.clone() for key, value in batch.items()}
+    changed["values"][:, 1:][hidden_track] = junk
+    changed["asset"][:, 1:][hidden_track] = (changed["asset"][:, 1:][hidden_track] + 1) % K
+    changed["active"][:, 1:][padding] = 1 - changed["active"][:, 1:][padding]
+    junk_prediction = Prediction(
+        prediction.active_logits.masked_fill(padding.unsqueeze(-1), junk),
+        prediction.asset_logits.masked_fill(hidden_track.unsqueeze(-1), junk),
+        prediction.values.masked_fill(hidden_track.unsqueeze(-1), junk),
+    )
+    for prediction_used, batch_used in ((prediction, changed), (junk_prediction, batch), (junk_prediction, changed)):
+        losses = multitask_loss(prediction_used, batch_used, LossConfig())
+        for expected, got in zip(reference, losses):
+            assert torch.equal(expected, got)
+
+
+def test_masked_predictions_get_no_gradient():
+    batch = _batch(3)
+    parts = [part.clone().requires_grad_() for part in _prediction(3)]
+    multitask_loss(Prediction(*parts), batch, LossConfig()).total.backward()
+    padding = ~batch["mask"][:, 1:]
+    assert torch.all(parts[0].grad[padding] == 0)
+    inactive = batch["active"][:, 1:] < 0.5
+    assert torch.all(parts[2].grad[inactive] == 0)
+    assert torch.any(parts[2].grad[~inactive & ~padding.unsqueeze(-1)] != 0)

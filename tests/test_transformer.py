@@ -1,0 +1,88 @@
+"""The causal multi-track Transformer: shapes, causality, KV cache == full pass, size."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from multitrack.config import ModelConfig, load_config
+from multitrack.model.transformer import MultitrackTransformer
+
+TRACKS, CLASSES, LENGTH = 3, 5, 12
+SMALL = ModelConfig(d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.0, asset_embed_dim=4, track_embed_dim=4)
+
+
+def _frames(batch: int, length: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    active = (torch.rand(batch, length, TRACKS, generator=generator) > 0.5).float()
+    asset = torch.randint(0, CLASSES, (batch, length, TRACKS), generator=generator) * active.long()
+    values = torch.randn(batch, length, TRACKS, 7, generator=generator) * active.unsqueeze(-1)
+    return active, asset, values
+
+
+@pytest.fixture()
+def model() -> MultitrackTransformer:
+    torch.manual_seed(0)
+    return MultitrackTransformer(SMALL, max_tracks=TRACKS, asset_classes=CLASSES, window_length=LENGTH).eval()
+
+
+def test_forward_shapes(model):
+    prediction = model(*_frames(2, LENGTH))
+    assert prediction.active_logits.shape == (2, LENGTH, TRACKS)
+    assert prediction.asset_logits.shape == (2, LENGTH, TRACKS, CLASSES)
+    assert prediction.values.shape == (2, LENGTH, TRACKS, 7)
+
+
+def test_output_at_t_ignores_later_frames(model):
+    active, asset, values = _frames(1, LENGTH)
+    before = model(active, asset, values)
+    t = 5
+    active[:, t + 1 :] = 1 - active[:, t + 1 :]
+    asset[:, t + 1 :] = (asset[:, t + 1 :] + 1) % CLASSES
+    values[:, t + 1 :] += 3.0
+    after = model(active, asset, values)
+    for old, new in zip(before, after):
+        torch.testing.assert_close(old[:, : t + 1], new[:, : t + 1])
+        assert not torch.allclose(old[:, t + 1 :], new[:, t + 1 :])
+
+
+def test_cached_steps_equal_the_full_pass(model):
+    active, asset, values = _frames(2, LENGTH, seed=1)
+    full = model(active, asset, values)
+    cache = None
+    for t in range(LENGTH):
+        step, cache = model.step(active[:, t], asset[:, t], values[:, t], cache)
+        for whole, one in zip(full, step):
+            torch.testing.assert_close(one, whole[:, t], rtol=1e-4, atol=1e-5)
+    assert cache.frames == LENGTH and cache.position == LENGTH
+
+
+def test_cache_slides_to_the_window_with_relative_positions():
+    # one layer: a cached key depends on its own frame only, so after 2 windows of frames the
+    # sliding cache (the last LENGTH frames at absolute positions LENGTH..2*LENGTH-1) must give
+    # what a fresh pass over those frames at positions 0..LENGTH-1 gives: rotary is relative
+    torch.manual_seed(0)
+    config = ModelConfig(**{**SMALL.__dict__, "n_layers": 1})
+    model = MultitrackTransformer(config, max_tracks=TRACKS, asset_classes=CLASSES, window_length=LENGTH).eval()
+    active, asset, values = _frames(1, 2 * LENGTH, seed=2)
+    cache = None
+    for t in range(2 * LENGTH):
+        step, cache = model.step(active[:, t], asset[:, t], values[:, t], cache)
+    assert cache.frames == LENGTH and cache.position == 2 * LENGTH
+    window = model(active[:, -LENGTH:], asset[:, -LENGTH:], values[:, -LENGTH:])
+    for whole, one in zip(window, step):
+        torch.testing.assert_close(one, whole[:, -1], rtol=1e-4, atol=1e-5)
+
+
+def test_wrong_track_count_is_refused(model):
+    active, asset, values = _frames(1, 4)
+    with pytest.raises(ValueError, match="expects 3 tracks per frame, got 2"):
+        model(active[..., :2], asset[..., :2], values[..., :2, :])
+
+
+def test_default_model_has_about_two_million_parameters(tiny_config):
+    config = load_config(tiny_config.parent / "default.yaml")
+    model = MultitrackTransformer(config.model, max_tracks=20, asset_classes=16, window_length=100)
+    count = model.parameter_count()
+    print(f"default model: {count:,} parameters")
+    assert 1_500_000 <= count <= 3_000_000
