@@ -1,15 +1,73 @@
-"""`multitrack ingest`: not built yet."""
+"""`multitrack ingest INPUT... -o OUT.parquet`: xmeml files or folders -> the frame table.
+
+Exit status: 0 when every file was ingested, 1 when some failed (the good ones are
+still written), 2 for a usage error (bad arguments, an input that does not exist).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from multitrack.errors import MultitrackError
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_USAGE = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="xmeml files or folders (every *.xml below)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.parquet", help="the frame table to write")
+    parser.add_argument(
+        "--max-tracks", type=_positive_int, default=20, help="video tracks kept per timeline (default 20)"
+    )
+    parser.add_argument("--jobs", type=_positive_int, default=1, help="parallel worker processes (default 1)")
+    parser.add_argument("--csv", action="store_true", help="also write OUT.csv")
+    parser.add_argument(
+        "--max-frames",
+        type=_positive_int,
+        default=None,
+        help="refuse timelines longer than this many frames (default: 24 hours at each timeline's rate)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
-    raise MultitrackError("'ingest' is not implemented yet")
+    missing = [raw for raw in args.inputs if not Path(raw).exists()]
+    if missing:
+        print(f"multitrack ingest: error: input not found: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_USAGE
+
+    from multitrack.features.ingest import find_inputs, ingest
+
+    if not find_inputs(args.inputs):
+        print("multitrack ingest: error: no .xml files found in the inputs", file=sys.stderr)
+        return EXIT_USAGE
+    report = ingest(
+        args.inputs,
+        args.output,
+        max_tracks=args.max_tracks,
+        jobs=args.jobs,
+        csv=args.csv,
+        max_frames=args.max_frames,
+        progress=not args.no_progress,
+    )
+    written = f"{report.out_path}" + (f", {report.csv_path}" if report.csv_path else "")
+    print(
+        f"ingested {report.files - report.failed}/{report.files} files, {report.timelines} timelines, "
+        f"{report.frames} frames -> {written} (manifest {report.manifest_path})"
+    )
+    if report.failed:
+        print(f"multitrack ingest: {report.failed} file(s) failed; see the manifest", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    return EXIT_OK

@@ -1,0 +1,389 @@
+"""xmeml files and folders -> the Parquet frame table and its manifest.
+
+The story of `ingest`:
+1. find the input files (folders: every *.xml below, sorted) and give each its
+   path relative to the folder it was found in;
+2. convert each file in a worker (read bytes, sha256, parse, frame arrays per
+   timeline); a bad file becomes an error entry and the batch goes on;
+3. stream the results, in input order, into a ParquetWriter (and a CSV writer on
+   request) a bounded number of rows at a time, so memory does not grow with the
+   number of files;
+4. write the manifest (docs/ARCHITECTURE.md "Frame table") and rename the outputs
+   from their temporary names, so a killed run never leaves a complete-looking file.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from multitrack.errors import MultitrackError
+from multitrack.features.frames import TimelineFrames, timeline_frames
+from multitrack.features.schema import DEFAULT_MAX_TRACKS, FEATURES, VALUE_FEATURES, column_names, track_prefix
+from multitrack.timeline.reader import read_xmeml
+
+MANIFEST_FORMAT = "multitrack-manifest"
+MANIFEST_VERSION = 1
+ROWS_PER_BATCH = 65_536  # rows per Arrow batch and Parquet row group: bounds the writer's memory
+IN_FLIGHT_PER_JOB = 2  # files converted ahead of the writer per worker: bounds the pool's memory
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One xmeml file to ingest; `relative` is its path relative to the folder it was found in."""
+
+    path: Path
+    relative: str
+
+
+@dataclass
+class FileResult:
+    """What a worker sends back for one file: its frame arrays, or the reason it failed."""
+
+    input: InputFile
+    size_bytes: int = 0
+    sha256: str | None = None
+    timelines: list[TimelineFrames] = field(default_factory=list)
+    error: str | None = None
+    parse_s: float = 0.0
+    features_s: float = 0.0
+
+
+@dataclass
+class IngestReport:
+    """Counts, outputs and the time split of one ingest run."""
+
+    out_path: Path
+    manifest_path: Path
+    csv_path: Path | None = None
+    files: int = 0
+    failed: int = 0
+    timelines: int = 0
+    frames: int = 0
+    bytes_read: int = 0
+    errors: list[str] = field(default_factory=list)
+    parse_s: float = 0.0  # summed over workers
+    features_s: float = 0.0  # summed over workers
+    write_s: float = 0.0
+    total_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+
+def ingest(
+    inputs: Sequence[str | Path],
+    out_path: str | Path,
+    max_tracks: int = DEFAULT_MAX_TRACKS,
+    jobs: int = 1,
+    csv: bool = False,
+    max_frames: int | None = None,
+    progress: bool = True,
+) -> IngestReport:
+    """Write the frame table of every xmeml file under `inputs` to `out_path` (Parquet).
+
+    Beside it: OUT.manifest.json, and OUT.csv when `csv`. A file that cannot be read is
+    reported (stderr and manifest) and skipped; check `report.failed`.
+    """
+    started = time.perf_counter()
+    files = find_inputs(inputs)
+    out_path = Path(out_path)
+    report = IngestReport(out_path, manifest_path(out_path), out_path.with_suffix(".csv") if csv else None)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    targets = [path for path in (report.out_path, report.csv_path, report.manifest_path) if path]
+    temporary = {path: _temporary_name(path) for path in targets}
+    try:
+        writer = FrameTableWriter(temporary[out_path], max_tracks, temporary.get(report.csv_path))
+        manifest = _Manifest(max_tracks)
+        bar = tqdm(total=len(files), unit="file", desc="ingest", disable=not progress, file=sys.stderr)
+        with writer, bar:
+            for result in convert_files(files, max_tracks, max_frames, jobs):
+                _record(result, report, manifest, writer)
+                if result.error:
+                    bar.write(f"multitrack ingest: skipped {result.error}", file=sys.stderr)
+                bar.update(1)
+        report.write_s = writer.write_s
+        manifest.write(temporary[report.manifest_path], report)
+        for path in targets:  # the manifest last: its presence marks a finished run
+            os.replace(temporary[path], path)
+    finally:
+        for path in temporary.values():
+            path.unlink(missing_ok=True)
+    report.total_s = time.perf_counter() - started
+    return report
+
+
+def manifest_path(out_path: str | Path) -> Path:
+    """frames.parquet -> frames.manifest.json."""
+    return Path(out_path).with_suffix(".manifest.json")
+
+
+def find_inputs(inputs: Sequence[str | Path]) -> list[InputFile]:
+    """Files as given, folders expanded to every *.xml below them (sorted by relative path)."""
+    found: list[InputFile] = []
+    for raw in inputs:
+        root = Path(raw)
+        if root.is_dir():
+            xml_files = [path for path in root.rglob("*") if path.suffix.lower() == ".xml" and path.is_file()]
+            relatives = sorted((path.relative_to(root).as_posix(), path) for path in xml_files)
+            found.extend(InputFile(path, relative) for relative, path in relatives)
+        elif root.is_file():
+            found.append(InputFile(root, root.name))
+        else:
+            raise MultitrackError(f"{raw}: input not found (expected an xmeml file or a folder)")
+    return found
+
+
+def convert_files(
+    files: Sequence[InputFile], max_tracks: int, max_frames: int | None, jobs: int
+) -> Iterator[FileResult]:
+    """Convert every file, yielding results in input order (a process pool when jobs > 1).
+
+    At most IN_FLIGHT_PER_JOB × jobs files are converted ahead of the consumer, so a
+    slow writer never makes finished results pile up in memory.
+    """
+    tasks = [(file, max_tracks, max_frames) for file in files]
+    if jobs <= 1 or len(files) <= 1:
+        yield from map(_convert_task, tasks)
+        return
+    with _pool_context().Pool(processes=jobs) as pool:
+        pending: collections.deque = collections.deque()
+        task_iter = iter(tasks)
+        for task in task_iter:
+            pending.append(pool.apply_async(_convert_task, (task,)))
+            if len(pending) >= IN_FLIGHT_PER_JOB * jobs:
+                break
+        while pending:
+            result = pending.popleft().get()
+            next_task = next(task_iter, None)
+            if next_task is not None:
+                pending.append(pool.apply_async(_convert_task, (next_task,)))
+            yield result
+
+
+def _pool_context():
+    # fork starts workers in milliseconds and they inherit the imported modules; the
+    # workers only parse and compute with numpy, never touching pyarrow's threads.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
+
+
+def _convert_task(task: tuple[InputFile, int, int | None]) -> FileResult:
+    file, max_tracks, max_frames = task
+    return convert_file(file, max_tracks, max_frames)
+
+
+def convert_file(file: InputFile, max_tracks: int, max_frames: int | None = None) -> FileResult:
+    """Read, hash, parse and featurise one file; any failure becomes `result.error`."""
+    result = FileResult(file)
+    try:
+        data = file.path.read_bytes()
+        result.size_bytes = len(data)
+        result.sha256 = hashlib.sha256(data).hexdigest()
+        started = time.perf_counter()
+        timelines = read_xmeml(file.path)
+        parsed = time.perf_counter()
+        result.parse_s = parsed - started
+        result.timelines = [
+            timeline_frames(timeline, max_tracks, max_frames, source=str(file.path)) for timeline in timelines
+        ]
+        result.features_s = time.perf_counter() - parsed
+    except MultitrackError as exc:
+        result.error = _error_line(file, str(exc))
+    except OSError as exc:
+        result.error = _error_line(file, f"cannot read: {exc.strerror or exc}")
+    except Exception as exc:  # noqa: BLE001 - one bad file must never stop a batch
+        result.error = _error_line(file, f"unexpected {type(exc).__name__}: {exc}")
+    if result.error:
+        result.timelines = []
+    return result
+
+
+def _error_line(file: InputFile, message: str) -> str:
+    """One line that names the file (errors from the reader name it already)."""
+    line = " ".join(message.split())
+    return line if str(file.path) in line else f"{file.path}: {line}"
+
+
+def timeline_ids(file: InputFile, frames: Sequence[TimelineFrames], used: set[str]) -> list[str]:
+    """Ids per DESIGN.md §2: relative path without .xml, `#name` when several; unique in `used`."""
+    base = file.relative[:-4] if file.relative.lower().endswith(".xml") else file.relative
+    ids = []
+    for timeline in frames:
+        candidate = f"{base}#{timeline.name}" if len(frames) > 1 else base
+        unique, copy = candidate, 2
+        while unique in used:
+            unique, copy = f"{candidate} ({copy})", copy + 1
+        used.add(unique)
+        ids.append(unique)
+    return ids
+
+
+def _record(result: FileResult, report: IngestReport, manifest: _Manifest, writer: FrameTableWriter) -> None:
+    report.files += 1
+    report.bytes_read += result.size_bytes
+    report.parse_s += result.parse_s
+    report.features_s += result.features_s
+    if result.error:
+        report.failed += 1
+        report.errors.append(result.error)
+        manifest.add_failure(result)
+        return
+    ids = timeline_ids(result.input, result.timelines, manifest.used_ids)
+    for timeline_id, frames in zip(ids, result.timelines):
+        writer.write(timeline_id, frames)
+        report.timelines += 1
+        report.frames += frames.frame_count
+    manifest.add_success(result, ids)
+
+
+def _temporary_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def frame_table_schema(max_tracks: int) -> pa.Schema:
+    """Column types of docs/ARCHITECTURE.md: string, int64, then int8/int32/7×float32 per track."""
+    types = {"active": pa.int8(), "asset": pa.int32(), **{name: pa.float32() for name in VALUE_FEATURES}}
+    fields = [pa.field("timeline", pa.string(), nullable=False), pa.field("frame", pa.int64(), nullable=False)]
+    for track_index in range(max_tracks):
+        prefix = track_prefix(track_index)
+        fields.extend(pa.field(f"{prefix}_{feature}", types[feature], nullable=False) for feature in FEATURES)
+    return pa.schema(fields, metadata={"multitrack.max_tracks": str(max_tracks)})
+
+
+def frame_batches(timeline_id: str, frames: TimelineFrames, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """One timeline's rows as record batches of at most ROWS_PER_BATCH rows."""
+    active_by_track = np.ascontiguousarray(frames.active.T)  # (T, N)
+    asset_by_track = np.ascontiguousarray(frames.asset.T)  # (T, N)
+    values_by_track = np.ascontiguousarray(frames.values.transpose(1, 2, 0))  # (T, 7, N)
+    id_bytes = timeline_id.encode("utf-8")
+    for first in range(0, frames.frame_count, ROWS_PER_BATCH):
+        stop = min(first + ROWS_PER_BATCH, frames.frame_count)
+        columns = [_repeated_string(id_bytes, stop - first), pa.array(np.arange(first, stop, dtype=np.int64))]
+        for track_index in range(frames.max_tracks):
+            columns.append(pa.array(active_by_track[track_index, first:stop]))
+            columns.append(pa.array(asset_by_track[track_index, first:stop]))
+            columns.extend(pa.array(values_by_track[track_index, k, first:stop]) for k in range(len(VALUE_FEATURES)))
+        yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _repeated_string(value: bytes, count: int) -> pa.Array:
+    """A string column holding `value` `count` times, built from buffers (no Python loop)."""
+    offsets = np.arange(count + 1, dtype=np.int32) * len(value)  # count <= ROWS_PER_BATCH
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(value * count))
+
+
+class FrameTableWriter:
+    """Streams timelines into Parquet (and CSV) in row groups of about ROWS_PER_BATCH rows."""
+
+    def __init__(self, parquet_path: Path, max_tracks: int, csv_path: Path | None = None):
+        self.schema = frame_table_schema(max_tracks)
+        self.max_tracks = max_tracks
+        self.parquet = pq.ParquetWriter(parquet_path, self.schema)
+        self.csv = pa_csv.CSVWriter(csv_path, self.schema) if csv_path else None
+        self.buffered: list[pa.RecordBatch] = []
+        self.buffered_rows = 0
+        self.write_s = 0.0
+
+    def write(self, timeline_id: str, frames: TimelineFrames) -> None:
+        started = time.perf_counter()
+        for batch in frame_batches(timeline_id, frames, self.schema):
+            self.buffered.append(batch)
+            self.buffered_rows += batch.num_rows
+            if self.buffered_rows >= ROWS_PER_BATCH:
+                self._flush()
+        self.write_s += time.perf_counter() - started
+
+    def _flush(self) -> None:
+        if not self.buffered:
+            return
+        table = pa.Table.from_batches(self.buffered, schema=self.schema)
+        self.parquet.write_table(table, row_group_size=max(table.num_rows, 1))
+        if self.csv:
+            self.csv.write_table(table)
+        self.buffered, self.buffered_rows = [], 0
+
+    def close(self) -> None:
+        started = time.perf_counter()
+        self._flush()
+        self.parquet.close()
+        if self.csv:
+            self.csv.close()
+        self.write_s += time.perf_counter() - started
+
+    def __enter__(self) -> FrameTableWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class _Manifest:
+    """Builds OUT.manifest.json (docs/ARCHITECTURE.md "Frame table")."""
+
+    def __init__(self, max_tracks: int):
+        self.max_tracks = max_tracks
+        self.files: list[dict] = []
+        self.used_ids: set[str] = set()
+
+    def add_failure(self, result: FileResult) -> None:
+        self.files.append(
+            {"path": result.input.relative, "sha256": result.sha256, "error": result.error, "timelines": []}
+        )
+
+    def add_success(self, result: FileResult, ids: list[str]) -> None:
+        folder = PurePosixPath(result.input.relative).parent.as_posix()
+        timelines = [_timeline_entry(i, folder, frames) for i, frames in zip(ids, result.timelines)]
+        self.files.append(
+            {"path": result.input.relative, "sha256": result.sha256, "error": None, "timelines": timelines}
+        )
+
+    def write(self, path: Path, report: IngestReport) -> None:
+        document = {
+            "format": MANIFEST_FORMAT,
+            "version": MANIFEST_VERSION,
+            "max_tracks": self.max_tracks,
+            "columns": column_names(self.max_tracks),
+            "files": self.files,
+            "summary": {
+                "files": report.files,
+                "failed": report.failed,
+                "timelines": report.timelines,
+                "frames": report.frames,
+            },
+        }
+        path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _timeline_entry(timeline_id: str, folder: str, frames: TimelineFrames) -> dict:
+    return {
+        "id": timeline_id,
+        "name": frames.name,
+        "folder": "" if folder == "." else folder,
+        "timebase": frames.rate.timebase,
+        "ntsc": frames.rate.ntsc,
+        "fps": frames.rate.fps,
+        "width": frames.width_px,
+        "height": frames.height_px,
+        "frames": frames.frame_count,
+        "tracks_kept": frames.tracks_kept,
+        "tracks_dropped": frames.tracks_dropped,
+        "assets": [asset.to_json() for asset in frames.assets],
+        "media_size_unknown": frames.media_size_unknown,
+        "warnings": list(frames.warnings),
+    }
