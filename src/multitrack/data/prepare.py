@@ -1,0 +1,333 @@
+"""Frame table -> prepared folder: split, resample, normalise, fold assets, window.
+
+The story of `prepare` (docs/ARCHITECTURE.md, "Prepared folder"):
+
+1. index the frame table: which row groups hold which timeline (reading only `timeline`);
+2. read the manifest beside it, when present, for rates, sizes, assets and `split_by` fields;
+3. split timelines (or groups of them) into train/val/test with `data.seed`;
+4. fit normalization statistics on the training split, timeline by timeline;
+5. write each split's arrays as .npy files, streamed timeline by timeline, with its windows
+   and its timelines' manifest entries;
+6. write prepared.json, then move the finished folder into place in one rename.
+
+Only one timeline (plus one Parquet row group) is in memory at a time, so peak memory
+depends on the longest timeline, not on the size of the corpus.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from multitrack import __version__
+from multitrack.config import Config
+from multitrack.data.table import FrameTable, TimelineArrays
+from multitrack.data.normalize import VALUE_FEATURES, NormStats, StatsAccumulator, save_stats
+from multitrack.data.prepared import ARRAY_DTYPES, PREPARED_FORMAT, PREPARED_VERSION, split_digest
+from multitrack.data.resample import Resampler
+from multitrack.data.split import SPLITS, assign_splits, check_fractions
+from multitrack.data.windows import check_window, timeline_windows
+from multitrack.errors import ConfigError, DataError
+
+
+def prepare(frames_path: str | Path, out_dir: str | Path, config: Config, progress: bool = False) -> Path:
+    """Write the prepared folder for the frame table at `frames_path` into `out_dir`.
+
+    Uses the `data` and `window` sections of `config`; `progress` shows bars on stderr.
+    """
+    frames_path, out_dir = Path(frames_path), Path(out_dir)
+    _check_config(config)
+    table = FrameTable.open(frames_path, config.data.max_tracks)
+    manifest = read_manifest(frames_path)
+    entries = _timeline_entries(frames_path, table.timeline_ids, manifest, config)
+    assignment = assign_splits(table.timeline_ids, config.data.split, config.data.seed, _groups(frames_path, entries, config))
+    resamplers = {tid: Resampler.for_timeline(entries[tid], table.frames[tid], config.data.fps) for tid in table.timeline_ids}
+    by_split = {name: [tid for tid in table.timeline_ids if assignment[tid] == name] for name in SPLITS}
+    with _staging_dir(out_dir) as staging:
+        stats, stats_count = _fit_stats(table, _bar(by_split["train"], "fit stats", progress), resamplers)
+        save_stats(stats, staging / "stats.json")
+        written = {
+            name: _write_split(staging / name, table, tids, entries, resamplers, stats, config, progress)
+            for name, tids in by_split.items()
+        }
+        info = _prepared_info(frames_path, config, table, manifest is not None, assignment, written, stats_count)
+        (staging / "prepared.json").write_text(json.dumps(info, indent=2) + "\n")
+    return out_dir
+
+
+def _bar(timeline_ids: list[str], stage: str, enabled: bool) -> Iterable[str]:
+    if not enabled:
+        return timeline_ids
+    from tqdm import tqdm
+
+    return tqdm(timeline_ids, desc=f"prepare: {stage}", unit="timeline", leave=False)
+
+
+def manifest_path_for(frames_path: Path) -> Path:
+    """OUT.parquet -> OUT.manifest.json (docs/ARCHITECTURE.md, "Frame table"), as ingest names it."""
+    return frames_path.with_suffix(".manifest.json")
+
+
+def read_manifest(frames_path: Path) -> dict[str, dict[str, Any]] | None:
+    """{timeline id: manifest timeline entry (plus `source_file`)}, or None without a manifest."""
+    path = manifest_path_for(frames_path)
+    if not path.exists():
+        return None
+    try:
+        raw = json.loads(path.read_text())
+        files = raw["files"]
+        return {
+            entry["id"]: entry | {"source_file": file_entry.get("path")}
+            for file_entry in files
+            for entry in file_entry.get("timelines") or []
+        }
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the manifest: {exc}") from None
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DataError(f"{path}: not a multitrack manifest (files[].timelines[].id expected): {exc!r}") from None
+
+
+def _check_config(config: Config) -> None:
+    check_fractions(config.data.split)
+    check_window(config.window.length, config.window.stride)
+    if config.data.asset_classes < 2:
+        raise ConfigError(f"data.asset_classes: must be >= 2 (0 = none, K-1 = other), got {config.data.asset_classes}")
+    if config.data.max_tracks is not None and config.data.max_tracks < 1:
+        raise ConfigError(f"data.max_tracks: must be >= 1 or null, got {config.data.max_tracks}")
+    if config.data.fps is not None and not config.data.fps > 0:
+        raise ConfigError(f"data.fps: must be > 0 or null, got {config.data.fps}")
+
+
+def _timeline_entries(
+    frames_path: Path, timeline_ids: list[str], manifest: dict[str, dict[str, Any]] | None, config: Config
+) -> dict[str, dict[str, Any]]:
+    """Each timeline's manifest entry; without a manifest, rates and sizes are unknown (None)."""
+    if manifest is None:
+        if config.data.split_by != "timeline":
+            raise DataError(
+                f"{frames_path}: data.split_by={config.data.split_by!r} needs the manifest "
+                f"{manifest_path_for(frames_path).name} beside the table, and there is none"
+            )
+        if config.data.fps is not None:
+            raise DataError(
+                f"{frames_path}: data.fps={config.data.fps} needs each timeline's rate from the manifest "
+                f"{manifest_path_for(frames_path).name}, and there is none"
+            )
+        return {tid: {"fps": None, "width": None, "height": None, "assets": []} for tid in timeline_ids}
+    missing = [tid for tid in timeline_ids if tid not in manifest]
+    if missing:
+        raise DataError(
+            f"{manifest_path_for(frames_path)}: no entry for timeline {missing[0]!r} of the table "
+            f"({len(missing)} missing): the manifest does not belong to this table"
+        )
+    return {tid: manifest[tid] for tid in timeline_ids}
+
+
+def _groups(frames_path: Path, entries: dict[str, dict[str, Any]], config: Config) -> dict[str, str] | None:
+    """{timeline id: group key} for `data.split_by`, or None when each timeline is its own group."""
+    field = config.data.split_by
+    if field == "timeline":
+        return None
+    groups = {}
+    for tid, entry in entries.items():
+        if field not in entry:
+            raise DataError(
+                f"{manifest_path_for(frames_path)}: timeline {tid!r} has no field {field!r} for data.split_by"
+            )
+        groups[tid] = json.dumps(entry[field], sort_keys=True)  # any JSON value groups by equality
+    return groups
+
+
+def _fit_stats(table: FrameTable, train_ids: Iterable[str], resamplers: dict[str, Resampler]) -> tuple[NormStats, int]:
+    """Statistics of the training split only, streamed timeline by timeline."""
+    accumulator = StatsAccumulator()
+    for tid in train_ids:
+        arrays = resamplers[tid].apply(table.read_timeline(tid))
+        accumulator.update(arrays.values, arrays.active)
+    return accumulator.finish(), accumulator.count
+
+
+def _write_split(
+    split_dir: Path,
+    table: FrameTable,
+    timeline_ids: list[str],
+    entries: dict[str, dict[str, Any]],
+    resamplers: dict[str, Resampler],
+    stats: NormStats,
+    config: Config,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Stream one split's timelines into its .npy files; return its counts and file hashes."""
+    split_dir.mkdir()
+    rows = sum(resamplers[tid].frames_out for tid in timeline_ids)
+    tracks = table.tracks
+    writers = {
+        "active": NpyWriter(split_dir / "active.npy", ARRAY_DTYPES["active"], (tracks,), rows),
+        "asset": NpyWriter(split_dir / "asset.npy", ARRAY_DTYPES["asset"], (tracks,), rows),
+        "values": NpyWriter(split_dir / "values.npy", ARRAY_DTYPES["values"], (tracks, len(VALUE_FEATURES)), rows),
+    }
+    timelines, windows, folded = [], [], 0
+    row_offset = 0
+    for tid in _bar(timeline_ids, split_dir.name, progress):
+        arrays = resamplers[tid].apply(table.read_timeline(tid))
+        asset, folded_here = fold_assets(arrays.asset, config.data.asset_classes)
+        writers["active"].write(arrays.active)
+        writers["asset"].write(asset)
+        writers["values"].write(stats.apply(arrays.values, arrays.active))
+        frames = len(arrays.active)
+        timelines.append(_timeline_record(tid, entries[tid], row_offset, frames, resamplers[tid]))
+        timeline_rows = timeline_windows(frames, config.window.length, config.window.stride)
+        windows.append(timeline_rows + np.array([row_offset, 0], np.int64))  # (W_t, 2) split rows
+        row_offset += frames
+        folded += folded_here
+    window_rows = np.concatenate(windows or [np.zeros((0, 2), np.int64)])
+    writers["windows"] = NpyWriter(split_dir / "windows.npy", ARRAY_DTYPES["windows"], (2,), len(window_rows))
+    writers["windows"].write(window_rows)
+    (split_dir / "timelines.json").write_text(json.dumps(timelines, indent=1) + "\n")
+    hashes = {f"{name}.npy": writer.close() for name, writer in writers.items()}
+    return {
+        "timelines": len(timelines),
+        "frames": rows,
+        "windows": len(window_rows),
+        "assets_folded": folded,
+        "sha256": hashes,
+    }
+
+
+def fold_assets(asset: np.ndarray, asset_classes: int) -> tuple[np.ndarray, int]:
+    """Asset ids of K-1 and above become K-1, "other" (DESIGN.md §2); returns ids and how many changed."""
+    other = asset_classes - 1
+    folded = int(np.count_nonzero(asset > other))
+    return np.minimum(asset, other).astype(ARRAY_DTYPES["asset"]), folded
+
+
+def _timeline_record(
+    tid: str, entry: dict[str, Any], row_offset: int, frames: int, resampler: Resampler
+) -> dict[str, Any]:
+    """timelines.json entry: where the timeline's rows are, their rate, then its manifest entry."""
+    record = {
+        "id": tid,
+        "row_offset": row_offset,
+        "frames": frames,  # rows in the prepared arrays (after resampling)
+        "fps": resampler.fps_out,  # rate of those rows
+        "source_frames": resampler.frames_in,
+        "source_fps": entry.get("fps"),
+    }
+    return record | {key: value for key, value in entry.items() if key not in record}
+
+
+def _prepared_info(
+    frames_path: Path,
+    config: Config,
+    table: FrameTable,
+    has_manifest: bool,
+    assignment: dict[str, str],
+    written: dict[str, dict[str, Any]],
+    stats_count: int,
+) -> dict[str, Any]:
+    file_hashes = {f"{split}/{name}": digest for split, counts in written.items() for name, digest in counts["sha256"].items()}
+    split_hashes = {split: split_digest(counts["sha256"]) for split, counts in written.items()}
+    return {
+        "format": PREPARED_FORMAT,
+        "version": PREPARED_VERSION,
+        "created_by": f"multitrack {__version__}",
+        "source": {"frames": frames_path.name, "manifest": has_manifest, "table_tracks": table.table_tracks},
+        "data": asdict(config.data),
+        "window": asdict(config.window),
+        "split_fractions": list(check_fractions(config.data.split)),
+        "asset_classes": config.data.asset_classes,
+        "max_tracks": table.tracks,
+        "fps": config.data.fps,
+        "features": ["active", "asset", *VALUE_FEATURES],
+        "value_features": list(VALUE_FEATURES),
+        "stats_active_track_frames": stats_count,
+        "counts": {split: {k: v for k, v in counts.items() if k != "sha256"} for split, counts in written.items()},
+        "splits": assignment,
+        "sha256": file_hashes,
+        "split_sha256": split_hashes,
+        "fingerprint": split_hashes["train"],
+    }
+
+
+class NpyWriter:
+    """Write a .npy file of known shape row block by row block, hashing every byte written.
+
+    Streaming to a plain file (not a write-mode memory map) keeps written pages out of
+    the process's resident memory.
+    """
+
+    def __init__(self, path: Path, dtype: type, row_shape: tuple[int, ...], rows: int):
+        import hashlib
+
+        self.path, self.dtype, self.row_shape, self.rows = path, np.dtype(dtype), row_shape, rows
+        self.rows_written = 0
+        self.digest = hashlib.sha256()
+        self.handle = open(path, "wb")
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (rows, *row_shape)}
+        np.lib.format.write_array_header_1_0(_HashingFile(self.handle, self.digest), header)
+
+    def write(self, block: np.ndarray) -> None:
+        if block.shape[1:] != self.row_shape:
+            raise ValueError(f"{self.path}: block rows {block.shape[1:]} != {self.row_shape}")
+        data = np.ascontiguousarray(block, dtype=self.dtype).tobytes()
+        self.handle.write(data)
+        self.digest.update(data)
+        self.rows_written += len(block)
+
+    def close(self) -> str:
+        """Close the file and return its sha256; the row count must match the header."""
+        self.handle.close()
+        if self.rows_written != self.rows:
+            raise ValueError(f"{self.path}: wrote {self.rows_written} rows, header says {self.rows}")
+        return self.digest.hexdigest()
+
+
+class _HashingFile:
+    """The file-like object numpy writes the header to: writes and hashes."""
+
+    def __init__(self, handle: Any, digest: Any):
+        self.handle, self.digest = handle, digest
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.handle.write(data)
+
+
+@contextmanager
+def _staging_dir(out_dir: Path) -> Iterator[Path]:
+    """A hidden sibling folder to write into; renamed to `out_dir` only when everything succeeded.
+
+    A previous prepared folder at `out_dir` is replaced; any other non-empty folder is refused.
+    """
+    if out_dir.exists() and not (out_dir / "prepared.json").is_file():
+        if not out_dir.is_dir() or any(out_dir.iterdir()):
+            raise DataError(f"{out_dir}: exists and is not a prepared folder; refusing to replace it")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        yield staging
+        _replace_dir(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    if not target.exists():
+        os.rename(new, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    os.rename(target, old / target.name)
+    os.rename(new, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+__all__ = ["prepare", "read_manifest", "manifest_path_for", "fold_assets", "NpyWriter", "TimelineArrays"]

@@ -1,0 +1,170 @@
+"""Open and check a prepared folder (docs/ARCHITECTURE.md, "Prepared folder").
+
+`open_prepared(path)` reads prepared.json, stats.json and each split's timelines.json and
+checks the array headers against them, so a folder left half-written or edited by hand
+fails here with a DataError naming the folder and what is wrong, not deep inside training.
+Arrays stay on disk: `PreparedSplit.timeline_arrays` maps one whole timeline at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from multitrack.data.normalize import VALUE_FEATURES, NormStats, load_stats
+from multitrack.data.split import SPLITS
+from multitrack.errors import DataError
+
+PREPARED_FORMAT = "multitrack-prepared"
+PREPARED_VERSION = 1
+ARRAY_FILES = ("active.npy", "asset.npy", "values.npy", "windows.npy")
+ARRAY_DTYPES = {"active": np.uint8, "asset": np.int16, "values": np.float32, "windows": np.int64}
+
+
+@dataclass(frozen=True)
+class PreparedSplit:
+    name: str
+    path: Path
+    timelines: list[dict[str, Any]]  # timelines.json: id, row_offset, frames, fps, width, height, assets, …
+    rows: int  # N: frames of all the split's timelines
+    windows: int  # W
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The split's arrays, memory-mapped read-only: active (N, T), asset (N, T), values (N, T, 7)."""
+        return {name: np.load(self.path / f"{name}.npy", mmap_mode="r") for name in ("active", "asset", "values")}
+
+    def timeline_arrays(self, index: int) -> dict[str, np.ndarray]:
+        """One whole timeline's rows (memory-mapped slices) for rollouts over full timelines."""
+        entry = self.timelines[index]
+        rows = slice(entry["row_offset"], entry["row_offset"] + entry["frames"])
+        return {name: array[rows] for name, array in self.arrays().items()}
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    path: Path
+    info: dict[str, Any]  # prepared.json
+    stats: NormStats
+    splits: dict[str, PreparedSplit]
+
+    @property
+    def asset_classes(self) -> int:
+        return int(self.info["asset_classes"])
+
+    @property
+    def max_tracks(self) -> int:
+        return int(self.info["max_tracks"])
+
+    @property
+    def window_length(self) -> int:
+        return int(self.info["window"]["length"])
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the training split's arrays: what a bundle records as its data."""
+        return str(self.info["fingerprint"])
+
+
+def open_prepared(path: str | Path, verify_hashes: bool = False) -> PreparedData:
+    """The prepared folder at `path`, checked; DataError naming the folder and the fault."""
+    root = Path(path)
+    if not root.is_dir():
+        raise DataError(f"{root}: not a prepared folder (no such directory); run 'multitrack prepare' first")
+    info = _read_json(root, "prepared.json")
+    _check_info(root, info)
+    if not (root / "stats.json").is_file():
+        raise DataError(f"{root}: stats.json is missing")
+    stats = load_stats(root / "stats.json")
+    tracks = int(info["max_tracks"])
+    splits = {name: _open_split(root, name, tracks) for name in SPLITS}
+    if verify_hashes:
+        _verify_hashes(root, info)
+    return PreparedData(root, info, stats, splits)
+
+
+def split_digest(file_hashes: dict[str, str]) -> str:
+    """One sha256 for a split: over its files' `sha256  name` lines, as sha256sum prints them."""
+    lines = "".join(f"{file_hashes[name]}  {name}\n" for name in ARRAY_FILES)
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def _read_json(root: Path, relative: str) -> Any:
+    path = root / relative
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{root}: {relative} is missing (not a prepared folder, or prepare did not finish)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{root}: {relative} cannot be read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{root}: {relative} is not valid JSON: {exc}") from None
+
+
+def _check_info(root: Path, info: Any) -> None:
+    if not isinstance(info, dict) or info.get("format") != PREPARED_FORMAT:
+        raise DataError(f"{root}: prepared.json is not a {PREPARED_FORMAT} document")
+    if info.get("version") != PREPARED_VERSION:
+        raise DataError(
+            f"{root}: prepared.json version {info.get('version')!r}, this multitrack reads version "
+            f"{PREPARED_VERSION}; rerun 'multitrack prepare'"
+        )
+    for key in ("asset_classes", "max_tracks", "window", "splits", "sha256", "fingerprint"):
+        if key not in info:
+            raise DataError(f"{root}: prepared.json has no {key!r}")
+
+
+def _open_split(root: Path, name: str, tracks: int) -> PreparedSplit:
+    split_dir = root / name
+    timelines = _read_json(root, f"{name}/timelines.json")
+    if not isinstance(timelines, list):
+        raise DataError(f"{root}: {name}/timelines.json: expected a list of timelines")
+    rows = sum(int(entry["frames"]) for entry in timelines)
+    expected = {
+        "active": (rows, tracks),
+        "asset": (rows, tracks),
+        "values": (rows, tracks, len(VALUE_FEATURES)),
+    }
+    for array_name, shape in expected.items():
+        _check_array(root, f"{name}/{array_name}.npy", shape, ARRAY_DTYPES[array_name])
+    windows = _check_array(root, f"{name}/windows.npy", None, ARRAY_DTYPES["windows"])
+    if windows.ndim != 2 or windows.shape[1] != 2:
+        raise DataError(f"{root}: {name}/windows.npy: expected shape (W, 2), got {windows.shape}")
+    if len(windows) and (windows[:, 0].min() < 0 or (windows[:, 0] + windows[:, 1]).max() > rows):
+        raise DataError(f"{root}: {name}/windows.npy: a window reaches outside the split's {rows} rows")
+    return PreparedSplit(name, split_dir, timelines, rows, len(windows))
+
+
+def _check_array(root: Path, relative: str, shape: tuple[int, ...] | None, dtype: type) -> np.ndarray:
+    path = root / relative
+    try:
+        array = np.load(path, mmap_mode="r")
+    except FileNotFoundError:
+        raise DataError(f"{root}: {relative} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{root}: {relative} is not a readable .npy array: {exc}") from None
+    if array.dtype != dtype:
+        raise DataError(f"{root}: {relative}: expected dtype {np.dtype(dtype)}, got {array.dtype}")
+    if shape is not None and array.shape != shape:
+        raise DataError(f"{root}: {relative}: expected shape {shape} from timelines.json, got {array.shape}")
+    return array
+
+
+def _verify_hashes(root: Path, info: dict[str, Any]) -> None:
+    for name in SPLITS:
+        for file_name in ARRAY_FILES:
+            relative = f"{name}/{file_name}"
+            if file_sha256(root / relative) != info["sha256"].get(relative):
+                raise DataError(f"{root}: {relative} does not match the sha256 in prepared.json (modified?)")
+
+
+def file_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()

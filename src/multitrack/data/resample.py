@@ -1,0 +1,69 @@
+"""Resample a timeline's rows to one frame rate (`data.fps`) by sample-and-hold.
+
+Output frame j starts at time j / fps_out; it takes the source frame on screen at that
+instant, floor(j × fps_in / fps_out). No values are interpolated, so a cut stays a cut
+and asset ids stay ids. Rates are exact fractions (NTSC is timebase × 1000/1001, see
+docs/xmeml.md on `<rate>`), so 29.97 → 29.97 is the identity, not a slow drift.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from multitrack.data.table import TimelineArrays
+
+_NTSC = Fraction(1000, 1001)
+
+
+def frame_rate(fps: float) -> Fraction:
+    """The exact rate a float stands for: an NTSC rate (n × 1000/1001) when within 1e-3 of one."""
+    nominal = round(fps / _NTSC)
+    if nominal > 0 and abs(fps - float(nominal * _NTSC)) < 1e-3 and abs(fps - nominal) > 1e-3:
+        return nominal * _NTSC
+    return Fraction(fps).limit_denominator(1000)
+
+
+def timeline_rate(entry: dict[str, Any]) -> Fraction | None:
+    """A manifest timeline entry's rate, from `timebase` and `ntsc` when present, else `fps`."""
+    if entry.get("timebase"):
+        timebase = Fraction(entry["timebase"]).limit_denominator(1000)
+        return timebase * _NTSC if entry.get("ntsc") else timebase
+    if entry.get("fps"):
+        return frame_rate(float(entry["fps"]))
+    return None
+
+
+@dataclass(frozen=True)
+class Resampler:
+    """Which source row feeds each output row of one timeline."""
+
+    frames_in: int
+    frames_out: int
+    fps_out: float | None  # None: rate unknown (no manifest)
+    source_rows: np.ndarray | None  # (frames_out,) int64; None keeps every row
+
+    @classmethod
+    def for_timeline(cls, entry: dict[str, Any], frames_in: int, target_fps: float | None) -> Resampler:
+        rate_in = timeline_rate(entry)
+        if target_fps is None or rate_in is None:
+            fps = float(rate_in) if rate_in is not None else None
+            return cls(frames_in, frames_in, fps, None)
+        rate_out = frame_rate(target_fps)
+        if rate_out == rate_in:
+            return cls(frames_in, frames_in, float(rate_out), None)
+        # Output frames that start before the source ends: j / rate_out < frames_in / rate_in.
+        frames_out = math.ceil(frames_in * rate_out / rate_in)
+        ratio = rate_in / rate_out
+        source_rows = np.arange(frames_out, dtype=np.int64) * ratio.numerator // ratio.denominator
+        return cls(frames_in, frames_out, float(rate_out), source_rows)
+
+    def apply(self, arrays: TimelineArrays) -> TimelineArrays:
+        if self.source_rows is None:
+            return arrays
+        rows = self.source_rows
+        return replace(arrays, active=arrays.active[rows], asset=arrays.asset[rows], values=arrays.values[rows])

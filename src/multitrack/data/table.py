@@ -1,0 +1,156 @@
+"""Read the frame table (docs/ARCHITECTURE.md, "Frame table") one timeline at a time.
+
+`FrameTable.open` reads only the `timeline` column, one Parquet row group at a time, to
+learn where each timeline's rows are; `read_timeline` then reads just the row groups that
+hold one timeline (keeping the last one, since ingest writes timelines in order) and checks
+its values: rows are frames 0..N-1, `active` is 0/1, `asset` >= 0, no value is missing,
+NaN or infinite (DESIGN.md §2: the table never holds NaN).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from multitrack.errors import DataError
+from multitrack.features.schema import FEATURES, VALUE_FEATURES, track_prefix
+
+TRACK_FEATURES = FEATURES  # the 9 columns per track, in order (DESIGN.md §2)
+_ACTIVE_COLUMN = re.compile(r"^v(\d{2,})_active$")
+
+
+def track_column(track: int, feature: str) -> str:
+    """Column name of `feature` on video track `track` (1-based: V1 is the bottom layer)."""
+    return f"{track_prefix(track - 1)}_{feature}"
+
+
+@dataclass
+class TimelineArrays:
+    """One timeline's rows in frame-table units."""
+
+    id: str
+    active: np.ndarray  # (N, T) int8
+    asset: np.ndarray  # (N, T) int64
+    values: np.ndarray  # (N, T, 7) float32
+
+
+@dataclass
+class FrameTable:
+    path: Path
+    parquet: pq.ParquetFile
+    tracks: int  # tracks read: the table's, or data.max_tracks if smaller
+    table_tracks: int  # tracks the table has
+    timeline_ids: list[str]  # in table order
+    frames: dict[str, int]  # rows per timeline
+    segments: dict[str, list[tuple[int, int, int]]]  # timeline id -> [(row group, first row, rows)]
+    _cached_group: tuple[int, pa.Table] | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, path: Path, max_tracks: int | None = None) -> FrameTable:
+        try:
+            parquet = pq.ParquetFile(path)
+        except FileNotFoundError:
+            raise DataError(f"{path}: frame table not found") from None
+        except (OSError, pa.ArrowException) as exc:
+            raise DataError(f"{path}: not a readable Parquet frame table: {exc}") from None
+        table_tracks = _count_tracks(path, parquet.schema_arrow.names)
+        tracks = min(table_tracks, max_tracks) if max_tracks is not None else table_tracks
+        segments = _index_timelines(path, parquet)
+        frames = {tid: sum(rows for _, _, rows in parts) for tid, parts in segments.items()}
+        return cls(path, parquet, tracks, table_tracks, list(segments), frames, segments)
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns read per timeline: frame, then 9 per kept track."""
+        return ["frame"] + [track_column(t, f) for t in range(1, self.tracks + 1) for f in TRACK_FEATURES]
+
+    def read_timeline(self, tid: str) -> TimelineArrays:
+        parts = [self._row_group(group).slice(first, rows) for group, first, rows in self.segments[tid]]
+        rows = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        return self._to_arrays(tid, rows)
+
+    def _row_group(self, group: int) -> pa.Table:
+        if self._cached_group is None or self._cached_group[0] != group:
+            self._cached_group = (group, self.parquet.read_row_group(group, columns=self.columns))
+        return self._cached_group[1]
+
+    def _to_arrays(self, tid: str, rows: pa.Table) -> TimelineArrays:
+        for name in rows.column_names:
+            if rows.column(name).null_count:
+                first = int(np.argmax(pc.is_null(rows.column(name)).to_numpy(zero_copy_only=False)))
+                raise self._error(tid, first, name, "value is missing (null)")
+        frame = rows.column("frame").to_numpy()
+        expected = np.arange(len(frame))
+        if not np.array_equal(frame, expected):
+            first = int(np.argmax(frame != expected))
+            raise DataError(
+                f"{self.path}: timeline {tid!r}: row {first} holds frame {frame[first]}, expected {first} "
+                "(rows must be frames 0..N-1 in order; duplicate timeline id?)"
+            )
+
+        def stack(feature: str) -> np.ndarray:  # (N, T): one feature across the kept tracks
+            return np.stack([rows.column(track_column(t, feature)).to_numpy() for t in range(1, self.tracks + 1)], axis=1)
+
+        values = np.stack([stack(f) for f in VALUE_FEATURES], axis=2).astype(np.float32)  # (N, T, 7)
+        self._check_finite(tid, values)
+        active, asset = stack("active").astype(np.int8), stack("asset").astype(np.int64)
+        if not np.isin(active, (0, 1)).all():
+            row, track = np.argwhere(~np.isin(active, (0, 1)))[0]
+            raise self._error(tid, int(row), track_column(track + 1, "active"), f"expected 0 or 1, got {active[row, track]}")
+        if (asset < 0).any():
+            row, track = np.argwhere(asset < 0)[0]
+            raise self._error(tid, int(row), track_column(track + 1, "asset"), f"negative asset id {asset[row, track]}")
+        return TimelineArrays(tid, active, asset, values)
+
+    def _check_finite(self, tid: str, values: np.ndarray) -> None:
+        bad = ~np.isfinite(values)  # (N, T, 7)
+        if bad.any():
+            row, track, feature = np.argwhere(bad)[0]  # C order: earliest frame, then column order
+            value = values[row, track, feature]
+            raise self._error(tid, int(row), track_column(track + 1, VALUE_FEATURES[feature]), f"value is {value}")
+
+    def _error(self, tid: str, frame: int, column: str, reason: str) -> DataError:
+        return DataError(f"{self.path}: timeline {tid!r}, frame {frame}, column {column}: {reason}")
+
+
+def _count_tracks(path: Path, names: list[str]) -> int:
+    """Tracks v01..vNN that the table has, checking every one has all 9 columns."""
+    for required in ("timeline", "frame"):
+        if required not in names:
+            raise DataError(f"{path}: column {required!r} is missing; not a multitrack frame table")
+    present = set(names)
+    tracks = sum(1 for name in names if _ACTIVE_COLUMN.match(name))
+    if tracks == 0:
+        raise DataError(f"{path}: no track columns (v01_active, …); not a multitrack frame table")
+    for track in range(1, tracks + 1):
+        for feature in TRACK_FEATURES:
+            if track_column(track, feature) not in present:
+                raise DataError(f"{path}: column {track_column(track, feature)!r} is missing (the table has {tracks} tracks)")
+    return tracks
+
+
+def _index_timelines(path: Path, parquet: pq.ParquetFile) -> dict[str, list[tuple[int, int, int]]]:
+    """{timeline id: [(row group, first row in it, rows)]}, in order of first appearance."""
+    segments: dict[str, list[tuple[int, int, int]]] = {}
+    for group in range(parquet.metadata.num_row_groups):
+        column = parquet.read_row_group(group, columns=["timeline"]).column("timeline").combine_chunks()
+        if column.null_count:
+            raise DataError(f"{path}: row group {group}: the timeline column has empty (null) ids")
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        encoded = column.dictionary_encode()
+        codes = encoded.indices.to_numpy()  # (rows,) one integer per timeline id
+        names = encoded.dictionary.to_pylist()
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(codes)) + 1])  # runs of one id
+        ends = np.append(starts[1:], len(codes))
+        for start, end in zip(starts.tolist(), ends.tolist()):
+            segments.setdefault(str(names[codes[start]]), []).append((group, start, end - start))
+    if not segments:
+        raise DataError(f"{path}: the frame table has no rows")
+    return segments
