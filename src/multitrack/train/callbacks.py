@@ -1,0 +1,117 @@
+"""Small callbacks Lightning does not ship: RNG states in checkpoints, gradient-norm watch,
+and a record of the windows each rank trained on (for the DDP test)."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+
+from multitrack.errors import TrainingError
+from multitrack.train.module import last_good_checkpoint
+
+
+class GradNormWarning(UserWarning):
+    """The gradient norm before clipping exceeded `trainer.grad_norm_warn`."""
+
+
+class RngStateCallback(pl.Callback):
+    """Saves python, numpy and torch RNG states in each checkpoint and restores them on resume.
+
+    Lightning restores weights, optimizer, schedule and loop counters but not the global RNGs,
+    so without this a resumed run draws different dropout masks than an uninterrupted one.
+    States are stored as tensors and tuples of ints, which `torch.load(weights_only=True)` reads.
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Any] | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+        state = {
+            "python": random.getstate(),
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached_gaussian),
+            "torch": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        # applied when training starts: Lightning's sanity validation runs after the restore
+        self._pending = state_dict
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._pending is None:
+            return
+        state, self._pending = self._pending, None
+        random.setstate(_as_tuples(state["python"]))
+        kind, keys, position, has_gauss, cached_gaussian = state["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian))
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class GradNormMonitor(pl.Callback):
+    """Logs the total gradient norm (before clipping) every step, warns above a threshold and
+    stops on a non-finite norm before the optimizer applies it."""
+
+    def __init__(self, warn_above: float, clip_at: float | None):
+        self.warn_above = warn_above
+        self.clip_at = clip_at
+
+    def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer) -> None:
+        grads = [p.grad.detach() for p in pl_module.parameters() if p.grad is not None]
+        if not grads:
+            return
+        norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+        pl_module.log("train/grad_norm", norm, on_step=True, on_epoch=False)
+        if not math.isfinite(norm):
+            raise TrainingError(
+                f"non-finite gradient norm at epoch {trainer.current_epoch + 1}, step {trainer.global_step}: "
+                f"training stopped before the update; {last_good_checkpoint(trainer)}"
+            )
+        if norm > self.warn_above and trainer.is_global_zero:
+            clipped = f", clipped to {self.clip_at:g}" if self.clip_at else ""
+            warnings.warn(
+                f"gradient norm {norm:.4g} exceeds trainer.grad_norm_warn={self.warn_above:g} "
+                f"at epoch {trainer.current_epoch + 1}, step {trainer.global_step}{clipped}",
+                GradNormWarning,
+                stacklevel=2,
+            )
+
+
+class WindowRecorder(pl.Callback):
+    """Writes `rank<N>.json`: per epoch, the window indices this rank's sampler yields.
+
+    Enabled by the environment variable MULTITRACK_RECORD_WINDOWS=DIR (see trainer.py); the
+    DDP test uses it to show that ranks train on different windows. Reading the sampler does
+    not touch the global RNGs (a DistributedSampler draws from its own seeded generator).
+    """
+
+    def __init__(self, out_dir: str | Path):
+        self.out_dir = Path(out_dir)
+        self.seen: dict[str, list[int]] = {}
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        loader = trainer.train_dataloader
+        sampler = loader.batch_sampler.sampler if loader.batch_sampler is not None else loader.sampler
+        self.seen[str(trainer.current_epoch)] = [int(i) for i in sampler]
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        record = {"rank": trainer.global_rank, "world_size": trainer.world_size, "epochs": self.seen}
+        (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
+
+
+def _as_tuples(value: Any) -> Any:
+    # random.setstate needs tuples; a checkpoint round trip may hand back lists
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
