@@ -154,3 +154,24 @@ def write_frame_table(
         manifest_path = path.with_suffix(".manifest.json")
         manifest_path.write_text(json.dumps(manifest(timelines), indent=1))
     return path
+
+
+def tiny_corpus(timelines: int = 8, tracks: int = 3, seed: int = 0, editors: int = 2, fps: float = 25.0) -> list[FakeTimeline]:
+    """`timelines` random timelines of 20..60 frames, spread over `editors` folders."""
+    rng = np.random.default_rng(seed)
+    return [
+        random_timeline(f"editor{i % editors}/tl_{i:03d}", int(rng.integers(20, 61)), tracks, seed=seed * 1000 + i,
+                        folder=f"editor{i % editors}", fps=fps)
+        for i in range(timelines)
+    ]
+
+
+def prepare_tiny(tmp_path: Path, overrides: list[str] | None = None, timelines: list[FakeTimeline] | None = None) -> Path:
+    """A prepared folder at tmp_path/prepared from a tiny corpus, with configs/tiny.yaml and `overrides`."""
+    from multitrack.config import load_config
+    from multitrack.data.prepare import prepare
+
+    tiny = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+    Path(tmp_path).mkdir(parents=True, exist_ok=True)
+    frames = write_frame_table(Path(tmp_path) / "frames.parquet", timelines or tiny_corpus())
+    return prepare(frames, Path(tmp_path) / "prepared", load_config(tiny, overrides))

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from multitrack.data.table import TimelineArrays
+from multitrack.errors import DataError
 
 _NTSC = Fraction(1000, 1001)
 
@@ -50,9 +51,10 @@ class Resampler:
     @classmethod
     def for_timeline(cls, entry: dict[str, Any], frames_in: int, target_fps: float | None) -> Resampler:
         rate_in = timeline_rate(entry)
-        if target_fps is None or rate_in is None:
-            fps = float(rate_in) if rate_in is not None else None
-            return cls(frames_in, frames_in, fps, None)
+        if target_fps is None:
+            return cls(frames_in, frames_in, float(rate_in) if rate_in is not None else None, None)
+        if rate_in is None:
+            raise DataError(f"timeline {entry.get('id')!r}: no frame rate in its manifest entry, which data.fps needs")
         rate_out = frame_rate(target_fps)
         if rate_out == rate_in:
             return cls(frames_in, frames_in, float(rate_out), None)

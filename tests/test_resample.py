@@ -1,0 +1,68 @@
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from framegen import random_timeline
+from hypothesis import given
+from hypothesis import strategies as st
+
+from multitrack.data.resample import Resampler, frame_rate, timeline_rate
+from multitrack.data.table import TimelineArrays
+from multitrack.errors import DataError
+
+
+def test_rates_are_exact():
+    assert frame_rate(29.97) == Fraction(30000, 1001)
+    assert frame_rate(23.976) == Fraction(24000, 1001)
+    assert frame_rate(25.0) == 25 and frame_rate(30.0) == 30 and frame_rate(12.5) == Fraction(25, 2)
+    assert timeline_rate({"timebase": 30, "ntsc": True, "fps": 29.97}) == Fraction(30000, 1001)
+    assert timeline_rate({"fps": 50.0}) == 50
+    assert timeline_rate({"fps": None}) is None
+
+
+@pytest.mark.parametrize(
+    ("fps_in", "frames_in", "fps_out", "rows"),
+    [
+        (50, 10, 25, [0, 2, 4, 6, 8]),
+        (25, 3, 50, [0, 0, 1, 1, 2, 2]),
+        (30, 6, 25, [0, 1, 2, 3, 4]),  # output frame 3 starts at 0.12 s, inside source frame 3 (0.100..0.133 s)
+        (25, 4, 30, [0, 0, 1, 2, 3]),
+    ],
+)
+def test_sample_and_hold(fps_in, frames_in, fps_out, rows):
+    resampler = Resampler.for_timeline({"fps": fps_in}, frames_in, fps_out)
+    assert resampler.source_rows.tolist() == rows
+    assert resampler.frames_out == len(rows) and resampler.fps_out == fps_out
+
+
+def test_same_rate_and_no_target_keep_every_row():
+    assert Resampler.for_timeline({"timebase": 30, "ntsc": True}, 9, 29.97).source_rows is None
+    assert Resampler.for_timeline({"fps": 25.0}, 9, None).fps_out == 25.0
+    assert Resampler.for_timeline({"fps": None}, 9, None).fps_out is None
+
+
+def test_target_rate_needs_a_source_rate():
+    with pytest.raises(DataError, match="timeline 'x': no frame rate"):
+        Resampler.for_timeline({"id": "x", "fps": None}, 9, 25.0)
+
+
+def test_apply_takes_the_rows():
+    timeline = random_timeline("a", 6, tracks=2, seed=3)
+    arrays = TimelineArrays("a", timeline.active, timeline.asset, timeline.values)
+    resampled = Resampler.for_timeline({"fps": 50}, 6, 25).apply(arrays)
+    assert np.array_equal(resampled.values, timeline.values[[0, 2, 4]])
+    assert np.array_equal(resampled.asset, timeline.asset[[0, 2, 4]])
+
+
+rates = st.sampled_from([23.976, 24.0, 25.0, 29.97, 30.0, 50.0, 59.94, 60.0, 12.5])
+
+
+@given(fps_in=rates, fps_out=rates, frames_in=st.integers(1, 2000))
+def test_resampling_keeps_the_duration(fps_in, fps_out, frames_in):
+    resampler = Resampler.for_timeline({"fps": fps_in}, frames_in, fps_out)
+    rate_in, rate_out = frame_rate(fps_in), frame_rate(fps_out)
+    duration = frames_in / rate_in
+    assert (resampler.frames_out - 1) / rate_out < duration <= resampler.frames_out / rate_out
+    if resampler.source_rows is not None:
+        rows = resampler.source_rows
+        assert rows[0] == 0 and rows[-1] <= frames_in - 1 and (np.diff(rows) >= 0).all()
