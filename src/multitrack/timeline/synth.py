@@ -1,0 +1,228 @@
+"""`multitrack synth`: corpora of realistic timelines cut by a few editor profiles.
+
+Each timeline is cut by one editor profile (`synth_profiles`) in one of five styles
+(`synth_styles`): multicam podcast, picture-in-picture, split screen, talking head
+with B-roll, vertical reframing. Timeline i is cut by editor i mod E from its own
+random stream, seeded by (seed, i), so it does not depend on how many timelines are
+asked for, and the same arguments always give the same bytes.
+
+    synth_corpus(out_dir, timelines=110, seed=0, editors=5)
+    # out_dir/editor01/tl0001_broll.xml, …, out_dir/synth.json
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from multitrack.errors import MultitrackError
+from multitrack.timeline.model import Clip, Timeline, Track
+from multitrack.timeline.synth_builder import DraftTimeline
+from multitrack.timeline.synth_profiles import RATES, STYLES, EditorProfile, draw_profiles
+from multitrack.timeline.synth_styles import (
+    HD,
+    UHD,
+    cut_broll,
+    cut_multicam,
+    cut_pip,
+    cut_split_screen,
+    cut_vertical,
+)
+
+MANIFEST_NAME = "synth.json"
+VERTICAL = (1080, 1920)
+_CUTTERS = {
+    "multicam": cut_multicam,
+    "pip": cut_pip,
+    "split_screen": cut_split_screen,
+    "broll": cut_broll,
+    "vertical": cut_vertical,
+}
+_TITLES = {
+    "multicam": "Podcast Ep",
+    "pip": "Tutorial",
+    "split_screen": "Interview",
+    "broll": "Vlog",
+    "vertical": "Short",
+}
+
+
+@dataclass(frozen=True)
+class SynthTimeline:
+    """One synthetic timeline and who cut it how."""
+
+    timeline: Timeline
+    editor: str
+    style: str
+    path: str  # relative to the corpus folder: editorNN/tlNNNN_style.xml
+
+
+@dataclass(frozen=True)
+class SynthReport:
+    out_dir: Path
+    manifest_path: Path
+    profiles: list[EditorProfile]
+    timelines: list[SynthTimeline]
+
+
+def synth_corpus(out_dir: str | Path, timelines: int, seed: int, editors: int = 5,
+                 min_seconds: float = 60.0, max_seconds: float = 180.0,
+                 on_written: Callable[[SynthTimeline], None] | None = None) -> SynthReport:
+    """Write `timelines` xmeml files, one folder per editor profile, and synth.json;
+    `on_written` is called after each file (a progress bar)."""
+    from multitrack.timeline.writer import write_xmeml
+
+    _check_arguments(timelines, editors, min_seconds, max_seconds)
+    out_dir = Path(out_dir)
+    _clear_previous_corpus(out_dir)
+    profiles = draw_profiles(editors, seed)
+    written = []
+    for index in range(timelines):
+        synth = synth_timeline(index, seed, profiles[index % editors], min_seconds, max_seconds)
+        path = out_dir / synth.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_xmeml(synth.timeline, path)
+        written.append(synth)
+        if on_written is not None:
+            on_written(synth)
+    arguments = {"timelines": timelines, "seed": seed, "editors": editors,
+                 "min_seconds": min_seconds, "max_seconds": max_seconds}
+    manifest_path = out_dir / MANIFEST_NAME
+    manifest_path.write_text(json.dumps(_manifest(arguments, profiles, written), indent=1) + "\n")
+    return SynthReport(out_dir, manifest_path, profiles, written)
+
+
+def synth_timeline(index: int, seed: int, profile: EditorProfile, min_seconds: float = 60.0,
+                   max_seconds: float = 180.0, style: str | None = None) -> SynthTimeline:
+    """Timeline `index` of the corpus `seed`, cut by `profile` (in `style` if given,
+    else in a style drawn from the profile's mix)."""
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 1, index])))
+    drawn_style = STYLES[_draw_index(rng, profile.style_weights)]
+    style = style or drawn_style
+    draft = _draft(index, style, profile, rng, min_seconds, max_seconds)
+    _CUTTERS[style](draft)
+    _leave_disabled(draft)
+    path = f"{profile.name}/tl{index + 1:04d}_{style}.xml"
+    return SynthTimeline(draft.finish(), profile.name, style, path)
+
+
+def _draft(index: int, style: str, profile: EditorProfile, rng: np.random.Generator,
+           min_seconds: float, max_seconds: float) -> DraftTimeline:
+    """Sequence settings: the editor's usual rate (now and then another), 1080p or UHD
+    (9:16 for vertical), a length between the bounds."""
+    rate = profile.rate if rng.random() < 0.8 else RATES[int(rng.integers(len(RATES)))]
+    if style == "vertical":
+        width_px, height_px = VERTICAL
+    else:
+        width_px, height_px = UHD if rng.random() < profile.uhd_share else HD
+    seconds = float(rng.uniform(min_seconds, max_seconds))
+    title = f"{_TITLES[style]} {index + 1:03d}"
+    return DraftTimeline(
+        name=title, project=title.replace(" ", "_"), rate=rate, width_px=width_px,
+        height_px=height_px, duration_frames=max(1, round(seconds * rate.fps)), profile=profile,
+        rng=rng, timecode_frame=profile.timecode_hour * 3600 * rate.timebase,
+    )
+
+
+def _draw_index(rng: np.random.Generator, weights: tuple[float, ...]) -> int:
+    cumulative = np.cumsum(weights)
+    drawn = int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"))
+    return min(drawn, len(weights) - 1)
+
+
+def _leave_disabled(draft: DraftTimeline) -> None:
+    """What editors leave behind: an insert switched off over a covered stretch, or an
+    abandoned version of a clip on a disabled track on top."""
+    if draft.rng.random() >= draft.profile.disabled_rate:
+        return
+    base = draft.video_tracks[0]
+    candidates = [(track, i) for track in draft.video_tracks[1:] for i, clip in enumerate(track.clips)
+                  if _covers(base, clip.start_frame, clip.end_frame)]
+    if candidates and draft.rng.random() < 0.5:
+        track, i = candidates[int(draft.rng.integers(len(candidates)))]
+        track.clips[i] = dataclasses.replace(track.clips[i], enabled=False)
+        return
+    clips = [clip for track in draft.video_tracks for clip in track.clips]
+    old = clips[int(draft.rng.integers(len(clips)))]
+    draft.video_tracks.append(Track(clips=[old], enabled=False, name=f"V{len(draft.video_tracks) + 1}"))
+
+
+def _covers(track: Track, start_frame: int, end_frame: int) -> bool:
+    """Whether enabled clips on `track` cover every frame of [start, end)."""
+    reached = start_frame
+    for clip in sorted(track.clips, key=lambda c: c.start_frame):
+        if clip.enabled and clip.start_frame <= reached < clip.end_frame:
+            reached = clip.end_frame
+    return reached >= end_frame
+
+
+def _check_arguments(timelines: int, editors: int, min_seconds: float, max_seconds: float) -> None:
+    if timelines < 1 or editors < 1:
+        raise ValueError(f"need at least one timeline and one editor, got {timelines} and {editors}")
+    if not 0 < min_seconds <= max_seconds:
+        raise ValueError(f"need 0 < min_seconds <= max_seconds, got {min_seconds} and {max_seconds}")
+
+
+def _clear_previous_corpus(out_dir: Path) -> None:
+    """Remove the files an earlier synth run listed, so a rerun leaves no stale
+    timelines for ingest to find; refuse a folder that holds anything else."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MultitrackError(f"{out_dir}: not a folder")
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        return
+    manifest_path = out_dir / MANIFEST_NAME
+    try:
+        previous = json.loads(manifest_path.read_text())
+        paths = [entry["path"] for entry in previous["timelines"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MultitrackError(
+            f"{out_dir}: not empty and {MANIFEST_NAME} does not list a previous synth corpus "
+            f"({type(exc).__name__}); choose an empty or new folder"
+        ) from exc
+    for relative in paths:
+        (out_dir / relative).unlink(missing_ok=True)
+
+
+def _manifest(arguments: dict, profiles: list[EditorProfile], written: list[SynthTimeline]) -> dict:
+    return {
+        "format": "multitrack-synth",
+        "version": 1,
+        "arguments": arguments,
+        "styles": list(STYLES),
+        "editors": [profile.to_json() for profile in profiles],
+        "timelines": [_timeline_entry(synth) for synth in written],
+    }
+
+
+def _timeline_entry(synth: SynthTimeline) -> dict:
+    timeline = synth.timeline
+    clips: list[Clip] = [clip for track in timeline.video_tracks for clip in track.clips]
+    return {
+        "path": synth.path,
+        "name": timeline.name,
+        "editor": synth.editor,
+        "style": synth.style,
+        "timebase": timeline.rate.timebase,
+        "ntsc": timeline.rate.ntsc,
+        "fps": timeline.rate.fps,
+        "width": timeline.width_px,
+        "height": timeline.height_px,
+        "frames": timeline.duration_frames,
+        "video_tracks": len(timeline.video_tracks),
+        "video_clips": len(clips),
+        "disabled_clips": sum(not clip.enabled for clip in clips),
+        "disabled_tracks": sum(not track.enabled for track in timeline.video_tracks),
+        "transitions": sum(len(track.transitions) for track in timeline.video_tracks),
+        "keyframed_clips": sum(_is_keyframed(clip) for clip in clips),
+        "assets": len(timeline.assets),
+    }
+
+
+def _is_keyframed(clip: Clip) -> bool:
+    effects = [effect for effect in (clip.motion, clip.crop) if effect is not None]
+    return any(getattr(effect, f.name).is_keyframed for effect in effects for f in dataclasses.fields(effect))
