@@ -129,6 +129,9 @@ class Asset:
     timecode_frame: int | None = None  # source timecode of the media's first frame
     timecode_string: str | None = None
     has_audio: bool = False
+    # kind SEQUENCE: the nested sequence read as a Timeline (docs/xmeml.md §5); left out of
+    # equality, hashing and repr so an Asset stays a small value
+    sequence: Timeline | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

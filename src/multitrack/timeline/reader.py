@@ -1,0 +1,595 @@
+"""xmeml (FCP7 XML from Premiere, FCP7, Resolve, Hiero) -> `Timeline`s.
+
+The story of `read_xmeml`:
+1. parse the bytes safely (`reader_document`), root `<xmeml>`;
+2. first pass: collect every `<file id>` and `<sequence id>` definition, wherever it sits,
+   because definitions can come after their first use (docs/xmeml.md §5), and the
+   sequences not nested in a clipitem: each is a timeline (§1);
+3. refuse nested sequences that contain themselves;
+4. read each timeline: rate, frame size, tracks, clips (with `-1` edges resolved against
+   transitions, §4), effects (`reader_effects`), assets.
+
+Every clipitem time is an integer frame at the *sequence* rate, whatever rate the clip or
+file declares (§2), so clip rates are never used for conversion.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from multitrack.errors import XmemlError
+from multitrack.timeline.model import Asset, AssetKind, Clip, Rate, Timeline, Track, Transition
+from multitrack.timeline.reader_document import XmemlDocument, parse_xmeml, shown
+from multitrack.timeline.reader_effects import ClipEffects, TimeRemap, read_effects
+
+KNOWN_VERSIONS = frozenset({"1", "3", "4", "5"})
+FALLBACK_SIZE_PX = (1920, 1080)
+MAX_NESTING_DEPTH = 64  # nested sequences inside nested sequences; real files use 1 or 2
+_CLIP_TAGS = frozenset({"name", "enabled", "start", "end", "in", "out", "file", "sequence",
+                        "masterclipid", "effect"})
+_NO_EFFECTS = ClipEffects()
+
+
+def read_xmeml(path: str | Path) -> list[Timeline]:
+    """Every timeline in one xmeml file, in document order.
+
+    Raises `XmemlError` naming the file, the element and the reason for anything it
+    cannot read, including a file that holds no sequence.
+    """
+    doc = parse_xmeml(path)
+    definitions = _collect_definitions(doc)
+    if not definitions.timelines:
+        raise doc.error(doc.root, "holds no <sequence>: there is no timeline in this file")
+    if definitions.has_nested:
+        for sequence_el in definitions.timelines:
+            _check_nesting(doc, definitions, sequence_el)
+    reader = _SequenceReader(doc, definitions)
+    return [reader.read_timeline(sequence_el) for sequence_el in definitions.timelines]
+
+
+# --- pass 1: definitions -------------------------------------------------------------------
+
+@dataclass
+class _Definitions:
+    files: dict[str, etree._Element] = field(default_factory=dict)
+    sequences: dict[str, etree._Element] = field(default_factory=dict)
+    timelines: list[etree._Element] = field(default_factory=list)
+    has_nested: bool = False  # any <sequence> used as a clip
+
+
+def _collect_definitions(doc: XmemlDocument) -> _Definitions:
+    """Full `<file>`/`<sequence>` definitions by id (first wins); sequences not in a clipitem."""
+    definitions = _Definitions()
+    for element in doc.root.iter("file", "sequence"):
+        is_file = element.tag == "file"
+        if len(element) == 0:  # a bare reference such as <file id="file-3"/>
+            definitions.has_nested |= not is_file
+            continue
+        ident = element.get("id")
+        if is_file:
+            if ident is not None:
+                definitions.files.setdefault(ident, element)
+            continue
+        if ident is not None:
+            definitions.sequences.setdefault(ident, element)
+        if _inside_clipitem(element):
+            definitions.has_nested = True
+        else:
+            definitions.timelines.append(element)
+    return definitions
+
+
+def _inside_clipitem(element: etree._Element) -> bool:
+    return any(True for _ in element.iterancestors("clipitem"))
+
+
+# --- pass 2: nested sequences must not contain themselves -----------------------------------
+
+def _nested_refs(sequence_el: etree._Element):
+    return sequence_el.iterfind("media/*/track/clipitem/sequence")
+
+
+def _check_nesting(doc: XmemlDocument, definitions: _Definitions, top: etree._Element) -> None:
+    """Depth-first over nested-sequence references, with an explicit stack (no recursion limit)."""
+    def key_of(sequence_el):
+        return sequence_el.get("id") or f"@line {sequence_el.sourceline}"
+
+    chain = [key_of(top)]
+    pending = [_nested_refs(top)]
+    finished: set[str] = set()
+    while pending:
+        ref = next(pending[-1], None)
+        if ref is None:
+            pending.pop()
+            finished.add(chain.pop())
+            continue
+        target = ref if ref.get("id") is None else definitions.sequences.get(ref.get("id"))
+        if target is None or len(target) == 0:
+            continue  # undefined: the clip reader reports it with the clip's path
+        key = key_of(target)
+        if key in chain:
+            cycle = chain[chain.index(key) + 1:]
+            via = f" via {', '.join(cycle)}" if cycle else ""
+            raise doc.error(ref, f"nested sequence '{key}' contains itself{via}")
+        if key not in finished:
+            chain.append(key)
+            pending.append(_nested_refs(target))
+
+
+# --- pass 3: timelines ---------------------------------------------------------------------
+
+@dataclass
+class _RawClip:
+    """A clipitem as written, before its -1 edges are resolved."""
+
+    element: etree._Element
+    start: int
+    end: int
+    in_frame: int
+    out_frame: int
+    name: str
+    enabled: bool
+    asset_id: str
+    effects: ClipEffects
+
+
+@dataclass
+class _TimelineNotes:
+    """What the clips of one timeline add up to: its assets and the counts behind warnings."""
+
+    assets: dict[str, Asset] = field(default_factory=dict)
+    retimed: int = 0
+    variable_speed: int = 0
+    without_media: int = 0
+    flipped: int = 0
+    undefined_refs: int = 0
+    extra: list[str] = field(default_factory=list)
+
+
+class _SequenceReader:
+    def __init__(self, doc: XmemlDocument, definitions: _Definitions):
+        self.doc = doc
+        self.definitions = definitions
+        self._assets: dict[str, Asset] = {}  # by id, shared by all timelines of the document
+        self._rates: list[Rate] = []  # the sequences being read, outermost first
+
+    def read_timeline(self, sequence_el: etree._Element, outer_rate: Rate | None = None) -> Timeline:
+        """One sequence; `outer_rate` stands in for a nested sequence that declares none."""
+        doc = self.doc
+        fields = _first_children(sequence_el, ("name", "duration", "rate", "media", "timecode"))
+        notes = _TimelineNotes()
+        if fields.get("rate") is None and outer_rate is not None:
+            rate = outer_rate
+            notes.extra.append(f"nested sequence has no <rate>; using its parent's {rate}")
+        else:
+            rate = self._sequence_rate(sequence_el, fields.get("rate"))
+        self._rates.append(rate)
+        video_el, audio_el = _media_parts(fields.get("media"))
+        video_tracks = [self._track(t, notes, True) for t in _tracks(video_el)]
+        audio_tracks = [self._track(t, notes, False) for t in _tracks(audio_el)]
+        timeline = Timeline(
+            name=_text(fields.get("name")),
+            rate=rate,
+            width_px=0,
+            height_px=0,
+            duration_frames=0,
+            video_tracks=video_tracks,
+            audio_tracks=audio_tracks,
+            assets=notes.assets,
+            timecode_frame=_timecode_frame(doc, fields.get("timecode")) or 0,
+        )
+        timeline.width_px, timeline.height_px = self._frame_size(video_el, timeline)
+        timeline.duration_frames = self._duration(fields.get("duration"), timeline)
+        timeline.warnings.extend(self._warnings(notes))
+        self._rates.pop()
+        return timeline
+
+    # --- sequence-level values ---------------------------------------------------------
+
+    def _sequence_rate(self, sequence_el, rate_el) -> Rate:
+        if rate_el is None:
+            raise self.doc.error(sequence_el, "sequence has no <rate>", "rate")
+        return read_rate(self.doc, rate_el)
+
+    def _frame_size(self, video_el, timeline: Timeline) -> tuple[int, int]:
+        """format/samplecharacteristics, else the first video file's size, else 1920x1080 (DESIGN §2)."""
+        size = _size(self.doc, video_el.find("format/samplecharacteristics")) if video_el is not None else None
+        if size is not None:
+            return size
+        for track in timeline.video_tracks:
+            for clip in track.clips:
+                asset = timeline.assets[clip.asset_id]
+                if asset.kind is AssetKind.FILE and asset.width_px and asset.height_px:
+                    timeline.warnings.append(
+                        f"sequence has no frame size; using the first video file's size "
+                        f"{asset.width_px}x{asset.height_px} ({shown(asset.name)})")
+                    return asset.width_px, asset.height_px
+        timeline.warnings.append("sequence has no frame size and no video file gives one; "
+                                 f"using {FALLBACK_SIZE_PX[0]}x{FALLBACK_SIZE_PX[1]}")
+        return FALLBACK_SIZE_PX
+
+    def _duration(self, duration_el, timeline: Timeline) -> int:
+        if duration_el is None:
+            last_end = max((c.end_frame for t in timeline.video_tracks for c in t.clips), default=0)
+            if len(self._rates) == 1:  # nested multicam sequences never carry one (nrk/tomat…)
+                timeline.warnings.append(f"sequence has no <duration>; using its last clip's end, {last_end}")
+            return last_end
+        duration = self.doc.frame(duration_el)
+        if duration < 0:
+            raise self.doc.error(duration_el, f"duration must be 0 or more, got {duration}")
+        return duration
+
+    def _warnings(self, notes: _TimelineNotes) -> list[str]:
+        warnings = list(notes.extra)
+        version = self.doc.root.get("version")
+        if version not in KNOWN_VERSIONS:
+            warnings.append(f"xmeml version {shown(version)} is not one of 1, 3, 4, 5; read as version 4")
+        if notes.retimed:
+            warnings.append(
+                f"{notes.retimed} time-remapped clip(s) (speed ≠ 100%): source frames and keyframes "
+                f"mapped at constant speed" + (f"; {notes.variable_speed} with variable speed, "
+                                               f"approximated by their average speed"
+                                               if notes.variable_speed else ""))
+        if notes.flipped:
+            warnings.append(f"{notes.flipped} clip(s) written reversed (start > end, in > out); "
+                            f"read as reversed clips over the same span")
+        if notes.undefined_refs:
+            warnings.append(f"{notes.undefined_refs} clip(s) reference file or sequence ids that are "
+                            f"never defined; kept as assets without media")
+        if notes.without_media:
+            warnings.append(f"{notes.without_media} clipitem(s) have neither a file nor a nested "
+                            f"sequence; kept as assets without media")
+        return warnings
+
+    # --- tracks and clips ----------------------------------------------------------------
+
+    def _track(self, track_el, notes: _TimelineNotes, with_effects: bool) -> Track:
+        items: list[_RawClip | Transition] = []
+        track = Track(name=track_el.get("MZ.TrackName", ""))
+        for child in track_el:
+            tag = child.tag
+            if tag == "clipitem" or tag == "generatoritem":
+                items.append(self._raw_clip(child, notes, with_effects))
+            elif tag == "transitionitem":
+                items.append(self._transition(child))
+            elif tag == "enabled":
+                track.enabled = self.doc.flag(child)
+        for index, item in enumerate(items):
+            if isinstance(item, Transition):
+                track.transitions.append(item)
+            else:
+                track.clips.append(self._resolve_clip(items, index, notes))
+        return track
+
+    def _raw_clip(self, element, notes: _TimelineNotes, with_effects: bool) -> _RawClip:
+        doc = self.doc
+        fields: dict = {}
+        filters = []
+        for child in element:
+            tag = child.tag
+            if tag == "filter":
+                filters.append(child)
+            elif tag in _CLIP_TAGS and tag not in fields:
+                fields[tag] = child
+        enabled_el = fields.get("enabled")
+        return _RawClip(
+            element=element,
+            start=self._required_frame(element, fields, "start"),
+            end=self._required_frame(element, fields, "end"),
+            in_frame=self._required_frame(element, fields, "in"),
+            out_frame=self._required_frame(element, fields, "out"),
+            name=_text(fields.get("name")),
+            enabled=doc.flag(enabled_el) if enabled_el is not None else True,
+            asset_id=self._clip_asset(element, fields, notes),
+            effects=read_effects(doc, filters) if with_effects and filters else _NO_EFFECTS,
+        )
+
+    def _required_frame(self, element, fields: dict, tag: str) -> int:
+        child = fields.get(tag)
+        if child is None:
+            raise self.doc.error(element, f"{element.tag} has no <{tag}>", tag)
+        return self.doc.frame(child)
+
+    def _transition(self, element) -> Transition:
+        fields = _first_children(element, ("start", "end", "alignment", "effect"))
+        start = self._required_frame(element, fields, "start")
+        end = self._required_frame(element, fields, "end")
+        if start < 0 or start > end:
+            raise self.doc.error(element, f"transition start {start} and end {end} do not form a span")
+        effect = fields.get("effect")
+        return Transition(
+            start_frame=start,
+            end_frame=end,
+            alignment=_text(fields.get("alignment")) or "center",
+            name=_text(effect.find("name")) if effect is not None else "",
+            effect_id=_text(effect.find("effectid")) if effect is not None else "",
+        )
+
+    def _resolve_clip(self, items: list, index: int, notes: _TimelineNotes) -> Clip:
+        raw: _RawClip = items[index]
+        start, end, flipped = _resolve_edges(self.doc, items, index)
+        in_frame, out_frame, effects = raw.in_frame, raw.out_frame, raw.effects
+        speed, reverse = 100.0, False
+        if flipped:
+            in_frame, out_frame, reverse = out_frame, in_frame, True
+            notes.flipped += 1
+        remap = effects.remap
+        if remap is not None and (remap.speed_percent != 100.0 or remap.reverse):
+            in_frame, out_frame, effects = _retime(in_frame, out_frame, effects, remap)
+            speed, reverse = remap.speed_percent, reverse != remap.reverse
+            notes.retimed += 1
+            notes.variable_speed += remap.variable
+        return Clip(
+            asset_id=raw.asset_id,
+            start_frame=start,
+            end_frame=end,
+            in_frame=in_frame,
+            out_frame=out_frame,
+            name=raw.name,
+            enabled=raw.enabled,
+            motion=effects.motion,
+            crop=effects.crop,
+            speed=speed,
+            reverse=reverse,
+        )
+
+    # --- assets ---------------------------------------------------------------------------
+
+    def _clip_asset(self, element, fields: dict, notes: _TimelineNotes) -> str:
+        if "file" in fields:
+            asset = self._file_asset(fields["file"], notes)
+        elif "sequence" in fields:
+            asset = self._sequence_asset(fields["sequence"], notes)
+        elif element.tag == "generatoritem":
+            asset = _generator_asset(fields)
+        else:
+            # e.g. Premiere multicam sources exported without media (nrk/tomat master v4.xml)
+            notes.without_media += 1
+            name = _text(fields.get("name"))
+            ident = _text(fields.get("masterclipid")) or f"clipitem:{name}"
+            asset = self._assets.setdefault(ident, Asset(id=ident, name=name))
+        notes.assets.setdefault(asset.id, asset)
+        return asset.id
+
+    def _file_asset(self, file_el, notes: _TimelineNotes) -> Asset:
+        ident = file_el.get("id")
+        if ident is not None and ident in self._assets:
+            return self._assets[ident]
+        definition = file_el if len(file_el) else self.definitions.files.get(ident)
+        if definition is None:
+            return self._undefined_asset(file_el, "file", notes)
+        asset = read_file_asset(self.doc, definition)
+        return self._assets.setdefault(asset.id, asset)
+
+    def _undefined_asset(self, ref_el, kind: str, notes: _TimelineNotes) -> Asset:
+        """A bare reference to an id never defined: an error in a timeline, a warning when nested.
+
+        Premiere leaves such references inside nested multicam sequences (nrk/tomat master
+        v4.xml file-327, nrk/Thinfilm 3 - fra premiere.xml file-15); the outer timeline only
+        sees the nested sequence, so those files stay readable.
+        """
+        ident = ref_el.get("id")
+        if ident is None:
+            raise self.doc.error(ref_el, f"<{kind}> has neither an id nor a definition")
+        if len(self._rates) == 1:
+            raise self.doc.error(ref_el, f"references {kind} id {shown(ident)} that is not defined")
+        notes.undefined_refs += 1
+        return self._assets.setdefault(ident, Asset(id=ident, name=ident))
+
+    def _sequence_asset(self, sequence_ref, notes: _TimelineNotes) -> Asset:
+        """A nested sequence used as a clip (docs/xmeml.md §5): its frame size is the media size."""
+        ident = sequence_ref.get("id")
+        if ident is not None and ident in self._assets:
+            return self._assets[ident]
+        definition = sequence_ref if len(sequence_ref) else self.definitions.sequences.get(ident)
+        if definition is None:
+            return self._undefined_asset(sequence_ref, "sequence", notes)
+        if len(self._rates) > MAX_NESTING_DEPTH:
+            raise self.doc.error(sequence_ref, f"nested sequences go deeper than {MAX_NESTING_DEPTH} levels")
+        nested = self.read_timeline(definition, outer_rate=self._rates[-1])
+        media_el = definition.find("media")
+        video_el = media_el.find("video") if media_el is not None else None
+        size = _size(self.doc, video_el.find("format/samplecharacteristics")) if video_el is not None else None
+        asset = Asset(
+            id=ident or f"sequence@line{definition.sourceline}",
+            name=nested.name,
+            kind=AssetKind.SEQUENCE,
+            width_px=size[0] if size else None,
+            height_px=size[1] if size else None,
+            rate=nested.rate,
+            duration_frames=nested.end_frame,
+            sequence=nested,
+        )
+        return self._assets.setdefault(asset.id, asset)
+
+
+# --- -1 edges and time remapping -------------------------------------------------------------
+
+def _resolve_edges(doc: XmemlDocument, items: list, index: int) -> tuple[int, int, bool]:
+    """Timeline start/end of the clip at `items[index]`, and whether FCP7 wrote it reversed.
+
+    -1 marks an edge inside a transition and the adjacent transitionitem supplies the real
+    value (docs/xmeml.md §4); without one, start = end − (out − in), end = start + (out − in).
+    The transition wins because out − in is off by one in some exports (OTIO issue #287) and
+    is on another axis for some retimed audio (nrk/Fri vilje master 11.xml, audio track 4).
+    FCP7 writes some reversed clips with start > end *and* in > out
+    (nrk/dnpr6370211-alt-offline.hg.xml, "Cartoon Timpani.caf": in 17, out 3, start 3019,
+    end 3005); those spans are flipped. start > end with in <= out is an error.
+    """
+    raw: _RawClip = items[index]
+    start, end = raw.start, raw.end
+    length = raw.out_frame - raw.in_frame
+    before = items[index - 1] if index > 0 else None
+    after = items[index + 1] if index + 1 < len(items) else None
+    if start == -1 and isinstance(before, Transition):
+        start = before.start_frame
+    if end == -1 and isinstance(after, Transition):
+        end = after.end_frame
+    if start == -1 and end != -1:
+        start = end - length
+    elif end == -1 and start != -1:
+        end = start + length
+    elif start == -1 and end == -1:
+        raise doc.error(raw.element, "start and end are both -1 and no transition beside the clip "
+                                     "gives either")
+    flipped = start > end and length < 0
+    if flipped:
+        start, end = end, start
+    if start < 0:
+        raise doc.error(raw.element, f"start must be a frame ≥ 0 (or -1 next to a transition), "
+                                     f"got {start}", "start")
+    if start > end:
+        raise doc.error(raw.element, f"start {start} after end {end}")
+    return start, end, flipped
+
+
+def _retime(in_frame: int, out_frame: int, effects: ClipEffects,
+            remap: TimeRemap) -> tuple[int, int, ClipEffects]:
+    """Move in/out and keyframe `when`s from the retimed axis to the source axis.
+
+    With speed ≠ 100, in/out and keyframe `when`s count *retimed* frames (docs/xmeml.md §4:
+    Helaften clipitem-10 at 300%: in 25, graphdict maps 25 -> 75). `Clip.source_frame` is
+    in_frame + (t − start) × speed/100, so mapping `when` -> in_frame + (when − in) × speed/100
+    keeps every key on the timeline frame start + (when − in). The graphdict places the
+    in-point on the source; a reversed clip keeps an ascending axis over its source span.
+    """
+    ratio = remap.speed_percent / 100.0
+    graph = remap.graph
+    if graph is not None and graph.is_keyframed:
+        first = graph.at(in_frame)
+        source_first = min(first, graph.at(out_frame)) if remap.reverse else first
+    else:
+        source_first = in_frame * ratio
+    source_in = round(source_first)
+    source_out = source_in + round((out_frame - in_frame) * ratio)
+
+    def map_when(when: float) -> float:
+        return source_in + (when - in_frame) * ratio
+
+    return source_in, source_out, effects.with_whens_mapped(map_when)
+
+
+# --- small readers shared with nested sequences and files -----------------------------------
+
+def read_rate(doc: XmemlDocument, rate_el) -> Rate:
+    """`<rate><timebase>N</timebase><ntsc>TRUE|FALSE</ntsc></rate>`; ntsc may be missing."""
+    timebase_el = rate_el.find("timebase")
+    if timebase_el is None:
+        raise doc.error(rate_el, "rate has no <timebase>", "timebase")
+    timebase = _positive_integer(timebase_el.text)
+    if timebase is None:
+        raise doc.error(timebase_el, f"timebase must be a positive integer, got {shown(timebase_el.text)}")
+    ntsc_el = rate_el.find("ntsc")
+    return Rate(timebase, doc.flag(ntsc_el) if ntsc_el is not None else False)
+
+
+def _positive_integer(text: str | None) -> int | None:
+    """`25` or `25.0`; None for anything else (0, -1, 29.97, nan, abc)."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(value) or value <= 0 or value != int(value):
+        return None
+    return int(value)
+
+
+def _lenient_rate(doc: XmemlDocument, rate_el) -> Rate | None:
+    """A file's or nested sequence's rate is informative only (§2): unreadable means unknown."""
+    if rate_el is None:
+        return None
+    try:
+        return read_rate(doc, rate_el)
+    except XmemlError:
+        return None
+
+
+def _lenient_frame(doc: XmemlDocument, element) -> int | None:
+    if element is None:
+        return None
+    try:
+        return doc.frame(element)
+    except XmemlError:
+        return None
+
+
+def read_file_asset(doc: XmemlDocument, file_el) -> Asset:
+    """A full `<file>` definition (docs/xmeml.md §5)."""
+    fields = _first_children(file_el, ("name", "pathurl", "rate", "duration", "timecode", "media"))
+    name = _text(fields.get("name"))
+    pathurl = _text(fields.get("pathurl")) or None
+    video_el, audio_el = _media_parts(fields.get("media"))
+    size = _size(doc, video_el.find("samplecharacteristics")) if video_el is not None else None
+    timecode_el = fields.get("timecode")
+    return Asset(
+        id=file_el.get("id") or pathurl or f"file@line{file_el.sourceline}",
+        name=name,
+        kind=AssetKind.FILE,
+        pathurl=pathurl,
+        width_px=size[0] if size else None,
+        height_px=size[1] if size else None,
+        rate=_lenient_rate(doc, fields.get("rate")),
+        duration_frames=_lenient_frame(doc, fields.get("duration")),
+        timecode_frame=_timecode_frame(doc, timecode_el),
+        timecode_string=_timecode_string(timecode_el),
+        has_audio=audio_el is not None,
+    )
+
+
+def _generator_asset(fields: dict) -> Asset:
+    """A generatoritem (colour matte, bars, text): its `<effect>` sits directly inside it (§4)."""
+    effect = fields.get("effect")
+    effect_id = _text(effect.find("effectid")) if effect is not None else ""
+    effect_name = _text(effect.find("name")) if effect is not None else ""
+    name = _text(fields.get("name")) or effect_name
+    return Asset(id=f"generator:{effect_id or effect_name}:{name}", name=name, kind=AssetKind.GENERATOR)
+
+
+def _size(doc: XmemlDocument, characteristics) -> tuple[int, int] | None:
+    """width x height of a samplecharacteristics block; absent or zero means unknown."""
+    if characteristics is None:
+        return None
+    width_el, height_el = characteristics.find("width"), characteristics.find("height")
+    if width_el is None or height_el is None:
+        return None
+    width, height = doc.frame(width_el), doc.frame(height_el)
+    if width <= 0 or height <= 0:
+        return None
+    return width, height
+
+
+def _timecode_string(timecode_el) -> str | None:
+    return (_text(timecode_el.find("string")) or None) if timecode_el is not None else None
+
+
+def _timecode_frame(doc: XmemlDocument, timecode_el) -> int | None:
+    return _lenient_frame(doc, timecode_el.find("frame")) if timecode_el is not None else None
+
+
+def _media_parts(media_el) -> tuple:
+    if media_el is None:
+        return None, None
+    return media_el.find("video"), media_el.find("audio")
+
+
+def _tracks(media_kind_el) -> list:
+    return list(media_kind_el.iterchildren("track")) if media_kind_el is not None else []
+
+
+def _first_children(element, tags: tuple[str, ...]) -> dict:
+    found: dict = {}
+    for child in element:
+        if child.tag in tags and child.tag not in found:
+            found[child.tag] = child
+    return found
+
+
+def _text(element) -> str:
+    """An element's text as written (names may hold `&#13;` or be empty, docs/xmeml.md §8)."""
+    if element is None or element.text is None:
+        return ""
+    return element.text.strip(" \t\n")

@@ -1,0 +1,172 @@
+"""A parsed xmeml file: safe parsing, element paths for errors, value parsing.
+
+Parsing is safe against hostile files (issue 5): lxml parses with entity
+resolution, DTD loading and network access off, and a resolver that answers every
+external load (DTD, parameter entity) with an empty document, so nothing is read from
+disk or network because a file asked. A DOCTYPE that declares entities is refused:
+real exports only ever write a bare `<!DOCTYPE xmeml>` (docs/xmeml.md §1).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from lxml import etree
+
+from multitrack.errors import XmemlError
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_TRUE_WORDS = frozenset({"true", "1", "yes"})
+_FALSE_WORDS = frozenset({"false", "0", "no"})
+_SHOWN_VALUE_CHARS = 40
+
+
+class _RefuseExternal(etree.Resolver):
+    """Answers every external load with an empty document and remembers the URL."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested: list[str] = []
+
+    def resolve(self, system_url, public_id, context):
+        self.requested.append(str(system_url))
+        return self.resolve_string("", context)
+
+
+def _safe_parser() -> tuple[etree.XMLParser, _RefuseExternal]:
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        load_dtd=False,
+        no_network=True,
+        huge_tree=False,  # keeps libxml2's depth (256) and text-size limits
+        dtd_validation=False,
+        collect_ids=False,
+    )
+    resolver = _RefuseExternal()
+    parser.resolvers.add(resolver)
+    return parser, resolver
+
+
+def shown(text: str | None) -> str:
+    """A value as it appears inside a one-line message: control characters escaped, cut short."""
+    if text is None:
+        return "nothing"
+    escaped = text.strip().encode("unicode_escape").decode("ascii")
+    if len(escaped) > _SHOWN_VALUE_CHARS:
+        escaped = escaped[:_SHOWN_VALUE_CHARS] + "..."
+    return f"'{escaped}'"
+
+
+class XmemlDocument:
+    """The element tree of one file plus the means to name its elements in errors."""
+
+    def __init__(self, path: str, root: etree._Element):
+        self.path = path
+        self.root = root
+        self._tree = root.getroottree()
+
+    # --- naming elements -------------------------------------------------------------
+
+    def where(self, element: etree._Element, child_tag: str | None = None) -> str:
+        """`sequence/media/video/track[2]/clipitem[5]/start (line 120)`."""
+        xpath = self._tree.getpath(element).removeprefix("/").removeprefix("xmeml/")
+        if child_tag:
+            xpath = f"{xpath}/{child_tag}"
+        return f"{xpath} (line {element.sourceline})"
+
+    def error(self, element: etree._Element, reason: str, child_tag: str | None = None) -> XmemlError:
+        return XmemlError(self.path, self.where(element, child_tag), reason)
+
+    # --- values ------------------------------------------------------------------------
+
+    def frame(self, element: etree._Element) -> int:
+        """An integer frame; Hiero writes whole numbers as `1055.0`, which round."""
+        text = element.text
+        try:
+            return int(text)
+        except (TypeError, ValueError):
+            pass
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise self.error(element, f"expected an integer frame, got {shown(text)}")
+        return round(value)
+
+    def number(self, element: etree._Element) -> float:
+        text = element.text
+        try:
+            value = float(text)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise self.error(element, f"expected a number, got {shown(text)}")
+        return value
+
+    def flag(self, element: etree._Element) -> bool:
+        """TRUE/FALSE in any case (FCP7 v3 files write `False`, docs/xmeml.md §2)."""
+        word = (element.text or "").strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS:
+            return False
+        raise self.error(element, f"expected TRUE or FALSE, got {shown(element.text)}")
+
+
+def parse_xmeml(path: str | Path) -> XmemlDocument:
+    """Read and safely parse one file; the root must be `<xmeml>`."""
+    path = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise XmemlError(path, "file", f"cannot be read ({exc.strerror or exc})") from exc
+    _check_looks_like_xml(path, data)
+    parser, resolver = _safe_parser()
+    try:
+        # bytes, not text: libxml2 honours the UTF-8 BOM of Premiere exports (docs/xmeml.md §1)
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if exc.lineno is not None else "?"
+        message = str(exc.msg).split(", line ")[0]
+        raise XmemlError(path, "document", f"not well-formed XML (line {line}: {message})") from exc
+    except (ValueError, LookupError) as exc:
+        raise XmemlError(path, "document", f"cannot be decoded ({exc})") from exc
+    if root is None:
+        raise XmemlError(path, "document", "not XML: no root element")
+    _check_doctype(path, root, resolver)
+    if root.tag != "xmeml":
+        raise XmemlError(path, f"{_tag_name(root)} (line {root.sourceline})",
+                         f"root element is <{_tag_name(root)}>, expected <xmeml>")
+    return XmemlDocument(path, root)
+
+
+def _tag_name(element: etree._Element) -> str:
+    return element.tag if isinstance(element.tag, str) else type(element).__name__
+
+
+def _check_looks_like_xml(path: str, data: bytes) -> None:
+    body = data.removeprefix(_UTF8_BOM).lstrip()
+    if not body:
+        raise XmemlError(path, "document", "file is empty")
+    if not body.startswith(b"<") and not data.startswith(_UTF16_BOMS):
+        raise XmemlError(path, "document", f"not XML: starts with {body[:16]!r}")
+
+
+def _check_doctype(path: str, root: etree._Element, resolver: _RefuseExternal) -> None:
+    """Refuse entity declarations; an external DTD is never loaded (the resolver served nothing)."""
+    dtd = root.getroottree().docinfo.internalDTD
+    names = [entity.name for entity in dtd.iterentities()] if dtd is not None else []
+    if names:
+        listed = ", ".join(shown(name) for name in names[:5])
+        raise XmemlError(path, "DOCTYPE", f"declares entities ({listed}); xmeml never uses entities "
+                                          "and multitrack does not expand them")
+    if resolver.requested:
+        # An external DTD was asked for and served empty; its entities would silently vanish.
+        unexpanded = next(root.iter(etree.Entity), None)
+        if unexpanded is not None:
+            raise XmemlError(path, f"line {unexpanded.sourceline}",
+                             f"uses entity {shown(unexpanded.text)} from an external DTD "
+                             f"({shown(resolver.requested[0])}), which multitrack never loads")

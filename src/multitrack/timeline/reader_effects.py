@@ -1,0 +1,184 @@
+"""Reading a clipitem's filters: Basic Motion, Crop and Time Remap (docs/xmeml.md §6, §7, §4).
+
+Parameters are matched on `parameterid`, never on `name` (Premiere writes lowercase names
+such as `left`). Keyframes keep their `when` on the clip's source axis, sorted, including
+keys outside [in, out]; FCP7's Bezier handles are ignored, i.e. taken as linear.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from lxml import etree
+
+from multitrack.timeline.model import Crop, Keyframe, Motion, Param
+from multitrack.timeline.reader_document import XmemlDocument
+
+_MOTION_DEFAULTS = Motion()
+_CROP_DEFAULTS = Crop()
+
+
+@dataclass(frozen=True)
+class TimeRemap:
+    """A `timeremap` filter: constant `speed_percent` (> 0) and direction.
+
+    `graph` is the graphdict: clip-axis frame -> source frame (docs/xmeml.md §4).
+    """
+
+    speed_percent: float
+    reverse: bool
+    variable: bool
+    graph: Param | None
+
+
+@dataclass(frozen=True)
+class ClipEffects:
+    motion: Motion | None = None
+    crop: Crop | None = None
+    remap: TimeRemap | None = None
+
+    def with_whens_mapped(self, map_when) -> ClipEffects:
+        """The same effects with every keyframe `when` passed through `map_when`."""
+        return replace(
+            self,
+            motion=_map_fields(self.motion, map_when),
+            crop=_map_fields(self.crop, map_when),
+        )
+
+
+def read_effects(doc: XmemlDocument, filters: list[etree._Element]) -> ClipEffects:
+    """The first enabled Basic Motion, Crop and Time Remap among a clip's `<filter>`s."""
+    found: dict[str, etree._Element] = {}
+    for filter_el in filters:
+        effect, enabled = None, True
+        for child in filter_el:
+            if child.tag == "effect":
+                effect = child
+            elif child.tag == "enabled":  # Resolve writes it (docs/xmeml.md §6)
+                enabled = doc.flag(child)
+        if effect is None or not enabled:
+            continue
+        effect_id = (effect.findtext("effectid") or "").strip()
+        if effect_id in ("basic", "crop", "timeremap"):
+            found.setdefault(effect_id, effect)
+    return ClipEffects(
+        motion=_read_motion(doc, found["basic"]) if "basic" in found else None,
+        crop=_read_crop(doc, found["crop"]) if "crop" in found else None,
+        remap=_read_remap(doc, found["timeremap"]) if "timeremap" in found else None,
+    )
+
+
+def _parameters(effect: etree._Element) -> dict[str, etree._Element]:
+    by_id: dict[str, etree._Element] = {}
+    for parameter in effect.iterchildren("parameter"):
+        parameter_id = (parameter.findtext("parameterid") or "").strip()
+        by_id.setdefault(parameter_id, parameter)
+    return by_id
+
+
+def _read_motion(doc: XmemlDocument, effect: etree._Element) -> Motion:
+    parameters = _parameters(effect)
+    motion = _MOTION_DEFAULTS
+    if "scale" in parameters:
+        motion = replace(motion, scale=read_param(doc, parameters["scale"], 100.0))
+    if "rotation" in parameters:
+        motion = replace(motion, rotation=read_param(doc, parameters["rotation"], 0.0))
+    if "center" in parameters:
+        center_x, center_y = read_point_param(doc, parameters["center"])
+        motion = replace(motion, center_x=center_x, center_y=center_y)
+    return motion
+
+
+def _read_crop(doc: XmemlDocument, effect: etree._Element) -> Crop:
+    parameters = _parameters(effect)
+    sides = {side: read_param(doc, parameters[side], 0.0)
+             for side in ("left", "right", "top", "bottom") if side in parameters}
+    return replace(_CROP_DEFAULTS, **sides)
+
+
+def _read_remap(doc: XmemlDocument, effect: etree._Element) -> TimeRemap:
+    parameters = _parameters(effect)
+    speed = read_param(doc, parameters["speed"], 100.0).value if "speed" in parameters else 100.0
+    reverse = _flag_value(doc, parameters.get("reverse"))
+    variable = _flag_value(doc, parameters.get("variablespeed"))
+    graph = read_param(doc, parameters["graphdict"], 0.0) if "graphdict" in parameters else None
+    # Premiere's speed range is -100000..100000; a negative speed plays backwards.
+    return TimeRemap(abs(speed), reverse != (speed < 0), variable, graph)
+
+
+def _flag_value(doc: XmemlDocument, parameter: etree._Element | None) -> bool:
+    """`reverse` is TRUE/FALSE, `variablespeed` is 0/1."""
+    if parameter is None:
+        return False
+    value = parameter.find("value")
+    return doc.flag(value) if value is not None else False
+
+
+# --- parameters and keyframes ------------------------------------------------------------
+
+def read_param(doc: XmemlDocument, parameter: etree._Element, default: float) -> Param:
+    """A scalar parameter: static `<value>` plus `<keyframe>`s sorted by `when`."""
+    static_value, keys = None, []
+    for child in parameter:
+        if child.tag == "value":
+            static_value = doc.number(child)
+        elif child.tag == "keyframe":
+            when, value_el = _keyframe_parts(doc, child)
+            keys.append(Keyframe(when, doc.number(value_el)))
+    return _param(static_value, keys, default)
+
+
+def read_point_param(doc: XmemlDocument, parameter: etree._Element) -> tuple[Param, Param]:
+    """A `<value><horiz/><vert/></value>` parameter (Basic Motion center) as two Params."""
+    static_point, keys_x, keys_y = None, [], []
+    for child in parameter:
+        if child.tag == "value":
+            static_point = _point(doc, child)
+        elif child.tag == "keyframe":
+            when, value_el = _keyframe_parts(doc, child)
+            x, y = _point(doc, value_el)
+            keys_x.append(Keyframe(when, x))
+            keys_y.append(Keyframe(when, y))
+    static_x, static_y = static_point if static_point else (None, None)
+    return _param(static_x, keys_x, 0.0), _param(static_y, keys_y, 0.0)
+
+
+def _param(static_value: float | None, keys: list[Keyframe], default: float) -> Param:
+    keys.sort(key=lambda key: key.when)  # stable: equal whens keep document order
+    if static_value is None:
+        static_value = keys[0].value if keys else default
+    return Param(static_value, tuple(keys))
+
+
+def _keyframe_parts(doc: XmemlDocument, keyframe: etree._Element) -> tuple[float, etree._Element]:
+    when_el = value_el = None
+    for child in keyframe:
+        if child.tag == "when":
+            when_el = child
+        elif child.tag == "value":
+            value_el = child
+    if when_el is None:
+        raise doc.error(keyframe, "keyframe has no <when>")
+    if value_el is None:
+        raise doc.error(keyframe, "keyframe has no <value>")
+    return doc.number(when_el), value_el
+
+
+def _point(doc: XmemlDocument, value: etree._Element) -> tuple[float, float]:
+    horiz = value.find("horiz")
+    vert = value.find("vert")
+    if horiz is None or vert is None:
+        raise doc.error(value, f"expected <horiz> and <vert>, got {(value.text or '').strip()!r}")
+    return doc.number(horiz), doc.number(vert)
+
+
+def _map_fields(effect, map_when):
+    """Motion/Crop (or None) with each Param's keyframe `when`s mapped."""
+    if effect is None:
+        return None
+    changes = {}
+    for name, param in vars(effect).items():
+        if param.keyframes:
+            keys = tuple(Keyframe(map_when(key.when), key.value) for key in param.keyframes)
+            changes[name] = Param(param.value, keys)
+    return replace(effect, **changes) if changes else effect
