@@ -1,0 +1,287 @@
+import hashlib
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from multitrack.cli import main
+from multitrack.features.ingest import ingest, manifest_path
+from multitrack.features.schema import column_names
+
+RATE = "<rate><timebase>25</timebase><ntsc>FALSE</ntsc></rate>"
+
+
+def motion(scale: float, center: str = "") -> str:
+    return (
+        "<filter><effect><name>Basic Motion</name><effectid>basic</effectid>"
+        "<effectcategory>motion</effectcategory><effecttype>motion</effecttype><mediatype>video</mediatype>"
+        '<parameter authoringApp="PremierePro"><parameterid>scale</parameterid><name>Scale</name>'
+        f"<valuemin>0</valuemin><valuemax>1000</valuemax><value>{scale}</value></parameter>{center}"
+        "</effect></filter>"
+    )
+
+
+def crop_left(percent: float) -> str:
+    return (
+        "<filter><effect><name>Crop</name><effectid>crop</effectid><effectcategory>motion</effectcategory>"
+        "<effecttype>motion</effecttype><mediatype>video</mediatype>"
+        '<parameter authoringApp="PremierePro"><parameterid>left</parameterid><name>left</name>'
+        f"<valuemin>0</valuemin><valuemax>100</valuemax><value>{percent}</value></parameter>"
+        "</effect></filter>"
+    )
+
+
+def file_definition(file_id: str, name: str, size: tuple[int, int] | None) -> str:
+    video = (
+        f"<media><video><samplecharacteristics>{RATE}<width>{size[0]}</width><height>{size[1]}</height>"
+        "</samplecharacteristics></video></media>"
+        if size
+        else ""
+    )
+    return (
+        f'<file id="{file_id}"><name>{name}</name><pathurl>file://localhost/media/{name}</pathurl>'
+        f"{RATE}<duration>1000</duration>{video}</file>"
+    )
+
+
+def clipitem(clip_id, name, start, end, in_frame, out_frame, file_xml, filters="", enabled="TRUE") -> str:
+    return (
+        f'<clipitem id="{clip_id}"><name>{name}</name><enabled>{enabled}</enabled><duration>1000</duration>'
+        f"{RATE}<start>{start}</start><end>{end}</end><in>{in_frame}</in><out>{out_frame}</out>"
+        f"{file_xml}{filters}</clipitem>"
+    )
+
+
+def track(items: str, enabled: str = "TRUE") -> str:
+    return f"<track>{items}<enabled>{enabled}</enabled><locked>FALSE</locked></track>"
+
+
+def sequence(name: str, duration: int, tracks: str, seq_id: str = "sequence-1") -> str:
+    return (
+        f'<sequence id="{seq_id}"><duration>{duration}</duration>{RATE}<name>{name}</name><media><video>'
+        f"<format><samplecharacteristics>{RATE}<width>1920</width><height>1080</height>"
+        "<pixelaspectratio>square</pixelaspectratio></samplecharacteristics></format>"
+        f"{tracks}</video></media></sequence>"
+    )
+
+
+def xmeml(*sequences: str) -> str:
+    return '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n<xmeml version="4">' + "".join(sequences) + "</xmeml>\n"
+
+
+# center keys on the source axis: h 0 at source 110, 0.3 at source 120.
+KEYED_CENTER = (
+    '<parameter authoringApp="PremierePro"><parameterid>center</parameterid><name>Center</name>'
+    "<value><horiz>0</horiz><vert>0</vert></value>"
+    "<keyframe><when>110</when><value><horiz>0</horiz><vert>0</vert></value></keyframe>"
+    "<keyframe><when>120</when><value><horiz>0.3</horiz><vert>0</vert></value></keyframe></parameter>"
+)
+TRANSITION = (
+    f"<transitionitem><start>24</start><end>30</end><alignment>center</alignment>{RATE}"
+    "<effect><name>Cross Dissolve</name><effectid>Cross Dissolve</effectid><effectcategory>Dissolve</effectcategory>"
+    "<effecttype>transition</effecttype><mediatype>video</mediatype></effect></transitionitem>"
+)
+
+# A 1920x1080, 25 fps, 50-frame interview:
+# V1  wide.mov (3840x2160) frames 0..29 at 50%, a transition over 24..29 (-1 edges), then
+#     close.mov (1280x720) frames 24..49 at 150% with keyed center, source in 100.
+# V2  still.png (no media size) frames 10..19 at 40% with crop left 25; a disabled clip at 30..39.
+# V3  a disabled track holding wide.mov over 0..39.
+INTERVIEW = xmeml(
+    sequence(
+        "Interview",
+        50,
+        track(
+            clipitem("clipitem-1", "wide.mov", 0, -1, 0, 30, file_definition("file-1", "wide.mov", (3840, 2160)), motion(50))
+            + TRANSITION
+            + clipitem(
+                "clipitem-2", "close.mov", -1, 50, 100, 126,
+                file_definition("file-2", "close.mov", (1280, 720)), motion(150, KEYED_CENTER),
+            )
+        )
+        + track(
+            clipitem("clipitem-3", "still.png", 10, 20, 0, 10, file_definition("file-3", "still.png", None), motion(40) + crop_left(25))
+            + clipitem("clipitem-4", "wide.mov", 30, 40, 0, 10, '<file id="file-1"/>', enabled="FALSE")
+        )
+        + track(clipitem("clipitem-5", "close.mov", 0, 40, 0, 40, '<file id="file-2"/>'), enabled="FALSE"),
+    )
+)
+
+TWO_SEQUENCES = xmeml(
+    sequence("A", 5, track(clipitem("clipitem-1", "a.mov", 0, 5, 0, 5, file_definition("file-1", "a.mov", (1920, 1080))))),
+    sequence("B", 3, track(clipitem("clipitem-2", "a.mov", 0, 3, 0, 3, '<file id="file-1"/>')), seq_id="sequence-2"),
+)
+
+NO_SEQUENCE = '<?xml version="1.0" encoding="UTF-8"?>\n<xmeml version="4"><project><name>x</name></project></xmeml>\n'
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    root = tmp_path / "corpus"
+    (root / "editor01").mkdir(parents=True)
+    (root / "editor01" / "interview.xml").write_text(INTERVIEW, encoding="utf-8")
+    (root / "two.xml").write_text(TWO_SEQUENCES, encoding="utf-8")
+    return root
+
+
+def read_table(path) -> pd.DataFrame:
+    return pq.read_table(path).to_pandas()
+
+
+def cell(table: pd.DataFrame, timeline: str, frame: int, column: str):
+    rows = table[(table.timeline == timeline) & (table.frame == frame)]
+    assert len(rows) == 1
+    return rows.iloc[0][column]
+
+
+def test_hand_computed_cells(corpus, tmp_path):
+    out = tmp_path / "frames.parquet"
+    report = ingest([corpus], out, max_tracks=3, progress=False)
+    assert (report.files, report.failed, report.timelines) == (2, 0, 3)
+    table = read_table(out)
+    tl = "editor01/interview"
+    assert (table.timeline == tl).sum() == 50  # N = sequence duration 50 = last clip end
+    # wide.mov 3840 px at 50% in a 1920 sequence: scale 50 * 3840 / 1920 / 100 = 1.0; asset 1 (first at frame 0).
+    assert (cell(table, tl, 0, "v01_active"), cell(table, tl, 0, "v01_asset")) == (1, 1)
+    assert cell(table, tl, 23, "v01_scale") == pytest.approx(1.0)
+    # Frames 24..29 are in the transition: the incoming close.mov (true start 50 - 26 = 24) wins.
+    # close.mov 1280 px at 150%: scale 150 * 1280 / 1920 / 100 = 1.0; asset 3 (first at frame 24).
+    assert cell(table, tl, 24, "v01_asset") == 3
+    # Timeline frame t shows source 100 + (t - 24): frame 39 -> source 115, halfway between the
+    # keys (h 0 at 110, 0.3 at 120) -> h 0.15 -> pos_x 0.15 * 1280 / 1920 = 0.1.
+    assert cell(table, tl, 39, "v01_pos_x") == pytest.approx(0.1, rel=1e-6)
+    assert cell(table, tl, 30, "v01_pos_x") == 0.0  # source 106: before the first key, held at 0
+    assert cell(table, tl, 49, "v01_pos_x") == pytest.approx(0.2, rel=1e-6)  # source 125: held at 0.3
+    # still.png has no media size: 1920x1080 stands in, so scale 40% -> 0.4; asset 2 (first at frame 10).
+    assert (cell(table, tl, 15, "v02_asset"), cell(table, tl, 15, "v02_scale")) == (2, pytest.approx(0.4))
+    assert cell(table, tl, 15, "v02_crop_left") == pytest.approx(25.0)
+    # The disabled clip on V2 and everything on the disabled V3 are no clip.
+    assert cell(table, tl, 35, "v02_active") == 0 and cell(table, tl, 35, "v02_asset") == 0
+    assert table.loc[table.timeline == tl, ["v03_active", "v03_asset", "v03_scale"]].to_numpy().sum() == 0
+
+
+def test_columns_and_types(corpus, tmp_path):
+    out = tmp_path / "frames.parquet"
+    ingest([corpus], out, progress=False)
+    schema = pq.read_schema(out)
+    assert schema.names == column_names(20)
+    assert schema.field("timeline").type == pa.string()
+    assert schema.field("frame").type == pa.int64()
+    assert schema.field("v07_active").type == pa.int8()
+    assert schema.field("v07_asset").type == pa.int32()
+    assert all(schema.field(f"v20_{name}").type == pa.float32() for name in ("scale", "pos_x", "crop_bottom"))
+    table = read_table(out)
+    assert not table.isna().any().any()
+    assert table.groupby("timeline").frame.apply(lambda frames: frames.tolist() == list(range(len(frames)))).all()
+
+
+def test_manifest_shape(corpus, tmp_path):
+    out = tmp_path / "frames.parquet"
+    ingest([corpus], out, max_tracks=3, progress=False)
+    manifest = json.loads(manifest_path(out).read_text())
+    assert manifest_path(out).name == "frames.manifest.json"
+    assert set(manifest) == {"format", "version", "max_tracks", "columns", "files", "summary"}
+    assert (manifest["format"], manifest["version"], manifest["max_tracks"]) == ("multitrack-manifest", 1, 3)
+    assert manifest["columns"] == column_names(3)
+    assert manifest["summary"] == {"files": 2, "failed": 0, "timelines": 3, "frames": 50 + 5 + 3}
+    interview = manifest["files"][0]  # sorted by path: editor01/interview.xml before two.xml
+    assert interview["path"] == "editor01/interview.xml"
+    assert interview["sha256"] == hashlib.sha256(INTERVIEW.encode()).hexdigest()
+    assert interview["error"] is None
+    (entry,) = interview["timelines"]
+    assert set(entry) == {
+        "id", "name", "folder", "timebase", "ntsc", "fps", "width", "height", "frames",
+        "tracks_kept", "tracks_dropped", "assets", "media_size_unknown", "warnings",
+    }
+    assert (entry["id"], entry["name"], entry["folder"]) == ("editor01/interview", "Interview", "editor01")
+    assert (entry["timebase"], entry["ntsc"], entry["fps"], entry["width"], entry["height"]) == (25, False, 25.0, 1920, 1080)
+    assert (entry["frames"], entry["tracks_kept"], entry["tracks_dropped"], entry["media_size_unknown"]) == (50, 3, 0, 1)
+    assert [(a["number"], a["id"], a["name"], a["width"], a["height"]) for a in entry["assets"]] == [
+        (1, "file-1", "wide.mov", 3840, 2160),
+        (2, "file-3", "still.png", None, None),
+        (3, "file-2", "close.mov", 1280, 720),
+    ]
+    assert entry["assets"][0]["pathurl"] == "file://localhost/media/wide.mov"
+    assert [t["id"] for t in manifest["files"][1]["timelines"]] == ["two#A", "two#B"]
+
+
+def test_bad_file_is_reported_and_the_rest_written(corpus, tmp_path, capsys):
+    (corpus / "editor01" / "broken.xml").write_text(NO_SEQUENCE, encoding="utf-8")
+    out = tmp_path / "frames.parquet"
+    status = main(["ingest", str(corpus), "-o", str(out), "--no-progress"])
+    assert status == 1
+    stderr = capsys.readouterr().err
+    assert re.search(r"skipped .*broken\.xml: .*sequence", stderr)
+    assert set(read_table(out).timeline) == {"editor01/interview", "two#A", "two#B"}
+    manifest = json.loads(manifest_path(out).read_text())
+    broken = next(f for f in manifest["files"] if f["path"] == "editor01/broken.xml")
+    assert "broken.xml" in broken["error"] and broken["timelines"] == []
+    assert manifest["summary"]["failed"] == 1
+
+
+def test_usage_errors_exit_2(corpus, tmp_path, capsys):
+    out = str(tmp_path / "frames.parquet")
+    assert main(["ingest", str(tmp_path / "nope"), "-o", out]) == 2
+    assert "input not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["ingest", str(corpus), "-o", out, "--jobs", "0"])
+    assert exited.value.code == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["ingest", str(corpus)])  # -o is required
+    assert exited.value.code == 2
+    assert not (tmp_path / "frames.parquet").exists()
+
+
+def test_success_exits_0_and_leaves_no_temporary_files(corpus, tmp_path):
+    out = tmp_path / "out" / "frames.parquet"
+    assert main(["ingest", str(corpus), "-o", str(out), "--no-progress", "--max-tracks", "2"]) == 0
+    assert sorted(path.name for path in out.parent.iterdir()) == ["frames.manifest.json", "frames.parquet"]
+    assert pq.read_schema(out).names == column_names(2)
+
+
+def test_jobs_2_gives_the_same_table(corpus, tmp_path):
+    for index in range(3):  # enough files for the pool to interleave
+        (corpus / f"copy{index}.xml").write_text(INTERVIEW, encoding="utf-8")
+    ingest([corpus], tmp_path / "one.parquet", max_tracks=3, progress=False)
+    ingest([corpus], tmp_path / "two.parquet", max_tracks=3, jobs=2, progress=False)
+    assert pq.read_table(tmp_path / "one.parquet").equals(pq.read_table(tmp_path / "two.parquet"))
+    one = json.loads(manifest_path(tmp_path / "one.parquet").read_text())
+    two = json.loads(manifest_path(tmp_path / "two.parquet").read_text())
+    assert one == two
+
+
+def test_csv_holds_the_same_rows(corpus, tmp_path):
+    out = tmp_path / "frames.parquet"
+    report = ingest([corpus], out, max_tracks=2, csv=True, progress=False)
+    assert report.csv_path == tmp_path / "frames.csv"
+    from_csv = pd.read_csv(report.csv_path)
+    from_parquet = read_table(out)
+    assert list(from_csv.columns) == column_names(2)
+    np.testing.assert_allclose(from_csv.iloc[:, 1:].to_numpy(float), from_parquet.iloc[:, 1:].to_numpy(float), rtol=1e-6)
+    assert from_csv.timeline.tolist() == from_parquet.timeline.tolist()
+
+
+def test_files_given_directly_and_colliding_ids(corpus, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "two.xml").write_text(TWO_SEQUENCES, encoding="utf-8")
+    out = tmp_path / "frames.parquet"
+    ingest([corpus / "editor01" / "interview.xml", corpus, other], out, max_tracks=1, progress=False)
+    manifest = json.loads(manifest_path(out).read_text())
+    ids = [t["id"] for f in manifest["files"] for t in f["timelines"]]
+    # A file given directly is named by its file name; the second interview and two.xml get a suffix.
+    assert ids == ["interview", "editor01/interview", "two#A", "two#B", "two#A (2)", "two#B (2)"]
+    assert manifest["files"][0]["timelines"][0]["folder"] == ""
+    assert set(read_table(out).timeline) == set(ids)
+
+
+def test_max_frames_refuses_a_long_timeline(corpus, tmp_path, capsys):
+    out = tmp_path / "frames.parquet"
+    status = main(["ingest", str(corpus), "-o", str(out), "--max-frames", "10", "--no-progress"])
+    assert status == 1
+    assert re.search(r"interview\.xml: sequence 'Interview': 50 frames .* limit of 10 frames", capsys.readouterr().err)
+    assert set(read_table(out).timeline) == {"two#A", "two#B"}  # 5 and 3 frames pass
