@@ -217,6 +217,8 @@ def add_fades(draft: DraftTimeline, track: Track) -> None:
     """Sometimes a fade up from black at the start of the sequence and down at its end
     (alignment start-black / end-black, xmeml.md §4)."""
     fade = draft.frames(float(draft.rng.uniform(0.5, 1.5)))
+    if not track.clips:
+        return
     first = min(track.clips, key=lambda c: c.start_frame)
     last = max(track.clips, key=lambda c: c.end_frame)
     if (draft.rng.random() < draft.profile.transition_rate and first.start_frame == 0

@@ -334,7 +334,9 @@ def _ken_burns_still(draft: DraftTimeline, number: int, start: int, end: int) ->
 def _add_lower_third(draft: DraftTimeline) -> None:
     """A name graphic at the sequence's own size early on, on V3."""
     start = draft.frames(float(draft.rng.uniform(1.0, 4.0)))
-    end = min(draft.duration_frames, start + draft.frames(float(draft.rng.uniform(4.0, 7.0))))
+    end = start + draft.frames(float(draft.rng.uniform(4.0, 7.0)))
+    if end > draft.duration_frames:
+        return  # too short a piece for a name graphic
     asset = draft.add_asset("Lower Third.png", "Graphics", _seq(draft), has_audio=False,
                             duration_frames=draft.frames(3600.0 * 12))
     source_in = draft.frames(3600.0)
