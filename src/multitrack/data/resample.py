@@ -41,31 +41,40 @@ def timeline_rate(entry: dict[str, Any]) -> Fraction | None:
 
 @dataclass(frozen=True)
 class Resampler:
-    """Which source row feeds each output row of one timeline."""
+    """Which source row feeds each output row of one timeline.
+
+    Holds only the rate ratio, not the row indices: prepare keeps one per timeline of
+    the corpus at once, so their size must not grow with the timelines' lengths.
+    """
 
     frames_in: int
     frames_out: int
     fps_out: float | None  # None: rate unknown (no manifest)
-    source_rows: np.ndarray | None  # (frames_out,) int64; None keeps every row
+    ratio: Fraction | None = None  # rate_in / rate_out; None keeps every row
 
     @classmethod
     def for_timeline(cls, entry: dict[str, Any], frames_in: int, target_fps: float | None) -> Resampler:
         rate_in = timeline_rate(entry)
         if target_fps is None:
-            return cls(frames_in, frames_in, float(rate_in) if rate_in is not None else None, None)
+            return cls(frames_in, frames_in, float(rate_in) if rate_in is not None else None)
         if rate_in is None:
             raise DataError(f"timeline {entry.get('id')!r}: no frame rate in its manifest entry, which data.fps needs")
         rate_out = frame_rate(target_fps)
         if rate_out == rate_in:
-            return cls(frames_in, frames_in, float(rate_out), None)
+            return cls(frames_in, frames_in, float(rate_out))
         # Output frames that start before the source ends: j / rate_out < frames_in / rate_in.
         frames_out = math.ceil(frames_in * rate_out / rate_in)
-        ratio = rate_in / rate_out
-        source_rows = np.arange(frames_out, dtype=np.int64) * ratio.numerator // ratio.denominator
-        return cls(frames_in, frames_out, float(rate_out), source_rows)
+        return cls(frames_in, frames_out, float(rate_out), rate_in / rate_out)
+
+    @property
+    def source_rows(self) -> np.ndarray | None:
+        """(frames_out,) int64: floor(j × rate_in / rate_out), in exact integer arithmetic."""
+        if self.ratio is None:
+            return None
+        return np.arange(self.frames_out, dtype=np.int64) * self.ratio.numerator // self.ratio.denominator
 
     def apply(self, arrays: TimelineArrays) -> TimelineArrays:
-        if self.source_rows is None:
-            return arrays
         rows = self.source_rows
+        if rows is None:
+            return arrays
         return replace(arrays, active=arrays.active[rows], asset=arrays.asset[rows], values=arrays.values[rows])
