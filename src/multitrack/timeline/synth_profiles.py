@@ -99,7 +99,7 @@ def draw_profile(index: int, seed: int, trait_offsets: np.ndarray) -> EditorProf
         wide_seconds_ratio=float(rng.uniform(0.8, 1.6)),
         wide_return=0.25 + 0.6 * return_u,
         alternate=float(rng.uniform(0.75, 0.95)),
-        angles=int(rng.integers(2, 5)),
+        angles=int(rng.choice([2, 3, 4], p=[0.2, 0.4, 0.4])),
         stacked=bool(rng.random() < 0.5),
         punch_in=1.15 + 0.15 * zoom_u,
         punch_rate=float(rng.uniform(0.2, 0.6)),

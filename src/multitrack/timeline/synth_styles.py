@@ -350,7 +350,7 @@ def cut_vertical(draft: DraftTimeline) -> None:
     talking, sound = _jump_cut_clips(draft, cams, draft.profile.shot_seconds, _SpeakerFollower().motion)
     draft.video_track(0).clips.extend(talking)
     draft.add_audio(sound)
-    if draft.rng.random() < 0.6:
+    if draft.rng.random() < 0.8:
         draft.video_track(1).clips.extend(_inserts(draft, _vertical_insert))
 
 
