@@ -168,5 +168,5 @@ def _check_doctype(path: str, root: etree._Element, resolver: _RefuseExternal) -
         unexpanded = next(root.iter(etree.Entity), None)
         if unexpanded is not None:
             raise XmemlError(path, f"line {unexpanded.sourceline}",
-                             f"uses entity {shown(unexpanded.text)} from an external DTD "
+                             f"uses entity {shown(unexpanded.name)} from an external DTD "
                              f"({shown(resolver.requested[0])}), which multitrack never loads")

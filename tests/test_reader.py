@@ -1,0 +1,657 @@
+"""read_xmeml on tiny inline xmeml, one rule of docs/xmeml.md per test, plus hostile files."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from multitrack.errors import XmemlError
+from multitrack.timeline.model import AssetKind, Rate
+from multitrack.timeline.reader import read_xmeml
+
+RATE_25 = "<rate><timebase>25</timebase><ntsc>FALSE</ntsc></rate>"
+FILE_1 = """<file id="file-1"><name>a.mov</name><pathurl>file://localhost/D%3a/a.mov</pathurl>
+  <rate><timebase>25</timebase></rate><duration>5000</duration>
+  <timecode><string>01:00:00:00</string><frame>90000</frame></timecode>
+  <media><video><samplecharacteristics><width>1280</width><height>720</height></samplecharacteristics></video>
+  <audio><channelcount>2</channelcount></audio></media></file>"""
+FORMAT_1080 = ("<format><samplecharacteristics><width>1920</width><height>1080</height>"
+               "</samplecharacteristics></format>")
+
+
+def clipitem(start, end, in_frame, out_frame, file='<file id="file-1"/>', extra="", tag="clipitem",
+             name="a.mov"):
+    return (f"<{tag} id='c'><name>{name}</name><start>{start}</start><end>{end}</end>"
+            f"<in>{in_frame}</in><out>{out_frame}</out>{file}{extra}</{tag}>")
+
+
+def transition(start, end):
+    return (f"<transitionitem><start>{start}</start><end>{end}</end><alignment>center</alignment>"
+            f"<effect><name>Cross Dissolve</name><effectid>Cross Dissolve</effectid></effect>"
+            f"</transitionitem>")
+
+
+def track(*items, enabled="TRUE"):
+    return f"<track>{''.join(items)}<enabled>{enabled}</enabled></track>"
+
+
+def sequence(*video_tracks, audio="", rate=RATE_25, fmt=FORMAT_1080, name="cut", duration=100,
+             attrs='id="sequence-1"'):
+    return (f"<sequence {attrs}><duration>{duration}</duration>{rate}<name>{name}</name>"
+            f"<media><video>{fmt}{''.join(video_tracks)}</video><audio>{audio}</audio></media>"
+            f"</sequence>")
+
+
+def document(*sequences, version="4", bom=False) -> bytes:
+    text = (f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n<xmeml version="{version}">'
+            f"{''.join(sequences)}</xmeml>")
+    return (b"\xef\xbb\xbf" if bom else b"") + text.encode()
+
+
+@pytest.fixture
+def read(tmp_path):
+    def _read(data: bytes | str, name="t.xml"):
+        path = tmp_path / name
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        return read_xmeml(path)
+    return _read
+
+
+def one_clip_doc(extra="", start=0, end=50, in_frame=0, out_frame=50):
+    return document(sequence(track(clipitem(start, end, in_frame, out_frame, file=FILE_1, extra=extra))))
+
+
+def filter_xml(effect_id, *parameters, name="Effect"):
+    return (f"<filter><effect><name>{name}</name><effectid>{effect_id}</effectid>"
+            f"{''.join(parameters)}</effect></filter>")
+
+
+def param(parameter_id, value="", keys=(), name=None):
+    value_xml = f"<value>{value}</value>" if value != "" else ""
+    keys_xml = "".join(f"<keyframe><when>{w}</when><value>{v}</value></keyframe>" for w, v in keys)
+    return (f"<parameter><parameterid>{parameter_id}</parameterid><name>{name or parameter_id}</name>"
+            f"{value_xml}{keys_xml}</parameter>")
+
+
+# --- document skeleton ----------------------------------------------------------------------
+
+def test_bom_file_reads_name_rate_size_duration(read):
+    [timeline] = read(document(sequence(track(clipitem(0, 50, 0, 50, FILE_1)), duration=75), bom=True))
+    assert (timeline.name, timeline.rate, timeline.duration_frames) == ("cut", Rate(25, False), 75)
+    assert (timeline.width_px, timeline.height_px) == (1920, 1080)
+    assert timeline.warnings == []
+
+
+@pytest.mark.parametrize("version", ["1", "3", "4", "5"])
+def test_known_versions_read_without_warning(read, version):
+    [timeline] = read(document(sequence(track(clipitem(0, 50, 0, 50, FILE_1))), version=version))
+    assert timeline.video_tracks[0].clips[0].end_frame == 50
+    assert timeline.warnings == []
+
+
+def test_unknown_version_reads_with_warning(read):
+    [timeline] = read(document(sequence(track(clipitem(0, 50, 0, 50, FILE_1))), version="9"))
+    assert any("version '9'" in w for w in timeline.warnings)
+
+
+def test_sequences_in_project_and_bin_containers_are_timelines(read):
+    inner = sequence(track(clipitem(0, 10, 0, 10, FILE_1)), name="in bin", attrs='id="s2"')
+    data = document(
+        sequence(track(clipitem(0, 20, 0, 20, FILE_1)), name="top"),
+        f"<project><name>p</name><children><bin><name>b</name><children>{inner}</children></bin>"
+        f"</children></project>",
+    )
+    assert [t.name for t in read(data)] == ["top", "in bin"]
+
+
+def test_sequence_nested_in_clipitem_is_an_asset_not_a_timeline(read):
+    nested = sequence(track(clipitem(0, 30, 0, 30, FILE_1)), name="nest", attrs='id="sequence-2"',
+                      fmt=FORMAT_1080.replace("1920", "1280").replace("1080<", "720<"))
+    data = document(sequence(track(clipitem(0, 30, 0, 30, file=nested, name="nest"))))
+    [timeline] = read(data)
+    asset = timeline.assets["sequence-2"]
+    assert (asset.kind, asset.name, asset.width_px, asset.height_px) == (AssetKind.SEQUENCE, "nest", 1280, 720)
+    assert asset.sequence.video_tracks[0].clips[0].asset_id == "file-1"
+
+
+@pytest.mark.parametrize("ntsc, fps", [("<ntsc>TRUE</ntsc>", 24000 / 1001), ("<ntsc>True</ntsc>", 24000 / 1001),
+                                       ("<ntsc>FALSE</ntsc>", 24.0), ("<ntsc>False</ntsc>", 24.0), ("", 24.0)])
+def test_rate_ntsc_spellings(read, ntsc, fps):
+    rate = f"<rate><timebase>24</timebase>{ntsc}</rate>"
+    [timeline] = read(document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), rate=rate)))
+    assert timeline.rate.fps == pytest.approx(fps)
+
+
+def test_clip_times_are_sequence_frames_whatever_the_clip_rate(read):
+    # docs/xmeml.md §2: a 30/TRUE clipitem in a 25 fps sequence keeps its numbers as is
+    clip_rate = "<rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate>"
+    [timeline] = read(one_clip_doc(extra=clip_rate, start=10, end=898, in_frame=0, out_frame=888))
+    clip = timeline.video_tracks[0].clips[0]
+    assert (clip.start_frame, clip.end_frame, clip.in_frame, clip.out_frame) == (10, 898, 0, 888)
+
+
+def test_names_keep_carriage_returns_and_may_be_empty(read):
+    data = document(sequence(track(clipitem(0, 5, 0, 5, FILE_1, name="Title&#13;line 2")), name=""))
+    [timeline] = read(data)
+    assert timeline.name == ""
+    assert timeline.video_tracks[0].clips[0].name == "Title\rline 2"
+
+
+def test_hiero_whole_number_floats_are_frames(read):
+    [timeline] = read(one_clip_doc(in_frame="0.0", out_frame="50.0"))
+    assert timeline.video_tracks[0].clips[0].out_frame == 50
+
+
+# --- -1 edges, transitions, enabled flags -----------------------------------------------------
+
+def test_minus_one_edges_come_from_the_transition(read):
+    # clip A ends inside the transition, clip B starts inside it (docs/xmeml.md §4)
+    video = track(clipitem(0, -1, 0, 60, FILE_1), transition(50, 60), clipitem(-1, 120, 10, 80))
+    [timeline] = read(document(sequence(video)))
+    track_0 = timeline.video_tracks[0]
+    assert [(c.start_frame, c.end_frame) for c in track_0.clips] == [(0, 60), (50, 120)]
+    assert [(t.start_frame, t.end_frame, t.name) for t in track_0.transitions] == [(50, 60, "Cross Dissolve")]
+
+
+def test_transition_wins_over_an_off_by_one_out(read):
+    # out − in says 61, the transition says 60 (OTIO issue #287)
+    video = track(clipitem(0, -1, 0, 61, FILE_1), transition(50, 60), clipitem(60, 100, 0, 40))
+    [timeline] = read(document(sequence(video)))
+    assert timeline.video_tracks[0].clips[0].end_frame == 60
+
+
+def test_minus_one_without_transition_uses_out_minus_in(read):
+    video = track(clipitem(10, -1, 100, 130, FILE_1), clipitem(-1, 90, 0, 50))
+    [timeline] = read(document(sequence(video)))
+    assert [(c.start_frame, c.end_frame) for c in timeline.video_tracks[0].clips] == [(10, 40), (40, 90)]
+
+
+def test_both_edges_minus_one_between_two_transitions(read):
+    video = track(clipitem(0, -1, 0, 30, FILE_1), transition(20, 30), clipitem(-1, -1, 5, 35),
+                  transition(45, 55), clipitem(-1, 80, 0, 35))
+    [timeline] = read(document(sequence(video)))
+    assert [(c.start_frame, c.end_frame) for c in timeline.video_tracks[0].clips] == [(0, 30), (20, 55), (45, 80)]
+
+
+def test_disabled_clip_and_track_keep_their_flags(read):
+    video = (track(clipitem(0, 10, 0, 10, FILE_1, extra="<enabled>FALSE</enabled>"))
+             + track(clipitem(0, 10, 0, 10), enabled="FALSE"))
+    [timeline] = read(document(sequence(video)))
+    assert [t.enabled for t in timeline.video_tracks] == [True, False]
+    assert [t.clips[0].enabled for t in timeline.video_tracks] == [False, True]
+
+
+def test_fcp7_reversed_span_is_flipped_with_a_warning(read):
+    # nrk/dnpr…: in 17, out 3, start 3019, end 3005
+    [timeline] = read(document(sequence(track(clipitem(3019, 3005, 17, 3, FILE_1)))))
+    clip = timeline.video_tracks[0].clips[0]
+    assert (clip.start_frame, clip.end_frame, clip.in_frame, clip.out_frame, clip.reverse) == (3005, 3019, 3, 17, True)
+    assert any("reversed" in w for w in timeline.warnings)
+
+
+# --- assets -----------------------------------------------------------------------------------
+
+def test_file_defined_after_its_first_reference(read):
+    video = track(clipitem(0, 10, 0, 10, '<file id="file-1"/>'), clipitem(10, 20, 0, 10, FILE_1))
+    [timeline] = read(document(sequence(video)))
+    asset = timeline.assets["file-1"]
+    assert (asset.name, asset.pathurl, asset.width_px, asset.height_px) == ("a.mov", "file://localhost/D%3a/a.mov",
+                                                                           1280, 720)
+    assert (asset.timecode_frame, asset.timecode_string, asset.duration_frames) == (90000, "01:00:00:00", 5000)
+    assert asset.rate == Rate(25, False) and asset.has_audio
+
+
+def test_nested_sequence_defined_after_its_first_reference(read):
+    nested = sequence(track(clipitem(0, 30, 0, 30, FILE_1)), name="nest", attrs='id="sequence-2"')
+    video = track(clipitem(0, 30, 0, 30, file='<sequence id="sequence-2"/>'),
+                  clipitem(30, 60, 0, 30, file=nested))
+    [timeline] = read(document(sequence(video)))
+    assert [c.asset_id for c in timeline.video_tracks[0].clips] == ["sequence-2", "sequence-2"]
+    assert timeline.assets["sequence-2"].kind is AssetKind.SEQUENCE
+
+
+def test_generatoritem_is_a_generator_asset_without_file(read):
+    effect = "<effect><name>Color</name><effectid>Color</effectid><effecttype>generator</effecttype></effect>"
+    generator = clipitem(0, 48, 86313, 86361, file="", extra=effect, tag="generatoritem", name="Color Matte")
+    [timeline] = read(document(sequence(track(generator))))
+    clip = timeline.video_tracks[0].clips[0]
+    asset = timeline.assets[clip.asset_id]
+    assert (asset.kind, asset.name, asset.pathurl) == (AssetKind.GENERATOR, "Color Matte", None)
+
+
+def test_still_with_twelve_hour_duration_keeps_source_frames(read):
+    still = FILE_1.replace("<duration>5000</duration>", "<duration>1080000</duration>")
+    keys = [(90000, 100), (90088, 120)]
+    extra = filter_xml("basic", param("scale", 100, keys))
+    [timeline] = read(document(sequence(track(clipitem(0, 88, 90001, 90089, still, extra)))))
+    clip = timeline.video_tracks[0].clips[0]
+    assert (clip.in_frame, clip.out_frame) == (90001, 90089)
+    assert timeline.assets["file-1"].duration_frames == 1080000
+    assert [(k.when, k.value) for k in clip.motion.scale.keyframes] == [(90000.0, 100.0), (90088.0, 120.0)]
+
+
+def test_audio_tracks_are_read_with_their_file_ids(read):
+    audio = track(clipitem(0, 40, 0, 40, '<file id="file-1"/>'))
+    [timeline] = read(document(sequence(track(clipitem(0, 40, 0, 40, FILE_1)), audio=audio)))
+    assert [c.asset_id for c in timeline.audio_tracks[0].clips] == ["file-1"]
+
+
+def test_clip_without_file_or_sequence_is_kept_with_a_warning(read):
+    video = track(clipitem(0, 10, 0, 10, FILE_1), clipitem(10, 20, 0, 10, file="<masterclipid>m-3</masterclipid>"))
+    [timeline] = read(document(sequence(video)))
+    assert timeline.video_tracks[0].clips[1].asset_id == "m-3"
+    assert any("neither a file nor a nested sequence" in w for w in timeline.warnings)
+
+
+# --- frame size fallback ----------------------------------------------------------------------
+
+def test_missing_frame_size_falls_back_to_first_video_file(read):
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), fmt="")))
+    assert (timeline.width_px, timeline.height_px) == (1280, 720)
+    assert any("first video file's size 1280x720" in w for w in timeline.warnings)
+
+
+def test_missing_frame_size_without_file_size_is_1080p(read):
+    bare_file = '<file id="file-1"><name>a.mxf</name></file>'
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, bare_file)), fmt="")))
+    assert (timeline.width_px, timeline.height_px) == (1920, 1080)
+    assert any("using 1920x1080" in w for w in timeline.warnings)
+
+
+# --- effects and keyframes --------------------------------------------------------------------
+
+def test_basic_motion_is_matched_on_parameterid(read):
+    center = ("<parameter><parameterid>center</parameterid><name>Mitte</name>"
+              "<value><horiz>-1.94149</horiz><vert>0.25</vert></value></parameter>")
+    extra = filter_xml("basic", param("scale", 93.75, name="Skalierung"), param("rotation", -31), center,
+                       name="Bewegung")
+    [timeline] = read(one_clip_doc(extra))
+    motion = timeline.video_tracks[0].clips[0].motion
+    assert (motion.scale.value, motion.rotation.value) == (93.75, -31.0)
+    assert (motion.center_x.value, motion.center_y.value) == (-1.94149, 0.25)
+
+
+def test_crop_sides_with_lowercase_names(read):
+    extra = filter_xml("crop", param("left", 45), param("right", 64), param("top", 41), param("bottom", 0))
+    [timeline] = read(one_clip_doc(extra))
+    crop = timeline.video_tracks[0].clips[0].crop
+    assert [crop.left.value, crop.right.value, crop.top.value, crop.bottom.value] == [45, 64, 41, 0]
+
+
+def test_no_filter_means_none_and_other_effects_are_ignored(read):
+    extra = filter_xml("opacity", param("opacity", 50))
+    clip = read(one_clip_doc(extra))[0].video_tracks[0].clips[0]
+    assert (clip.motion, clip.crop, clip.speed) == (None, None, 100.0)
+
+
+def test_disabled_resolve_filter_is_ignored(read):
+    extra = filter_xml("crop", param("left", 45)).replace("<filter>", "<filter><enabled>FALSE</enabled>")
+    assert read(one_clip_doc(extra))[0].video_tracks[0].clips[0].crop is None
+
+
+def test_keyframes_sorted_outside_keys_kept_static_value_kept(read):
+    # Helaften opacity-style keys outside [in, out], written out of order
+    extra = filter_xml("basic", param("scale", 50, [(57, 110), (-78277, 100), (20, 105)]))
+    scale = read(one_clip_doc(extra, in_frame=9, out_frame=59))[0].video_tracks[0].clips[0].motion.scale
+    assert [(k.when, k.value) for k in scale.keyframes] == [(-78277, 100), (20, 105), (57, 110)]
+    assert scale.value == 50
+
+
+def test_fcp7_bezier_handles_are_ignored(read):
+    key = ("<keyframe><when>{w}</when><value>{v}</value><inscale>2</inscale><outscale>1</outscale>"
+           "<inbez><horiz>0.3</horiz><vert>0</vert></inbez></keyframe>")
+    parameter = ("<parameter><parameterid>top</parameterid><name>top</name>"
+                 + key.format(w=291, v=0) + key.format(w=294, v=30)
+                 + "<interpolation><name>FCPCurve</name></interpolation><value>0</value></parameter>")
+    top = read(one_clip_doc(filter_xml("crop", parameter), start=0, end=10, in_frame=291, out_frame=301))[0]
+    top_param = top.video_tracks[0].clips[0].crop.top
+    assert [(k.when, k.value) for k in top_param.keyframes] == [(291, 0), (294, 30)]
+    assert top_param.at(292.5) == pytest.approx(15.0)
+
+
+def test_keyframed_center_without_static_value(read):
+    keys = ("<keyframe><when>1414</when><value><horiz>0</horiz><vert>0</vert></value></keyframe>"
+            "<keyframe><when>1589</when><value><horiz>0.5</horiz><vert>0.359773</vert></value></keyframe>")
+    center = f"<parameter><parameterid>center</parameterid><name>Center</name>{keys}</parameter>"
+    motion = read(one_clip_doc(filter_xml("basic", center)))[0].video_tracks[0].clips[0].motion
+    assert [(k.when, k.value) for k in motion.center_y.keyframes] == [(1414, 0), (1589, 0.359773)]
+    assert [k.value for k in motion.center_x.keyframes] == [0, 0.5]
+
+
+def remap_filter(speed, reverse="FALSE", graph=()):
+    return filter_xml("timeremap", param("variablespeed", 0), param("speed", speed), param("reverse", reverse),
+                      param("graphdict", 0, graph), name="Time Remap")
+
+
+def test_time_remap_maps_in_out_and_keys_to_the_source_axis(read):
+    # Helaften clipitem-10: 300 %, in/out 25..51 retimed, graphdict maps 25 -> 75
+    extra = remap_filter(300, graph=[(0, 0), (25, 75), (51, 153), (397, 1191)])
+    extra += filter_xml("basic", param("scale", 100, [(25, 100), (35, 200)]))
+    [timeline] = read(one_clip_doc(extra, start=409, end=435, in_frame=25, out_frame=51))
+    clip = timeline.video_tracks[0].clips[0]
+    assert (clip.speed, clip.reverse, clip.in_frame, clip.out_frame) == (300, False, 75, 153)
+    # the key written at when 35 still lands on timeline frame 409 + (35 − 25) = 419
+    assert clip.motion.scale.at(clip.source_frame(419)) == pytest.approx(200)
+    assert clip.motion.scale.at(clip.source_frame(414)) == pytest.approx(150)
+    assert any("1 time-remapped clip" in w for w in timeline.warnings)
+
+
+def test_reversed_remap_keeps_an_ascending_source_span(read):
+    # nrk/NGxx13: reverse at 20 %, graphdict 3699 -> 73.4, 3747 -> 63.8
+    extra = remap_filter(20, "TRUE", [(0, 814.2), (3699, 73.3999), (3747, 63.7999), (4061, 1.1999)])
+    [timeline] = read(one_clip_doc(extra, start=8, end=56, in_frame=3699, out_frame=3747))
+    clip = timeline.video_tracks[0].clips[0]
+    assert (clip.reverse, clip.speed, clip.in_frame, clip.out_frame) == (True, 20, 64, 74)
+
+
+@settings(max_examples=60, deadline=None)
+@given(speed=st.sampled_from([10, 50, 80, 150, 300, 461.842]), in_frame=st.integers(0, 5000),
+       length=st.integers(1, 300), key_offset=st.integers(-50, 350))
+def test_remapped_keys_land_on_start_plus_when_minus_in(tmp_path_factory, speed, in_frame, length, key_offset):
+    """Invariant: whatever the speed, a key written at `when` acts at timeline start + (when − in)."""
+    path = tmp_path_factory.mktemp("remap") / "t.xml"
+    extra = remap_filter(speed) + filter_xml("basic", param("rotation", 0, [(in_frame + key_offset, 7)]))
+    path.write_bytes(one_clip_doc(extra, start=100, end=100 + length, in_frame=in_frame,
+                                  out_frame=in_frame + length))
+    clip = read_xmeml(path)[0].video_tracks[0].clips[0]
+    [key] = clip.motion.rotation.keyframes
+    assert clip.source_frame(100 + key_offset) == pytest.approx(key.when)
+
+
+@settings(max_examples=40, deadline=None)
+@given(keys=st.lists(st.tuples(st.integers(-100, 1000), st.integers(0, 100)), min_size=1, max_size=8))
+def test_keyframes_read_back_sorted_and_complete(tmp_path_factory, keys):
+    path = tmp_path_factory.mktemp("keys") / "t.xml"
+    path.write_bytes(one_clip_doc(filter_xml("crop", param("left", 0, keys))))
+    left = read_xmeml(path)[0].video_tracks[0].clips[0].crop.left
+    whens = [k.when for k in left.keyframes]
+    assert whens == sorted(whens)
+    assert sorted((k.when, k.value) for k in left.keyframes) == sorted((float(w), float(v)) for w, v in keys)
+
+
+# --- errors: one line naming file, element and reason -----------------------------------------
+
+def test_error_for_non_integer_frame_names_path_and_line(read):
+    video = track(clipitem(0, 10, 0, 10, FILE_1)) + track(clipitem("abc", 10, 0, 10))
+    with pytest.raises(XmemlError, match=r"t\.xml: sequence/media/video/track\[2\]/clipitem/start "
+                                         r"\(line \d+\): expected an integer frame, got 'abc'$"):
+        read(document(sequence(video)))
+
+
+@pytest.mark.parametrize("value, shown", [("nan", "'nan'"), ("inf", "'inf'"), ("-inf", "'-inf'"), (" ", "''")])
+def test_error_for_non_finite_effect_value(read, value, shown):
+    with pytest.raises(XmemlError, match=rf"filter/effect/parameter/value \(line \d+\): expected a number, "
+                                         rf"got {shown}$"):
+        read(one_clip_doc(filter_xml("basic", param("scale", value))))
+
+
+def test_error_for_undefined_file_id(read):
+    with pytest.raises(XmemlError, match=r"clipitem/file \(line \d+\): references file id 'file-9' that is not defined"):
+        read(document(sequence(track(clipitem(0, 10, 0, 10, '<file id="file-9"/>')))))
+
+
+def test_error_for_undefined_sequence_id(read):
+    with pytest.raises(XmemlError, match="references sequence id 'sequence-7' that is not defined"):
+        read(document(sequence(track(clipitem(0, 10, 0, 10, '<sequence id="sequence-7"/>')))))
+
+
+def test_error_for_nested_sequence_containing_itself(read):
+    inner = sequence(track(clipitem(0, 5, 0, 5, '<sequence id="sequence-3"/>')), attrs='id="sequence-3"')
+    data = document(sequence(track(clipitem(0, 5, 0, 5, inner))))
+    with pytest.raises(XmemlError, match=r"nested sequence 'sequence-3' contains itself$"):
+        read(data)
+
+
+def test_error_for_nested_cycle_through_another_sequence(read):
+    four = sequence(track(clipitem(0, 5, 0, 5, '<sequence id="sequence-3"/>')), attrs='id="sequence-4"')
+    three = sequence(track(clipitem(0, 5, 0, 5, four)), attrs='id="sequence-3"')
+    data = document(sequence(track(clipitem(0, 5, 0, 5, three))))
+    with pytest.raises(XmemlError, match=r"nested sequence 'sequence-3' contains itself via sequence-4$"):
+        read(data)
+
+
+@pytest.mark.parametrize("timebase", ["0", "-25", "29.97", "abc"])
+def test_error_for_bad_timebase(read, timebase):
+    rate = f"<rate><timebase>{timebase}</timebase></rate>"
+    with pytest.raises(XmemlError, match=rf"rate/timebase \(line \d+\): timebase must be a positive integer, "
+                                         rf"got '{timebase}'"):
+        read(document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), rate=rate)))
+
+
+def test_error_for_missing_rate(read):
+    with pytest.raises(XmemlError, match=r"sequence/rate \(line \d+\): sequence has no <rate>"):
+        read(document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), rate="")))
+
+
+def test_error_for_start_after_end(read):
+    with pytest.raises(XmemlError, match=r"clipitem \(line \d+\): start 100 after end 50$"):
+        read(document(sequence(track(clipitem(100, 50, 0, 10, FILE_1)))))
+
+
+def test_error_for_both_edges_minus_one_without_transition(read):
+    with pytest.raises(XmemlError, match="start and end are both -1 and no transition"):
+        read(document(sequence(track(clipitem(-1, -1, 0, 10, FILE_1)))))
+
+
+def test_error_for_missing_start(read):
+    clip = clipitem(0, 10, 0, 10, FILE_1).replace("<start>0</start>", "")
+    with pytest.raises(XmemlError, match=r"clipitem/start \(line \d+\): clipitem has no <start>"):
+        read(document(sequence(track(clip))))
+
+
+def test_error_for_file_without_sequence(read):
+    data = b'<?xml version="1.0"?><!DOCTYPE xmeml><xmeml version="4"><project><name>p</name></project></xmeml>'
+    with pytest.raises(XmemlError, match=r"t\.xml: xmeml \(line 1\): holds no <sequence>"):
+        read(data)
+
+
+def test_error_for_wrong_root(read):
+    with pytest.raises(XmemlError, match=r"root element is <fcpxml>, expected <xmeml>"):
+        read(b"<fcpxml version='1.9'><resources/></fcpxml>")
+
+
+def test_error_for_truncated_xml_names_the_line(read):
+    data = document(sequence(track(clipitem(0, 5, 0, 5, FILE_1))))[:-40]
+    with pytest.raises(XmemlError, match=r"t\.xml: document: not well-formed XML \(line \d+: "):
+        read(data)
+
+
+@pytest.mark.parametrize("data, reason", [(b"", "file is empty"), (b"\xef\xbb\xbf \n", "file is empty"),
+                                          (bytes(range(256)), r"not XML: starts with b'\\x00")])
+def test_error_for_empty_or_binary_file(read, data, reason):
+    with pytest.raises(XmemlError, match=rf"document: {reason}"):
+        read(data)
+
+
+def test_error_for_missing_file(tmp_path):
+    with pytest.raises(XmemlError, match=r"nothere\.xml: file: cannot be read"):
+        read_xmeml(tmp_path / "nothere.xml")
+
+
+def test_error_messages_are_one_line(read):
+    with pytest.raises(XmemlError) as caught:
+        read(document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), rate="<rate><timebase>a\nb</timebase></rate>")))
+    assert "\n" not in str(caught.value) and "'a\\nb'" in str(caught.value)
+
+
+# --- hostile input: nothing expanded, nothing fetched ----------------------------------------
+
+def test_xxe_local_file_is_refused_without_reading_it(read, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET")
+    data = (f'<?xml version="1.0"?><!DOCTYPE xmeml [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+            f'<xmeml version="4"><sequence><name>&xxe;</name></sequence></xmeml>')
+    with pytest.raises(XmemlError, match=r"DOCTYPE: declares entities \('xxe'\)") as caught:
+        read(data)
+    assert "TOP-SECRET" not in str(caught.value)
+
+
+def test_billion_laughs_is_refused(read):
+    levels = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    data = (f'<?xml version="1.0"?><!DOCTYPE xmeml [<!ENTITY l0 "lol">{levels}]>'
+            f'<xmeml version="4"><sequence><name>&l9;</name></sequence></xmeml>')
+    # libxml2 stops the expansion itself before our DOCTYPE check; either way a clear error
+    with pytest.raises(XmemlError, match="declares entities|entity amplification factor exceeded"):
+        read(data)
+
+
+@pytest.fixture
+def http_requests():
+    """A local HTTP server that records every request it gets."""
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            seen.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'<!ENTITY leak "LEAKED">')
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_external_entity_on_a_url_is_never_fetched(read, http_requests):
+    base, seen = http_requests
+    data = (f'<?xml version="1.0"?><!DOCTYPE xmeml [<!ENTITY % ext SYSTEM "{base}/x.dtd"> %ext;]>'
+            f'<xmeml version="4"><sequence><name>&leak;</name></sequence></xmeml>')
+    with pytest.raises(XmemlError, match="declares entities"):
+        read(data)
+    assert seen == []
+
+
+def test_external_dtd_is_not_loaded_and_a_plain_file_still_reads(read, http_requests):
+    base, seen = http_requests
+    data = document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)))).replace(
+        b"<!DOCTYPE xmeml>", f'<!DOCTYPE xmeml SYSTEM "{base}/xmeml.dtd">'.encode())
+    assert read(data)[0].video_tracks[0].clips[0].end_frame == 5
+    assert seen == []
+
+
+def test_entity_from_an_external_dtd_file_is_not_expanded(read, tmp_path):
+    dtd = tmp_path / "x.dtd"
+    dtd.write_text('<!ENTITY leak "LEAKED">')
+    data = (f'<?xml version="1.0"?><!DOCTYPE xmeml SYSTEM "file://{dtd}">'
+            f'<xmeml version="4"><sequence><name>&leak;</name></sequence></xmeml>')
+    with pytest.raises(XmemlError, match=r"uses entity 'leak' from an external DTD") as caught:
+        read(data)
+    assert "LEAKED" not in str(caught.value)
+
+
+def test_deep_nesting_is_a_clear_error(read):
+    data = b"<xmeml version='4'>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</xmeml>"
+    with pytest.raises(XmemlError, match=r"not well-formed XML \(line 1: Excessive depth"):
+        read(data)
+
+
+def test_latin1_declaration_reads(read):
+    data = document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), name="bl\xe5"))
+    data = data.decode().replace("UTF-8", "ISO-8859-1").encode("latin-1")
+    assert read(data)[0].name == "blå"
+
+
+def test_unsupported_encoding_is_a_clear_error(read):
+    data = document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)))).replace(b"UTF-8", b"x-klingon")
+    with pytest.raises(XmemlError, match="not well-formed XML .*Unsupported encoding"):
+        read(data)
+
+
+def test_control_character_in_a_name_is_a_clear_error(read):
+    with pytest.raises(XmemlError, match=r"not well-formed XML \(line \d+: xmlParseCharRef"):
+        read(document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), name="bad&#1;name")))
+
+
+def test_thousand_video_tracks_read(read):
+    video = track(clipitem(0, 5, 0, 5, FILE_1)) + track(clipitem(0, 5, 0, 5)) * 999
+    [timeline] = read(document(sequence(video)))
+    assert len(timeline.video_tracks) == 1000
+
+
+# --- the real corpus (../shared/corpus/real), read in place -----------------------------------
+
+def test_every_real_file_reads_except_the_empty_one(real_corpus):
+    files = sorted(real_corpus.rglob("*.xml"))
+    assert len(files) >= 20
+    for path in files:
+        if path.name == "EMPTY_SEQUENCE.xml":
+            with pytest.raises(XmemlError, match=r"EMPTY_SEQUENCE\.xml: xmeml \(line 3\): holds no <sequence>"):
+                read_xmeml(path)
+            continue
+        timelines = read_xmeml(path)
+        assert timelines, path
+        for timeline in timelines:
+            assert timeline.rate.timebase > 0 and timeline.width_px > 0, path
+            clips = [c for t in timeline.video_tracks + timeline.audio_tracks for c in t.clips]
+            assert all(0 <= c.start_frame <= c.end_frame for c in clips), path
+            assert all(c.asset_id in timeline.assets for c in clips), path
+
+
+def test_real_premiere_example_facts(real_corpus):
+    [timeline] = read_xmeml(real_corpus / "otio" / "premiere_example.xml")
+    assert (timeline.name, timeline.rate, timeline.width_px, timeline.height_px) == (
+        "sc01_sh010_layerA", Rate(30, False), 1280, 720)
+    v2 = timeline.video_tracks[1]
+    assert [(c.start_frame, c.end_frame, c.asset_id) for c in v2.clips][-1] == (636, 956, "sequence-2")
+    assert timeline.assets["sequence-2"].kind is AssetKind.SEQUENCE
+    assert [(t.start_frame, t.end_frame, t.alignment) for t in v2.transitions] == [(538, 557, "end-black")]
+    assert timeline.assets["file-1"].pathurl == "file://localhost/D%3a/media/sc01_sh010_anim.mov"
+
+
+def test_real_ntsc_generators_and_disabled_tracks(real_corpus):
+    [generators] = read_xmeml(real_corpus / "otio" / "premiere_generators.xml")
+    assert generators.rate == Rate(24, True)
+    assert [a.name for a in generators.assets.values() if a.kind is AssetKind.GENERATOR] == ["Blue Matte"]
+    [tags] = read_xmeml(real_corpus / "otio" / "empty_name_tags.xml")
+    assert (len(tags.video_tracks), sum(not t.enabled for t in tags.video_tracks)) == (12, 9)
+    assert sum(not c.enabled for t in tags.video_tracks for c in t.clips) == 26
+    [enable] = read_xmeml(real_corpus / "otio" / "premiere_enable_property.xml")
+    assert [(t.name, t.enabled) for t in enable.video_tracks] == [
+        ("base", True), ("overlay_1", True), ("disabled_track", False)]
+
+
+def test_real_helaften_clip_keyframes(real_corpus):
+    # docs/xmeml.md §7: Helaften clipitem-291, in 13, out 288, keys at 13, 39, 91, 287
+    [timeline] = read_xmeml(real_corpus / "nrk" / "Helaften_del-1-MASTER-v3.xml")
+    clip = timeline.video_tracks[1].clips[34]
+    assert (clip.name, clip.in_frame, clip.out_frame) == ("20160523_223257.mp4", 13, 288)
+    assert [k.when for k in clip.motion.center_y.keyframes] == [13, 39, 91, 287]
+    # 0.0270833 × 1920 = 52 px: center normalised by the media size (docs/xmeml.md §6)
+    keyed = timeline.video_tracks[1].clips[[c.name for c in timeline.video_tracks[1].clips].index("20160520_075448.mp4")]
+    assert keyed.motion.center_y.keyframes[0].value == pytest.approx(0.0270833)
+    remapped = [c for t in timeline.video_tracks for c in t.clips if c.speed == 300]
+    assert [(c.start_frame, c.in_frame, c.out_frame) for c in remapped] == [(409, 75, 153)]
+
+
+def test_real_dnpr_crop_wipe_keyframes(real_corpus):
+    [timeline] = read_xmeml(real_corpus / "nrk" / "dnpr6370211-alt-offline.hg.xml")
+    [clip] = [c for c in timeline.video_tracks[1].clips if c.name == "AA1480_01"]
+    assert (clip.start_frame, clip.end_frame, clip.in_frame) == (7908, 7918, 291)
+    assert [(k.when, k.value) for k in clip.crop.top.keyframes] == [(291, 0), (294, 30), (298, 75), (300, 100)]
+    assert clip.crop.top.at(clip.source_frame(7908 + 5)) == pytest.approx(52.5)  # 30 + (296 − 294)/4 × 45
+
+
+def test_real_many_tracks_and_forward_references(real_corpus):
+    [knut] = read_xmeml(real_corpus / "nrk" / "msub20000112-knut.xml")
+    assert len(knut.video_tracks) == 34
+    [tomat] = read_xmeml(real_corpus / "nrk" / "tomat master v4.xml")
+    nested = tomat.assets["sequence-52"].sequence
+    # file-297 is first referenced bare inside sequence-52 and defined later (docs/xmeml.md §5)
+    file_297 = nested.assets["file-297"]
+    assert file_297.pathurl.endswith("/N42A0927.MOV") and (file_297.width_px, file_297.height_px) == (1920, 1080)
+
+
+def test_real_v3_project_file_without_frame_size(real_corpus):
+    [timeline] = read_xmeml(real_corpus / "nrk" / "Are-og-Odin.xml")
+    assert (timeline.name, timeline.duration_frames, timeline.width_px) == ("Are-og-Odin", 5453, 1920)
+    assert any("no frame size" in w for w in timeline.warnings)
