@@ -14,6 +14,7 @@ from multitrack.errors import MultitrackError
 from multitrack.timeline.reader import read_xmeml
 from multitrack.timeline.synth import synth_corpus, synth_timeline
 from multitrack.timeline.synth_profiles import STYLES, draw_profiles
+from multitrack.timeline.writer import write_xmeml
 from tests.test_synth_styles import shot_lengths_seconds, sync_offsets
 
 TINY = {"min_seconds": 3.0, "max_seconds": 6.0}
@@ -47,7 +48,7 @@ def test_timeline_i_does_not_depend_on_how_many_are_asked_for(tmp_path):
 def test_one_folder_per_editor_and_synth_json_describes_the_corpus(tmp_path):
     report = synth_corpus(tmp_path, 5, seed=2, editors=2, **TINY)
     manifest = json.loads((tmp_path / "synth.json").read_text())
-    assert manifest["arguments"] == {"timelines": 5, "seed": 2, "editors": 2, "min_seconds": 3.0, "max_seconds": 6.0}
+    assert manifest["arguments"] == {"timelines": 5, "seed": 2, "editors": 2, **TINY}
     assert [e["name"] for e in manifest["editors"]] == ["editor01", "editor02"]
     assert [t["editor"] for t in manifest["timelines"]] == ["editor01", "editor02"] * 2 + ["editor01"]
     for entry, synth in zip(manifest["timelines"], report.timelines, strict=True):
@@ -88,27 +89,33 @@ def test_multicam_files_keep_every_angle_in_sync(tmp_path):
     profile = draw_profiles(1, seed=0)[0]
     synth = synth_timeline(0, 0, profile, 20, 20, style="multicam")
     path = tmp_path / "mc.xml"
-    from multitrack.timeline.writer import write_xmeml
-
     write_xmeml(synth.timeline, path)
     [timeline] = read_xmeml(path)
     assert all(len(offsets) == 1 for offsets in sync_offsets(timeline).values())
 
 
-def test_rerun_replaces_the_previous_corpus(tmp_path):
+def test_rerun_replaces_the_previous_corpus_even_an_interrupted_one(tmp_path):
     synth_corpus(tmp_path, 4, seed=1, editors=2, **TINY)
+    (tmp_path / "synth.json").unlink()  # as if the run had stopped before the end
     synth_corpus(tmp_path, 1, seed=1, editors=2, **TINY)
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.xml")) == [
-        json.loads((tmp_path / "synth.json").read_text())["timelines"][0]["path"]
-    ]
+    paths = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*"))
+    written = json.loads((tmp_path / "synth.json").read_text())["timelines"][0]["path"]
+    assert paths == ["editor01", written, "synth.json"]
 
 
-def test_refuses_a_folder_holding_something_else(tmp_path):
-    (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(MultitrackError, match=r"not empty and synth.json does not list"):
+@pytest.mark.parametrize(
+    ("intruder", "named"),
+    [("notes.txt", "notes.txt"), ("editor01/notes.txt", "editor01/notes.txt"), ("footage/a.mov", "footage")],
+)
+def test_refuses_a_folder_holding_something_else(tmp_path, intruder, named):
+    synth_corpus(tmp_path, 2, seed=1, editors=2, **TINY)
+    (tmp_path / intruder).parent.mkdir(exist_ok=True)
+    (tmp_path / intruder).write_text("mine")
+    with pytest.raises(MultitrackError, match=f"holds {named}, which synth did not write"):
         synth_corpus(tmp_path, 1, seed=0)
     assert main(["synth", str(tmp_path), "--timelines", "1", "--seed", "0"]) == 1
-    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / intruder).read_text() == "mine"
+    assert len(list(tmp_path.rglob("*.xml"))) == 2
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from multitrack.timeline.model import Clip, Timeline
+from multitrack.timeline.model import Clip, Crop, Motion, Timeline
 from multitrack.timeline.synth import synth_timeline
 from multitrack.timeline.synth_profiles import STYLES, draw_profiles
 from multitrack.timeline.synth_styles import _pip_layout
@@ -58,18 +58,20 @@ def sync_offsets(timeline: Timeline) -> dict[str, set[int]]:
 def box_px(clip: Clip, timeline: Timeline, source_frame: float) -> tuple[float, float, float, float]:
     """The clip's visible rectangle (left, top, right, bottom) in sequence pixels."""
     media = timeline.assets[clip.asset_id]
-    motion, crop = clip.motion, clip.crop
-    scale = (motion.scale.at(source_frame) if motion else 100.0) / 100.0
-    cx = timeline.width_px / 2 + (motion.center_x.at(source_frame) * media.width_px if motion else 0.0)
-    cy = timeline.height_px / 2 + (motion.center_y.at(source_frame) * media.height_px if motion else 0.0)
+    motion, crop = clip.motion or Motion(), clip.crop or Crop()
+    scale = motion.scale.at(source_frame) / 100.0
+    # center is normalised by the media's own size (docs/xmeml.md §6)
+    cx = timeline.width_px / 2 + motion.center_x.at(source_frame) * media.width_px
+    cy = timeline.height_px / 2 + motion.center_y.at(source_frame) * media.height_px
     w, h = media.width_px * scale, media.height_px * scale
-    cuts = [p.at(source_frame) / 100.0 for p in (crop.left, crop.right, crop.top, crop.bottom)] if crop else [0] * 4
-    return (cx - w / 2 + cuts[0] * w, cy - h / 2 + cuts[2] * h, cx + w / 2 - cuts[1] * w, cy + h / 2 - cuts[3] * h)
+    left, right, top, bottom = (p.at(source_frame) / 100.0 for p in (crop.left, crop.right, crop.top, crop.bottom))
+    return (cx - w / 2 + left * w, cy - h / 2 + top * h, cx + w / 2 - right * w, cy + h / 2 - bottom * h)
 
 
 def covers_frame(clip: Clip, timeline: Timeline, source_frame: float) -> bool:
     left, top, right, bottom = box_px(clip, timeline, source_frame)
-    return left <= 0.5 and top <= 0.5 and right >= timeline.width_px - 0.5 and bottom >= timeline.height_px - 0.5
+    width, height = timeline.width_px, timeline.height_px
+    return left <= 0.5 and top <= 0.5 and right >= width - 0.5 and bottom >= height - 0.5
 
 
 @settings(max_examples=25, deadline=None)
@@ -189,7 +191,8 @@ def test_split_screen_puts_the_speakers_side_by_side(boxes):
     timeline = cut("split_screen", seconds=90.0, split_boxes=boxes, split_share=0.9, disabled_rate=0.0)
     v1, v2 = timeline.video_tracks[:2]
     w = timeline.width_px
-    pairs = [(a, b) for a in v1.clips for b in v2.clips if (a.start_frame, a.end_frame) == (b.start_frame, b.end_frame)]
+    pairs = [(a, b) for a in v1.clips for b in v2.clips
+             if (a.start_frame, a.end_frame) == (b.start_frame, b.end_frame)]
     assert pairs
     for a, b in pairs:
         left, right = box_px(a, timeline, a.in_frame), box_px(b, timeline, b.in_frame)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,8 @@ from multitrack.timeline.synth_styles import (
 )
 
 MANIFEST_NAME = "synth.json"
+_EDITOR_FOLDER = re.compile(r"editor\d+")
+_TIMELINE_FILE = re.compile(r"tl\d+_(?:" + "|".join(STYLES) + r")\.xml")
 VERTICAL = (1080, 1920)
 _CUTTERS = {
     "multicam": cut_multicam,
@@ -169,23 +172,37 @@ def _check_arguments(timelines: int, editors: int, min_seconds: float, max_secon
 
 
 def _clear_previous_corpus(out_dir: Path) -> None:
-    """Remove the files an earlier synth run listed, so a rerun leaves no stale
-    timelines for ingest to find; refuse a folder that holds anything else."""
+    """Remove an earlier synth corpus (complete or interrupted) so that a rerun leaves no
+    stale timelines for ingest to find; refuse a folder that holds anything else."""
     if out_dir.exists() and not out_dir.is_dir():
         raise MultitrackError(f"{out_dir}: not a folder")
-    if not out_dir.exists() or not any(out_dir.iterdir()):
+    if not out_dir.exists():
         return
-    manifest_path = out_dir / MANIFEST_NAME
-    try:
-        previous = json.loads(manifest_path.read_text())
-        paths = [entry["path"] for entry in previous["timelines"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    ours, foreign = _synth_files(out_dir)
+    if foreign:
         raise MultitrackError(
-            f"{out_dir}: not empty and {MANIFEST_NAME} does not list a previous synth corpus "
-            f"({type(exc).__name__}); choose an empty or new folder"
-        ) from exc
-    for relative in paths:
-        (out_dir / relative).unlink(missing_ok=True)
+            f"{out_dir}: holds {foreign[0].relative_to(out_dir).as_posix()}, which synth did not "
+            f"write; choose an empty or new folder"
+        )
+    for path in ours:
+        path.unlink()
+    for folder in out_dir.iterdir():
+        if folder.is_dir():
+            folder.rmdir()  # emptied above: every file in it was ours
+
+
+def _synth_files(out_dir: Path) -> tuple[list[Path], list[Path]]:
+    """Files synth writes (synth.json, editorNN/tlNNNN_<style>.xml) and anything else."""
+    ours, foreign = [], []
+    for path in sorted(out_dir.iterdir()):
+        if path.name == MANIFEST_NAME and path.is_file():
+            ours.append(path)
+        elif _EDITOR_FOLDER.fullmatch(path.name) and path.is_dir():
+            for inner in sorted(path.iterdir()):
+                (ours if _TIMELINE_FILE.fullmatch(inner.name) and inner.is_file() else foreign).append(inner)
+        else:
+            foreign.append(path)
+    return ours, foreign
 
 
 def _manifest(arguments: dict, profiles: list[EditorProfile], written: list[SynthTimeline]) -> dict:
