@@ -176,3 +176,27 @@ def test_cli(tmp_path, capsys):
     assert load_stats(tmp_path / "p/stats.json").std.shape == (7,)
     assert main(args + ["--set", "window.stride=9"]) == 1
     assert "window.stride: must be between 1 and window.length (8), got 9" in capsys.readouterr().err
+
+
+def test_real_corpus_ingested_then_prepared(real_corpus, tmp_path):
+    from multitrack.features.ingest import ingest
+
+    picks = {"nrk": ("final_cut_pro.xml", "enabled.xml", "Fade inn og ut.xml"), "otio": ("premiere_example.xml", "hiero_xml_export.xml")}
+    for folder, names in picks.items():  # links, not copies: two editor folders of a few small files
+        (tmp_path / "corpus" / folder).mkdir(parents=True)
+        for name in names:
+            (tmp_path / "corpus" / folder / name).symlink_to(real_corpus / folder / name)
+    report = ingest([tmp_path / "corpus"], tmp_path / "frames.parquet", max_tracks=4, progress=False)
+    assert report.failed == 0
+    config = _config("data.split_by=folder", "data.fps=25", "data.split=[0.5, 0.5, 0]")
+    prepared = open_prepared(prepare(tmp_path / "frames.parquet", tmp_path / "p", config), verify_hashes=True)
+    entries = {e["id"]: e for split in prepared.splits.values() for e in split.timelines}
+    assert len(entries) == 5
+    assert {entries[tid]["folder"] for tid in entries if prepared.info["splits"][tid] == "train"} in ({"nrk"}, {"otio"})
+    ntsc = entries["nrk/final_cut_pro"]
+    # 29.97 fps (30000/1001) sampled at 25 fps: ceil(frames × 25 × 1001 / 30000) rows.
+    assert ntsc["source_fps"] == pytest.approx(30000 / 1001)
+    assert ntsc["frames"] == -(-ntsc["source_frames"] * 25 * 1001 // 30000) and ntsc["fps"] == 25.0
+    for split in prepared.splits.values():
+        if split.rows:
+            assert np.isfinite(split.arrays()["values"]).all()
