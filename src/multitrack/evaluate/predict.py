@@ -1,0 +1,97 @@
+"""The model's next-frame predictions over whole timelines (teacher forcing).
+
+Each timeline is cut into windows of L frames that overlap by half: a window starting at
+row s predicts rows s+1 … s+L, and each row is taken from the window that gives it the most
+context (at least L/2 frames, except near the timeline's start), so every row is predicted
+once, as in a rollout that has the true past in its window. Windows of all timelines are
+batched; padding sits after the real frames, which a causal model never looks at.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from multitrack.data.normalize import NormStats
+from multitrack.evaluate.metrics import NextFrame, visible_probabilities
+from multitrack.model.transformer import MultitrackTransformer
+
+BATCH_WINDOWS = 32
+
+
+def window_plan(frames: int, length: int) -> list[tuple[int, int, int]]:
+    """(start, first row kept, last row kept + 1) of the windows covering rows 1..frames-1."""
+    half = max(1, length // 2)
+    plan = []
+    start, next_row = 0, 1
+    while next_row < frames:
+        stop = min(start + length + 1, frames)  # a window at `start` predicts rows up to start + length
+        plan.append((start, next_row, stop))
+        next_row = stop
+        start += half
+    return plan
+
+
+@torch.no_grad()
+def predict_timelines(
+    model: MultitrackTransformer,
+    stats: NormStats,
+    active: np.ndarray,
+    asset: np.ndarray,
+    values: np.ndarray,
+    row_offsets: list[int],
+    frame_counts: list[int],
+) -> NextFrame:
+    """The model's guess at every row from the rows before it (first rows: the empty frame guess).
+
+    active (N, T) uint8, asset (N, T) folded classes, values (N, T, 7) *normalised* (as the
+    prepared arrays hold them); returned values are de-normalised frame-table units.
+    """
+    model.eval()
+    n_rows, n_tracks = active.shape
+    out = _empty_prediction(n_rows, n_tracks)
+    jobs = [
+        (offset + start, offset + keep_from, offset + keep_to)
+        for offset, frames in zip(row_offsets, frame_counts)
+        for start, keep_from, keep_to in window_plan(frames, model.window_length)
+    ]
+    for first in range(0, len(jobs), BATCH_WINDOWS):
+        _predict_batch(model, stats, active, asset, values, jobs[first:first + BATCH_WINDOWS], out)
+    out.visible_prob = visible_probabilities(out.active_prob)
+    return out
+
+
+def _empty_prediction(n_rows: int, n_tracks: int) -> NextFrame:
+    return NextFrame(
+        active_prob=np.zeros((n_rows, n_tracks)),
+        asset_pred=np.ones((n_rows, n_tracks), dtype=np.int64),
+        asset_keep_prob=np.ones((n_rows, n_tracks)),
+        values=np.zeros((n_rows, n_tracks, 7)),
+        visible_prob=np.zeros((n_rows, n_tracks + 1)),
+    )
+
+
+def _predict_batch(model, stats, active, asset, values, jobs, out: NextFrame) -> None:
+    length = model.window_length
+    batch = len(jobs)
+    n_tracks = active.shape[1]
+    window_active = torch.zeros(batch, length, n_tracks)
+    window_asset = torch.zeros(batch, length, n_tracks, dtype=torch.long)
+    window_values = torch.zeros(batch, length, n_tracks, 7)
+    for b, (start, _, keep_to) in enumerate(jobs):
+        n = keep_to - 1 - start  # input rows start .. keep_to - 2 predict rows up to keep_to - 1
+        window_active[b, :n] = torch.as_tensor(active[start:start + n], dtype=torch.float32)
+        window_asset[b, :n] = torch.as_tensor(asset[start:start + n].astype(np.int64))
+        window_values[b, :n] = torch.as_tensor(values[start:start + n], dtype=torch.float32)
+    prediction = model(window_active, window_asset, window_values)  # (B, L, T …)
+    active_prob = torch.sigmoid(prediction.active_logits).numpy()  # (B, L, T)
+    asset_prob = torch.softmax(prediction.asset_logits, dim=-1).numpy()  # (B, L, T, K)
+    predicted_values = stats.invert(prediction.values.numpy().astype(np.float64))  # (B, L, T, 7)
+    for b, (start, keep_from, keep_to) in enumerate(jobs):
+        rows = np.arange(keep_from, keep_to)
+        positions = rows - start - 1  # output at position p predicts row start + p + 1
+        out.active_prob[rows] = active_prob[b, positions]
+        out.asset_pred[rows] = asset_prob[b, positions, :, 1:].argmax(axis=-1) + 1
+        previous_asset = np.asarray(asset[rows - 1], dtype=np.int64)  # (n, T)
+        out.asset_keep_prob[rows] = np.take_along_axis(asset_prob[b, positions], previous_asset[..., None], axis=-1)[..., 0]
+        out.values[rows] = predicted_values[b, positions]

@@ -1,0 +1,63 @@
+"""Teacher-forced next-frame predictions over whole timelines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from multitrack.config import load_config
+from multitrack.data.normalize import NormStats
+from multitrack.evaluate.predict import predict_timelines, window_plan
+from multitrack.model.transformer import MultitrackTransformer
+
+STATS = NormStats(np.zeros(7), np.ones(7))
+
+
+def test_window_plan_predicts_every_row_once_with_half_a_window_of_context():
+    plan = window_plan(frames=30, length=8)
+    rows = [row for _, keep_from, keep_to in plan for row in range(keep_from, keep_to)]
+    assert rows == list(range(1, 30))
+    for start, keep_from, keep_to in plan:
+        assert keep_to - 1 <= start + 8  # within the window's reach
+        if start > 0:
+            assert keep_from - 1 - start >= 4  # at least L/2 frames before the predicted row's input
+    assert window_plan(frames=1, length=8) == []
+
+
+@pytest.fixture(scope="module")
+def model(tiny_config):
+    torch.manual_seed(0)
+    config = load_config(tiny_config)
+    return MultitrackTransformer(config.model, 2, 4, window_length=8).eval()
+
+
+def arrays(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    active = (rng.random((n, 2)) < 0.6).astype(np.uint8)
+    asset = np.where(active, rng.integers(1, 4, (n, 2)), 0)
+    values = np.where(active[..., None], rng.normal(size=(n, 2, 7)), 0.0).astype(np.float32)
+    return active, asset, values
+
+
+def test_rows_match_a_direct_forward_pass(model):
+    active, asset, values = arrays(20, 0)
+    prediction = predict_timelines(model, STATS, active, asset, values, [0], [20])
+    with torch.no_grad():
+        # row 12 comes from the window starting at 4 (plan for L = 8): inputs rows 4..11
+        out = model(torch.as_tensor(active[None, 4:12], dtype=torch.float32), torch.as_tensor(asset[None, 4:12]),
+                    torch.as_tensor(values[None, 4:12]))
+    np.testing.assert_allclose(prediction.active_prob[12], torch.sigmoid(out.active_logits[0, -1]).numpy(), atol=1e-6)
+    np.testing.assert_allclose(prediction.values[12], out.values[0, -1].numpy(), atol=1e-5)
+    asset_prob = torch.softmax(out.asset_logits[0, -1], -1).numpy()
+    np.testing.assert_allclose(prediction.asset_keep_prob[12], asset_prob[[0, 1], asset[11]], atol=1e-6)
+    assert (prediction.asset_pred >= 1).all()
+
+
+def test_timelines_do_not_see_each_other(model):
+    a, b = arrays(10, 1), arrays(12, 2)
+    joined = [np.concatenate([x, y]) for x, y in zip(a, b)]
+    together = predict_timelines(model, STATS, *joined, [0, 10], [10, 12])
+    alone = predict_timelines(model, STATS, *b, [0], [12])
+    np.testing.assert_allclose(together.active_prob[11:], alone.active_prob[1:], atol=1e-6)
+    np.testing.assert_allclose(together.visible_prob.sum(axis=1)[1:], 1.0, atol=1e-6)
