@@ -15,15 +15,24 @@ file declares (§2), so clip rates are never used for conversion.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
 
-from multitrack.errors import XmemlError
 from multitrack.timeline.model import Asset, AssetKind, Clip, Rate, Timeline, Track, Transition
 from multitrack.timeline.reader_document import XmemlDocument, parse_xmeml, shown
+from multitrack.timeline.reader_assets import (
+    element_text,
+    first_children,
+    media_parts,
+    read_file_asset,
+    read_generator_asset,
+    read_rate,
+    read_size,
+    timecode_frame,
+    track_elements,
+)
 from multitrack.timeline.reader_effects import ClipEffects, TimeRemap, read_effects
 
 KNOWN_VERSIONS = frozenset({"1", "3", "4", "5"})
@@ -122,7 +131,7 @@ def _check_nesting(doc: XmemlDocument, definitions: _Definitions, top: etree._El
 
 # --- pass 3: timelines ---------------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class _RawClip:
     """A clipitem as written, before its -1 edges are resolved."""
 
@@ -160,7 +169,7 @@ class _SequenceReader:
     def read_timeline(self, sequence_el: etree._Element, outer_rate: Rate | None = None) -> Timeline:
         """One sequence; `outer_rate` stands in for a nested sequence that declares none."""
         doc = self.doc
-        fields = _first_children(sequence_el, ("name", "duration", "rate", "media", "timecode"))
+        fields = first_children(sequence_el, ("name", "duration", "rate", "media", "timecode"))
         notes = _TimelineNotes()
         if fields.get("rate") is None and outer_rate is not None:
             rate = outer_rate
@@ -168,11 +177,11 @@ class _SequenceReader:
         else:
             rate = self._sequence_rate(sequence_el, fields.get("rate"))
         self._rates.append(rate)
-        video_el, audio_el = _media_parts(fields.get("media"))
-        video_tracks = [self._track(t, notes, True) for t in _tracks(video_el)]
-        audio_tracks = [self._track(t, notes, False) for t in _tracks(audio_el)]
+        video_el, audio_el = media_parts(fields.get("media"))
+        video_tracks = [self._track(t, notes, True) for t in track_elements(video_el)]
+        audio_tracks = [self._track(t, notes, False) for t in track_elements(audio_el)]
         timeline = Timeline(
-            name=_text(fields.get("name")),
+            name=element_text(fields.get("name")),
             rate=rate,
             width_px=0,
             height_px=0,
@@ -180,7 +189,7 @@ class _SequenceReader:
             video_tracks=video_tracks,
             audio_tracks=audio_tracks,
             assets=notes.assets,
-            timecode_frame=_timecode_frame(doc, fields.get("timecode")) or 0,
+            timecode_frame=timecode_frame(doc, fields.get("timecode")) or 0,
         )
         timeline.width_px, timeline.height_px = self._frame_size(video_el, timeline)
         timeline.duration_frames = self._duration(fields.get("duration"), timeline)
@@ -197,7 +206,7 @@ class _SequenceReader:
 
     def _frame_size(self, video_el, timeline: Timeline) -> tuple[int, int]:
         """format/samplecharacteristics, else the first video file's size, else 1920x1080 (DESIGN §2)."""
-        size = _size(self.doc, video_el.find("format/samplecharacteristics")) if video_el is not None else None
+        size = read_size(self.doc, video_el.find("format/samplecharacteristics")) if video_el is not None else None
         if size is not None:
             return size
         for track in timeline.video_tracks:
@@ -282,7 +291,7 @@ class _SequenceReader:
             end=self._required_frame(element, fields, "end"),
             in_frame=self._required_frame(element, fields, "in"),
             out_frame=self._required_frame(element, fields, "out"),
-            name=_text(fields.get("name")),
+            name=element_text(fields.get("name")),
             enabled=doc.flag(enabled_el) if enabled_el is not None else True,
             asset_id=self._clip_asset(element, fields, notes),
             effects=read_effects(doc, filters) if with_effects and filters else _NO_EFFECTS,
@@ -295,7 +304,7 @@ class _SequenceReader:
         return self.doc.frame(child)
 
     def _transition(self, element) -> Transition:
-        fields = _first_children(element, ("start", "end", "alignment", "effect"))
+        fields = first_children(element, ("start", "end", "alignment", "effect"))
         start = self._required_frame(element, fields, "start")
         end = self._required_frame(element, fields, "end")
         if start < 0 or start > end:
@@ -304,9 +313,9 @@ class _SequenceReader:
         return Transition(
             start_frame=start,
             end_frame=end,
-            alignment=_text(fields.get("alignment")) or "center",
-            name=_text(effect.find("name")) if effect is not None else "",
-            effect_id=_text(effect.find("effectid")) if effect is not None else "",
+            alignment=element_text(fields.get("alignment")) or "center",
+            name=element_text(effect.find("name")) if effect is not None else "",
+            effect_id=element_text(effect.find("effectid")) if effect is not None else "",
         )
 
     def _resolve_clip(self, items: list, index: int, notes: _TimelineNotes) -> Clip:
@@ -345,12 +354,12 @@ class _SequenceReader:
         elif "sequence" in fields:
             asset = self._sequence_asset(fields["sequence"], notes)
         elif element.tag == "generatoritem":
-            asset = _generator_asset(fields)
+            asset = read_generator_asset(fields)
         else:
             # e.g. Premiere multicam sources exported without media (nrk/tomat master v4.xml)
             notes.without_media += 1
-            name = _text(fields.get("name"))
-            ident = _text(fields.get("masterclipid")) or f"clipitem:{name}"
+            name = element_text(fields.get("name"))
+            ident = element_text(fields.get("masterclipid")) or f"clipitem:{name}"
             asset = self._assets.setdefault(ident, Asset(id=ident, name=name))
         notes.assets.setdefault(asset.id, asset)
         return asset.id
@@ -393,7 +402,7 @@ class _SequenceReader:
         nested = self.read_timeline(definition, outer_rate=self._rates[-1])
         media_el = definition.find("media")
         video_el = media_el.find("video") if media_el is not None else None
-        size = _size(self.doc, video_el.find("format/samplecharacteristics")) if video_el is not None else None
+        size = read_size(self.doc, video_el.find("format/samplecharacteristics")) if video_el is not None else None
         asset = Asset(
             id=ident or f"sequence@line{definition.sourceline}",
             name=nested.name,
@@ -471,125 +480,3 @@ def _retime(in_frame: int, out_frame: int, effects: ClipEffects,
         return source_in + (when - in_frame) * ratio
 
     return source_in, source_out, effects.with_whens_mapped(map_when)
-
-
-# --- small readers shared with nested sequences and files -----------------------------------
-
-def read_rate(doc: XmemlDocument, rate_el) -> Rate:
-    """`<rate><timebase>N</timebase><ntsc>TRUE|FALSE</ntsc></rate>`; ntsc may be missing."""
-    timebase_el = rate_el.find("timebase")
-    if timebase_el is None:
-        raise doc.error(rate_el, "rate has no <timebase>", "timebase")
-    timebase = _positive_integer(timebase_el.text)
-    if timebase is None:
-        raise doc.error(timebase_el, f"timebase must be a positive integer, got {shown(timebase_el.text)}")
-    ntsc_el = rate_el.find("ntsc")
-    return Rate(timebase, doc.flag(ntsc_el) if ntsc_el is not None else False)
-
-
-def _positive_integer(text: str | None) -> int | None:
-    """`25` or `25.0`; None for anything else (0, -1, 29.97, nan, abc)."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(value) or value <= 0 or value != int(value):
-        return None
-    return int(value)
-
-
-def _lenient_rate(doc: XmemlDocument, rate_el) -> Rate | None:
-    """A file's or nested sequence's rate is informative only (§2): unreadable means unknown."""
-    if rate_el is None:
-        return None
-    try:
-        return read_rate(doc, rate_el)
-    except XmemlError:
-        return None
-
-
-def _lenient_frame(doc: XmemlDocument, element) -> int | None:
-    if element is None:
-        return None
-    try:
-        return doc.frame(element)
-    except XmemlError:
-        return None
-
-
-def read_file_asset(doc: XmemlDocument, file_el) -> Asset:
-    """A full `<file>` definition (docs/xmeml.md §5)."""
-    fields = _first_children(file_el, ("name", "pathurl", "rate", "duration", "timecode", "media"))
-    name = _text(fields.get("name"))
-    pathurl = _text(fields.get("pathurl")) or None
-    video_el, audio_el = _media_parts(fields.get("media"))
-    size = _size(doc, video_el.find("samplecharacteristics")) if video_el is not None else None
-    timecode_el = fields.get("timecode")
-    return Asset(
-        id=file_el.get("id") or pathurl or f"file@line{file_el.sourceline}",
-        name=name,
-        kind=AssetKind.FILE,
-        pathurl=pathurl,
-        width_px=size[0] if size else None,
-        height_px=size[1] if size else None,
-        rate=_lenient_rate(doc, fields.get("rate")),
-        duration_frames=_lenient_frame(doc, fields.get("duration")),
-        timecode_frame=_timecode_frame(doc, timecode_el),
-        timecode_string=_timecode_string(timecode_el),
-        has_audio=audio_el is not None,
-    )
-
-
-def _generator_asset(fields: dict) -> Asset:
-    """A generatoritem (colour matte, bars, text): its `<effect>` sits directly inside it (§4)."""
-    effect = fields.get("effect")
-    effect_id = _text(effect.find("effectid")) if effect is not None else ""
-    effect_name = _text(effect.find("name")) if effect is not None else ""
-    name = _text(fields.get("name")) or effect_name
-    return Asset(id=f"generator:{effect_id or effect_name}:{name}", name=name, kind=AssetKind.GENERATOR)
-
-
-def _size(doc: XmemlDocument, characteristics) -> tuple[int, int] | None:
-    """width x height of a samplecharacteristics block; absent or zero means unknown."""
-    if characteristics is None:
-        return None
-    width_el, height_el = characteristics.find("width"), characteristics.find("height")
-    if width_el is None or height_el is None:
-        return None
-    width, height = doc.frame(width_el), doc.frame(height_el)
-    if width <= 0 or height <= 0:
-        return None
-    return width, height
-
-
-def _timecode_string(timecode_el) -> str | None:
-    return (_text(timecode_el.find("string")) or None) if timecode_el is not None else None
-
-
-def _timecode_frame(doc: XmemlDocument, timecode_el) -> int | None:
-    return _lenient_frame(doc, timecode_el.find("frame")) if timecode_el is not None else None
-
-
-def _media_parts(media_el) -> tuple:
-    if media_el is None:
-        return None, None
-    return media_el.find("video"), media_el.find("audio")
-
-
-def _tracks(media_kind_el) -> list:
-    return list(media_kind_el.iterchildren("track")) if media_kind_el is not None else []
-
-
-def _first_children(element, tags: tuple[str, ...]) -> dict:
-    found: dict = {}
-    for child in element:
-        if child.tag in tags and child.tag not in found:
-            found[child.tag] = child
-    return found
-
-
-def _text(element) -> str:
-    """An element's text as written (names may hold `&#13;` or be empty, docs/xmeml.md §8)."""
-    if element is None or element.text is None:
-        return ""
-    return element.text.strip(" \t\n")
