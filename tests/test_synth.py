@@ -126,6 +126,7 @@ def test_refuses_a_folder_holding_something_else(tmp_path, intruder, named):
         ["--timelines", "2", "--seed", "1", "--editors", "0"],
         ["--timelines", "2", "--seed", "1", "--min-seconds", "-1"],
         ["--timelines", "two", "--seed", "1"],
+        ["--timelines", "2", "--seed", "-1"],
     ],
 )
 def test_usage_errors_exit_2(tmp_path, argv):
@@ -139,3 +140,19 @@ def test_min_above_max_is_a_usage_error(tmp_path, capsys):
                  "--min-seconds", "9", "--max-seconds", "3"]) == 2
     assert "--min-seconds 9 is above --max-seconds 3" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"timelines": 0}, "at least one timeline and one editor"),
+        ({"editors": 0}, "at least one timeline and one editor"),
+        ({"seed": -1}, "seed of at least 0"),
+        ({"min_seconds": 5.0, "max_seconds": 2.0}, "0 < min_seconds <= max_seconds"),
+    ],
+)
+def test_synth_corpus_rejects_bad_arguments(tmp_path, kwargs, message):
+    arguments = {"timelines": 1, "seed": 0, "editors": 1, **TINY, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        synth_corpus(tmp_path / "out", **arguments)
+    assert not (tmp_path / "out").exists()

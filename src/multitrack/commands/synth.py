@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "or an earlier synth corpus, whose files are replaced)")
     parser.add_argument("--timelines", type=_positive_int, required=True, metavar="N",
                         help="how many timelines to write")
-    parser.add_argument("--seed", type=int, required=True, metavar="S",
+    parser.add_argument("--seed", type=_non_negative_int, required=True, metavar="S",
                         help="corpus seed: the same arguments always give the same bytes")
     parser.add_argument("--editors", type=_positive_int, default=5, metavar="E",
                         help="editor profiles; timeline i is cut by profile i mod E (default 5)")
@@ -49,6 +49,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:  # numpy's SeedSequence takes whole numbers from 0
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text}")
     return value
 
 

@@ -80,7 +80,7 @@ def synth_corpus(out_dir: str | Path, timelines: int, seed: int, editors: int = 
     `on_written` is called after each file (a progress bar)."""
     from multitrack.timeline.writer import write_xmeml
 
-    _check_arguments(timelines, editors, min_seconds, max_seconds)
+    _check_arguments(timelines, seed, editors, min_seconds, max_seconds)
     out_dir = Path(out_dir)
     _clear_previous_corpus(out_dir)
     profiles = draw_profiles(editors, seed)
@@ -164,7 +164,9 @@ def _covers(track: Track, start_frame: int, end_frame: int) -> bool:
     return reached >= end_frame
 
 
-def _check_arguments(timelines: int, editors: int, min_seconds: float, max_seconds: float) -> None:
+def _check_arguments(timelines: int, seed: int, editors: int, min_seconds: float, max_seconds: float) -> None:
+    if seed < 0:
+        raise ValueError(f"need a seed of at least 0, got {seed}")
     if timelines < 1 or editors < 1:
         raise ValueError(f"need at least one timeline and one editor, got {timelines} and {editors}")
     if not 0 < min_seconds <= max_seconds:
