@@ -1,3 +1,4 @@
+import lightning as L
 import pytest
 import torch
 import torch.distributed as dist
@@ -86,3 +87,30 @@ def test_workers_read_the_same_windows(prepared_dir):
 def test_broken_folder_fails_at_construction(tmp_path):
     with pytest.raises(DataError, match="not a prepared folder"):
         MultitrackDataModule(tmp_path / "missing", batch_size=4)
+
+
+class _RecordOrder(L.LightningModule):
+    """Records every training batch so the order of windows per epoch can be compared."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.seen: dict[int, list[torch.Tensor]] = {}
+
+    def training_step(self, batch, batch_index):
+        self.seen.setdefault(self.current_epoch, []).append(batch["values"].clone())
+        return (self.weight * batch["values"].mean()).sum()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.0)
+
+
+def test_lightning_sets_the_epoch_on_the_sampler(prepared_dir):
+    module = MultitrackDataModule(prepared_dir, batch_size=4, seed=2)
+    recorder = _RecordOrder()
+    trainer = L.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(recorder, datamodule=module)
+    for epoch in (0, 1):
+        seen = torch.cat([values.flatten(1) for values in recorder.seen[epoch]])
+        assert torch.equal(seen, _order(MultitrackDataModule(prepared_dir, 4, seed=2), epoch))

@@ -11,11 +11,15 @@ The story of `prepare` (docs/ARCHITECTURE.md, "Prepared folder"):
 6. write prepared.json, then move the finished folder into place in one rename.
 
 Only one timeline (plus one Parquet row group) is in memory at a time, so peak memory
-depends on the longest timeline, not on the size of the corpus.
+depends on the longest timeline, not on the size of the corpus (benchmarks/prepare_memory.py).
+
+Without a manifest beside the table, rates, sizes and assets are unknown: timelines.json
+holds None for them, and `data.split_by` other than "timeline" or a `data.fps` is an error.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -266,8 +270,6 @@ class NpyWriter:
     """
 
     def __init__(self, path: Path, dtype: type, row_shape: tuple[int, ...], rows: int):
-        import hashlib
-
         self.path, self.dtype, self.row_shape, self.rows = path, np.dtype(dtype), row_shape, rows
         self.rows_written = 0
         self.digest = hashlib.sha256()
