@@ -1,15 +1,26 @@
-"""`multitrack inspect`: not built yet."""
+"""`multitrack inspect FILE`: a readable summary of every timeline in one xmeml file."""
 
 from __future__ import annotations
 
 import argparse
 
-from multitrack.errors import MultitrackError
+from multitrack.timeline.summary import DEFAULT_MAX_ASSETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("file", metavar="FILE", help="an xmeml (FCP7 XML) export")
+    parser.add_argument("--max-assets", type=int, default=DEFAULT_MAX_ASSETS, metavar="N",
+                        help=f"list at most N assets per timeline (default {DEFAULT_MAX_ASSETS})")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise MultitrackError("'inspect' is not implemented yet")
+    """Print the summaries; a bad file raises XmemlError, which the CLI prints on one line (exit 1)."""
+    from multitrack.timeline.reader import read_xmeml
+    from multitrack.timeline.summary import summarize
+
+    timelines = read_xmeml(args.file)
+    print(f"{args.file}: {len(timelines)} timeline{'' if len(timelines) == 1 else 's'}")
+    for timeline in timelines:
+        print()
+        print(summarize(timeline, max_assets=args.max_assets))
+    return 0

@@ -49,11 +49,18 @@ def _safe_parser() -> tuple[etree.XMLParser, _RefuseExternal]:
     return parser, resolver
 
 
+def printable(text: str) -> str:
+    """Text with control characters (`&#13;` in names, docs/xmeml.md §8) escaped, so it stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def shown(text: str | None) -> str:
-    """A value as it appears inside a one-line message: control characters escaped, cut short."""
+    """A value as it appears inside a one-line message: quoted, control characters escaped, cut short."""
     if text is None:
         return "nothing"
-    escaped = text.strip().encode("unicode_escape").decode("ascii")
+    escaped = printable(text.strip())
     if len(escaped) > _SHOWN_VALUE_CHARS:
         escaped = escaped[:_SHOWN_VALUE_CHARS] + "..."
     return f"'{escaped}'"
