@@ -39,7 +39,7 @@ from multitrack.data.normalize import VALUE_FEATURES, NormStats, StatsAccumulato
 from multitrack.data.prepared import ARRAY_DTYPES, PREPARED_FORMAT, PREPARED_VERSION, split_digest
 from multitrack.data.resample import Resampler
 from multitrack.data.split import SPLITS, assign_splits, check_fractions
-from multitrack.data.windows import check_window, timeline_windows
+from multitrack.data.windows import check_window, split_windows
 from multitrack.errors import ConfigError, DataError
 
 
@@ -103,8 +103,11 @@ def read_manifest(frames_path: Path) -> dict[str, dict[str, Any]] | None:
 def _check_config(config: Config) -> None:
     check_fractions(config.data.split)
     check_window(config.window.length, config.window.stride)
-    if config.data.asset_classes < 2:
-        raise ConfigError(f"data.asset_classes: must be >= 2 (0 = none, K-1 = other), got {config.data.asset_classes}")
+    if not 2 <= config.data.asset_classes <= np.iinfo(ARRAY_DTYPES["asset"]).max + 1:
+        raise ConfigError(
+            f"data.asset_classes: must be between 2 (0 = none, K-1 = other) and 32768 (stored as int16), "
+            f"got {config.data.asset_classes}"
+        )
     if config.data.max_tracks is not None and config.data.max_tracks < 1:
         raise ConfigError(f"data.max_tracks: must be >= 1 or null, got {config.data.max_tracks}")
     if config.data.fps is not None and not config.data.fps > 0:
@@ -172,28 +175,24 @@ def _write_split(
 ) -> dict[str, Any]:
     """Stream one split's timelines into its .npy files; return its counts and file hashes."""
     split_dir.mkdir()
-    rows = sum(resamplers[tid].frames_out for tid in timeline_ids)
-    tracks = table.tracks
+    frames = np.array([resamplers[tid].frames_out for tid in timeline_ids], np.int64)
+    row_offsets = np.cumsum(frames) - frames  # first row of each timeline in the split's arrays
+    rows, tracks = int(frames.sum()), table.tracks
     writers = {
         "active": NpyWriter(split_dir / "active.npy", ARRAY_DTYPES["active"], (tracks,), rows),
         "asset": NpyWriter(split_dir / "asset.npy", ARRAY_DTYPES["asset"], (tracks,), rows),
         "values": NpyWriter(split_dir / "values.npy", ARRAY_DTYPES["values"], (tracks, len(VALUE_FEATURES)), rows),
     }
-    timelines, windows, folded = [], [], 0
-    row_offset = 0
-    for tid in _bar(timeline_ids, split_dir.name, progress):
+    timelines, folded = [], 0
+    for tid, row_offset in zip(_bar(timeline_ids, split_dir.name, progress), row_offsets.tolist()):
         arrays = resamplers[tid].apply(table.read_timeline(tid))
         asset, folded_here = fold_assets(arrays.asset, config.data.asset_classes)
         writers["active"].write(arrays.active)
         writers["asset"].write(asset)
         writers["values"].write(stats.apply(arrays.values, arrays.active))
-        frames = len(arrays.active)
-        timelines.append(_timeline_record(tid, entries[tid], row_offset, frames, resamplers[tid]))
-        timeline_rows = timeline_windows(frames, config.window.length, config.window.stride)
-        windows.append(timeline_rows + np.array([row_offset, 0], np.int64))  # (W_t, 2) split rows
-        row_offset += frames
+        timelines.append(_timeline_record(tid, entries[tid], row_offset, len(arrays.active), resamplers[tid]))
         folded += folded_here
-    window_rows = np.concatenate(windows or [np.zeros((0, 2), np.int64)])
+    window_rows = split_windows(row_offsets, frames, config.window.length, config.window.stride)  # (W, 2)
     writers["windows"] = NpyWriter(split_dir / "windows.npy", ARRAY_DTYPES["windows"], (2,), len(window_rows))
     writers["windows"].write(window_rows)
     (split_dir / "timelines.json").write_text(json.dumps(timelines, indent=1) + "\n")
