@@ -177,6 +177,29 @@ def test_both_edges_minus_one_between_two_transitions(read):
     assert [(c.start_frame, c.end_frame) for c in timeline.video_tracks[0].clips] == [(0, 30), (20, 55), (45, 80)]
 
 
+
+@settings(max_examples=60, deadline=None)
+@given(lengths=st.lists(st.integers(10, 200), min_size=2, max_size=6), data=st.data())
+def test_minus_one_edges_recover_the_true_edges(tmp_path_factory, lengths, data):
+    """Invariant: clips butted together with centred transitions, written with -1 inside each
+    transition (as Premiere does), read back at their true timeline edges."""
+    starts = [sum(lengths[:i]) for i in range(len(lengths))]
+    halves = [data.draw(st.integers(1, min(lengths[i], lengths[i + 1]) // 2)) for i in range(len(lengths) - 1)]
+    items, expected = [], []
+    for i, (start, length) in enumerate(zip(starts, lengths)):
+        true_start = start - halves[i - 1] if i > 0 else start
+        true_end = start + length + halves[i] if i < len(halves) else start + length
+        expected.append((true_start, true_end))
+        items.append(clipitem(-1 if i > 0 else true_start, -1 if i < len(halves) else true_end,
+                              100, 100 + true_end - true_start, FILE_1 if i == 0 else '<file id="file-1"/>'))
+        if i < len(halves):
+            cut = start + length
+            items.append(transition(cut - halves[i], cut + halves[i]))
+    path = tmp_path_factory.mktemp("edges") / "t.xml"
+    path.write_bytes(document(sequence(track(*items))))
+    clips = read_xmeml(path)[0].video_tracks[0].clips
+    assert [(c.start_frame, c.end_frame) for c in clips] == expected
+
 def test_disabled_clip_and_track_keep_their_flags(read):
     video = (track(clipitem(0, 10, 0, 10, FILE_1, extra="<enabled>FALSE</enabled>"))
              + track(clipitem(0, 10, 0, 10), enabled="FALSE"))
@@ -287,6 +310,13 @@ def test_no_filter_means_none_and_other_effects_are_ignored(read):
     clip = read(one_clip_doc(extra))[0].video_tracks[0].clips[0]
     assert (clip.motion, clip.crop, clip.speed) == (None, None, 100.0)
 
+
+def test_default_valued_filters_read_as_absent(read):
+    # Resolve writes default Basic Motion and Crop on every clip (docs/xmeml.md §6)
+    extra = (filter_xml("basic", param("scale", 100), param("rotation", 0))
+             + filter_xml("crop", param("left", 0), param("right", 0)))
+    clip = read(one_clip_doc(extra))[0].video_tracks[0].clips[0]
+    assert (clip.motion, clip.crop) == (None, None)
 
 def test_disabled_resolve_filter_is_ignored(read):
     extra = filter_xml("crop", param("left", 45)).replace("<filter>", "<filter><enabled>FALSE</enabled>")
@@ -655,3 +685,4 @@ def test_real_v3_project_file_without_frame_size(real_corpus):
     [timeline] = read_xmeml(real_corpus / "nrk" / "Are-og-Odin.xml")
     assert (timeline.name, timeline.duration_frames, timeline.width_px) == ("Are-og-Odin", 5453, 1920)
     assert any("no frame size" in w for w in timeline.warnings)
+

@@ -47,7 +47,7 @@ class ClipEffects:
 
 
 def read_effects(doc: XmemlDocument, filters: list[etree._Element]) -> ClipEffects:
-    """The first enabled Basic Motion, Crop and Time Remap among a clip's `<filter>`s."""
+    """The first enabled Basic Motion, Crop and Time Remap among a clip's `<filter>`s; None = defaults."""
     found: dict[str, etree._Element] = {}
     for filter_el in filters:
         effect, enabled = None, True
@@ -61,9 +61,13 @@ def read_effects(doc: XmemlDocument, filters: list[etree._Element]) -> ClipEffec
         effect_id = (effect.findtext("effectid") or "").strip()
         if effect_id in ("basic", "crop", "timeremap"):
             found.setdefault(effect_id, effect)
+    motion = _read_motion(doc, found["basic"]) if "basic" in found else None
+    crop = _read_crop(doc, found["crop"]) if "crop" in found else None
+    # A missing filter means the defaults (docs/xmeml.md §6), and Resolve and FCP7 write
+    # default filters on every clip: keep None for "default" so both spellings read alike.
     return ClipEffects(
-        motion=_read_motion(doc, found["basic"]) if "basic" in found else None,
-        crop=_read_crop(doc, found["crop"]) if "crop" in found else None,
+        motion=None if motion is None or motion.is_default else motion,
+        crop=None if crop is None or crop.is_default else crop,
         remap=_read_remap(doc, found["timeremap"]) if "timeremap" in found else None,
     )
 
