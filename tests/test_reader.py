@@ -405,10 +405,12 @@ def test_keyframes_read_back_sorted_and_complete(tmp_path_factory, keys):
 
 # --- errors: one line naming file, element and reason -----------------------------------------
 
-def test_error_for_non_integer_frame_names_path_and_line(read):
-    video = track(clipitem(0, 10, 0, 10, FILE_1)) + track(clipitem("abc", 10, 0, 10))
-    with pytest.raises(XmemlError, match=r"t\.xml: sequence/media/video/track\[2\]/clipitem/start "
-                                         r"\(line \d+\): expected an integer frame, got 'abc'$"):
+@pytest.mark.parametrize("value, got", [("abc", "'abc'"), ("nan", "'nan'"), ("inf", "'inf'"), ("1e999", "'1e999'"),
+                                        ("", "nothing")])
+def test_error_for_non_integer_frame_names_path_and_line(read, value, got):
+    video = track(clipitem(0, 10, 0, 10, FILE_1)) + track(clipitem(value, 10, 0, 10))
+    with pytest.raises(XmemlError, match=rf"t\.xml: sequence/media/video/track\[2\]/clipitem/start "
+                                         rf"\(line \d+\): expected an integer frame, got {got}$"):
         read(document(sequence(video)))
 
 

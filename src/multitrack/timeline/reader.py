@@ -21,7 +21,6 @@ from pathlib import Path
 from lxml import etree
 
 from multitrack.timeline.model import Asset, AssetKind, Clip, Rate, Timeline, Track, Transition
-from multitrack.timeline.reader_document import XmemlDocument, parse_xmeml, shown
 from multitrack.timeline.reader_assets import (
     element_text,
     first_children,
@@ -33,6 +32,7 @@ from multitrack.timeline.reader_assets import (
     timecode_frame,
     track_elements,
 )
+from multitrack.timeline.reader_document import XmemlDocument, parse_xmeml, shown
 from multitrack.timeline.reader_effects import ClipEffects, TimeRemap, read_effects
 
 KNOWN_VERSIONS = frozenset({"1", "3", "4", "5"})
@@ -241,7 +241,7 @@ class _SequenceReader:
             warnings.append(
                 f"{notes.retimed} time-remapped clip(s) (speed ≠ 100%): source frames and keyframes "
                 f"mapped at constant speed" + (f"; {notes.variable_speed} with variable speed, "
-                                               f"approximated by their average speed"
+                                               f"approximated by their speed value"
                                                if notes.variable_speed else ""))
         if notes.flipped:
             warnings.append(f"{notes.flipped} clip(s) written reversed (start > end, in > out); "
