@@ -27,31 +27,41 @@ class RngStateCallback(pl.Callback):
 
     Lightning restores weights, optimizer, schedule and loop counters but not the global RNGs,
     so without this a resumed run draws different dropout masks than an uninterrupted one.
+    Between the end-of-epoch checkpoint and the next epoch's first batch, Lightning draws
+    from the global generator a different number of times in a continuing run (a new train
+    loader iterator) than in a resumed one, so the states recorded with the epoch's last
+    checkpoint are applied at the next epoch's first batch, in both runs alike.
     States are stored as tensors and tuples of ints, which `torch.load(weights_only=True)` reads.
     """
 
     def __init__(self) -> None:
-        self._pending: dict[str, Any] | None = None
+        self._epoch = -1  # the epoch being trained, recorded with the states
+        self._recorded: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
         kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
         state = {
+            "epoch": self._epoch,
             "python": random.getstate(),
             "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached_gaussian),
             "torch": torch.get_rng_state(),
         }
         if torch.cuda.is_available():
             state["cuda"] = torch.cuda.get_rng_state_all()
+        self._recorded = state
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        # applied when training starts: Lightning's sanity validation runs after the restore
-        self._pending = state_dict
+        self._recorded = state_dict
 
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._pending is None:
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._epoch = trainer.current_epoch
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+        state = self._recorded
+        if batch_idx != 0 or state is None or state["epoch"] != trainer.current_epoch - 1:
             return
-        state, self._pending = self._pending, None
+        self._recorded = None
         random.setstate(_as_tuples(state["python"]))
         kind, keys, position, has_gauss, cached_gaussian = state["numpy"]
         np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian))

@@ -5,8 +5,9 @@
       checkpoints/best.ckpt     lowest val/loss        (Lightning checkpoints: for resuming only)
       checkpoints/last.ckpt     end of the newest epoch
       checkpoints/epochNNN.ckpt every trainer.save_every epochs
-      logs/metrics.csv          every loss component, train and val; grad norm; learning rate
-      tensorboard/              when tensorboard is installed
+      logs/version_N/metrics.csv  every loss component, train and val; grad norm; learning rate
+                                (N = 0 for the first launch, +1 for each --resume)
+      tensorboard/version_N/    when tensorboard is installed
       bundle/                   model.safetensors + bundle.json from best.ckpt (DESIGN.md §4)
 
 Everything the loop does (checkpoints, early stopping, clipping, precision, DDP, logging)
@@ -121,9 +122,11 @@ def standard_callbacks(config: Config, run_dir: Path) -> list[Callback]:
 
 
 def build_loggers(run_dir: Path) -> list[Logger]:
-    loggers: list[Logger] = [CSVLogger(run_dir, name="", version="logs")]
+    # each launch (the first, every resume) logs into the next logs/version_N: Lightning's CSV
+    # writer would otherwise delete the metrics.csv of the run it resumes
+    loggers: list[Logger] = [CSVLogger(run_dir, name="logs")]
     if importlib.util.find_spec("tensorboard") is not None:
-        loggers.append(TensorBoardLogger(run_dir, name="", version="tensorboard", default_hp_metric=False))
+        loggers.append(TensorBoardLogger(run_dir, name="tensorboard", default_hp_metric=False))
     return loggers
 
 
