@@ -1,0 +1,162 @@
+"""`generate`: continue a prompt timeline with a model bundle and write Premiere-style xmeml.
+
+1. Read the prompt (its first sequence) and compute its frame arrays (`timeline_frames`).
+2. Take its first `prompt_seconds` (default: all of it) as the prompt; if the model was
+   trained at one rate (`data.fps`), resample the prompt to it by sample-and-hold.
+3. Sample `seconds` more frames with the model (KV-cache rollout, temperature, seed).
+4. Map the model's asset classes back to the prompt's assets: class n < K-1 is the prompt's
+   n-th asset by first appearance (DESIGN.md §2). Class K-1 ("other") becomes the asset
+   numbered K-1 or above that the same track showed last in the prompt (else the lowest
+   such asset). A class with no such asset in the prompt is left empty on that frame (the
+   model invented a clip it cannot name) and counted in the warnings.
+5. Frames -> Timeline (`frames_to_timeline`) -> xmeml (`write_xmeml`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from multitrack.errors import XmemlError
+from multitrack.evaluate.metrics import Frames
+from multitrack.evaluate.rollout import decode_frames, encode_frames, rollout
+from multitrack.features.frames import TimelineFrames, timeline_frames
+from multitrack.generate.frames_to_timeline import KeyTolerance, frames_to_timeline
+from multitrack.timeline.model import Timeline
+from multitrack.timeline.reader import read_xmeml
+from multitrack.timeline.writer import write_xmeml
+from multitrack.train.bundle import Bundle, load_bundle
+
+
+@dataclass
+class GenerateResult:
+    out_path: Path
+    timeline: Timeline
+    prompt_frames: int  # at the timeline's rate
+    generated_frames: int
+    clips: int
+    keyframes: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def generate(
+    bundle: str | Path | Bundle,
+    prompt_path: str | Path,
+    seconds: float,
+    out_path: str | Path,
+    prompt_seconds: float | None = None,
+    temperature: float = 1.0,
+    seed: int = 0,
+    tolerance: KeyTolerance | None = None,
+) -> GenerateResult:
+    """Continue the prompt file's first timeline by `seconds` and write the result to out_path."""
+    bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    timeline = read_xmeml(prompt_path)[0]
+    prompt = timeline_frames(timeline, bundle.model.max_tracks, source=str(prompt_path))
+    fps = timeline.rate.fps
+    prompt_frames = prompt.frame_count if prompt_seconds is None else min(prompt.frame_count, round(prompt_seconds * fps))
+    if prompt_frames < 1:
+        raise XmemlError(str(prompt_path), f"sequence '{timeline.name}'", "has no frames to continue from")
+    new_frames = max(1, round(seconds * fps))
+
+    generated = sample_continuation(bundle, prompt, prompt_frames, new_frames, fps, temperature, seed)
+    warnings: list[str] = list(prompt.warnings)
+    numbers = class_to_asset_numbers(generated, prompt, prompt_frames, bundle.model.asset_classes, warnings)
+    frames = Frames(
+        np.concatenate([prompt.active[:prompt_frames] > 0, numbers > 0]),
+        np.concatenate([prompt.asset[:prompt_frames], numbers]),
+        np.concatenate([np.where(prompt.active[:prompt_frames, :, None] > 0, prompt.values[:prompt_frames], 0.0), generated.values]),
+    )
+    frames.values[~frames.active] = 0.0
+    asset_ids = [entry.id for entry in prompt.assets]
+    conversion = frames_to_timeline(timeline, asset_ids, frames, prompt_frames, tolerance)
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_xmeml(conversion.timeline, out_path)
+    return GenerateResult(
+        out_path, conversion.timeline, prompt_frames, new_frames, conversion.clips, conversion.keyframes,
+        warnings + conversion.warnings,
+    )
+
+
+def model_rate(bundle: Bundle, timeline_fps: float) -> float:
+    """The rate the model works at: data.fps if it was trained at one, else the timeline's."""
+    return float(bundle.config.data.fps) if bundle.config.data.fps else timeline_fps
+
+
+def hold_rows(frames_out: int, fps_in: float, fps_out: float) -> np.ndarray:
+    """Sample-and-hold: the input row on screen at each output frame's start time."""
+    return np.floor(np.arange(frames_out) * fps_in / fps_out + 1e-9).astype(int)
+
+
+def sample_continuation(
+    bundle: Bundle, prompt: TimelineFrames, prompt_frames: int, new_frames: int, fps: float, temperature: float, seed: int
+) -> Frames:
+    """new_frames sampled frames (at the timeline's rate) after the prompt's first prompt_frames."""
+    rate = model_rate(bundle, fps)
+    rows = hold_rows(max(1, round(prompt_frames * rate / fps)), fps, rate).clip(0, prompt_frames - 1)
+    context = Frames(prompt.active[rows] > 0, prompt.asset[rows], prompt.values[rows])
+    tensors = encode_frames(context, bundle.stats, bundle.model.asset_classes)
+    model_frames = round(new_frames * rate / fps) + 1
+    generator = torch.Generator().manual_seed(seed)
+    sampled = decode_frames(rollout(bundle.model, tensors, model_frames, temperature, generator), bundle.stats)[0]
+    back = hold_rows(new_frames, rate, fps).clip(0, model_frames - 1)  # model rate -> timeline rate
+    frames = sampled.rows(back)
+    clamp_to_premiere_ranges(frames.values)
+    return frames
+
+
+def clamp_to_premiere_ranges(values: np.ndarray) -> None:
+    """In place: no negative scale, crops within 0..100 % (docs/xmeml.md §6); the regression
+    heads are unbounded, Premiere's parameters are not."""
+    values[..., 0] = np.maximum(values[..., 0], 0.0)
+    values[..., 3:] = np.clip(values[..., 3:], 0.0, 100.0)
+
+
+def class_to_asset_numbers(
+    generated: Frames, prompt: TimelineFrames, prompt_frames: int, asset_classes: int, warnings: list[str]
+) -> np.ndarray:
+    """(n, T) prompt asset numbers for the generated asset classes; 0 where a class has no asset."""
+    other = asset_classes - 1
+    n_assets = len(prompt.assets)
+    numbers = np.where(generated.asset < other, generated.asset, 0)
+    numbers[numbers > n_assets] = 0
+    for track in range(generated.asset.shape[1]):
+        numbers[generated.asset[:, track] >= other, track] = _other_asset(prompt, prompt_frames, track, other)
+    unnamed = int(np.count_nonzero(generated.active & (numbers == 0)))
+    if unnamed:
+        warnings.append(f"{unnamed} generated track-frames showed an asset class the prompt has no asset for; left empty")
+    return np.where(generated.active, numbers, 0)
+
+
+def _other_asset(prompt: TimelineFrames, prompt_frames: int, track: int, other: int) -> int:
+    """The asset numbered K-1 or above that this track showed last in the prompt, else the lowest one."""
+    shown = prompt.asset[:prompt_frames, track]
+    folded = shown[shown >= other]
+    if folded.size:
+        return int(folded[-1])
+    return other if len(prompt.assets) >= other else 0
+
+
+def generate_folder(
+    bundle_dir: str | Path, prompt_dir: str | Path, seconds: float, out_dir: str | Path, progress: bool = False, **options
+) -> tuple[list[GenerateResult], list[str]]:
+    """generate() for every .xml under prompt_dir into the same relative path under out_dir.
+    One bad file never stops the batch: its error message is collected instead."""
+    from tqdm import tqdm
+
+    from multitrack.errors import MultitrackError
+
+    bundle = load_bundle(bundle_dir)
+    prompt_dir, out_dir = Path(prompt_dir), Path(out_dir)
+    paths = sorted(p for p in prompt_dir.rglob("*") if p.suffix.lower() == ".xml" and p.is_file())
+    results, errors = [], []
+    for path in tqdm(paths, desc="generate", unit="file", disable=not progress):
+        try:
+            results.append(generate(bundle, path, seconds, out_dir / path.relative_to(prompt_dir), **options))
+        except MultitrackError as exc:
+            errors.append(str(exc))
+    return results, errors
