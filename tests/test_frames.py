@@ -134,10 +134,12 @@ def test_asset_numbering_by_first_active_frame_ties_to_lower_track():
 
 
 def test_number_assets_on_raw_codes():
-    codes = np.array([[-1, 7], [3, 7], [5, -1]], dtype=np.int32)  # (N=3, T=2)
+    # (K=2 tracks, N=3 frames). Frame 0: code 7 on V2 -> 1. Frame 1: codes 3 (V1) and 4 (V2)
+    # appear together -> the lower track first: 3 -> 2, 4 -> 3. Frame 2: code 5 -> 4.
+    codes = np.array([[-1, 3, 5], [7, 4, -1]], dtype=np.int32)
     numbers, order = number_assets(codes)
-    assert order == [7, 3, 5]
-    assert numbers.tolist() == [[0, 1], [2, 1], [3, 0]]
+    assert order == [7, 3, 4, 5]
+    assert numbers.tolist() == [[0, 2, 4], [1, 3, 0]]
 
 
 def test_frame_count_is_duration_or_last_clip_end_on_a_kept_track():

@@ -54,28 +54,54 @@ class AssetEntry:
 
 @dataclass
 class TimelineFrames:
-    """The frame arrays of one timeline plus what the manifest records about it."""
+    """The frame arrays of one timeline plus what the manifest records about it.
+
+    Stored track-major for the K kept tracks only (K = tracks_kept <= max_tracks): each
+    track's column is contiguous, so the Parquet writer takes it without a copy, and a
+    worker sends no zeros for the empty tracks up to max_tracks. `active`, `asset` and
+    `values` give the (N, max_tracks) frame-major arrays of DESIGN.md §2 (a copy).
+    """
 
     name: str
     rate: Rate
     width_px: int
     height_px: int
-    active: np.ndarray  # (N, T) int8: 1 where an enabled clip covers the frame
-    asset: np.ndarray  # (N, T) int32: 1, 2, ... by first active frame; 0 = none
-    values: np.ndarray  # (N, T, 7) float32 in VALUE_FEATURES order; 0 where inactive
-    tracks_kept: int
-    tracks_dropped: int
+    max_tracks: int
+    track_active: np.ndarray  # (K, N) int8: 1 where an enabled clip covers the frame
+    track_asset: np.ndarray  # (K, N) int32: 1, 2, ... by first active frame; 0 = none
+    track_values: np.ndarray  # (K, 7, N) float32 in VALUE_FEATURES order; 0 where inactive
+    tracks_dropped: int = 0
     assets: list[AssetEntry] = field(default_factory=list)
     media_size_unknown: int = 0
     warnings: list[str] = field(default_factory=list)
 
     @property
     def frame_count(self) -> int:
-        return int(self.active.shape[0])
+        return int(self.track_active.shape[1])
 
     @property
-    def max_tracks(self) -> int:
-        return int(self.active.shape[1])
+    def tracks_kept(self) -> int:
+        return int(self.track_active.shape[0])
+
+    @property
+    def active(self) -> np.ndarray:
+        """(N, max_tracks) int8."""
+        return self._frame_major(self.track_active)
+
+    @property
+    def asset(self) -> np.ndarray:
+        """(N, max_tracks) int32."""
+        return self._frame_major(self.track_asset)
+
+    @property
+    def values(self) -> np.ndarray:
+        """(N, max_tracks, 7) float32."""
+        return self._frame_major(self.track_values.transpose(0, 2, 1))  # (K, N, 7) -> (N, T, 7)
+
+    def _frame_major(self, by_track: np.ndarray) -> np.ndarray:
+        padded = np.zeros((self.max_tracks, *by_track.shape[1:]), dtype=by_track.dtype)  # (T, N, ...)
+        padded[: self.tracks_kept] = by_track
+        return np.ascontiguousarray(np.moveaxis(padded, 0, 1))  # (N, T, ...)
 
 
 def default_max_frames(rate: Rate) -> int:
@@ -98,9 +124,10 @@ def timeline_frames(
     frame_count = count_frames(timeline, kept_tracks)
     _check_length(timeline, frame_count, max_frames, source)
 
-    active = np.zeros((frame_count, max_tracks), dtype=np.int8)  # (N, T)
-    asset_code = np.full((frame_count, max_tracks), NO_ASSET, dtype=np.int32)  # (N, T)
-    values = np.zeros((frame_count, max_tracks, len(VALUE_FEATURES)), dtype=np.float32)  # (N, T, 7)
+    kept = len(kept_tracks)
+    active = np.zeros((kept, frame_count), dtype=np.int8)  # (K, N)
+    asset_code = np.full((kept, frame_count), NO_ASSET, dtype=np.int32)  # (K, N)
+    values = np.zeros((kept, len(VALUE_FEATURES), frame_count), dtype=np.float32)  # (K, 7, N)
     painter = _Painter(timeline, active, asset_code, values)
     for track_index, track in enumerate(kept_tracks):
         painter.paint_track(track_index, track)
@@ -108,16 +135,16 @@ def timeline_frames(
     asset, numbered_codes = number_assets(asset_code)
     entries = [painter.asset_entry(number, code) for number, code in enumerate(numbered_codes, start=1)]
     unknown = sum(1 for code in numbered_codes if painter.media_size_unknown[code])
-    dropped = len(timeline.video_tracks) - len(kept_tracks)
+    dropped = len(timeline.video_tracks) - kept
     return TimelineFrames(
         name=timeline.name,
         rate=timeline.rate,
         width_px=timeline.width_px,
         height_px=timeline.height_px,
-        active=active,
-        asset=asset,
-        values=values,
-        tracks_kept=len(kept_tracks),
+        max_tracks=max_tracks,
+        track_active=active,
+        track_asset=asset,
+        track_values=values,
         tracks_dropped=dropped,
         assets=entries,
         media_size_unknown=unknown,
@@ -156,12 +183,12 @@ def _dropped_warning(timeline: Timeline, max_tracks: int, dropped: int) -> list[
 def number_assets(asset_code: np.ndarray) -> tuple[np.ndarray, list[int]]:
     """Renumber local asset codes 1, 2, ... by first active frame, ties to the lower track.
 
-    asset_code: (N, T) int32, NO_ASSET where empty. Row-major order visits frame by
-    frame and, within a frame, track V1 first, so the first occurrence of each code
-    in the flattened array is exactly its (first frame, lowest track).
-    Returns the (N, T) int32 numbers (0 = none) and the codes in numbering order.
+    asset_code: (K, N) int32 track-major, NO_ASSET where empty. Column-major order visits
+    frame by frame and, within a frame, track V1 first, so the first occurrence of each
+    code in that flattening is exactly its (first frame, lowest track).
+    Returns the (K, N) int32 numbers (0 = none) and the codes in numbering order.
     """
-    flat = asset_code.ravel()  # (N*T,)
+    flat = asset_code.ravel(order="F")  # (N*K,) frame-major
     occupied = np.flatnonzero(flat != NO_ASSET)
     codes, first_index = np.unique(flat[occupied], return_index=True)
     codes_in_order = codes[np.argsort(first_index, kind="stable")]
@@ -169,7 +196,7 @@ def number_assets(asset_code: np.ndarray) -> tuple[np.ndarray, list[int]]:
         return np.zeros_like(asset_code), []
     number_of_code = np.zeros(int(codes.max()) + 2, dtype=np.int32)  # index code+1; NO_ASSET -> 0
     number_of_code[codes_in_order + 1] = np.arange(1, codes_in_order.size + 1, dtype=np.int32)
-    numbers = number_of_code[asset_code + 1]  # (N, T)
+    numbers = number_of_code[asset_code + 1]  # (K, N)
     return numbers, [int(code) for code in codes_in_order]
 
 
@@ -185,9 +212,17 @@ def interpolate_param(param: Param, source_frames: np.ndarray) -> np.ndarray:
         return np.full(source_frames.shape, param.value, dtype=np.float64)
     whens = np.array([key.when for key in keys], dtype=np.float64)  # (K,)
     key_values = np.array([key.value for key in keys], dtype=np.float64)  # (K,)
+    if len(keys) == 1 or (whens[1:] > whens[:-1]).all():
+        return np.interp(source_frames, whens, key_values)  # holds the ends, like Param.at
+    return _interpolate_with_duplicate_whens(whens, key_values, source_frames)
+
+
+def _interpolate_with_duplicate_whens(whens: np.ndarray, key_values: np.ndarray, source_frames: np.ndarray) -> np.ndarray:
+    # np.interp leaves the choice between equal whens unspecified; Param.at takes the later key.
+    last = len(whens) - 1
     after = np.searchsorted(whens, source_frames, side="right")  # first key strictly after
-    lower = np.clip(after - 1, 0, len(keys) - 1)
-    upper = np.clip(after, 0, len(keys) - 1)
+    lower = np.maximum(after - 1, 0)
+    upper = np.minimum(after, last)
     span = whens[upper] - whens[lower]
     # span 0: before the first key, after the last, or on duplicate whens -> the upper value.
     safe_span = np.where(span > 0, span, 1.0)
@@ -210,7 +245,7 @@ class _Painter:
         self.active = active
         self.asset_code = asset_code
         self.values = values
-        self.frame_count = active.shape[0]
+        self.frame_count = active.shape[1]
         self.code_of_asset: dict[str, int] = {}
         self.asset_ids: list[str] = []
         self.media_size_unknown: list[bool] = []
@@ -233,22 +268,22 @@ class _Painter:
         if stop <= first:
             return
         code = self._code(clip.asset_id)
-        self.active[first:stop, track_index] = 1
-        self.asset_code[first:stop, track_index] = code
-        self.values[first:stop, track_index, :] = self._clip_values(clip, first, stop, self.factors[code])
+        self.active[track_index, first:stop] = 1
+        self.asset_code[track_index, first:stop] = code
+        self.values[track_index, :, first:stop] = self._clip_values(clip, first, stop, self.factors[code])
 
     def _clip_values(self, clip: Clip, first: int, stop: int, factors: np.ndarray) -> np.ndarray:
-        """(7,) for a clip without keyframes, else (L, 7) over frames first..stop-1."""
+        """(7, 1) for a clip without keyframes, else (7, L) over frames first..stop-1."""
         params = clip_params(clip)
         if not any(param.is_keyframed for param in params):
-            return np.array([param.value for param in params]) * factors
+            return (np.array([param.value for param in params]) * factors)[:, None]  # (7, 1)
         timeline_frames_ = np.arange(first, stop, dtype=np.float64)  # (L,)
         # Keyframe `when` is on the clip's source axis (docs/xmeml.md §7).
         source_frames = clip.in_frame + (timeline_frames_ - clip.start_frame) * (clip.speed / 100.0)
-        premiere = np.empty((stop - first, len(params)), dtype=np.float64)  # (L, 7)
-        for column, param in enumerate(params):
-            premiere[:, column] = interpolate_param(param, source_frames)
-        return premiere * factors
+        premiere = np.empty((len(params), stop - first), dtype=np.float64)  # (7, L)
+        for row, param in enumerate(params):
+            premiere[row] = interpolate_param(param, source_frames) if param.keyframes else param.value
+        return premiere * factors[:, None]  # (7, L)
 
     def _code(self, asset_id: str) -> int:
         code = self.code_of_asset.get(asset_id)
