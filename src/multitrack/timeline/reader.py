@@ -29,7 +29,7 @@ from multitrack.timeline.reader_assets import (
     read_generator_asset,
     read_rate,
     read_size,
-    timecode_frame,
+    timecode_parts,
     track_elements,
 )
 from multitrack.timeline.reader_document import XmemlDocument, parse_xmeml, shown
@@ -169,7 +169,7 @@ class _SequenceReader:
     def read_timeline(self, sequence_el: etree._Element, outer_rate: Rate | None = None) -> Timeline:
         """One sequence; `outer_rate` stands in for a nested sequence that declares none."""
         doc = self.doc
-        fields = first_children(sequence_el, ("name", "duration", "rate", "media", "timecode"))
+        fields = first_children(sequence_el)
         notes = _TimelineNotes()
         if fields.get("rate") is None and outer_rate is not None:
             rate = outer_rate
@@ -189,7 +189,7 @@ class _SequenceReader:
             video_tracks=video_tracks,
             audio_tracks=audio_tracks,
             assets=notes.assets,
-            timecode_frame=timecode_frame(doc, fields.get("timecode")) or 0,
+            timecode_frame=timecode_parts(doc, fields.get("timecode"))[0] or 0,
         )
         timeline.width_px, timeline.height_px = self._frame_size(video_el, timeline)
         timeline.duration_frames = self._duration(fields.get("duration"), timeline)
@@ -304,18 +304,18 @@ class _SequenceReader:
         return self.doc.frame(child)
 
     def _transition(self, element) -> Transition:
-        fields = first_children(element, ("start", "end", "alignment", "effect"))
+        fields = first_children(element)
         start = self._required_frame(element, fields, "start")
         end = self._required_frame(element, fields, "end")
         if start < 0 or start > end:
             raise self.doc.error(element, f"transition start {start} and end {end} do not form a span")
-        effect = fields.get("effect")
+        effect = first_children(fields["effect"]) if "effect" in fields else {}
         return Transition(
             start_frame=start,
             end_frame=end,
             alignment=element_text(fields.get("alignment")) or "center",
-            name=element_text(effect.find("name")) if effect is not None else "",
-            effect_id=element_text(effect.find("effectid")) if effect is not None else "",
+            name=element_text(effect.get("name")),
+            effect_id=element_text(effect.get("effectid")),
         )
 
     def _resolve_clip(self, items: list, index: int, notes: _TimelineNotes) -> Clip:
