@@ -15,6 +15,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from torch import nn
+from torchmetrics import MeanMetric
 
 from multitrack.config import Config, config_to_dict
 from multitrack.errors import TrainingError
@@ -22,6 +23,7 @@ from multitrack.model.losses import COMPONENTS, LossBreakdown, multitask_loss
 from multitrack.model.transformer import MultitrackTransformer
 
 CHECKPOINT_KEY = "multitrack"
+LOSS_NAMES = ("loss", *COMPONENTS)  # the order of LossBreakdown
 
 
 @dataclass
@@ -41,6 +43,10 @@ class MultitrackModule(pl.LightningModule):
         self.config = config
         self.data = data
         self.model = MultitrackTransformer(config.model, data.max_tracks, data.asset_classes, config.window.length)
+        # epoch means of the loss and each component, synced across DDP ranks when computed
+        self.epoch_means = nn.ModuleDict(
+            {f"{stage}_{name}": MeanMetric() for stage in ("train", "val") for name in LOSS_NAMES}
+        )
         self.best_val: dict[str, float] = {}  # val losses of the best epoch so far, for the bundle summary
 
     def forward(self, batch: dict[str, torch.Tensor]):
@@ -59,7 +65,7 @@ class MultitrackModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
             return
-        metrics = {name: float(self.trainer.callback_metrics[f"val/{name}"]) for name in ("loss", *COMPONENTS)}
+        metrics = {name: float(self.epoch_means[f"val_{name}"].compute()) for name in LOSS_NAMES}
         if math.isfinite(metrics["loss"]) and metrics["loss"] < self.best_val.get("loss", math.inf):
             self.best_val = {**metrics, "epoch": self.current_epoch + 1}
 
@@ -85,12 +91,12 @@ class MultitrackModule(pl.LightningModule):
         self.best_val = dict(checkpoint.get(CHECKPOINT_KEY, {}).get("best_val", {}))
 
     def _log_losses(self, stage: str, losses: LossBreakdown, on_step: bool) -> None:
-        batch_size = self.config.trainer.batch_size
-        self.log(f"{stage}/loss", losses.total, on_step=on_step, on_epoch=True, prog_bar=True,
-                 sync_dist=not on_step, batch_size=batch_size)  # fmt: skip
-        for name in COMPONENTS:
-            self.log(f"{stage}/{name}", getattr(losses, name), on_step=on_step, on_epoch=True,
-                     sync_dist=not on_step, batch_size=batch_size)  # fmt: skip
+        for name, value in zip(LOSS_NAMES, losses):
+            mean = self.epoch_means[f"{stage}_{name}"]
+            mean.update(value.detach())
+            self.log(f"{stage}/{name}", mean, on_step=False, on_epoch=True, prog_bar=name == "loss")
+            if on_step:  # this rank's value, unsynced: a per-step all-reduce would cost every step
+                self.log(f"{stage}/{name}_step", value.detach(), on_step=True, on_epoch=False)
 
     def _stop_unless_finite(self, loss: torch.Tensor) -> None:
         # every rank must agree, or one rank raises while the others wait in the gradient all-reduce
