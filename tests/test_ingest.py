@@ -285,3 +285,45 @@ def test_max_frames_refuses_a_long_timeline(corpus, tmp_path, capsys):
     assert status == 1
     assert re.search(r"interview\.xml: sequence 'Interview': 50 frames .* limit of 10 frames", capsys.readouterr().err)
     assert set(read_table(out).timeline) == {"two#A", "two#B"}  # 5 and 3 frames pass
+
+
+def test_only_bad_files_give_an_empty_table_and_exit_1(tmp_path):
+    (tmp_path / "broken.xml").write_text(NO_SEQUENCE, encoding="utf-8")
+    out = tmp_path / "out" / "frames.parquet"
+    assert main(["ingest", str(tmp_path / "broken.xml"), "-o", str(out), "--no-progress"]) == 1
+    table = pq.read_table(out)
+    assert table.num_rows == 0 and table.schema.names == column_names(20)
+    assert json.loads(manifest_path(out).read_text())["summary"] == {"files": 1, "failed": 1, "timelines": 0, "frames": 0}
+
+
+def test_table_is_streamed_in_bounded_row_groups(corpus, tmp_path, monkeypatch):
+    ingest([corpus], tmp_path / "whole.parquet", max_tracks=3, progress=False)
+    monkeypatch.setattr("multitrack.features.ingest.ROWS_PER_BATCH", 16)
+    out = tmp_path / "frames.parquet"
+    ingest([corpus], out, max_tracks=3, progress=False)
+    metadata = pq.ParquetFile(out).metadata
+    sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    # 58 rows in batches of at most 16, flushed once 16 rows are buffered: never above 2 x 16.
+    assert sum(sizes) == 58 and len(sizes) > 1 and max(sizes) < 32
+    assert pq.read_table(out).equals(pq.read_table(tmp_path / "whole.parquet"))
+
+
+def test_a_failed_run_leaves_no_outputs(corpus, tmp_path, monkeypatch):
+    def fail(*args):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("multitrack.features.ingest._record", fail)
+    out = tmp_path / "out" / "frames.parquet"
+    with pytest.raises(RuntimeError, match="disk full"):
+        ingest([corpus], out, csv=True, progress=False)
+    assert list(out.parent.iterdir()) == []
+
+
+def test_jobs_2_reports_a_bad_file_in_order(corpus, tmp_path, capsys):
+    (corpus / "editor01" / "broken.xml").write_text(NO_SEQUENCE, encoding="utf-8")
+    out = tmp_path / "frames.parquet"
+    assert main(["ingest", str(corpus), "-o", str(out), "--jobs", "2", "--no-progress"]) == 1
+    assert "broken.xml" in capsys.readouterr().err
+    manifest = json.loads(manifest_path(out).read_text())
+    assert [f["path"] for f in manifest["files"]] == ["editor01/broken.xml", "editor01/interview.xml", "two.xml"]
+    assert [f["error"] is None for f in manifest["files"]] == [False, True, True]

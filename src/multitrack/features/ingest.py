@@ -109,16 +109,16 @@ def ingest(
     temporary = {path: _temporary_name(path) for path in targets}
     try:
         writer = FrameTableWriter(temporary[out_path], max_tracks, temporary.get(report.csv_path))
-        manifest = _Manifest(max_tracks)
+        manifest = ManifestWriter(temporary[report.manifest_path], max_tracks)
         bar = tqdm(total=len(files), unit="file", desc="ingest", disable=not progress, file=sys.stderr)
-        with writer, bar:
+        with writer, manifest, bar:
             for result in convert_files(files, max_tracks, max_frames, jobs):
                 _record(result, report, manifest, writer)
                 if result.error:
                     bar.write(f"multitrack ingest: skipped {result.error}", file=sys.stderr)
                 bar.update(1)
+            manifest.finish(report)
         report.write_s = writer.write_s
-        manifest.write(temporary[report.manifest_path], report)
         for path in targets:  # the manifest last: its presence marks a finished run
             os.replace(temporary[path], path)
     finally:
@@ -234,7 +234,7 @@ def timeline_ids(file: InputFile, frames: Sequence[TimelineFrames], used: set[st
     return ids
 
 
-def _record(result: FileResult, report: IngestReport, manifest: _Manifest, writer: FrameTableWriter) -> None:
+def _record(result: FileResult, report: IngestReport, manifest: ManifestWriter, writer: FrameTableWriter) -> None:
     report.files += 1
     report.bytes_read += result.size_bytes
     report.parse_s += result.parse_s
@@ -357,41 +357,44 @@ class FrameTableWriter:
         self.close()
 
 
-class _Manifest:
-    """Builds OUT.manifest.json (docs/ARCHITECTURE.md "Frame table")."""
+class ManifestWriter:
+    """Streams OUT.manifest.json (docs/ARCHITECTURE.md "Frame table"), one file entry a line.
 
-    def __init__(self, max_tracks: int):
+    Entries go to disk as results arrive, so a batch of any size holds none in memory;
+    only the set of timeline ids (to keep them unique) grows.
+    """
+
+    def __init__(self, path: Path, max_tracks: int):
         self.max_tracks = max_tracks
-        self.files: list[dict] = []
         self.used_ids: set[str] = set()
+        self.entries = 0
+        self.stream = path.open("w", encoding="utf-8")
+        head = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "max_tracks": max_tracks,
+                "columns": column_names(max_tracks)}
+        self.stream.write(json.dumps(head, ensure_ascii=False)[:-1] + ',\n "files": [')
 
     def add_failure(self, result: FileResult) -> None:
-        self.files.append(
-            {"path": result.input.relative, "sha256": result.sha256, "error": result.error, "timelines": []}
-        )
+        self._add({"path": result.input.relative, "sha256": result.sha256, "error": result.error, "timelines": []})
 
     def add_success(self, result: FileResult, ids: list[str]) -> None:
         folder = PurePosixPath(result.input.relative).parent.as_posix()
         timelines = [_timeline_entry(i, folder, frames) for i, frames in zip(ids, result.timelines)]
-        self.files.append(
-            {"path": result.input.relative, "sha256": result.sha256, "error": None, "timelines": timelines}
-        )
+        self._add({"path": result.input.relative, "sha256": result.sha256, "error": None, "timelines": timelines})
 
-    def write(self, path: Path, report: IngestReport) -> None:
-        document = {
-            "format": MANIFEST_FORMAT,
-            "version": MANIFEST_VERSION,
-            "max_tracks": self.max_tracks,
-            "columns": column_names(self.max_tracks),
-            "files": self.files,
-            "summary": {
-                "files": report.files,
-                "failed": report.failed,
-                "timelines": report.timelines,
-                "frames": report.frames,
-            },
-        }
-        path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    def _add(self, entry: dict) -> None:
+        self.stream.write(("\n  " if self.entries == 0 else ",\n  ") + json.dumps(entry, ensure_ascii=False))
+        self.entries += 1
+
+    def finish(self, report: IngestReport) -> None:
+        summary = {"files": report.files, "failed": report.failed, "timelines": report.timelines,
+                   "frames": report.frames}
+        self.stream.write(f'\n ],\n "summary": {json.dumps(summary)}}}\n')
+
+    def __enter__(self) -> ManifestWriter:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stream.close()
 
 
 def _timeline_entry(timeline_id: str, folder: str, frames: TimelineFrames) -> dict:
