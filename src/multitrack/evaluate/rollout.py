@@ -12,10 +12,16 @@ key/value cache slides over the last `window_length` frames: one token of work p
 `cached=False` re-runs the whole window for every frame, as a reference; the two agree
 exactly while the sequence fits in one window (after that the cache remembers context from
 beyond the window that a re-run cannot see).
+
+Both run small batches on one intra-op thread: a one-frame step is dozens of tiny kernels,
+and waking a second thread for each costs more than it saves (on a busy 2-core machine,
+several times more).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +30,9 @@ import torch
 from multitrack.data.normalize import NormStats
 from multitrack.evaluate.metrics import Frames
 from multitrack.model.transformer import MultitrackTransformer, Prediction
+
+
+SINGLE_THREAD_BATCH = 8  # batches up to this size roll out on one intra-op thread
 
 
 @dataclass
@@ -101,11 +110,23 @@ def rollout(
         raise ValueError("a rollout needs a prompt of at least one frame")
     model.eval()
     out = _empty_like(prompt, n_frames)
-    if cached:
-        _fill_cached(model, prompt, out, temperature, generator)
-    else:
-        _fill_naive(model, prompt, out, temperature, generator)
+    threads = 1 if prompt.active.shape[0] <= SINGLE_THREAD_BATCH else torch.get_num_threads()
+    with _intra_op_threads(threads):
+        if cached:
+            _fill_cached(model, prompt, out, temperature, generator)
+        else:
+            _fill_naive(model, prompt, out, temperature, generator)
     return out
+
+
+@contextmanager
+def _intra_op_threads(count: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _empty_like(prompt: FrameTensors, n_frames: int) -> FrameTensors:
