@@ -21,6 +21,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _TRUE_WORDS = frozenset({"true", "1", "yes"})
 _FALSE_WORDS = frozenset({"false", "0", "no"})
 _SHOWN_VALUE_CHARS = 40
+MAX_ELEMENT_DEPTH = 256  # libxml2's limit without huge_tree; real xmeml nests about 20 deep
 
 
 class _RefuseExternal(etree.Resolver):
@@ -40,7 +41,7 @@ def _safe_parser() -> tuple[etree.XMLParser, _RefuseExternal]:
         resolve_entities=False,
         load_dtd=False,
         no_network=True,
-        huge_tree=False,  # keeps libxml2's depth (256) and text-size limits
+        huge_tree=False,  # keeps libxml2's depth (MAX_ELEMENT_DEPTH) and text-size limits
         dtd_validation=False,
         collect_ids=False,
     )
@@ -136,9 +137,7 @@ def parse_xmeml(path: str | Path) -> XmemlDocument:
         # bytes, not text: libxml2 honours the UTF-8 BOM of Premiere exports (docs/xmeml.md §1)
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
-        line = exc.lineno if exc.lineno is not None else "?"
-        message = str(exc.msg).split(", line ")[0]
-        raise XmemlError(path, "document", f"not well-formed XML (line {line}: {message})") from exc
+        raise _syntax_error(path, exc) from exc
     except (ValueError, LookupError) as exc:
         raise XmemlError(path, "document", f"cannot be decoded ({exc})") from exc
     if root is None:
@@ -148,6 +147,22 @@ def parse_xmeml(path: str | Path) -> XmemlDocument:
         raise XmemlError(path, f"{_tag_name(root)} (line {root.sourceline})",
                          f"root element is <{_tag_name(root)}>, expected <xmeml>")
     return XmemlDocument(path, root)
+
+
+def _syntax_error(path: str, exc: etree.XMLSyntaxError) -> XmemlError:
+    """libxml2's message, except for its limits against hostile files, told in the user's terms."""
+    line = exc.lineno if exc.lineno is not None else "?"
+    message = str(exc.msg).split(", line ")[0]
+    # libxml2 words these as advice to its API's callers ("use XML_PARSE_HUGE option",
+    # "see xmlCtxtSetMaxAmplification"), which a user cannot act on; its line for an
+    # entity bomb is where the expansion stopped, not where it was declared
+    if "entity amplification" in message:
+        return XmemlError(path, "DOCTYPE", "declares entities that expand beyond the parser's limit (an entity "
+                                           "bomb); xmeml never uses entities and multitrack does not expand them")
+    if "Excessive depth" in message:
+        return XmemlError(path, f"document (line {line})", f"elements nested deeper than {MAX_ELEMENT_DEPTH} "
+                                                           "levels, the parser's limit against hostile files")
+    return XmemlError(path, "document", f"not well-formed XML (line {line}: {message})")
 
 
 def _tag_name(element: etree._Element) -> str:
