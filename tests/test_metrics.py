@@ -146,6 +146,12 @@ class TestStructure:
         assert change_mask(frames, first).tolist() == [False, False, True]
         assert cut_mask(frames, first).tolist() == [False, False, False]
 
+    def test_a_slow_keyframed_zoom_is_not_a_change(self):
+        frames = frames_from_tracks([[1]] * 4)
+        frames.values[:, 0, 0] = [1.0, 1.005, 1.010, 1.1]  # drift of 0.5 % per frame, then a punch-in
+        first = np.array([1, 0, 0, 0], bool)
+        assert change_mask(frames, first).tolist() == [False, False, False, True]
+
     def test_layouts(self):
         values = np.zeros((4, 2, 7))
         active = np.zeros((4, 2), bool)

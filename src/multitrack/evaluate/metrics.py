@@ -10,8 +10,10 @@ Definitions (DESIGN.md §3):
 - the *visible track* of a frame is its topmost active track (-1 when none is active);
 - a *cut* is a frame whose visible track, or the asset on it, differs from the previous frame;
 - a *change frame* is a frame where any track's `active` or `asset` differs from the previous
-  frame, or a value of a track active in both frames moves by more than `CHANGE_TOLERANCE`
-  (cuts and layout changes, including keyframed moves).
+  frame, or a value of a track active in both frames jumps by more than `LAYOUT_JUMP`
+  (cuts and layout changes: a punch-in, a box that moves). A keyframed drift moves a
+  little every frame; counting it would make most frames of a slowly zooming timeline
+  "change frames", so moves below 1 % of the frame (1 point of crop) per frame do not count.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import numpy as np
 
 SCALE, POS_X, POS_Y = 0, 1, 2
 CROPS = slice(3, 7)  # crop_left, crop_right, crop_top, crop_bottom
-CHANGE_TOLERANCE = 1e-4  # frame-table units; below this a value "did not move"
+# per value, the smallest jump between two frames that changes the layout: 1 % of the frame
+# for scale and position, 1 percentage point for crops
+LAYOUT_JUMP = np.array([0.01, 0.01, 0.01, 1.0, 1.0, 1.0, 1.0])
 REFERENCE_WIDTH_PX, REFERENCE_HEIGHT_PX = 1920, 1080  # position_mae_px is reported on this frame
 LAYOUTS = ("full_frame", "picture_in_picture", "split", "other")
 _EPS = 1e-7
@@ -92,7 +96,7 @@ def change_mask(frames: Frames, first: np.ndarray) -> np.ndarray:
     changed = np.zeros(len(active), dtype=bool)
     flips = (active[1:] != active[:-1]) | (frames.asset[1:] != frames.asset[:-1])
     both = active[1:] & active[:-1]
-    moved = (np.abs(frames.values[1:] - frames.values[:-1]) > CHANGE_TOLERANCE).any(axis=-1) & both
+    moved = (np.abs(frames.values[1:] - frames.values[:-1]) > LAYOUT_JUMP).any(axis=-1) & both
     changed[1:] = (flips | moved).any(axis=1)
     return changed & ~first
 
