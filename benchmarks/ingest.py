@@ -115,7 +115,8 @@ def bench_corpus(label: str, root: Path, repeat: int, workdir: Path) -> None:
     print(f"  split: parse {report.parse_s:.3f} s, features {report.features_s:.3f} s, write {report.write_s:.3f} s")
     print(f"bare lxml.etree.parse of the {len(good)} readable files: {lxml_s:.3f} s")
     print(f"  parse + features of the same files: {parse_s + features_s:.3f} s "
-          f"(parse {parse_s:.3f}, features {features_s:.3f}) = {(parse_s + features_s) / lxml_s:.2f}x lxml (target <= 3x)")
+          f"(parse {parse_s:.3f}, features {features_s:.3f}) = "
+          f"{(parse_s + features_s) / lxml_s:.2f}x lxml (target <= 3x)")
     print(f"OpenTimelineIO fcp_xml read of {len(otio_files)} files: {otio_s:.3f} s"
           + (f" (it fails on {len(otio_failures)}: {', '.join(otio_failures)})" if otio_failures else ""))
     print(f"  whole ingest (parse + features + Parquet) of all {len(files)} files: {report.total_s:.3f} s "

@@ -161,6 +161,9 @@ def test_arrays_have_max_tracks_columns_and_types():
     assert frames.asset.shape == (10, 4) and frames.asset.dtype == np.int32
     assert frames.values.shape == (10, 4, len(VALUE_FEATURES)) and frames.values.dtype == np.float32
     assert (frames.tracks_kept, frames.tracks_dropped) == (1, 0)
+    assert frames.track_values.shape == (1, 7, 10)  # stored for the kept track only
+    with pytest.raises(ValueError, match="max_tracks must be at least 1"):
+        timeline_frames(make_timeline(Track([clip("hd", 0, 3)])), max_tracks=0)
 
 
 def test_unknown_media_size_uses_sequence_size_and_is_counted():

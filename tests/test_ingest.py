@@ -70,7 +70,8 @@ def sequence(name: str, duration: int, tracks: str, seq_id: str = "sequence-1") 
 
 
 def xmeml(*sequences: str) -> str:
-    return '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n<xmeml version="4">' + "".join(sequences) + "</xmeml>\n"
+    head = '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n<xmeml version="4">'
+    return head + "".join(sequences) + "</xmeml>\n"
 
 
 # center keys on the source axis: h 0 at source 110, 0.3 at source 120.
@@ -96,7 +97,10 @@ INTERVIEW = xmeml(
         "Interview",
         50,
         track(
-            clipitem("clipitem-1", "wide.mov", 0, -1, 0, 30, file_definition("file-1", "wide.mov", (3840, 2160)), motion(50))
+            clipitem(
+                "clipitem-1", "wide.mov", 0, -1, 0, 30,
+                file_definition("file-1", "wide.mov", (3840, 2160)), motion(50),
+            )
             + TRANSITION
             + clipitem(
                 "clipitem-2", "close.mov", -1, 50, 100, 126,
@@ -104,7 +108,10 @@ INTERVIEW = xmeml(
             )
         )
         + track(
-            clipitem("clipitem-3", "still.png", 10, 20, 0, 10, file_definition("file-3", "still.png", None), motion(40) + crop_left(25))
+            clipitem(
+                "clipitem-3", "still.png", 10, 20, 0, 10,
+                file_definition("file-3", "still.png", None), motion(40) + crop_left(25),
+            )
             + clipitem("clipitem-4", "wide.mov", 30, 40, 0, 10, '<file id="file-1"/>', enabled="FALSE")
         )
         + track(clipitem("clipitem-5", "close.mov", 0, 40, 0, 40, '<file id="file-2"/>'), enabled="FALSE"),
@@ -112,7 +119,9 @@ INTERVIEW = xmeml(
 )
 
 TWO_SEQUENCES = xmeml(
-    sequence("A", 5, track(clipitem("clipitem-1", "a.mov", 0, 5, 0, 5, file_definition("file-1", "a.mov", (1920, 1080))))),
+    sequence(
+        "A", 5, track(clipitem("clipitem-1", "a.mov", 0, 5, 0, 5, file_definition("file-1", "a.mov", (1920, 1080))))
+    ),
     sequence("B", 3, track(clipitem("clipitem-2", "a.mov", 0, 3, 0, 3, '<file id="file-1"/>')), seq_id="sequence-2"),
 )
 
@@ -198,8 +207,10 @@ def test_manifest_shape(corpus, tmp_path):
         "tracks_kept", "tracks_dropped", "assets", "media_size_unknown", "warnings",
     }
     assert (entry["id"], entry["name"], entry["folder"]) == ("editor01/interview", "Interview", "editor01")
-    assert (entry["timebase"], entry["ntsc"], entry["fps"], entry["width"], entry["height"]) == (25, False, 25.0, 1920, 1080)
-    assert (entry["frames"], entry["tracks_kept"], entry["tracks_dropped"], entry["media_size_unknown"]) == (50, 3, 0, 1)
+    rate_and_size = (entry["timebase"], entry["ntsc"], entry["fps"], entry["width"], entry["height"])
+    assert rate_and_size == (25, False, 25.0, 1920, 1080)
+    counts = (entry["frames"], entry["tracks_kept"], entry["tracks_dropped"], entry["media_size_unknown"])
+    assert counts == (50, 3, 0, 1)
     assert [(a["number"], a["id"], a["name"], a["width"], a["height"]) for a in entry["assets"]] == [
         (1, "file-1", "wide.mov", 3840, 2160),
         (2, "file-3", "still.png", None, None),
@@ -261,7 +272,9 @@ def test_csv_holds_the_same_rows(corpus, tmp_path):
     from_csv = pd.read_csv(report.csv_path)
     from_parquet = read_table(out)
     assert list(from_csv.columns) == column_names(2)
-    np.testing.assert_allclose(from_csv.iloc[:, 1:].to_numpy(float), from_parquet.iloc[:, 1:].to_numpy(float), rtol=1e-6)
+    np.testing.assert_allclose(
+        from_csv.iloc[:, 1:].to_numpy(float), from_parquet.iloc[:, 1:].to_numpy(float), rtol=1e-6
+    )
     assert from_csv.timeline.tolist() == from_parquet.timeline.tolist()
 
 
@@ -293,7 +306,8 @@ def test_only_bad_files_give_an_empty_table_and_exit_1(tmp_path):
     assert main(["ingest", str(tmp_path / "broken.xml"), "-o", str(out), "--no-progress"]) == 1
     table = pq.read_table(out)
     assert table.num_rows == 0 and table.schema.names == column_names(20)
-    assert json.loads(manifest_path(out).read_text())["summary"] == {"files": 1, "failed": 1, "timelines": 0, "frames": 0}
+    summary = json.loads(manifest_path(out).read_text())["summary"]
+    assert summary == {"files": 1, "failed": 1, "timelines": 0, "frames": 0}
 
 
 def test_table_is_streamed_in_bounded_row_groups(corpus, tmp_path, monkeypatch):

@@ -80,7 +80,9 @@ def test_helaften_keyframed_center_on_a_vertical_phone_clip(ingested):
         0.0,  # 20431: no clip
     ]
     np.testing.assert_allclose(cells["pos_y"], expected_pos_y, rtol=1e-6)
-    np.testing.assert_allclose(cells["pos_y"][:5], [0.0657408, 0.18194418, 0.23518489, 0.21337868, 0.29444444], rtol=1e-6)
+    np.testing.assert_allclose(
+        cells["pos_y"][:5], [0.0657408, 0.18194418, 0.23518489, 0.21337868, 0.29444444], rtol=1e-6
+    )
     np.testing.assert_allclose(cells["scale"], [0.916875] * 5 + [0.0], rtol=1e-6)
     assert not cells["pos_x"].any() and not cells["crop_left"].any()
     # The asset number points at file-50 in the manifest, with its media size.

@@ -4,9 +4,9 @@ For each sequence frame and each of the first `max_tracks` video tracks: whether
 enabled clip covers it (`active`), which asset it shows (`asset`, numbered per
 timeline), and the 7 geometry values of VALUE_FEATURES in frame-table units.
 
-This is ingest's hot path: work is vectorised per clip (slice assignment, and a
-searchsorted interpolation over the clip's frames for keyframed parameters), never
-per frame.
+This is ingest's hot path: work is vectorised per clip (slice assignment, and
+np.interp over the clip's frames for keyframed parameters), never per frame. The
+arrays are track-major and hold the kept tracks only (see `TimelineFrames`).
 """
 
 from __future__ import annotations
@@ -120,6 +120,8 @@ def timeline_frames(
     `max_frames` (default: 24 hours at the timeline's rate) refuses absurdly long
     timelines before any memory is allocated; `source` names the file in that error.
     """
+    if max_tracks < 1:
+        raise ValueError(f"max_tracks must be at least 1, got {max_tracks}")
     kept_tracks = timeline.video_tracks[:max_tracks]
     frame_count = count_frames(timeline, kept_tracks)
     _check_length(timeline, frame_count, max_frames, source)
@@ -217,7 +219,9 @@ def interpolate_param(param: Param, source_frames: np.ndarray) -> np.ndarray:
     return _interpolate_with_duplicate_whens(whens, key_values, source_frames)
 
 
-def _interpolate_with_duplicate_whens(whens: np.ndarray, key_values: np.ndarray, source_frames: np.ndarray) -> np.ndarray:
+def _interpolate_with_duplicate_whens(
+    whens: np.ndarray, key_values: np.ndarray, source_frames: np.ndarray
+) -> np.ndarray:
     # np.interp leaves the choice between equal whens unspecified; Param.at takes the later key.
     last = len(whens) - 1
     after = np.searchsorted(whens, source_frames, side="right")  # first key strictly after
