@@ -1,0 +1,131 @@
+"""Training throughput: the real pipeline against the bare step, same model, same shapes.
+
+    python benchmarks/train.py [--steps 10] [--warmup 2] [--config configs/default.yaml] [--accelerator cpu|cuda]
+
+1. writes a synthetic frame table (tests/framegen.py) and prepares it with the config;
+2. pipeline: `train()` for one epoch of `warmup + steps` batches (data module, Lightning loop,
+   logging, gradient-norm callback, clipping, AdamW schedule), timing each step from one
+   batch start to the next;
+3. bare: the same model, loss and AdamW on random tensors of the same batch shape,
+   forward + backward + step in a plain loop;
+4. prints windows/s of each (median step) and their ratio: what the data pipeline and
+   Lightning cost (target >= 0.9).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # framegen: the tiny frame-table builder tests use
+
+from framegen import random_timeline, write_frame_table  # noqa: E402
+
+from multitrack.config import Config, load_config  # noqa: E402
+from multitrack.data.prepare import prepare  # noqa: E402
+from multitrack.model.losses import multitask_loss  # noqa: E402
+from multitrack.model.transformer import MultitrackTransformer  # noqa: E402
+from multitrack.train.module import decay_parameter_groups  # noqa: E402
+from multitrack.train.trainer import train  # noqa: E402
+
+
+class StepTimer(pl.Callback):
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.starts.append(time.perf_counter())
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.starts.append(time.perf_counter())  # closes the last step (before validation)
+
+
+def prepared_data(config: Config, work: Path, batches: int) -> Path:
+    """Enough training windows for `batches` batches: timelines of 40 s at 25 fps."""
+    frames, tracks = 1000, config.data.max_tracks or 20
+    windows_per_timeline = (frames - config.window.length - 1) // config.window.stride + 1
+    needed = batches * config.trainer.batch_size / config.data.split[0]
+    timelines = [
+        random_timeline(f"bench/t{i:03d}", frames=frames, tracks=tracks, seed=i, assets=24)
+        for i in range(int(needed // windows_per_timeline) + 2)
+    ]
+    write_frame_table(work / "frames.parquet", timelines)
+    return prepare(work / "frames.parquet", work / "prepared", config)
+
+
+def pipeline_step_s(config: Config, prepared: Path, work: Path, warmup: int) -> float:
+    timer = StepTimer()
+    train(config, prepared, work / "run", callbacks=[timer])
+    steps = [b - a for a, b in zip(timer.starts, timer.starts[1:])][warmup:]
+    return statistics.median(steps)
+
+
+def bare_step_s(config: Config, tracks: int, asset_classes: int, steps: int, warmup: int, device: str) -> float:
+    torch.manual_seed(0)
+    model = MultitrackTransformer(config.model, tracks, asset_classes, config.window.length).train().to(device)
+    optimizer = torch.optim.AdamW(decay_parameter_groups(model, config.optim.weight_decay), lr=config.optim.lr)
+    shape = (config.trainer.batch_size, config.window.length + 1, tracks)  # (B, L+1, T)
+    batch = {
+        "active": (torch.rand(shape) > 0.5).float(),
+        "asset": torch.randint(0, asset_classes, shape),
+        "values": torch.randn(*shape, 7),
+        "mask": torch.ones(shape[:2], dtype=torch.bool),
+    }
+    batch = {name: tensor.to(device) for name, tensor in batch.items()}
+    # the pipeline trains in bf16-mixed on a GPU (trainer.resolve_precision): so does the bare loop
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda")
+    times = []
+    for _ in range(warmup + steps):
+        start = time.perf_counter()
+        with autocast:
+            prediction = model(batch["active"][:, :-1], batch["asset"][:, :-1], batch["values"][:, :-1])
+            loss = multitask_loss(prediction, batch, config.loss).total
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[warmup:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(ROOT / "configs" / "default.yaml"))
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--accelerator", choices=("cpu", "cuda"), default="cpu")
+    args = parser.parse_args()
+    batches = args.warmup + args.steps
+    config = load_config(
+        args.config,
+        [f"trainer.limit_train_batches={batches}", "trainer.max_epochs=1", f"trainer.accelerator={args.accelerator}",
+         "trainer.devices=1", "trainer.num_workers=0"],
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        prepared = prepared_data(config, work, batches)
+        from multitrack.data.prepared import open_prepared
+
+        info = open_prepared(prepared)
+        bare = bare_step_s(config, info.max_tracks, info.asset_classes, args.steps, args.warmup, args.accelerator)
+        pipeline = pipeline_step_s(config, prepared, work, args.warmup)
+    batch = config.trainer.batch_size
+    params = MultitrackTransformer(config.model, info.max_tracks, info.asset_classes, config.window.length).parameter_count()
+    print(f"model: {params:,} parameters; batch {batch} windows of {config.window.length} frames x {info.max_tracks} tracks;"
+          f" {args.accelerator}, torch threads {torch.get_num_threads()}")  # fmt: skip
+    print(f"bare forward+backward+step: {batch / bare:8.1f} windows/s  ({bare * 1000:.0f} ms/step, median of {args.steps})")
+    print(f"pipeline (Lightning + data): {batch / pipeline:8.1f} windows/s  ({pipeline * 1000:.0f} ms/step, median of {args.steps})")
+    print(f"ratio pipeline / bare: {bare / pipeline:.3f}  (target >= 0.9)")
+
+
+if __name__ == "__main__":
+    main()
