@@ -145,3 +145,27 @@ def test_cli_file_and_folder(files, tmp_path, capsys):
     assert code == 1
     assert (tmp_path / "out" / "show" / "ep1.xml").is_file()
     assert "broken.xml" in captured.err and "1 timeline(s) written" in captured.out
+
+
+@pytest.mark.parametrize("name", ["nrk/Multicam_Moser_2.xml", "otio/premiere_example.xml", "nrk/BroShow_ep_LYKKE.xml"])
+def test_real_prompts_continue_and_read_back(real_corpus, files, tmp_path, name):
+    otio = pytest.importorskip("opentimelineio")
+    _, bundle = files
+    out = tmp_path / "out.xml"
+    result = generate(bundle, real_corpus / name, seconds=2, prompt_seconds=5, out_path=out, seed=0)
+    (timeline,) = read_xmeml(out)
+    assert timeline.duration_frames == result.prompt_frames + result.generated_frames
+    ours = sum(len(t.clips) for t in timeline.video_tracks)
+    read = otio.adapters.read_from_file(str(out), adapter_name="fcp_xml")
+    # a nested sequence (Premiere's multicam, docs/xmeml.md §5) reads as a Stack in OTIO
+    theirs = sum(1 for t in read.tracks if t.kind == otio.schema.TrackKind.Video
+                 for item in t if isinstance(item, (otio.schema.Clip, otio.schema.Stack)))
+    assert ours == theirs == result.clips
+    # every clip keeps an offset (source - timeline frame) that its asset had in the prompt
+    prompt_offsets: dict[str, set[int]] = {}
+    for track in read_xmeml(real_corpus / name)[0].video_tracks:
+        for clip in track.clips:
+            prompt_offsets.setdefault(clip.asset_id, set()).add(clip.in_frame - clip.start_frame)
+    if not any("out of sync" in w for w in result.warnings):
+        for clip in (c for t in timeline.video_tracks for c in t.clips):
+            assert clip.in_frame - clip.start_frame in prompt_offsets[clip.asset_id]

@@ -148,19 +148,22 @@ class _ClipBuilder:
         )
 
     def source_offset(self, run: Run, asset_id: str) -> int:
-        """in − start of the prompt clip this run continues, else of the asset's last prompt clip."""
-        candidates = [
-            (clip.start_frame, clip.in_frame - clip.start_frame, track_index == run.track and clip.start_frame <= run.start_frame < clip.end_frame)
-            for track_index, track in enumerate(self.prompt.video_tracks)
-            for clip in track.clips
-            if clip.asset_id == asset_id and clip.enabled and clip.start_frame < self.prompt_frames
-        ]
-        covering = [offset for _, offset, covers in candidates if covers]
-        if covering and run.start_frame < self.prompt_frames:
-            return covering[0]
-        if candidates:
-            return max(candidates)[1]
-        return 0
+        """in − start of the prompt clip this run continues; else of the asset's last clip that
+        starts inside the prompt's span; else of its first clip in the whole prompt timeline."""
+        clips = sorted(
+            ((clip.start_frame, clip.in_frame - clip.start_frame, track_index == run.track and clip.start_frame <= run.start_frame < clip.end_frame)
+             for track_index, track in enumerate(self.prompt.video_tracks)
+             for clip in track.clips
+             if clip.asset_id == asset_id and clip.enabled),
+        )
+        if run.start_frame < self.prompt_frames:
+            covering = [offset for _, offset, covers in clips if covers]
+            if covering:
+                return covering[-1]
+        in_span = [offset for start, offset, _ in clips if start < self.prompt_frames]
+        if in_span:
+            return in_span[-1]
+        return clips[0][1] if clips else 0
 
     def effects(self, values: np.ndarray, asset: Asset, in_frame: int) -> tuple[Motion | None, Crop | None]:
         """Basic Motion and Crop in Premiere's units, keyframed only where the values move."""
