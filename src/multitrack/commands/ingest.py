@@ -16,17 +16,19 @@ EXIT_USAGE = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "exit status: 0 every file ingested, 1 some failed (the rest written), 2 usage error"
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="xmeml files or folders (every *.xml below)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.parquet", help="the frame table to write")
     parser.add_argument(
-        "--max-tracks", type=_positive_int, default=20, help="video tracks kept per timeline (default 20)"
+        "--max-tracks", type=_positive_int, default=20, metavar="T", help="video tracks kept per timeline (default 20)"
     )
-    parser.add_argument("--jobs", type=_positive_int, default=1, help="parallel worker processes (default 1)")
+    parser.add_argument("--jobs", type=_positive_int, default=1, metavar="N", help="parallel worker processes (default 1)")
     parser.add_argument("--csv", action="store_true", help="also write OUT.csv")
     parser.add_argument(
         "--max-frames",
         type=_positive_int,
         default=None,
+        metavar="F",
         help="refuse timelines longer than this many frames (default: 24 hours at each timeline's rate)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
