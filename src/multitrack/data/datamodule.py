@@ -46,7 +46,8 @@ class EpochShuffleSampler(Sampler[int]):
 class MultitrackDataModule(L.LightningDataModule):
     def __init__(self, prepared_dir: str | Path, batch_size: int, num_workers: int = 0, seed: int = 0):
         super().__init__()
-        self.prepared: PreparedData = open_prepared(prepared_dir)  # fails early, naming the folder
+        # fails early, naming the folder; hashes too: a corrupt array would train silently on garbage
+        self.prepared: PreparedData = open_prepared(prepared_dir, verify_hashes=True)
         self.batch_size, self.num_workers, self.seed = batch_size, num_workers, seed
         self.datasets: dict[str, WindowDataset] = {}
 

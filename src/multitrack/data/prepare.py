@@ -36,7 +36,16 @@ from multitrack import __version__
 from multitrack.config import Config
 from multitrack.data.table import FrameTable, TimelineArrays
 from multitrack.data.normalize import VALUE_FEATURES, NormStats, StatsAccumulator, save_stats
-from multitrack.data.prepared import ARRAY_DTYPES, PREPARED_FORMAT, PREPARED_VERSION, split_digest
+from multitrack.data.prepared import (
+    ARRAY_DTYPES,
+    CONTENT_DIGEST_KEY,
+    JSON_FILES,
+    PREPARED_FORMAT,
+    PREPARED_VERSION,
+    content_digest,
+    file_sha256,
+    split_digest,
+)
 from multitrack.data.resample import Resampler
 from multitrack.data.split import SPLITS, assign_splits, check_fractions
 from multitrack.data.windows import check_window, split_windows
@@ -64,6 +73,8 @@ def prepare(frames_path: str | Path, out_dir: str | Path, config: Config, progre
             for name, tids in by_split.items()
         }
         info = _prepared_info(frames_path, config, table, manifest is not None, assignment, written, stats_count)
+        info["sha256"] |= {relative: file_sha256(staging / relative) for relative in JSON_FILES}
+        info[CONTENT_DIGEST_KEY] = content_digest(info)
         (staging / "prepared.json").write_text(json.dumps(info, indent=2) + "\n")
     return out_dir
 

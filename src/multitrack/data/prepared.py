@@ -24,6 +24,10 @@ PREPARED_FORMAT = "multitrack-prepared"
 PREPARED_VERSION = 1
 ARRAY_FILES = ("active.npy", "asset.npy", "values.npy", "windows.npy")
 ARRAY_DTYPES = {"active": np.uint8, "asset": np.int16, "values": np.float32, "windows": np.int64}
+# JSON beside the arrays whose sha256 prepared.json also records: an edited stats.json would
+# silently change the normalisation the model learns and ships
+JSON_FILES = ("stats.json", *(f"{split}/timelines.json" for split in SPLITS))
+CONTENT_DIGEST_KEY = "content_sha256"  # prepared.json's digest of its own other keys
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,12 @@ def open_prepared(path: str | Path, verify_hashes: bool = False) -> PreparedData
     return PreparedData(root, info, stats, splits)
 
 
+def content_digest(info: dict[str, Any]) -> str:
+    """sha256 of prepared.json's keys other than its own digest, so an edit by hand shows."""
+    body = {key: value for key, value in info.items() if key != CONTENT_DIGEST_KEY}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def split_digest(file_hashes: dict[str, str]) -> str:
     """One sha256 for a split: over its files' `sha256  name` lines, as sha256sum prints them."""
     lines = "".join(f"{file_hashes[name]}  {name}\n" for name in ARRAY_FILES)
@@ -116,6 +126,10 @@ def _check_info(root: Path, info: Any) -> None:
     for key in ("asset_classes", "max_tracks", "window", "splits", "sha256", "fingerprint"):
         if key not in info:
             raise DataError(f"{root}: prepared.json has no {key!r}")
+    # an edited asset_classes or window would otherwise fail deep inside torch, or train silently wrong
+    if info.get(CONTENT_DIGEST_KEY) != content_digest(info):
+        raise DataError(f"{root}: prepared.json was changed after prepare wrote it (its {CONTENT_DIGEST_KEY} "
+                        f"does not match); rerun 'multitrack prepare'")
 
 
 def _open_split(root: Path, name: str, tracks: int) -> PreparedSplit:
@@ -155,11 +169,10 @@ def _check_array(root: Path, relative: str, shape: tuple[int, ...] | None, dtype
 
 
 def _verify_hashes(root: Path, info: dict[str, Any]) -> None:
-    for name in SPLITS:
-        for file_name in ARRAY_FILES:
-            relative = f"{name}/{file_name}"
-            if file_sha256(root / relative) != info["sha256"].get(relative):
-                raise DataError(f"{root}: {relative} does not match the sha256 in prepared.json (modified?)")
+    arrays = [f"{name}/{file_name}" for name in SPLITS for file_name in ARRAY_FILES]
+    for relative in [*JSON_FILES, *arrays]:
+        if file_sha256(root / relative) != info["sha256"].get(relative):
+            raise DataError(f"{root}: {relative} does not match the sha256 in prepared.json (modified?)")
 
 
 def file_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
