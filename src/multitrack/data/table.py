@@ -54,10 +54,11 @@ class FrameTable:
     @classmethod
     def open(cls, path: Path, max_tracks: int | None = None) -> FrameTable:
         try:
-            parquet = pq.ParquetFile(path)
+            # ingest writes a CRC per page: a flipped bit in LZ4 data would otherwise decode silently
+            parquet = pq.ParquetFile(path, page_checksum_verification=True)
         except FileNotFoundError:
             raise DataError(f"{path}: frame table not found") from None
-        except (OSError, pa.ArrowException) as exc:
+        except (OSError, pa.ArrowException, ValueError) as exc:  # a corrupt footer can fail to decode its names
             raise DataError(f"{path}: not a readable Parquet frame table: {exc}") from None
         table_tracks = _count_tracks(path, parquet.schema_arrow.names)
         tracks = min(table_tracks, max_tracks) if max_tracks is not None else table_tracks
@@ -77,7 +78,7 @@ class FrameTable:
 
     def _row_group(self, group: int) -> pa.Table:
         if self._cached_group is None or self._cached_group[0] != group:
-            self._cached_group = (group, self.parquet.read_row_group(group, columns=self.columns))
+            self._cached_group = (group, read_row_group(self.path, self.parquet, group, self.columns))
         return self._cached_group[1]
 
     def _to_arrays(self, tid: str, rows: pa.Table) -> TimelineArrays:
@@ -135,11 +136,20 @@ def _count_tracks(path: Path, names: list[str]) -> int:
     return tracks
 
 
+def read_row_group(path: Path, parquet: pq.ParquetFile, group: int, columns: list[str]) -> pa.Table:
+    """One row group's columns; a corrupt or cut file fails naming it and the row group."""
+    try:
+        return parquet.read_row_group(group, columns=columns)
+    except (OSError, pa.ArrowException, ValueError) as exc:  # pyarrow's corrupt-data errors (UnicodeDecodeError too)
+        reason = " ".join(str(exc).split())
+        raise DataError(f"{path}: row group {group} cannot be read (corrupt or truncated file): {reason}") from None
+
+
 def _index_timelines(path: Path, parquet: pq.ParquetFile) -> dict[str, list[tuple[int, int, int]]]:
     """{timeline id: [(row group, first row in it, rows)]}, in order of first appearance."""
     segments: dict[str, list[tuple[int, int, int]]] = {}
     for group in range(parquet.metadata.num_row_groups):
-        column = parquet.read_row_group(group, columns=["timeline"]).column("timeline").combine_chunks()
+        column = read_row_group(path, parquet, group, ["timeline"]).column("timeline").combine_chunks()
         if column.null_count:
             raise DataError(f"{path}: row group {group}: the timeline column has empty (null) ids")
         if pa.types.is_dictionary(column.type):

@@ -319,6 +319,7 @@ class FrameTableWriter:
             compression="lz4",
             use_dictionary=["timeline"],
             write_statistics=["timeline", "frame"],
+            write_page_checksum=True,  # a CRC per page: prepare detects a corrupted file (data/table.py)
         )
         self.csv = pa_csv.CSVWriter(csv_path, self.schema) if csv_path else None
         self.buffered: list[pa.RecordBatch] = []
