@@ -8,6 +8,7 @@ rejects any key the dataclasses do not define, naming it.
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -132,7 +133,11 @@ def config_to_dict(config: Config) -> dict[str, Any]:
 
 
 def save_config(config: Config, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    """YAML under a temporary name, then renamed: `train --resume` reads a run's config.yaml back."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    os.replace(temporary, path)
 
 
 def _build(cls: type, raw: Any, where: str) -> Any:
