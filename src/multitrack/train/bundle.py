@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "weights only" in str(exc).lower() or "weights_only" in str(exc):
             reason = "refused: it holds pickled objects other than tensors and plain values (possibly code)"
+        elif not zipfile.is_zipfile(path):  # torch's own words for a cut file are e.g. "[Errno 22] Invalid argument"
+            reason = f"truncated or corrupt: not a complete checkpoint archive ({reason})"
         raise BundleError(f"{path}: not a loadable checkpoint: {reason}") from None
 
 
