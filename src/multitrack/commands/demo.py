@@ -31,11 +31,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="synthetic timelines to write (default 110)")
     parser.add_argument("--editors", type=int, default=10, metavar="E",
                         help="editor profiles (default 10: 8 train, 1 val, 1 test)")
-    parser.add_argument("--min-seconds", type=float, default=40.0, metavar="A")
-    parser.add_argument("--max-seconds", type=float, default=90.0, metavar="B")
-    parser.add_argument("--seed", type=int, default=0, metavar="S")
+    parser.add_argument("--min-seconds", type=float, default=40.0, metavar="A",
+                        help="shortest timeline in seconds (default 40)")
+    parser.add_argument("--max-seconds", type=float, default=90.0, metavar="B",
+                        help="longest timeline in seconds (default 90)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="seed of the corpus, the split, training and sampling (default 0)")
     parser.add_argument("--jobs", type=int, default=2, metavar="N", help="ingest processes (default 2)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+    parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="config override applied after the demo's own (repeatable)")
 
 
