@@ -182,12 +182,16 @@ def _check_thousand_tracks(table, entry: dict) -> None:
 HUNDRED_K = 100_000
 
 
-def _hundred_k_clipitems(_: Context) -> bytes:
-    """100,000 one-frame clips on V1 alternating between two files: frame f shows file 1 + f % 2."""
+def many_clipitems(count: int) -> bytes:
+    """`count` one-frame clips on V1 alternating between two files: frame f shows file 1 + f % 2."""
     definitions = clipitem(0, 1, file=file_def("file-1", "a.mov")) + clipitem(1, 2, file=file_def("file-2", "b.mov"))
     refs = [f"<clipitem><name>c</name><start>{f}</start><end>{f + 1}</end><in>{f}</in><out>{f + 1}</out>"
-            f'<file id="file-{1 + f % 2}"/></clipitem>' for f in range(2, HUNDRED_K)]
-    return document(sequence(track(definitions, *refs), duration=HUNDRED_K)).encode()
+            f'<file id="file-{1 + f % 2}"/></clipitem>' for f in range(2, count)]
+    return document(sequence(track(definitions, *refs), duration=count)).encode()
+
+
+def _hundred_k_clipitems(_: Context) -> bytes:
+    return many_clipitems(HUNDRED_K)
 
 
 def _check_hundred_k(table, entry: dict) -> None:
