@@ -9,6 +9,9 @@ a file asked: the secret marker never appears in any output, the local server is
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from bad_inputs import (
@@ -24,6 +27,7 @@ from bad_inputs import (
     write_case,
     write_good_files,
 )
+from multitrack.features import ingest as ingest_module
 
 ERROR_CASES = [case for case in CASES if not case.usable]
 
@@ -98,3 +102,25 @@ def test_all_in_one_batch_with_good_files(context, http_requests, tmp_path):
                                             for case in sorted(ERROR_CASES, key=lambda c: c.file_name)]
     assert manifest["summary"]["failed"] == len(ERROR_CASES)
     _assert_nothing_leaked(result, out_path, http_requests)
+
+
+def test_a_file_that_kills_its_worker_is_reported_and_the_batch_goes_on(tmp_path, monkeypatch):
+    """A worker the system kills (out of memory) must not hang `--jobs` nor take other files with it."""
+    folder = tmp_path / "batch"
+    goods = write_good_files(folder)
+    (folder / "killer.xml").write_text("<xmeml/>")
+    real_convert = ingest_module.convert_file
+
+    def dies_on_the_killer(file, *args):
+        if file.path.name == "killer.xml":
+            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer would
+        return real_convert(file, *args)
+
+    monkeypatch.setattr(ingest_module, "convert_file", dies_on_the_killer)  # forked workers inherit it
+    report = ingest_module.ingest([folder], tmp_path / "frames.parquet", jobs=2, progress=False)
+    assert report.errors == [f"{folder / 'killer.xml'}: the worker process converting it died (killed by the "
+                             f"system, e.g. out of memory, or crashed); skipped"]
+    manifest, table = read_outputs(tmp_path / "frames.parquet")
+    assert [entry["path"] for entry in manifest["files"]] == ["good_a.xml", "good_b.xml", "killer.xml"]
+    for good in goods:
+        assert timeline_rows(table, good.timeline_id).num_rows == good.frames

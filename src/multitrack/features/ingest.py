@@ -21,7 +21,9 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -161,19 +163,44 @@ def convert_files(
     if jobs <= 1 or len(files) <= 1:
         yield from map(_convert_task, tasks)
         return
-    with _pool_context().Pool(processes=jobs) as pool:
-        pending: collections.deque = collections.deque()
-        task_iter = iter(tasks)
-        for task in task_iter:
-            pending.append(pool.apply_async(_convert_task, (task,)))
-            if len(pending) >= IN_FLIGHT_PER_JOB * jobs:
-                break
-        while pending:
-            result = pending.popleft().get()
-            next_task = next(task_iter, None)
-            if next_task is not None:
-                pending.append(pool.apply_async(_convert_task, (next_task,)))
-            yield result
+    waiting = collections.deque(tasks)
+    while waiting:
+        suspects = yield from _convert_in_pool(waiting, jobs)
+        # a worker died: the files it may have held are retried one per fresh worker, in order,
+        # so only the file that kills its worker is reported, and the batch goes on
+        for task in suspects:
+            yield _convert_alone(task)
+
+
+def _convert_in_pool(waiting: collections.deque, jobs: int) -> Generator[FileResult, None, list[tuple]]:
+    """Convert tasks from `waiting` in a pool until it is empty (returns []) or a worker dies.
+
+    A worker killed by the system (out of memory) or crashing in a C library breaks the
+    pool; the tasks then in flight are returned. (multiprocessing.Pool waited forever.)
+    """
+    in_flight: collections.deque = collections.deque()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context()) as pool:
+        try:
+            while waiting or in_flight:
+                while waiting and len(in_flight) < IN_FLIGHT_PER_JOB * jobs:
+                    task = waiting.popleft()
+                    in_flight.append((task, pool.submit(_convert_task, task)))
+                result = in_flight[0][1].result()
+                in_flight.popleft()
+                yield result
+        except BrokenProcessPool:
+            return [task for task, _ in in_flight]
+    return []
+
+
+def _convert_alone(task: tuple[InputFile, int, int | None]) -> FileResult:
+    with ProcessPoolExecutor(max_workers=1, mp_context=_pool_context()) as pool:
+        try:
+            return pool.submit(_convert_task, task).result()
+        except BrokenProcessPool:
+            file = task[0]
+            return FileResult(file, error=_error_line(file, "the worker process converting it died (killed by the "
+                                                            "system, e.g. out of memory, or crashed); skipped"))
 
 
 def _pool_context():
