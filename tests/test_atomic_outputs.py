@@ -133,7 +133,8 @@ def test_truncated_parquet(ingested, tmp_path, capsys):
     cut.write_bytes(ingested.read_bytes()[:-100])
     status, err = _cli(capsys, "prepare", str(cut), "-o", str(tmp_path / "p"), "--no-progress")
     assert status == 1
-    assert err == f"multitrack prepare: error: {cut}: not a readable Parquet frame table: Parquet magic bytes not found in footer. Either the file is corrupted or this is not a parquet file.\n"
+    assert err.startswith(f"multitrack prepare: error: {cut}: not a readable Parquet frame table: Parquet magic "
+                          f"bytes not found in footer.")
     assert not (tmp_path / "p").exists()
 
 

@@ -92,7 +92,8 @@ def test_training_killed_between_checkpoints_resumes_to_the_same_weights(prepare
                              timeout=WAIT_LIMIT_S, env=CHILD_ENV)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 
-    expected, got = load_file(whole / "bundle" / "model.safetensors"), load_file(killed / "bundle" / "model.safetensors")
+    expected = load_file(whole / "bundle" / "model.safetensors")
+    got = load_file(killed / "bundle" / "model.safetensors")
     assert expected.keys() == got.keys()
     for name in expected:
         torch.testing.assert_close(got[name], expected[name], rtol=1e-5, atol=1e-6, msg=name)

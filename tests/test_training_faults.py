@@ -87,8 +87,9 @@ class PoisonWeightAtEpoch(pl.Callback):
 def test_non_finite_loss_stops_with_the_last_good_checkpoint_named_and_intact(prepared, tiny_config, tmp_path):
     run_dir = tmp_path / "run"
     last = run_dir / "checkpoints" / "last.ckpt"
-    with pytest.raises(TrainingError, match=rf"^non-finite training loss at epoch 2, step \d+: training stopped before "
-                                            rf"the update; last good checkpoint \(left intact\): {re.escape(str(last))}$"):
+    expected = (rf"^non-finite training loss at epoch 2, step \d+: training stopped before the update; "
+                rf"last good checkpoint \(left intact\): {re.escape(str(last))}$")
+    with pytest.raises(TrainingError, match=expected):
         train(_config(tiny_config), prepared, run_dir, callbacks=[PoisonWeightAtEpoch(1)])
     checkpoint = read_checkpoint(last)
     assert checkpoint["epoch"] == 0 and _all_finite(checkpoint)
