@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# The tests' models are tiny: one intra-op thread is faster than two fighting over 2 cores
+# (and the DDP and kill/resume tests start several processes). Set before torch is imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL_CORPUS = ROOT.parent / "shared" / "corpus" / "real"
 TINY_CONFIG = ROOT / "configs" / "tiny.yaml"

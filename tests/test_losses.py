@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -98,3 +99,28 @@ def test_masked_predictions_get_no_gradient():
     inactive = batch["active"][:, 1:] < 0.5
     assert torch.all(parts[2].grad[inactive] == 0)
     assert torch.any(parts[2].grad[~inactive & ~padding.unsqueeze(-1)] != 0)
+
+
+def test_change_weight_counts_flips_that_many_times():
+    """Two tracks, one target frame: track 0 stays on (BCE a), track 1 flips on (BCE b).
+    With change_weight w the active term is (a + w b) / (1 + w)."""
+    import torch.nn.functional as F
+
+    from multitrack.config import LossConfig
+    from multitrack.model.transformer import Prediction
+
+    batch = {
+        "active": torch.tensor([[[1.0, 0.0], [1.0, 1.0]]]),  # (B=1, L+1=2, T=2)
+        "asset": torch.tensor([[[1, 0], [1, 2]]]),
+        "values": torch.zeros(1, 2, 2, 7),
+        "mask": torch.ones(1, 2, dtype=torch.bool),
+    }
+    logits = torch.tensor([[[2.0, -1.0]]])  # (B, L=1, T)
+    prediction = Prediction(logits, torch.zeros(1, 1, 2, 3), torch.zeros(1, 1, 2, 7))
+    a = F.binary_cross_entropy_with_logits(torch.tensor(2.0), torch.tensor(1.0))
+    b = F.binary_cross_entropy_with_logits(torch.tensor(-1.0), torch.tensor(1.0))
+    for w in (1.0, 5.0):
+        loss = multitask_loss(prediction, batch, LossConfig(change_weight=w))
+        assert loss.active.item() == pytest.approx(((a + w * b) / (1 + w)).item(), rel=1e-6)
+        # asset: track 1 switches 0 -> 2 (weight w), track 0 keeps asset 1; uniform logits: log 3 each
+        assert loss.asset.item() == pytest.approx(torch.log(torch.tensor(3.0)).item(), rel=1e-6)

@@ -86,3 +86,16 @@ def test_default_model_has_about_two_million_parameters(tiny_config):
     count = model.parameter_count()
     print(f"default model: {count:,} parameters")
     assert 1_500_000 <= count <= 3_000_000
+
+
+def test_an_untrained_model_starts_from_persistence(model):
+    """The heads predict changes from the current frame: before any training the next frame
+    is the current one (active tracks stay on, the asset stays, the values stay)."""
+    active, asset, values = _frames(2, 8)
+    model.eval()
+    prediction = model(active, asset, values)
+    on = active > 0.5
+    prob = torch.sigmoid(prediction.active_logits)
+    assert bool((prob[on] > 0.9).all()) and bool((prob[~on] < 0.1).all())
+    assert torch.equal(prediction.asset_logits.argmax(-1)[on], asset[on])
+    assert torch.equal(prediction.values, values)

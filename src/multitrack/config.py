@@ -53,6 +53,7 @@ class LossConfig:
     asset: float = 1.0
     values: float = 1.0
     smooth_l1_beta: float = 0.1
+    change_weight: float = 1.0  # weight of active flips and asset switches in their terms
 
 
 @dataclass

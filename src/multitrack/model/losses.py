@@ -4,7 +4,10 @@
 - `asset`: cross-entropy over the K classes, only on tracks active in the target frame;
 - `values`: Smooth-L1 on the 7 normalised values, only on tracks active in the target frame
   (an inactive track's values are 0 by convention and mean nothing);
-- padded frames (mask False) count nowhere.
+- padded frames (mask False) count nowhere;
+- `loss.change_weight` counts the rare (frame, track) entries where `active` flips or the
+  asset switches that many times in their component's mean: cuts are a few frames in a
+  hundred, and they are what a style is made of.
 
 Masked entries are selected with `torch.where`, never multiplied by 0, so a NaN or any other
 value at a masked position cannot leak into the loss or its gradient.
@@ -41,12 +44,14 @@ def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weigh
     bce = F.binary_cross_entropy_with_logits(
         logits_active, _fill(target_active.to(logits_active.dtype), frame_track), reduction="none"
     )  # (B, L, T)
-    active = _masked_mean(bce, frame_track)
+    flips = frame_track & ((target_active > 0.5) != (batch["active"][:, :-1] > 0.5))  # (B, L, T)
+    active = _weighted_mean(bce, frame_track, flips, weights.change_weight)
 
     target_asset = torch.where(on, batch["asset"][:, 1:], 0)  # (B, L, T)
     logits = _fill(prediction.asset_logits, on.unsqueeze(-1))  # (B, L, T, K)
     ce = F.cross_entropy(logits.flatten(0, 2), target_asset.flatten(), reduction="none")  # (B*L*T,)
-    asset = _masked_mean(ce.view_as(target_asset), on)  # (B*L*T,) -> (B, L, T)
+    switches = on & (target_asset != batch["asset"][:, :-1])  # (B, L, T): a new asset on the track
+    asset = _weighted_mean(ce.view_as(target_asset), on, switches, weights.change_weight)  # (B*L*T,) -> (B, L, T)
 
     on_values = on.unsqueeze(-1).expand_as(prediction.values)  # (B, L, T, 7)
     target_values = _fill(batch["values"][:, 1:].to(prediction.values.dtype), on_values)
@@ -62,6 +67,14 @@ def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weigh
 def _fill(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     """x where keep (broadcast), 0 elsewhere: masked entries carry no value and no gradient."""
     return torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+def _weighted_mean(x: torch.Tensor, keep: torch.Tensor, changes: torch.Tensor, change_weight: float) -> torch.Tensor:
+    """Mean of x over keep, entries where something changes counting `change_weight` times."""
+    if change_weight == 1.0:
+        return _masked_mean(x, keep)
+    weight = torch.where(changes, change_weight, 1.0).to(x.dtype)  # (B, L, T)
+    return _fill(x * weight, keep).sum() / _fill(weight, keep).sum().clamp(min=1)
 
 
 def _masked_mean(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:

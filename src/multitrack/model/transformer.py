@@ -28,6 +28,10 @@ from multitrack.config import ModelConfig
 
 VALUE_COUNT = 7  # scale, pos_x, pos_y, crop_left/right/top/bottom (DESIGN.md §2)
 ROTARY_BASE = 10_000.0
+# Next frames mostly repeat the current one (DESIGN.md §3), so the heads start from the
+# current frame: a learned bonus for "stays as it is" on the active and asset logits and a
+# residual on the values. The Transformer then only has to learn what changes, and when.
+COPY_LOGIT_INIT = 4.0
 
 
 class Prediction(NamedTuple):
@@ -83,7 +87,6 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model)
         self.proj = nn.Linear(config.d_model, config.d_model)
         self.rotary = RotaryEmbedding(config.d_model // config.n_heads)
-        self.dropout = config.dropout
         self.resid_dropout = nn.Dropout(config.dropout)
 
     def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -100,8 +103,9 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self._heads(x)
         q, k = self.rotary(q, 0), self.rotary(k, 0)
-        dropout_p = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)  # (B, nh, L, hs)
+        # No dropout on the attention weights: with it, CPU attention falls back to the math
+        # kernel (a third slower per training step); the residual dropout regularises instead.
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, L, hs)
         return self._merge(y)
 
     def step(self, x: torch.Tensor, cache: KVCache, layer: int) -> torch.Tensor:
@@ -163,6 +167,9 @@ class MultitrackTransformer(nn.Module):
         self.head_width = 1 + asset_classes + VALUE_COUNT  # per track: active, K assets, 7 values
         self.head = nn.Linear(config.d_model, max_tracks * self.head_width)
         self.apply(_init_weights)
+        nn.init.zeros_(self.head.weight)  # an untrained model predicts exactly "nothing changes"
+        self.copy_active = nn.Parameter(torch.full((max_tracks,), COPY_LOGIT_INIT))
+        self.copy_asset = nn.Parameter(torch.full((max_tracks,), COPY_LOGIT_INIT))
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -172,7 +179,7 @@ class MultitrackTransformer(nn.Module):
         x = self.embed_dropout(self._frame_tokens(active, asset, values))  # (B, L, d_model)
         for block in self.blocks:
             x = block(x)
-        return self._predict(self.ln_out(x))
+        return self._predict(self.ln_out(x), active, asset, values)
 
     def new_cache(self, max_frames: int | None = None) -> KVCache:
         return KVCache(max_frames=max_frames or self.window_length)
@@ -192,7 +199,7 @@ class MultitrackTransformer(nn.Module):
         for layer, block in enumerate(self.blocks):
             x = block.step(x, cache, layer)
         cache.position += 1
-        prediction = self._predict(self.ln_out(x))
+        prediction = self._predict(self.ln_out(x), frame_active[:, None], frame_asset[:, None], frame_values[:, None])
         return Prediction(*(part[:, 0] for part in prediction)), cache
 
     def _frame_tokens(self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -206,11 +213,16 @@ class MultitrackTransformer(nn.Module):
         )  # (B, L, T, track_width)
         return self.frame_proj(per_track.flatten(2))  # (B, L, T * track_width) -> (B, L, d_model)
 
-    def _predict(self, x: torch.Tensor) -> Prediction:
+    def _predict(self, x: torch.Tensor, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> Prediction:
+        """Heads on x (B, L, d_model), as changes from the current frames (B, L, T), (B, L, T), (B, L, T, 7)."""
         batch, length, _ = x.shape
         out = self.head(x).view(batch, length, self.max_tracks, self.head_width)  # (B, L, T, 1 + K + 7)
-        active_logits, asset_logits, values = out.split((1, self.asset_classes, VALUE_COUNT), dim=-1)
-        return Prediction(active_logits.squeeze(-1), asset_logits, values)  # (B, L, T), (B, L, T, K), (B, L, T, 7)
+        active_delta, asset_delta, values_delta = out.split((1, self.asset_classes, VALUE_COUNT), dim=-1)
+        stays_on = 2.0 * active.to(x.dtype) - 1.0  # (B, L, T): +1 on, -1 off
+        active_logits = active_delta.squeeze(-1) + self.copy_active * stays_on  # (B, L, T)
+        same_asset = F.one_hot(asset, self.asset_classes).to(x.dtype)  # (B, L, T, K)
+        asset_logits = asset_delta + self.copy_asset[:, None] * same_asset  # (B, L, T, K)
+        return Prediction(active_logits, asset_logits, values.to(x.dtype) + values_delta)
 
 
 def _init_weights(module: nn.Module) -> None:
