@@ -12,7 +12,14 @@ from multitrack.evaluate.baselines import (
     rollout,
     shot_ages,
 )
-from multitrack.evaluate.metrics import Frames, cut_figures, cut_mask, next_track_accuracy, visible_tracks
+from multitrack.evaluate.metrics import (
+    Frames,
+    cut_figures,
+    cut_mask,
+    next_frame_figures,
+    next_track_accuracy,
+    visible_tracks,
+)
 
 
 def frames_from_visible(visible: list[int], n_tracks: int, base_on: bool = False) -> Frames:
@@ -89,6 +96,35 @@ class TestNextFrame:
         # persistence never predicts a cut
         persistence = predict_next_frame("persistence", stats, test, first, np.ones(9))
         assert cut_figures(test, persistence, first, tolerance_frames=0)["n_predicted_cuts"] == 0
+
+    def test_asset_probabilities_of_smoothed_persistence_and_markov(self):
+        # training: one track always on, asset 1, 1, 2, 2, 2: one switch in 4 consecutive pairs
+        train = Frames(np.ones((5, 1), bool), np.array([[1], [1], [2], [2], [2]]), np.zeros((5, 1, 7)))
+        stats = fit_baselines(train, starts(5), np.ones(5), asset_classes=4)
+        assert stats.asset_change_rate == pytest.approx(0.25)
+        truth = Frames(np.ones((3, 1), bool), np.array([[1], [1], [3]]), np.zeros((3, 1, 7)))
+        persistence = predict_next_frame("persistence", stats, truth, starts(3), np.ones(3))
+        # kept: 1 - 0.25; switched: 0.25 spread over the real classes 2 and 3 (never class 0)
+        np.testing.assert_allclose(persistence.asset_true_prob[1:, 0], [0.75, 0.125])
+        figures = next_frame_figures(truth, persistence, ~starts(3))
+        assert figures["asset_log_loss"] == pytest.approx(-(np.log(0.75) + np.log(0.125)) / 2)
+        # markov: the one training cut (an asset switch on V1) gives cut rate 1/4 and
+        # P(V1 -> V1 | cut) = 1.1 / 1.2; such a cut also changes the asset
+        keep = 0.75 * (1 - 0.25 * 1.1 / 1.2)
+        markov = predict_next_frame("markov", stats, truth, starts(3), np.ones(3))
+        np.testing.assert_allclose(markov.asset_true_prob[1:, 0], [keep, (1 - keep) / 2])
+
+    def test_asset_probabilities_over_the_real_classes_sum_to_one(self):
+        # K - 1 = 4 timelines of two rows: asset 2, then each real class 1 .. 4 in turn
+        train = frames_from_visible([0, 0, 1, 1, 0, 0], n_tracks=2)
+        stats = fit_baselines(train, starts(6), np.ones(6), asset_classes=5)
+        v1_asset = np.array([2, 1, 2, 2, 2, 3, 2, 4])  # (8,): pairs (2, c) for c = 1 .. 4
+        asset = np.column_stack([v1_asset, np.zeros(8, int)])  # (8, 2): V2 stays off
+        truth = Frames(asset > 0, asset, np.zeros((8, 2, 7)))
+        first = np.tile([True, False], 4)
+        for name in ("persistence", "markov", "semi_markov"):
+            prediction = predict_next_frame(name, stats, truth, first, np.ones(8))
+            assert prediction.asset_true_prob[~first, 0].sum() == pytest.approx(1.0)
 
     def test_carried_forward_remembers_a_track_that_left(self):
         truth = frames_from_visible([1, -1, -1, 0], n_tracks=2)

@@ -56,9 +56,10 @@ def test_metrics_have_every_predictor_and_figure(setup):
     for name in ("model", "persistence", "markov", "semi_markov"):
         figures = saved[name]
         assert set(figures["all_frames"]) >= {
-            "active_accuracy", "active_f1", "active_log_loss", "asset_accuracy", "scale_mae",
-            "position_mae", "position_mae_px", "crop_mae", "iou",
+            "active_accuracy", "active_f1", "active_log_loss", "asset_accuracy", "asset_log_loss",
+            "scale_mae", "position_mae", "position_mae_px", "crop_mae", "iou",
         }
+        assert 0 < figures["all_frames"]["asset_log_loss"] < -np.log(1e-7)
         assert set(figures["cuts"]) >= {"next_track_accuracy", "cut_f1", "tolerance_frames"}
         assert set(figures["rollout"]) >= {"shot_length_w1_seconds", "track_share_tv", "layout_share_tv", "zoom_rate_abs_diff"}
         assert figures["n_frames"] == saved["model"]["n_frames"] > 0

@@ -14,6 +14,7 @@ from multitrack.evaluate.metrics import (
     NextFrame,
     binary_f1,
     binary_log_loss,
+    categorical_log_loss,
     change_mask,
     clip_rectangles,
     cut_figures,
@@ -22,6 +23,7 @@ from multitrack.evaluate.metrics import (
     layout_classes,
     next_frame_figures,
     next_track_accuracy,
+    per_track_figures,
     rectangle_iou,
     rollout_distances,
     score_predictor,
@@ -103,6 +105,13 @@ class TestScores:
         assert binary_log_loss(np.array([0.5, 0.5]), np.array([1, 0])) == pytest.approx(np.log(2))
         assert binary_log_loss(np.array([0.9]), np.array([0])) == pytest.approx(-np.log(0.1))
 
+    def test_categorical_log_loss_of_known_probabilities(self):
+        # -(log 1/2 + log 1/4) / 2 = 1.5 log 2
+        assert categorical_log_loss(np.array([0.5, 0.25])) == pytest.approx(1.5 * np.log(2))
+        # a zero probability is clipped to 1e-7, like binary_log_loss
+        assert categorical_log_loss(np.array([0.0])) == pytest.approx(-np.log(1e-7))
+        assert categorical_log_loss(np.array([])) is None
+
     def test_event_f1_within_tolerance(self):
         # 10 matches 11 (±2); 30 matches nothing; 50 is missed -> tp 1, 2 predicted, 2 true
         assert event_f1(np.array([11, 30]), np.array([10, 50]), tolerance=2) == pytest.approx(0.5)
@@ -182,6 +191,21 @@ class TestNextFrame:
         assert figures["scale_mae"] == 0.0
         assert figures["iou"] == 1.0
         assert figures["n_frames"] == 2
+
+    def test_asset_log_loss_counts_only_tracks_active_in_the_truth(self):
+        frames = frames_from_tracks([[1, 0], [1, 1], [0, 1]])
+        prediction = prediction_for(frames, frames.active.astype(float))
+        prediction.asset_true_prob = np.array([[0.9, 0.0], [0.5, 0.25], [0.0, 0.125]])
+        rows = np.array([0, 1, 1], bool)
+        figures = next_frame_figures(frames, prediction, rows)
+        # scored: (1, V1) 1/2, (1, V2) 1/4, (2, V2) 1/8; the zeros sit on inactive tracks
+        assert figures["asset_log_loss"] == pytest.approx(2 * np.log(2))
+        # per track: V1 only row 1 (1/2); V2 rows 1 and 2: (log 4 + log 8) / 2
+        per_track = per_track_figures(frames, prediction, rows)
+        assert per_track["V1"]["asset_log_loss"] == pytest.approx(np.log(2))
+        assert per_track["V2"]["asset_log_loss"] == pytest.approx(2.5 * np.log(2))
+        prediction.asset_true_prob = None  # a predictor without an asset distribution
+        assert next_frame_figures(frames, prediction, rows)["asset_log_loss"] is None
 
     def test_geometry_errors_in_units(self):
         frames = frames_from_tracks([[1], [1]])

@@ -21,6 +21,16 @@ def test_lower_loss_is_bold():
     assert "<td>0.9000</td>" in row
 
 
+def test_asset_log_loss_rows_follow_the_active_ones():
+    scores = metrics(0.2, 0.9)
+    scores["model"]["all_frames"] = {"asset_log_loss": 0.7}
+    scores["persistence"]["all_frames"] = {"asset_log_loss": 0.3}
+    table = comparison_table(scores)
+    assert table.index("change_frames.active_log_loss") < table.index("change_frames.asset_log_loss")
+    row = table.split("all_frames.asset_log_loss")[1].split("</tr>")[0]
+    assert "<td>0.7000</td>" in row and '<td class="best">0.3000</td>' in row
+
+
 def test_higher_accuracy_is_bold_and_missing_values_show_a_dash():
     table = comparison_table(metrics(0.2, 0.9, model_accuracy=None))
     row = table.split("cuts.next_track_accuracy")[1].split("</tr>")[0]

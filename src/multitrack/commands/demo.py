@@ -135,6 +135,8 @@ def _generate(bundle: Path, prompt: Path, out_path: Path, seed: int) -> None:
 
 HEADLINE = [
     ("change_frames", "active_log_loss", "lower"),
+    ("change_frames", "asset_log_loss", "lower"),
+    ("all_frames", "asset_log_loss", "lower"),
     ("all_frames", "active_accuracy", "higher"),
     ("all_frames", "asset_accuracy", "higher"),
     ("all_frames", "position_mae_px", "lower"),

@@ -2,7 +2,8 @@
 
 - persistence: the next frame repeats the last one. For log-loss it is smoothed: each track's
   `active` flips with the training split's flip rate, its asset changes with the asset change
-  rate (spread evenly over the other classes).
+  rate (spread evenly over the other real classes 1 … K−1: class 0, "none", is never the asset
+  of an active track, so no probability is wasted on it).
 - markov: at a cut (probability = the training split's cut rate per frame) the next visible
   track follows a first-order Markov chain over visible tracks fitted on the training cuts;
   otherwise it behaves like smoothed persistence.
@@ -161,7 +162,17 @@ def _mixture(stats: BaselineStats, truth: Frames, first: np.ndarray, cut_prob: n
     rows = np.flatnonzero(prev_state > 0)
     same_track = stats.transition[prev_state[rows], prev_state[rows]]
     asset_keep[rows, prev_state[rows] - 1] *= 1 - cut_prob[rows] * same_track
-    return NextFrame(active_prob, asset_pred, asset_keep, values, visible_prob)
+    asset_true = _true_asset_probability(truth.asset, asset_pred, asset_keep, stats.asset_classes)
+    return NextFrame(active_prob, asset_pred, asset_keep, values, visible_prob, asset_true)
+
+
+def _true_asset_probability(true_asset: np.ndarray, kept_asset: np.ndarray, keep: np.ndarray, asset_classes: int) -> np.ndarray:
+    """(N, T) probability of the true asset when the kept asset has probability `keep` and the
+    rest is spread evenly over the other real classes (1 … K−1 without the kept one)."""
+    other_classes = asset_classes - 2
+    if other_classes < 1:  # a single real class: the track can only show it
+        return np.ones(keep.shape)
+    return np.where(true_asset == kept_asset, keep, (1.0 - keep) / other_classes)
 
 
 def carried_forward(truth: Frames, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

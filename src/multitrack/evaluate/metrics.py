@@ -53,7 +53,9 @@ class NextFrame:
 
     visible_prob[:, 0] is the probability that no track is visible, [:, j + 1] that track j is
     the topmost active one; asset_keep_prob[i, t] is the probability that track t keeps the
-    asset it showed at row i - 1.
+    asset it showed at row i - 1. asset_true_prob[i, t] is the probability given to the asset
+    class track t really shows at row i (meaningful where it is active): the predictor is
+    scored against the truth when it is made, so the (N, T, K) distribution is never kept.
     """
 
     active_prob: np.ndarray  # (N, T)
@@ -61,6 +63,7 @@ class NextFrame:
     asset_keep_prob: np.ndarray  # (N, T)
     values: np.ndarray  # (N, T, 7)
     visible_prob: np.ndarray  # (N, T + 1)
+    asset_true_prob: np.ndarray | None = None  # (N, T); None: the predictor gives no distribution
 
 
 # --- frame structure -------------------------------------------------------------------------
@@ -205,6 +208,12 @@ def binary_log_loss(prob: np.ndarray, truth: np.ndarray) -> float:
     return float(-np.mean(np.where(truth, np.log(prob), np.log1p(-prob))))
 
 
+def categorical_log_loss(true_prob: np.ndarray) -> float | None:
+    """Mean negative log-likelihood (nats) of the probabilities given to the true classes,
+    clipped below at ε as in binary_log_loss; None when nothing is scored."""
+    return float(-np.mean(np.log(np.clip(true_prob, _EPS, 1.0)))) if true_prob.size else None
+
+
 def _mean(x: np.ndarray) -> float | None:
     return float(np.mean(x)) if x.size else None
 
@@ -217,8 +226,8 @@ def next_frame_figures(
 ) -> dict:
     """The next-frame figures over the selected rows (bool mask (N,)), all tracks pooled.
 
-    Geometry is scored where the true track is active; the IoU compares the predicted and true
-    rectangles of the true asset's media (aspect_ratio (N, T) or a scalar).
+    Geometry and the asset are scored where the true track is active; the IoU compares the
+    predicted and true rectangles of the true asset's media (aspect_ratio (N, T) or a scalar).
     """
     active = truth.active[rows].astype(bool)
     prob = prediction.active_prob[rows]
@@ -229,12 +238,14 @@ def next_frame_figures(
         clip_rectangles(prediction.values[rows][on], ratio), clip_rectangles(truth.values[rows][on], ratio)
     )
     pixels = np.array([REFERENCE_WIDTH_PX, REFERENCE_HEIGHT_PX])
+    true_prob = prediction.asset_true_prob
     return {
         "n_frames": int(rows.sum()),
         "active_accuracy": _mean((prob > 0.5) == active),
         "active_f1": binary_f1(prob > 0.5, active),
         "active_log_loss": binary_log_loss(prob, active) if prob.size else None,
         "asset_accuracy": _mean(prediction.asset_pred[rows][on] == truth.asset[rows][on]),
+        "asset_log_loss": None if true_prob is None else categorical_log_loss(true_prob[rows][on]),
         "scale_mae": _mean(error[:, SCALE]),
         "position_mae": _mean(error[:, POS_X:POS_Y + 1]),
         "position_mae_px": _mean(error[:, POS_X:POS_Y + 1] * pixels),
@@ -259,6 +270,7 @@ def per_track_figures(
                 prediction.asset_keep_prob[:, one],
                 prediction.values[:, one],
                 prediction.visible_prob,
+                None if prediction.asset_true_prob is None else prediction.asset_true_prob[:, one],
             ),
             rows,
             ratio[:, one],

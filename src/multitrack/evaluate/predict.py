@@ -68,6 +68,7 @@ def _empty_prediction(n_rows: int, n_tracks: int) -> NextFrame:
         asset_keep_prob=np.ones((n_rows, n_tracks)),
         values=np.zeros((n_rows, n_tracks, 7)),
         visible_prob=np.zeros((n_rows, n_tracks + 1)),
+        asset_true_prob=np.ones((n_rows, n_tracks)),  # first rows are never scored
     )
 
 
@@ -92,6 +93,14 @@ def _predict_batch(model, stats, active, asset, values, jobs, out: NextFrame) ->
         positions = rows - start - 1  # output at position p predicts row start + p + 1
         out.active_prob[rows] = active_prob[b, positions]
         out.asset_pred[rows] = asset_prob[b, positions, :, 1:].argmax(axis=-1) + 1
-        previous_asset = np.asarray(asset[rows - 1], dtype=np.int64)  # (n, T)
-        out.asset_keep_prob[rows] = np.take_along_axis(asset_prob[b, positions], previous_asset[..., None], axis=-1)[..., 0]
+        out.asset_keep_prob[rows] = _class_probability(asset_prob[b, positions], asset[rows - 1])
+        # the softmax over all K classes, as trained (class 0 included): its log loss on active
+        # tracks is the asset cross-entropy of training
+        out.asset_true_prob[rows] = _class_probability(asset_prob[b, positions], asset[rows])
         out.values[rows] = predicted_values[b, positions]
+
+
+def _class_probability(asset_prob: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """asset_prob (n, T, K), classes (n, T) -> (n, T) the probability of each given class."""
+    index = np.asarray(classes, dtype=np.int64)[..., None]  # (n, T, 1)
+    return np.take_along_axis(asset_prob, index, axis=-1)[..., 0]

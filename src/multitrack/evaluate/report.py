@@ -15,10 +15,12 @@ PREDICTORS = ("model", "persistence", "markov", "semi_markov")
 # (section, figure, True when higher is better)
 TABLE_ROWS = (
     ("change_frames", "active_log_loss", False),
+    ("change_frames", "asset_log_loss", False),
     ("cuts", "next_track_accuracy", True),
     ("all_frames", "active_accuracy", True),
     ("all_frames", "active_f1", True),
     ("all_frames", "active_log_loss", False),
+    ("all_frames", "asset_log_loss", False),
     ("all_frames", "asset_accuracy", True),
     ("all_frames", "scale_mae", False),
     ("all_frames", "position_mae_px", False),
