@@ -3,8 +3,8 @@
 - timeline strips: tracks × time coloured by asset, with the visible clip's scale and
   position curves underneath, for the editor's frames after a prompt against a model
   rollout and a semi-Markov rollout from the same prompt;
-- training curves from the run's CSV log (the bundle sits in RUN_DIR/bundle, Lightning's CSV
-  logger writes RUN_DIR/logs/version_N/metrics.csv);
+- training curves, the total loss and beside it each component, from the run's CSV log (the
+  bundle sits in RUN_DIR/bundle, Lightning's CSV logger writes RUN_DIR/logs/version_N/metrics.csv);
 - per-track bars of the next-frame figures for the model and the baselines.
 """
 
@@ -17,11 +17,16 @@ import matplotlib
 matplotlib.use("Agg")  # files only: evaluate runs on servers without a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from multitrack.evaluate.metrics import POS_X, POS_Y, SCALE, Excerpt, Frames, visible_tracks  # noqa: E402
+from multitrack.model.losses import COMPONENTS  # noqa: E402  logged as train/<name>, val/<name>
 
 STRIP_EXAMPLES = 3
 PER_TRACK_FIGURES = ("active_f1", "asset_accuracy", "iou")
+STRIP_INCHES_PER_TRACK = 0.13
+MAX_TRACK_LABELS = 12
+LOSS_QUANTITIES = ("loss", *COMPONENTS)  # one colour each in the training curves
 PREDICTOR_COLOURS = {"model": "#1f77b4", "persistence": "#7f7f7f", "markov": "#ff7f0e", "semi_markov": "#2ca02c"}
 
 
@@ -46,18 +51,31 @@ def write_plots(out_dir: Path, metrics: dict, split, truth: list[Excerpt], sampl
 def plot_strips(path: Path, panels: list[tuple[str, Excerpt]], title: str) -> None:
     """One strip (tracks × time, coloured by asset) and one curve axis per panel."""
     n_tracks = max(1, max(_used_tracks(excerpt.frames) for _, excerpt in panels))
+    # the strip grows with the tracks so that each keeps a readable row (DPI 90: ~12 px)
+    strip_inches, curve_inches = max(1.0, STRIP_INCHES_PER_TRACK * n_tracks), 0.8
+    height_inches = len(panels) * (strip_inches + curve_inches) + 1.2  # + title, x label, legend
     figure, axes = plt.subplots(
-        2 * len(panels), 1, figsize=(11, 2.6 * len(panels)), sharex=True,
-        gridspec_kw={"height_ratios": [max(1.0, 0.35 * n_tracks), 1.2] * len(panels)},
+        2 * len(panels), 1, figsize=(11, height_inches), sharex=True,
+        gridspec_kw={"height_ratios": [strip_inches, curve_inches] * len(panels)},
     )
     for number, (label, excerpt) in enumerate(panels):
         _draw_strip(axes[2 * number], excerpt, n_tracks, label)
         _draw_curves(axes[2 * number + 1], excerpt)
     axes[-1].set_xlabel("seconds after the prompt")
-    figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
+    figure.suptitle(f"{title}\n(colour: asset; curves: the visible clip's scale and position)", fontsize=10)
+    # one legend for every curve axis, under the figure, where it hides no curve
+    handles, labels = axes[1].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    figure.tight_layout(rect=(0, 0.4 / height_inches, 1, 1))
     figure.savefig(path, dpi=90)
     plt.close(figure)
+
+
+def track_ticks(n_tracks: int) -> list[int]:
+    """Track numbers to label on a strip: all up to MAX_TRACK_LABELS, else V1 and every
+    2nd, 5th or 10th track, so the labels never overlap."""
+    step = next((s for s in (1, 2, 5, 10) if n_tracks / s <= MAX_TRACK_LABELS), -(-n_tracks // MAX_TRACK_LABELS))
+    return sorted({1, *range(step, n_tracks + 1, step)})
 
 
 def _used_tracks(frames: Frames) -> int:
@@ -72,8 +90,9 @@ def _draw_strip(axis, excerpt: Excerpt, n_tracks: int, label: str) -> None:
     seconds = len(frames) / excerpt.fps
     axis.imshow(shown, aspect="auto", origin="lower", cmap="tab20", vmin=1, vmax=20,
                 interpolation="nearest", extent=(0, seconds, 0.5, n_tracks + 0.5))
-    axis.set_yticks(range(1, n_tracks + 1), [f"V{t}" for t in range(1, n_tracks + 1)], fontsize=7)
-    axis.set_ylabel(label, fontsize=8)
+    ticks = track_ticks(n_tracks)
+    axis.set_yticks(ticks, [f"V{t}" for t in ticks], fontsize=7)
+    axis.set_ylabel(label.replace(", ", ",\n"), fontsize=8)  # two short lines fit a low strip
 
 
 def _draw_curves(axis, excerpt: Excerpt) -> None:
@@ -85,7 +104,7 @@ def _draw_curves(axis, excerpt: Excerpt) -> None:
     for column, name in ((SCALE, "scale"), (POS_X, "pos_x"), (POS_Y, "pos_y")):
         curve = np.where(track >= 0, frames.values[rows, np.maximum(track, 0), column], np.nan)
         axis.plot(seconds, curve, linewidth=1, label=name)
-    axis.legend(fontsize=6, loc="upper right", ncol=3)
+    axis.set_ylabel("visible\nclip", fontsize=7)
     axis.tick_params(labelsize=7)
 
 
@@ -97,7 +116,8 @@ def find_training_log(bundle_dir: Path) -> Path | None:
 
 
 def plot_training_curves(path: Path, csv_path: Path) -> bool:
-    """Every loss column of the CSV log against the step; False when there is none to draw."""
+    """The loss columns of the CSV log against the step, and beside them each loss component's
+    epoch means (train solid, val dashed) when the log has them; False when there is no loss."""
     import pandas as pd
 
     try:
@@ -107,19 +127,37 @@ def plot_training_curves(path: Path, csv_path: Path) -> bool:
     columns = [c for c in log.columns if "loss" in c and log[c].notna().any()]
     if not columns or "step" not in log.columns:
         return False
-    figure, axis = plt.subplots(figsize=(9, 4))
-    for column in columns:
-        series = log[["step", column]].dropna()
-        axis.plot(series["step"], series[column], label=column, linewidth=1, marker="." if len(series) < 30 else None)
-    axis.set_xlabel("step")
-    axis.set_ylabel("loss")
-    axis.set_yscale("log")
-    axis.legend(fontsize=7, ncol=2)
-    axis.set_title(f"Training curves ({csv_path.parent.name})", fontsize=10)
+    components = [c for c in log.columns if c.split("/")[-1] in COMPONENTS and log[c].notna().any()]
+    figure, axes = plt.subplots(1, 2 if components else 1, figsize=(11 if components else 9, 4), squeeze=False)
+    _draw_losses(axes[0, 0], log, columns, "loss")
+    axes[0, 0].set_title(f"Training curves ({csv_path.parent.name})", fontsize=10)
+    if components:
+        _draw_losses(axes[0, 1], log, components, "component loss")
+        axes[0, 1].set_title("Loss components (epoch means; train solid, val dashed)", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     plt.close(figure)
     return True
+
+
+def _draw_losses(axis, log, columns: list[str], y_label: str) -> None:
+    for column in columns:
+        series = log[["step", column]].dropna()
+        name = column.split("/")[-1].removesuffix("_step")
+        # one colour per quantity, so train (solid) and val (dashed) of it pair up; per-step
+        # values are noisy and drawn faint behind the epoch means
+        colour = f"C{LOSS_QUANTITIES.index(name)}" if name in LOSS_QUANTITIES else "C7"
+        axis.plot(series["step"], series[column], "--" if column.startswith("val/") else "-", color=colour,
+                  label=column, linewidth=1, alpha=0.4 if column.endswith("_step") else 1.0,
+                  marker="." if len(series) < 30 else None)
+    axis.set_xlabel("step")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # steps are whole numbers
+    axis.set_ylabel(y_label)
+    losses = log[columns].to_numpy(dtype=float)
+    # a log axis only pays off over a decade; within one its ticks read "3.15 × 10⁻¹"
+    if np.nanmin(losses) > 0 and np.nanmax(losses) / np.nanmin(losses) > 10:
+        axis.set_yscale("log")
+    axis.legend(fontsize=7, ncol=2)
 
 
 def plot_per_track(path: Path, metrics: dict) -> None:
@@ -135,6 +173,7 @@ def plot_per_track(path: Path, metrics: dict) -> None:
         axis.set_xticks(np.arange(len(tracks)) + width * (len(predictors) - 1) / 2, tracks, fontsize=7)
         axis.set_title(figure_name, fontsize=9)
         axis.set_ylim(0, 1.05)
+    axes[0].set_ylabel("next-frame score (1 = perfect)", fontsize=8)
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="upper center", ncol=len(predictors), fontsize=8)
     figure.tight_layout(rect=(0, 0, 1, 0.9))
