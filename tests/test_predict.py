@@ -9,7 +9,7 @@ import torch
 from multitrack.config import load_config
 from multitrack.data.normalize import NormStats
 from multitrack.evaluate.predict import predict_timelines, window_plan
-from multitrack.model.transformer import COPY_LOGIT_INIT, MultitrackTransformer
+from multitrack.model.transformer import MultitrackTransformer
 
 STATS = NormStats(np.zeros(7), np.ones(7))
 
@@ -57,11 +57,11 @@ def test_rows_match_a_direct_forward_pass(model):
 
 
 def test_an_untrained_model_scores_the_true_asset_as_persistence_would(model):
-    # the heads start at zero, so the only asset logit is the copy bonus on the current class:
-    # p(same class) = e^b / (e^b + K - 1), any other class 1 / (e^b + K - 1), K = 4
+    # the heads start at zero, so the only asset logit is the copy bonus b on the current
+    # class: p(same class) = e^b / (e^b + K - 1), any other class 1 / (e^b + K - 1), K = 4
     active, asset, values = arrays(20, 3)
     prediction = predict_timelines(model, STATS, active, asset, values, [0], [20])
-    bonus = np.exp(COPY_LOGIT_INIT)
+    bonus = np.exp(model.copy_asset.detach().numpy())  # (T,)
     expected = np.where(asset[1:] == asset[:-1], bonus, 1.0) / (bonus + 3)
     np.testing.assert_allclose(prediction.asset_true_prob[1:], expected, rtol=1e-5)
 
