@@ -35,6 +35,7 @@ def _prediction(seed: int) -> Prediction:
         torch.randn(B, L, T, generator=generator),
         torch.randn(B, L, T, K, generator=generator),
         torch.randn(B, L, T, 7, generator=generator),
+        torch.randn(B, L, T + 1, generator=generator),
     )
 
 
@@ -50,12 +51,16 @@ def test_hand_computed_single_track():
         torch.tensor([[[0.0], [9.0]]]),  # logit 0 -> p 0.5 for the real target
         torch.zeros(1, 2, 1, 2),  # uniform over K=2
         torch.zeros(1, 2, 1, 7),  # error 1.0 on `scale`, 0 elsewhere
+        torch.zeros(1, 2, 2),  # visible: "none" or V1, uniform -> log 2 on the real target (V1)
     )
-    losses = multitask_loss(prediction, batch, LossConfig(active=1.0, asset=2.0, values=1.0, smooth_l1_beta=0.5))
+    losses = multitask_loss(
+        prediction, batch, LossConfig(active=1.0, asset=2.0, values=1.0, visible=0.5, smooth_l1_beta=0.5)
+    )
     assert math.isclose(losses.active.item(), math.log(2), rel_tol=1e-6)
     assert math.isclose(losses.asset.item(), math.log(2), rel_tol=1e-6)
     assert math.isclose(losses.values.item(), (1.0 - 0.25) / 7, rel_tol=1e-6)  # |d|-beta/2, 1 of 7 values
-    assert math.isclose(losses.total.item(), 3 * math.log(2) + 0.75 / 7, rel_tol=1e-6)
+    assert math.isclose(losses.visible.item(), math.log(2), rel_tol=1e-6)
+    assert math.isclose(losses.total.item(), 3.5 * math.log(2) + 0.75 / 7, rel_tol=1e-6)
 
 
 def test_no_active_target_gives_zero_asset_and_value_loss():
@@ -83,6 +88,7 @@ def test_masked_entries_do_not_change_the_loss(seed, junk):
         prediction.active_logits.masked_fill(padding.unsqueeze(-1), junk),
         prediction.asset_logits.masked_fill(hidden_track.unsqueeze(-1), junk),
         prediction.values.masked_fill(hidden_track.unsqueeze(-1), junk),
+        prediction.visible_logits.masked_fill(padding.unsqueeze(-1), junk),
     )
     for prediction_used, batch_used in ((prediction, changed), (junk_prediction, batch), (junk_prediction, changed)):
         losses = multitask_loss(prediction_used, batch_used, LossConfig())
@@ -116,7 +122,7 @@ def test_change_weight_counts_flips_that_many_times():
         "mask": torch.ones(1, 2, dtype=torch.bool),
     }
     logits = torch.tensor([[[2.0, -1.0]]])  # (B, L=1, T)
-    prediction = Prediction(logits, torch.zeros(1, 1, 2, 3), torch.zeros(1, 1, 2, 7))
+    prediction = Prediction(logits, torch.zeros(1, 1, 2, 3), torch.zeros(1, 1, 2, 7), torch.zeros(1, 1, 3))
     a = F.binary_cross_entropy_with_logits(torch.tensor(2.0), torch.tensor(1.0))
     b = F.binary_cross_entropy_with_logits(torch.tensor(-1.0), torch.tensor(1.0))
     for w in (1.0, 5.0):
@@ -124,3 +130,5 @@ def test_change_weight_counts_flips_that_many_times():
         assert loss.active.item() == pytest.approx(((a + w * b) / (1 + w)).item(), rel=1e-6)
         # asset: track 1 switches 0 -> 2 (weight w), track 0 keeps asset 1; uniform logits: log 3 each
         assert loss.asset.item() == pytest.approx(torch.log(torch.tensor(3.0)).item(), rel=1e-6)
+        # visible: V1 on top -> V2 on top is a change, counted w times; uniform logits: log 3
+        assert loss.visible.item() == pytest.approx(torch.log(torch.tensor(3.0)).item(), rel=1e-6)

@@ -55,25 +55,39 @@ class TestEncoding:
 
 
 class TestSampling:
-    def prediction(self, active_logit: float) -> Prediction:
+    def prediction(self, active_logit: float, visible_class: int, visible_logit: float = 20.0) -> Prediction:
         asset_logits = torch.full((1, TRACKS, CLASSES), -5.0)
         asset_logits[..., 0] = 10.0  # "none" is never sampled for an active track
         asset_logits[..., 3] = 5.0
-        return Prediction(torch.full((1, TRACKS), active_logit), asset_logits, torch.ones(1, TRACKS, 7))
+        visible_logits = torch.zeros(1, TRACKS + 1)
+        visible_logits[0, visible_class] = visible_logit
+        return Prediction(torch.full((1, TRACKS), active_logit), asset_logits, torch.ones(1, TRACKS, 7), visible_logits)
 
     def test_greedy(self):
-        active, asset, values = sample_frame(self.prediction(0.3), 0.0, None)
+        # V3 on top (class 3), and the tracks below lean on: everything on
+        active, asset, values = sample_frame(self.prediction(0.3, 3), 0.0, None)
         assert active.tolist() == [[1.0, 1.0, 1.0]]
         assert asset.tolist() == [[3, 3, 3]]
-        active, asset, values = sample_frame(self.prediction(-0.3), 0.0, None)
-        assert asset.tolist() == [[0, 0, 0]]
-        assert (values == 0).all()
+        # V2 on top: V3 is off whatever its own logit says, V1 below follows its logit
+        active, asset, values = sample_frame(self.prediction(0.3, 2), 0.0, None)
+        assert active.tolist() == [[1.0, 1.0, 0.0]]
+        active, asset, values = sample_frame(self.prediction(-0.3, 2), 0.0, None)
+        assert active.tolist() == [[0.0, 1.0, 0.0]]
+        assert asset.tolist() == [[0, 3, 0]]
+        assert (values[0, [0, 2]] == 0).all() and (values[0, 1] == 1).all()
+        # nothing on top: every track off
+        active, asset, values = sample_frame(self.prediction(5.0, 0), 0.0, None)
+        assert active.tolist() == [[0.0, 0.0, 0.0]] and (values == 0).all()
 
     def test_temperature_spreads_the_draws(self):
         generator = torch.Generator().manual_seed(0)
-        draws = [sample_frame(self.prediction(1.0), 1.0, generator)[0].mean().item() for _ in range(300)]
-        # sigmoid(1) = 0.731
-        assert np.mean(draws) == pytest.approx(0.731, abs=0.05)
+        # visible logits: 1.0 on V3, 0 elsewhere -> p(V3 on top) = e / (e + 3) = 0.475
+        frames = [sample_frame(self.prediction(1.0, 3, visible_logit=1.0), 1.0, generator)[0] for _ in range(600)]
+        top = np.array([frame[0, 2].item() for frame in frames])
+        assert top.mean() == pytest.approx(np.e / (np.e + 3), abs=0.05)
+        # under V3, V1 is on with sigmoid(1) = 0.731
+        lowest = np.array([frame[0, 0].item() for frame in frames])[top == 1]
+        assert lowest.mean() == pytest.approx(0.731, abs=0.07)
 
 
 class TestRollout:

@@ -99,3 +99,6 @@ def test_an_untrained_model_starts_from_persistence(model):
     assert bool((prob[on] > 0.9).all()) and bool((prob[~on] < 0.1).all())
     assert torch.equal(prediction.asset_logits.argmax(-1)[on], asset[on])
     assert torch.equal(prediction.values, values)
+    visible = torch.where(on, torch.arange(1, TRACKS + 1), 0).amax(-1)  # topmost active track, 0 = none
+    assert torch.equal(prediction.visible_logits.argmax(-1), visible)
+    assert bool((torch.softmax(prediction.visible_logits, -1).amax(-1) > 0.97).all())

@@ -52,6 +52,7 @@ class LossConfig:
     active: float = 1.0
     asset: float = 1.0
     values: float = 1.0
+    visible: float = 1.0  # which track is on top in the next frame
     smooth_l1_beta: float = 0.1
     change_weight: float = 1.0  # weight of active flips and asset switches in their terms
 

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from multitrack.data.normalize import NormStats
-from multitrack.evaluate.metrics import NextFrame, visible_probabilities
+from multitrack.evaluate.metrics import NextFrame
 from multitrack.model.transformer import MultitrackTransformer
 
 BATCH_WINDOWS = 32
@@ -57,7 +57,6 @@ def predict_timelines(
     ]
     for first in range(0, len(jobs), BATCH_WINDOWS):
         _predict_batch(model, stats, active, asset, values, jobs[first:first + BATCH_WINDOWS], out)
-    out.visible_prob = visible_probabilities(out.active_prob)
     return out
 
 
@@ -67,7 +66,7 @@ def _empty_prediction(n_rows: int, n_tracks: int) -> NextFrame:
         asset_pred=np.ones((n_rows, n_tracks), dtype=np.int64),
         asset_keep_prob=np.ones((n_rows, n_tracks)),
         values=np.zeros((n_rows, n_tracks, 7)),
-        visible_prob=np.zeros((n_rows, n_tracks + 1)),
+        visible_prob=np.eye(1, n_tracks + 1).repeat(n_rows, axis=0),  # first rows: "nothing on screen"
         asset_true_prob=np.ones((n_rows, n_tracks)),  # first rows are never scored
     )
 
@@ -86,12 +85,15 @@ def _predict_batch(model, stats, active, asset, values, jobs, out: NextFrame) ->
         window_values[b, :n] = torch.as_tensor(values[start:start + n], dtype=torch.float32)
     prediction = model(window_active, window_asset, window_values)  # (B, L, T …)
     active_prob = torch.sigmoid(prediction.active_logits).numpy()  # (B, L, T)
+    # which track is on top next: the model's own head, not a product of independent tracks
+    visible_prob = torch.softmax(prediction.visible_logits, dim=-1).numpy()  # (B, L, T + 1)
     asset_prob = torch.softmax(prediction.asset_logits, dim=-1).numpy()  # (B, L, T, K)
     predicted_values = stats.invert(prediction.values.numpy().astype(np.float64))  # (B, L, T, 7)
     for b, (start, keep_from, keep_to) in enumerate(jobs):
         rows = np.arange(keep_from, keep_to)
         positions = rows - start - 1  # output at position p predicts row start + p + 1
         out.active_prob[rows] = active_prob[b, positions]
+        out.visible_prob[rows] = visible_prob[b, positions]
         out.asset_pred[rows] = asset_prob[b, positions, :, 1:].argmax(axis=-1) + 1
         out.asset_keep_prob[rows] = _class_probability(asset_prob[b, positions], asset[rows - 1])
         # the softmax over all K classes, as trained (class 0 included): its log loss on active

@@ -1,9 +1,10 @@
 """Roll the model forward from a prompt, one sampled frame at a time.
 
-Each new frame is drawn from the model's next-frame prediction: every track's `active` from
-a Bernoulli on sigmoid(logit / temperature), the asset of an active track from
-softmax(logits / temperature) over the classes 1..K-1 (class 0, "none", is reserved for
-empty tracks), and the geometry is the predicted values. Temperature 0 is greedy (logit > 0,
+Each new frame is drawn from the model's next-frame prediction: the track on top from
+softmax(visible logits / temperature), each track below it from a Bernoulli on
+sigmoid(active logit / temperature) (tracks above it are off), the asset of an active track
+from softmax(logits / temperature) over the classes 1..K-1 (class 0, "none", is reserved
+for empty tracks), and the geometry is the predicted values. Temperature 0 is greedy (logit > 0,
 argmax). Random draws come from one `torch.Generator` in a fixed order, so a seed fixes the
 rollout.
 
@@ -79,21 +80,34 @@ def decode_frames(tensors: FrameTensors, stats: NormStats) -> list[Frames]:
 def sample_frame(
     prediction: Prediction, temperature: float, generator: torch.Generator | None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One frame (B, T), (B, T), (B, T, 7) drawn from a next-frame prediction."""
-    active_logits, asset_logits, values = prediction
+    """One frame (B, T), (B, T), (B, T, 7) drawn from a next-frame prediction.
+
+    First the track on top (the visible-track head, which knows which cuts go together),
+    then every track below it from its own `active` probability; tracks above it are off.
+    """
+    active_logits, asset_logits, values, visible_logits = prediction
     asset_logits = asset_logits[..., 1:]  # an active track shows some asset: never class 0
+    visible = _draw(visible_logits, temperature, generator)  # (B,): 0 none, j = track j-1
     if temperature <= 0:
-        active = active_logits > 0
-        asset = asset_logits.argmax(dim=-1) + 1
+        below_on = active_logits > 0
     else:
         uniform = torch.rand(active_logits.shape, generator=generator, device=active_logits.device)
-        active = uniform < torch.sigmoid(active_logits / temperature)
-        noise = torch.rand(asset_logits.shape, generator=generator, device=asset_logits.device)
-        gumbel = -torch.log(-torch.log(noise.clamp(1e-12, 1.0 - 1e-7)))  # Gumbel-max draws a softmax sample
-        asset = (asset_logits / temperature + gumbel).argmax(dim=-1) + 1
+        below_on = uniform < torch.sigmoid(active_logits / temperature)
+    numbers = torch.arange(1, active_logits.shape[-1] + 1, device=active_logits.device)  # (T,)
+    active = (numbers == visible[:, None]) | (below_on & (numbers < visible[:, None]))  # (B, T)
+    asset = _draw(asset_logits, temperature, generator) + 1  # (B, T)
     asset = torch.where(active, asset, torch.zeros_like(asset))
     values = torch.where(active[..., None], values, torch.zeros_like(values))
     return active.to(values.dtype), asset, values
+
+
+def _draw(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    """A class index per row of the last axis: argmax at temperature 0, else a softmax sample."""
+    if temperature <= 0:
+        return logits.argmax(dim=-1)
+    noise = torch.rand(logits.shape, generator=generator, device=logits.device)
+    gumbel = -torch.log(-torch.log(noise.clamp(1e-12, 1.0 - 1e-7)))  # Gumbel-max draws a softmax sample
+    return (logits / temperature + gumbel).argmax(dim=-1)
 
 
 @torch.no_grad()

@@ -4,6 +4,7 @@
 - `asset`: cross-entropy over the K classes, only on tracks active in the target frame;
 - `values`: Smooth-L1 on the 7 normalised values, only on tracks active in the target frame
   (an inactive track's values are 0 by convention and mean nothing);
+- `visible`: cross-entropy of which track is on top in the target frame (0 = none);
 - padded frames (mask False) count nowhere;
 - `loss.change_weight` counts the rare (frame, track) entries where `active` flips or the
   asset switches that many times in their component's mean: cuts are a few frames in a
@@ -21,9 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from multitrack.config import LossConfig
-from multitrack.model.transformer import Prediction
+from multitrack.model.transformer import Prediction, visible_classes
 
-COMPONENTS = ("active", "asset", "values")
+COMPONENTS = ("active", "asset", "values", "visible")
 
 
 class LossBreakdown(NamedTuple):
@@ -31,6 +32,7 @@ class LossBreakdown(NamedTuple):
     active: torch.Tensor  # mean BCE per real (frame, track)
     asset: torch.Tensor  # mean CE per active target track
     values: torch.Tensor  # mean Smooth-L1 per active target track and value
+    visible: torch.Tensor  # mean CE of the visible-track class per real target frame
 
 
 def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weights: LossConfig) -> LossBreakdown:
@@ -60,8 +62,16 @@ def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weigh
     )  # (B, L, T, 7)
     values = _masked_mean(smooth_l1, on_values)
 
-    total = weights.active * active + weights.asset * asset + weights.values * values
-    return LossBreakdown(total, active, asset, values)
+    input_visible = visible_classes(batch["active"][:, :-1])  # (B, L)
+    target_visible = torch.where(real, visible_classes(target_active), 0)  # (B, L)
+    visible_ce = F.cross_entropy(
+        _fill(prediction.visible_logits, real.unsqueeze(-1)).flatten(0, 1), target_visible.flatten(), reduction="none"
+    ).view_as(target_visible)  # (B*L,) -> (B, L)
+    visible = _weighted_mean(visible_ce, real, target_visible != input_visible, weights.change_weight)
+
+    total = (weights.active * active + weights.asset * asset + weights.values * values
+             + weights.visible * visible)
+    return LossBreakdown(total, active, asset, values, visible)
 
 
 def _fill(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:

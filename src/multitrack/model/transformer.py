@@ -17,6 +17,7 @@ hs = head size, S = cached frames.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -29,17 +30,25 @@ from multitrack.config import ModelConfig
 VALUE_COUNT = 7  # scale, pos_x, pos_y, crop_left/right/top/bottom (DESIGN.md §2)
 ROTARY_BASE = 10_000.0
 # Next frames mostly repeat the current one (DESIGN.md §3), so the heads start from the
-# current frame: a learned bonus for "stays as it is" on the active and asset logits and a
-# residual on the values. The Transformer then only has to learn what changes, and when.
-COPY_LOGIT_INIT = 4.0
+# current frame: a learned bonus for "stays as it is" on the active, asset and visible-track
+# logits and a residual on the values. The Transformer then only has to learn what changes,
+# and when. The bonus starts where "stays" has this probability:
+COPY_INIT_PROBABILITY = 0.98
 
 
 class Prediction(NamedTuple):
-    """What the model says about the next frame(s)."""
+    """What the model says about the next frame(s).
+
+    `visible_logits` score which track is the topmost active one (the one on screen) in the
+    next frame: class 0 is "none", class j is track j-1 (V1 = 1). The per-track `active`
+    logits are independent of each other; this head carries what they cannot, such as
+    "if the close-up goes off, the wide comes on" (DESIGN.md §3: which track comes next).
+    """
 
     active_logits: torch.Tensor  # (B, L, T) or (B, T) from `step`
     asset_logits: torch.Tensor  # (B, L, T, K) or (B, T, K)
     values: torch.Tensor  # (B, L, T, 7) or (B, T, 7), normalised
+    visible_logits: torch.Tensor  # (B, L, T + 1) or (B, T + 1)
 
 
 @dataclass
@@ -166,10 +175,13 @@ class MultitrackTransformer(nn.Module):
         self.ln_out = nn.LayerNorm(config.d_model)
         self.head_width = 1 + asset_classes + VALUE_COUNT  # per track: active, K assets, 7 values
         self.head = nn.Linear(config.d_model, max_tracks * self.head_width)
+        self.visible_head = nn.Linear(config.d_model, max_tracks + 1)
         self.apply(_init_weights)
-        nn.init.zeros_(self.head.weight)  # an untrained model predicts exactly "nothing changes"
-        self.copy_active = nn.Parameter(torch.full((max_tracks,), COPY_LOGIT_INIT))
-        self.copy_asset = nn.Parameter(torch.full((max_tracks,), COPY_LOGIT_INIT))
+        for head in (self.head, self.visible_head):
+            nn.init.zeros_(head.weight)  # an untrained model predicts exactly "nothing changes"
+        self.copy_active = nn.Parameter(torch.full((max_tracks,), _copy_logit(2)))
+        self.copy_asset = nn.Parameter(torch.full((max_tracks,), _copy_logit(asset_classes)))
+        self.copy_visible = nn.Parameter(torch.full((max_tracks + 1,), _copy_logit(max_tracks + 1)))
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -222,7 +234,22 @@ class MultitrackTransformer(nn.Module):
         active_logits = active_delta.squeeze(-1) + self.copy_active * stays_on  # (B, L, T)
         same_asset = F.one_hot(asset, self.asset_classes).to(x.dtype)  # (B, L, T, K)
         asset_logits = asset_delta + self.copy_asset[:, None] * same_asset  # (B, L, T, K)
-        return Prediction(active_logits, asset_logits, values.to(x.dtype) + values_delta)
+        same_visible = F.one_hot(visible_classes(active), self.max_tracks + 1).to(x.dtype)  # (B, L, T + 1)
+        visible_logits = self.visible_head(x) + self.copy_visible * same_visible  # (B, L, T + 1)
+        return Prediction(active_logits, asset_logits, values.to(x.dtype) + values_delta, visible_logits)
+
+
+def visible_classes(active: torch.Tensor) -> torch.Tensor:
+    """(…, T) active flags -> (…) class of the topmost active track: 0 none, j for track j-1."""
+    tracks = active.shape[-1]
+    numbers = torch.arange(1, tracks + 1, device=active.device)  # (T,): V1 = 1
+    return torch.where(active > 0.5, numbers, 0).amax(dim=-1)
+
+
+def _copy_logit(classes: int) -> float:
+    """The bonus that gives "stays" COPY_INIT_PROBABILITY among `classes` equal alternatives."""
+    odds = COPY_INIT_PROBABILITY / (1.0 - COPY_INIT_PROBABILITY)
+    return math.log(odds * (classes - 1))
 
 
 def _init_weights(module: nn.Module) -> None:
