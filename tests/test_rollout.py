@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from multitrack.config import load_config
 from multitrack.data.normalize import NormStats
@@ -20,7 +21,13 @@ STATS = NormStats(np.array([1.0, 0.0, 0.0, 5.0, 5.0, 5.0, 5.0]), np.array([0.5, 
 def model(tiny_config) -> MultitrackTransformer:
     torch.manual_seed(0)
     config = load_config(tiny_config)
-    return MultitrackTransformer(config.model, TRACKS, CLASSES, config.window.length).eval()
+    model = MultitrackTransformer(config.model, TRACKS, CLASSES, config.window.length).eval()
+    # the heads start at zero (an untrained model copies the current frame whatever its layers
+    # compute): random heads make the rollouts depend on attention and the cache
+    with torch.no_grad():
+        for head in (model.head, model.visible_head):
+            nn.init.normal_(head.weight, std=0.3)
+    return model
 
 
 def prompt_frames(n: int) -> Frames:
@@ -90,6 +97,34 @@ class TestSampling:
         assert lowest.mean() == pytest.approx(0.731, abs=0.07)
 
 
+    @pytest.mark.parametrize("temperature", [0.5, 1.0])
+    def test_draws_come_from_the_generator_in_a_fixed_order(self, temperature):
+        # the visible track, then every track's Bernoulli, then the assets by Gumbel-max: the
+        # frame sample_frame draws is the one computed here by hand from the same draws
+        logits = torch.Generator().manual_seed(5)
+        prediction = Prediction(
+            torch.randn(2, TRACKS, generator=logits),
+            torch.randn(2, TRACKS, CLASSES, generator=logits),
+            torch.randn(2, TRACKS, 7, generator=logits),
+            torch.randn(2, TRACKS + 1, generator=logits),
+        )
+        for seed in range(20):
+            draws = torch.Generator().manual_seed(seed)
+            u_visible = torch.rand(2, TRACKS + 1, generator=draws).numpy()
+            u_active = torch.rand(2, TRACKS, generator=draws).numpy()
+            u_asset = torch.rand(2, TRACKS, CLASSES - 1, generator=draws).numpy()
+            p = [part.numpy().astype(np.float64) for part in prediction]
+            top = np.argmax(p[3] / temperature - np.log(-np.log(u_visible)), axis=-1)[:, None]  # (2, 1)
+            below_on = u_active < 1 / (1 + np.exp(-p[0] / temperature))
+            numbers = np.arange(1, TRACKS + 1)
+            expected_active = (numbers == top) | (below_on & (numbers < top))
+            expected_asset = np.argmax(p[1][..., 1:] / temperature - np.log(-np.log(u_asset)), axis=-1) + 1
+            active, asset, values = sample_frame(prediction, temperature, torch.Generator().manual_seed(seed))
+            np.testing.assert_array_equal(active.numpy(), expected_active)
+            np.testing.assert_array_equal(asset.numpy(), np.where(expected_active, expected_asset, 0))
+            np.testing.assert_array_equal(values.numpy(), np.where(expected_active[..., None], p[2], 0))
+
+
 class TestRollout:
     def test_cached_and_naive_agree_over_the_first_window(self, model):
         prompt = encode_frames(prompt_frames(3), STATS, CLASSES, batch=2)
@@ -120,6 +155,14 @@ class TestRollout:
         on = out.active > 0
         assert (out.asset[on] >= 1).all() and (out.asset[~on] == 0).all()
         assert (out.values[~on] == 0).all()
+
+    def test_rollout_returns_ordinary_tensors(self, model):
+        # it samples in inference mode; what it returns is not an inference tensor, so callers
+        # may edit it in place
+        out = rollout(model, encode_frames(prompt_frames(5), STATS, CLASSES), 4, 1.0, torch.Generator().manual_seed(4))
+        assert not out.active.is_inference()
+        out.values[:, 0] += 1.0
+        assert out.active.shape == (1, 4, TRACKS) and out.values.shape == (1, 4, TRACKS, 7)
 
     def test_empty_prompt_is_refused(self, model):
         empty = FrameTensors(torch.zeros(1, 0, TRACKS), torch.zeros(1, 0, TRACKS, dtype=torch.long), torch.zeros(1, 0, TRACKS, 7))

@@ -86,18 +86,17 @@ def sample_frame(
     then every track below it from its own `active` probability; tracks above it are off.
     """
     active_logits, asset_logits, values, visible_logits = prediction
-    asset_logits = asset_logits[..., 1:]  # an active track shows some asset: never class 0
-    visible = _draw(visible_logits, temperature, generator)  # (B,): 0 none, j = track j-1
+    visible = _draw(visible_logits, temperature, generator)[:, None]  # (B, 1): 0 none, j = track j-1
     if temperature <= 0:
         below_on = active_logits > 0
     else:
         uniform = torch.rand(active_logits.shape, generator=generator, device=active_logits.device)
-        below_on = uniform < torch.sigmoid(active_logits / temperature)
+        below_on = uniform < torch.sigmoid(_scaled(active_logits, temperature))
     numbers = torch.arange(1, active_logits.shape[-1] + 1, device=active_logits.device)  # (T,)
-    active = (numbers == visible[:, None]) | (below_on & (numbers < visible[:, None]))  # (B, T)
-    asset = _draw(asset_logits, temperature, generator) + 1  # (B, T)
-    asset = torch.where(active, asset, torch.zeros_like(asset))
-    values = torch.where(active[..., None], values, torch.zeros_like(values))
+    active = (numbers == visible) | (below_on & (numbers < visible))  # (B, T)
+    asset = _draw(asset_logits[..., 1:], temperature, generator) + 1  # an active track shows some asset: never class 0
+    asset = torch.where(active, asset, 0)  # (B, T)
+    values = torch.where(active[..., None], values, 0.0)  # (B, T, 7)
     return active.to(values.dtype), asset, values
 
 
@@ -106,11 +105,17 @@ def _draw(logits: torch.Tensor, temperature: float, generator: torch.Generator |
     if temperature <= 0:
         return logits.argmax(dim=-1)
     noise = torch.rand(logits.shape, generator=generator, device=logits.device)
-    gumbel = -torch.log(-torch.log(noise.clamp(1e-12, 1.0 - 1e-7)))  # Gumbel-max draws a softmax sample
-    return (logits / temperature + gumbel).argmax(dim=-1)
+    # Gumbel-max draws a softmax sample: argmax(logits + g) with g = -log(-log(u)), written
+    # as a subtraction and in place (the same numbers, fewer kernels in a per-frame loop)
+    log_neg_log = noise.clamp_(1e-12, 1.0 - 1e-7).log_().neg_().log_()
+    return (_scaled(logits, temperature) - log_neg_log).argmax(dim=-1)
 
 
-@torch.no_grad()
+def _scaled(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    # dividing by 1 changes no bit, and the default temperature is 1
+    return logits if temperature == 1.0 else logits / temperature
+
+
 def rollout(
     model: MultitrackTransformer,
     prompt: FrameTensors,
@@ -123,14 +128,17 @@ def rollout(
     if prompt.frames < 1:
         raise ValueError("a rollout needs a prompt of at least one frame")
     model.eval()
-    out = _empty_like(prompt, n_frames)
     threads = 1 if prompt.active.shape[0] <= SINGLE_THREAD_BATCH else torch.get_num_threads()
-    with _intra_op_threads(threads):
+    # inference mode skips autograd's bookkeeping on every one of a step's small kernels
+    with _intra_op_threads(threads), torch.inference_mode():
         if cached:
-            _fill_cached(model, prompt, out, temperature, generator)
+            frames = _sample_cached(model, prompt, n_frames, temperature, generator)
         else:
-            _fill_naive(model, prompt, out, temperature, generator)
-    return out
+            frames = _sample_naive(model, prompt, n_frames, temperature, generator)
+    if not frames:
+        return prompt.span(0, 0)
+    # stacked outside inference mode, so callers get ordinary tensors they may modify in place
+    return FrameTensors(*(torch.stack(part, dim=1) for part in zip(*frames)))  # (B, n_frames, T …)
 
 
 @contextmanager
@@ -143,43 +151,36 @@ def _intra_op_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _empty_like(prompt: FrameTensors, n_frames: int) -> FrameTensors:
-    batch, _, tracks = prompt.active.shape
-    return FrameTensors(
-        prompt.active.new_zeros((batch, n_frames, tracks)),
-        prompt.asset.new_zeros((batch, n_frames, tracks)),
-        prompt.values.new_zeros((batch, n_frames, tracks, prompt.values.shape[-1])),
-    )
+Frame = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (B, T), (B, T), (B, T, 7)
 
 
-def _store(out: FrameTensors, index: int, frame: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> None:
-    out.active[:, index], out.asset[:, index], out.values[:, index] = frame
-
-
-def _fill_cached(model, prompt, out, temperature, generator) -> None:
+def _sample_cached(model, prompt, n_frames, temperature, generator) -> list[Frame]:
     # only the last window of the prompt: the model never saw more context in training
     context = prompt.span(max(0, prompt.frames - model.window_length), prompt.frames)
     cache = model.new_cache()
     for index in range(context.frames):
         prediction, cache = model.step(*context.frame(index), cache)
-    for index in range(out.frames):
-        frame = sample_frame(prediction, temperature, generator)
-        _store(out, index, frame)
-        if index + 1 < out.frames:
-            prediction, cache = model.step(*frame, cache)
+    frames = []
+    for index in range(n_frames):
+        frames.append(sample_frame(prediction, temperature, generator))
+        if index + 1 < n_frames:
+            prediction, cache = model.step(*frames[-1], cache)
+    return frames
 
 
-def _fill_naive(model, prompt, out, temperature, generator) -> None:
+def _sample_naive(model, prompt, n_frames, temperature, generator) -> list[Frame]:
+    batch, _, tracks = prompt.active.shape
     sequence = FrameTensors(
-        torch.cat((prompt.active, out.active), dim=1),  # (B, P + n, T)
-        torch.cat((prompt.asset, out.asset), dim=1),
-        torch.cat((prompt.values, out.values), dim=1),
+        torch.cat((prompt.active, prompt.active.new_zeros((batch, n_frames, tracks))), dim=1),  # (B, P + n, T)
+        torch.cat((prompt.asset, prompt.asset.new_zeros((batch, n_frames, tracks))), dim=1),
+        torch.cat((prompt.values, prompt.values.new_zeros((batch, n_frames, *prompt.values.shape[2:]))), dim=1),
     )
-    for index in range(out.frames):
+    frames = []
+    for index in range(n_frames):
         end = prompt.frames + index
         window = sequence.span(max(0, end - model.window_length), end)
         full = model(window.active, window.asset, window.values)  # (B, L, T …)
         prediction = Prediction(*(part[:, -1] for part in full))  # the last frame predicts the next
-        frame = sample_frame(prediction, temperature, generator)
-        _store(out, index, frame)
-        sequence.active[:, end], sequence.asset[:, end], sequence.values[:, end] = frame
+        frames.append(sample_frame(prediction, temperature, generator))
+        sequence.active[:, end], sequence.asset[:, end], sequence.values[:, end] = frames[-1]
+    return frames
