@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 
 from multitrack.config import ModelConfig, load_config
-from multitrack.model.transformer import MultitrackTransformer
+from multitrack.model.transformer import ROTATION_TABLE_FRAMES, MultitrackTransformer, RotaryEmbedding
 
 TRACKS, CLASSES, LENGTH = 3, 5, 12
 SMALL = ModelConfig(d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.0, asset_embed_dim=4, track_embed_dim=4)
@@ -24,6 +25,16 @@ def _frames(batch: int, length: int, seed: int = 0) -> tuple[torch.Tensor, torch
 def model() -> MultitrackTransformer:
     torch.manual_seed(0)
     return MultitrackTransformer(SMALL, max_tracks=TRACKS, asset_classes=CLASSES, window_length=LENGTH).eval()
+
+
+def _with_random_heads(model: MultitrackTransformer) -> MultitrackTransformer:
+    """The heads start at zero, so an untrained model's outputs ignore everything the layers
+    compute; random heads make every output depend on attention and the cache."""
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for head in (model.head, model.visible_head):
+            nn.init.normal_(head.weight, std=0.3)
+    return model
 
 
 def test_forward_shapes(model):
@@ -47,6 +58,7 @@ def test_output_at_t_ignores_later_frames(model):
 
 
 def test_cached_steps_equal_the_full_pass(model):
+    model = _with_random_heads(model)
     active, asset, values = _frames(2, LENGTH, seed=1)
     full = model(active, asset, values)
     cache = None
@@ -57,21 +69,41 @@ def test_cached_steps_equal_the_full_pass(model):
     assert cache.frames == LENGTH and cache.position == LENGTH
 
 
-def test_cache_slides_to_the_window_with_relative_positions():
-    # one layer: a cached key depends on its own frame only, so after 2 windows of frames the
-    # sliding cache (the last LENGTH frames at absolute positions LENGTH..2*LENGTH-1) must give
-    # what a fresh pass over those frames at positions 0..LENGTH-1 gives: rotary is relative
+@pytest.mark.parametrize("total", [2 * LENGTH, 2 * LENGTH + 5, ROTATION_TABLE_FRAMES + LENGTH + 5])
+def test_cache_slides_to_the_window_with_relative_positions(total):
+    # one layer: a cached key depends on its own frame only, so after `total` frames the sliding
+    # cache (the last LENGTH frames, at absolute positions total-LENGTH..total-1, in ring slots
+    # that start mid-buffer unless total is a multiple of LENGTH) must give what a fresh pass over
+    # those frames at positions 0..LENGTH-1 gives: rotary is relative. The longest run also
+    # crosses a refill of the cache's table of rotations.
     torch.manual_seed(0)
     config = ModelConfig(**{**SMALL.__dict__, "n_layers": 1})
     model = MultitrackTransformer(config, max_tracks=TRACKS, asset_classes=CLASSES, window_length=LENGTH).eval()
-    active, asset, values = _frames(1, 2 * LENGTH, seed=2)
+    model = _with_random_heads(model)
+    active, asset, values = _frames(1, total, seed=2)
+    # every track on at the window's first frame: the values carried into the window are then
+    # the window's own, as in the fresh pass (the cache carries them from further back)
+    active[:, total - LENGTH] = 1.0
     cache = None
-    for t in range(2 * LENGTH):
+    for t in range(total):
         step, cache = model.step(active[:, t], asset[:, t], values[:, t], cache)
-    assert cache.frames == LENGTH and cache.position == 2 * LENGTH
+    assert cache.frames == LENGTH and cache.position == total
     window = model(active[:, -LENGTH:], asset[:, -LENGTH:], values[:, -LENGTH:])
     for whole, one in zip(window, step):
         torch.testing.assert_close(one, whole[:, -1], rtol=1e-4, atol=1e-5)
+
+
+def test_rotations_rotate_as_the_full_pass_does():
+    # `step` multiplies complex views of q and k by a table of rotations; `forward` rotates
+    # (even, odd) pairs by cos and sin. Far from 0, where float angles would lose precision.
+    rotary = RotaryEmbedding(head_size=8)
+    x = torch.randn(2, 3, 5, 8, generator=torch.Generator().manual_seed(0))  # (B, nh, L, hs)
+    first = 50_000
+    expected = rotary(x, first)
+    rotations = rotary.rotations(first, 5, x.dtype, x.device)  # (L, hs/2) complex
+    rotated = torch.view_as_real(torch.view_as_complex(x.unflatten(-1, (-1, 2))) * rotations).flatten(-2)
+    torch.testing.assert_close(rotated, expected, rtol=1e-6, atol=1e-6)
+    assert not torch.allclose(rotated, x)
 
 
 def test_wrong_track_count_is_refused(model):
@@ -102,3 +134,4 @@ def test_an_untrained_model_starts_from_persistence(model):
     visible = torch.where(on, torch.arange(1, TRACKS + 1), 0).amax(-1)  # topmost active track, 0 = none
     assert torch.equal(prediction.visible_logits.argmax(-1), visible)
     assert bool((torch.softmax(prediction.visible_logits, -1).amax(-1) > 0.97).all())
+

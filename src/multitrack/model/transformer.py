@@ -29,6 +29,7 @@ from multitrack.config import ModelConfig
 
 VALUE_COUNT = 7  # scale, pos_x, pos_y, crop_left/right/top/bottom (DESIGN.md §2)
 ROTARY_BASE = 10_000.0
+ROTATION_TABLE_FRAMES = 1024  # positions of rotary angles `step` computes at once (128 KiB at head size 32)
 # Next frames mostly repeat the current one (DESIGN.md §3), so the heads start from the
 # current frame: a learned bonus for "stays as it is" on the active, asset and visible-track
 # logits and a residual on the values. The Transformer then only has to learn what changes,
@@ -53,16 +54,48 @@ class Prediction(NamedTuple):
 
 @dataclass
 class KVCache:
-    """Rotated keys and values of the last `max_frames` frames, per layer, for `step`."""
+    """Rotated keys and values of the last `max_frames` frames, per layer, for `step`.
+
+    Each layer has `max_frames` slots written in turn (frame p goes to slot p % max_frames), so
+    once the window is full a new frame overwrites the oldest in place instead of every frame
+    being copied along. The order of the slots does not matter: a key is stored already rotated
+    to its own frame's position, and the newest frame attends to every cached frame without a
+    mask, a sum over keys. Buffers are allocated by the first `step`.
+    """
 
     max_frames: int
     position: int = 0  # absolute index of the next frame
-    keys: list[torch.Tensor] = field(default_factory=list)  # per layer (B, nh, S, hs)
-    values: list[torch.Tensor] = field(default_factory=list)  # per layer (B, nh, S, hs)
+    keys: list[torch.Tensor] = field(default_factory=list)  # per layer (B, nh, max_frames, hs)
+    values: list[torch.Tensor] = field(default_factory=list)  # per layer (B, nh, max_frames, hs)
+    rotations: torch.Tensor | None = None  # (ROTATION_TABLE_FRAMES, hs/2) complex, from rotations_start
+    rotations_start: int = 0
+    scratch: StepScratch | None = None
 
     @property
     def frames(self) -> int:
-        return self.keys[0].shape[2] if self.keys else 0
+        return min(self.position, self.max_frames)
+
+    @property
+    def slot(self) -> int:
+        """Where the frame at `position` goes."""
+        return self.position % self.max_frames
+
+
+class StepScratch:
+    """One frame's q, k, v for `CausalSelfAttention.step`, reused by every layer and step.
+
+    A one-frame step is dozens of tiny kernels, each costing more to launch than to run: the
+    projection and the rotation write here (`out=`) and q, k and v are views made once, which
+    takes the per-layer reshapes out of the loop.
+    """
+
+    def __init__(self, batch: int, n_heads: int, head_size: int, dtype: torch.dtype, device: torch.device):
+        self.qkv = torch.empty(batch, 3 * n_heads * head_size, dtype=dtype, device=device)  # (B, 3 * d_model)
+        heads = self.qkv.view(batch, 3, n_heads, 1, head_size)  # (B, 3, nh, 1, hs)
+        self.qk_pairs = torch.view_as_complex(heads[:, :2].unflatten(-1, (-1, 2)))  # (B, 2, nh, 1, hs/2) complex
+        self.rotated_pairs = torch.empty_like(self.qk_pairs)  # (B, 2, nh, 1, hs/2) complex
+        self.q, self.k = torch.view_as_real(self.rotated_pairs).flatten(-2).unbind(1)  # (B, nh, 1, hs) each
+        self.v = heads[:, 2]  # (B, nh, 1, hs)
 
 
 class RotaryEmbedding(nn.Module):
@@ -76,15 +109,25 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
     def forward(self, x: torch.Tensor, first_position: int) -> torch.Tensor:
-        # x: (B, nh, L, hs); angles in float64 so long rollouts keep their precision
-        length = x.shape[2]
-        positions = torch.arange(first_position, first_position + length, dtype=torch.float64, device=x.device)
-        angles = torch.outer(positions, self.inv_freq)  # (L, hs/2)
-        cos = angles.cos().to(x.dtype)
-        sin = angles.sin().to(x.dtype)
+        # x: (B, nh, L, hs)
+        cos, sin = self._cos_sin(first_position, x.shape[2], x.dtype, x.device)  # (L, hs/2) each
         even, odd = x[..., 0::2], x[..., 1::2]  # (B, nh, L, hs/2) each
         rotated = torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1)  # (B, nh, L, hs/2, 2)
         return rotated.flatten(-2)  # (B, nh, L, hs)
+
+    def rotations(self, first_position: int, length: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """(length, hs/2) complex: multiplying a complex view of q or k (each (even, odd) pair as
+        one number) by row i rotates it as `forward` does at position first_position + i."""
+        cos, sin = self._cos_sin(first_position, length, dtype, device)
+        return torch.complex(cos, sin)
+
+    def _cos_sin(
+        self, first_position: int, length: int, dtype: torch.dtype, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        # angles in float64 so long rollouts keep their precision
+        positions = torch.arange(first_position, first_position + length, dtype=torch.float64, device=device)
+        angles = torch.outer(positions, self.inv_freq)  # (L, hs/2)
+        return angles.cos().to(dtype), angles.sin().to(dtype)
 
 
 class CausalSelfAttention(nn.Module):
@@ -117,20 +160,20 @@ class CausalSelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, L, hs)
         return self._merge(y)
 
-    def step(self, x: torch.Tensor, cache: KVCache, layer: int) -> torch.Tensor:
-        """One new frame x (B, 1, d_model) attending to itself and the cached frames."""
-        q, k, v = self._heads(x)  # each (B, nh, 1, hs)
-        q, k = self.rotary(q, cache.position), self.rotary(k, cache.position)
-        if layer < len(cache.keys):
-            # keep at most max_frames keys, the new one included: the span of a training window
-            k = torch.cat((cache.keys[layer], k), dim=2)[:, :, -cache.max_frames :]  # (B, nh, S, hs)
-            v = torch.cat((cache.values[layer], v), dim=2)[:, :, -cache.max_frames :]
-            cache.keys[layer], cache.values[layer] = k, v
-        else:
-            cache.keys.append(k)
-            cache.values.append(v)
-        y = F.scaled_dot_product_attention(q, k, v)  # the newest frame may see every cached one: (B, nh, 1, hs)
-        return self._merge(y)
+    def step(self, x: torch.Tensor, cache: KVCache, layer: int, rotation: torch.Tensor) -> torch.Tensor:
+        """One new frame x (B, d_model) attending to itself and the cached frames; `rotation`
+        (hs/2,) complex is its position's (`RotaryEmbedding.rotations`)."""
+        scratch = cache.scratch
+        torch.addmm(self.qkv.bias, x, self.qkv.weight.t(), out=scratch.qkv)  # (B, 3 * d_model)
+        torch.mul(scratch.qk_pairs, rotation, out=scratch.rotated_pairs)  # q and k rotated to the frame's position
+        keys, values = cache.keys[layer], cache.values[layer]  # (B, nh, max_frames, hs) each
+        keys.narrow(2, cache.slot, 1).copy_(scratch.k)
+        values.narrow(2, cache.slot, 1).copy_(scratch.v)
+        if cache.position < cache.max_frames:  # slots 0..position are filled
+            keys, values = keys[:, :, : cache.position + 1], values[:, :, : cache.position + 1]
+        # the newest frame may see every cached one, in any slot order
+        y = F.scaled_dot_product_attention(scratch.q, keys, values)  # (B, nh, 1, hs)
+        return F.linear(y.reshape(x.shape), self.proj.weight, self.proj.bias)  # (B, nh, 1, hs) -> (B, d_model)
 
 
 class Block(nn.Module):
@@ -152,9 +195,12 @@ class Block(nn.Module):
         x = x + self.attn(self.ln_attn(x))
         return x + self.mlp(self.ln_mlp(x))
 
-    def step(self, x: torch.Tensor, cache: KVCache, layer: int) -> torch.Tensor:
-        x = x + self.attn.step(self.ln_attn(x), cache, layer)
-        return x + self.mlp(self.ln_mlp(x))
+    def step(self, x: torch.Tensor, cache: KVCache, layer: int, rotation: torch.Tensor) -> torch.Tensor:
+        """`forward` for one new frame x (B, d_model), as in eval mode (no dropout)."""
+        x = x + self.attn.step(_layer_norm(self.ln_attn, x), cache, layer, rotation)
+        expand, _, contract, _ = self.mlp  # Linear, GELU, Linear, Dropout
+        hidden = F.gelu(F.linear(_layer_norm(self.ln_mlp, x), expand.weight, expand.bias))  # (B, d_ff)
+        return x + F.linear(hidden, contract.weight, contract.bias)
 
 
 class MultitrackTransformer(nn.Module):
@@ -196,7 +242,7 @@ class MultitrackTransformer(nn.Module):
     def new_cache(self, max_frames: int | None = None) -> KVCache:
         return KVCache(max_frames=max_frames or self.window_length)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def step(
         self,
         frame_active: torch.Tensor,
@@ -204,26 +250,49 @@ class MultitrackTransformer(nn.Module):
         frame_values: torch.Tensor,
         cache: KVCache | None = None,
     ) -> tuple[Prediction, KVCache]:
-        """One frame (B, T), (B, T), (B, T, 7) -> prediction for the next frame (B, T, …), cache."""
+        """One frame (B, T), (B, T), (B, T, 7) -> prediction for the next frame (B, T, …), cache.
+
+        For rollouts: it runs as in eval mode (no dropout), with the layers' kernels called
+        directly, since on one frame launching a kernel costs more than running it.
+        """
         cache = cache if cache is not None else self.new_cache()
-        x = self._frame_tokens(frame_active[:, None], frame_asset[:, None], frame_values[:, None])  # (B, 1, d_model)
-        x = self.embed_dropout(x)
+        x = self._frame_tokens(frame_active, frame_asset, frame_values)  # (B, d_model)
+        if not cache.keys:
+            self._allocate(cache, x)
+        rotation = self._rotation(cache, x)
         for layer, block in enumerate(self.blocks):
-            x = block.step(x, cache, layer)
+            x = block.step(x, cache, layer, rotation)
         cache.position += 1
-        prediction = self._predict(self.ln_out(x), frame_active[:, None], frame_asset[:, None], frame_values[:, None])
-        return Prediction(*(part[:, 0] for part in prediction)), cache
+        return self._predict_next(_layer_norm(self.ln_out, x), frame_active, frame_asset, frame_values), cache
+
+    def _allocate(self, cache: KVCache, x: torch.Tensor) -> None:
+        batch, n_heads, head_size = x.shape[0], self.config.n_heads, self.config.d_model // self.config.n_heads
+        shape = (batch, n_heads, cache.max_frames, head_size)  # (B, nh, max_frames, hs)
+        cache.keys = [x.new_zeros(shape) for _ in self.blocks]
+        cache.values = [x.new_zeros(shape) for _ in self.blocks]
+        cache.scratch = StepScratch(batch, n_heads, head_size, x.dtype, x.device)
+
+    def _rotation(self, cache: KVCache, x: torch.Tensor) -> torch.Tensor:
+        """(hs/2,) complex rotation for the frame at cache.position, shared by every layer's q
+        and k; read from a table computed ROTATION_TABLE_FRAMES positions at a time."""
+        offset = cache.position - cache.rotations_start
+        if cache.rotations is None or not 0 <= offset < len(cache.rotations):
+            rotary = self.blocks[0].attn.rotary
+            cache.rotations = rotary.rotations(cache.position, ROTATION_TABLE_FRAMES, x.dtype, x.device)
+            cache.rotations_start, offset = cache.position, 0
+        return cache.rotations[offset]
 
     def _frame_tokens(self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        batch, length, tracks = active.shape
+        """Frames (…, T), (…, T), (…, T, 7) -> tokens (…, d_model); … is (B, L), or (B) in `step`."""
+        tracks = active.shape[-1]
         if tracks != self.max_tracks:
             raise ValueError(f"model expects {self.max_tracks} tracks per frame, got {tracks}")
-        track_ids = self.track_embed.weight.expand(batch, length, -1, -1)  # (B, L, T, track_embed_dim)
+        track_ids = self.track_embed.weight.expand(*active.shape, -1)  # (…, T, track_embed_dim)
         per_track = torch.cat(
             (active.unsqueeze(-1).to(values.dtype), self.asset_embed(asset), values, track_ids.to(values.dtype)),
             dim=-1,
-        )  # (B, L, T, track_width)
-        return self.frame_proj(per_track.flatten(2))  # (B, L, T * track_width) -> (B, L, d_model)
+        )  # (…, T, track_width)
+        return self.frame_proj(per_track.flatten(-2))  # (…, T * track_width) -> (…, d_model)
 
     def _predict(self, x: torch.Tensor, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> Prediction:
         """Heads on x (B, L, d_model), as changes from the current frames (B, L, T), (B, L, T), (B, L, T, 7)."""
@@ -237,6 +306,29 @@ class MultitrackTransformer(nn.Module):
         same_visible = F.one_hot(visible_classes(active), self.max_tracks + 1).to(x.dtype)  # (B, L, T + 1)
         visible_logits = self.visible_head(x) + self.copy_visible * same_visible  # (B, L, T + 1)
         return Prediction(active_logits, asset_logits, values.to(x.dtype) + values_delta, visible_logits)
+
+    def _predict_next(
+        self, x: torch.Tensor, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor
+    ) -> Prediction:
+        """`_predict` for one frame: x (B, d_model), frame (B, T), (B, T), (B, T, 7). The copy
+        bonuses are added at the current asset and visible class by `scatter_add` instead of
+        through one-hots: the same sums in fewer kernels."""
+        batch, tracks = active.shape
+        out = F.linear(x, self.head.weight, self.head.bias).view(batch, tracks, self.head_width)  # (B, T, 1 + K + 7)
+        active_delta, asset_delta, values_delta = out.split((1, self.asset_classes, VALUE_COUNT), dim=-1)
+        stays_on = 2.0 * active.to(x.dtype) - 1.0  # (B, T): +1 on, -1 off
+        active_logits = active_delta.squeeze(-1) + self.copy_active * stays_on  # (B, T)
+        copy_asset = self.copy_asset.expand(batch, tracks)[..., None]  # (B, T, 1)
+        asset_logits = asset_delta.scatter_add(-1, asset[..., None], copy_asset)  # (B, T, K)
+        visible = visible_classes(active)[:, None]  # (B, 1)
+        visible_logits = F.linear(x, self.visible_head.weight, self.visible_head.bias)  # (B, T + 1)
+        visible_logits = visible_logits.scatter_add(-1, visible, self.copy_visible[visible])  # (B, T + 1)
+        return Prediction(active_logits, asset_logits, values.to(x.dtype) + values_delta, visible_logits)
+
+
+def _layer_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+    # `norm(x)` without the module call, which on one frame costs about as much as the kernel
+    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
 
 
 def visible_classes(active: torch.Tensor) -> torch.Tensor:
