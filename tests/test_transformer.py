@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from multitrack.config import ModelConfig, load_config
-from multitrack.model.transformer import ROTATION_TABLE_FRAMES, MultitrackTransformer, RotaryEmbedding
+from multitrack.model.transformer import ROTATION_TABLE_FRAMES, MultitrackTransformer, RotaryEmbedding, carry_values
 
 TRACKS, CLASSES, LENGTH = 3, 5, 12
 SMALL = ModelConfig(d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.0, asset_embed_dim=4, track_embed_dim=4)
@@ -130,8 +130,17 @@ def test_an_untrained_model_starts_from_persistence(model):
     prob = torch.sigmoid(prediction.active_logits)
     assert bool((prob[on] > 0.9).all()) and bool((prob[~on] < 0.1).all())
     assert torch.equal(prediction.asset_logits.argmax(-1)[on], asset[on])
-    assert torch.equal(prediction.values, values)
+    assert torch.equal(prediction.values[on], values[on])  # inactive tracks: their carried values
     visible = torch.where(on, torch.arange(1, TRACKS + 1), 0).amax(-1)  # topmost active track, 0 = none
     assert torch.equal(prediction.visible_logits.argmax(-1), visible)
     assert bool((torch.softmax(prediction.visible_logits, -1).amax(-1) > 0.97).all())
 
+
+def test_inactive_tracks_carry_their_last_values_forward():
+    # one track: on (value 1), off, off, on (value 4), off; and a track never on
+    active = torch.tensor([[[1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 0.0]]])  # (1, 5, 2)
+    values = torch.zeros(1, 5, 2, 7)
+    values[0, 0, 0], values[0, 3, 0] = 1.0, 4.0
+    carried = carry_values(active, values)  # (1, 5, 2, 7)
+    assert carried[0, :, 0, 0].tolist() == [1.0, 1.0, 1.0, 4.0, 4.0]
+    assert carried[0, :, 1].abs().sum() == 0

@@ -69,6 +69,7 @@ class KVCache:
     values: list[torch.Tensor] = field(default_factory=list)  # per layer (B, nh, max_frames, hs)
     rotations: torch.Tensor | None = None  # (ROTATION_TABLE_FRAMES, hs/2) complex, from rotations_start
     rotations_start: int = 0
+    carried_values: torch.Tensor | None = None  # (B, T, 7): each track's values when last active
     scratch: StepScratch | None = None
 
     @property
@@ -234,6 +235,7 @@ class MultitrackTransformer(nn.Module):
 
     def forward(self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> Prediction:
         """Frames (B, L, T), (B, L, T), (B, L, T, 7) -> predictions for frames 1..L."""
+        values = carry_values(active, values)  # (B, L, T, 7)
         x = self.embed_dropout(self._frame_tokens(active, asset, values))  # (B, L, d_model)
         for block in self.blocks:
             x = block(x)
@@ -256,6 +258,9 @@ class MultitrackTransformer(nn.Module):
         directly, since on one frame launching a kernel costs more than running it.
         """
         cache = cache if cache is not None else self.new_cache()
+        if cache.carried_values is not None:
+            frame_values = torch.where(frame_active[..., None] > 0.5, frame_values, cache.carried_values)  # (B, T, 7)
+        cache.carried_values = frame_values
         x = self._frame_tokens(frame_active, frame_asset, frame_values)  # (B, d_model)
         if not cache.keys:
             self._allocate(cache, x)
@@ -324,6 +329,21 @@ class MultitrackTransformer(nn.Module):
         visible_logits = F.linear(x, self.visible_head.weight, self.visible_head.bias)  # (B, T + 1)
         visible_logits = visible_logits.scatter_add(-1, visible, self.copy_visible[visible])  # (B, T + 1)
         return Prediction(active_logits, asset_logits, values.to(x.dtype) + values_delta, visible_logits)
+
+
+def carry_values(active: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Each track's values at its last active frame up to t (0 before any): (B, L, T), (B, L, T, 7).
+
+    Inactive tracks hold 0 in the frame table; carrying their last geometry forward tells the
+    model where a track would reappear (a multicam angle keeps its framing between shots), and
+    it is the base the value head's residual starts from.
+    """
+    batch, length, tracks = active.shape
+    frame = torch.arange(length, device=active.device).view(1, length, 1)  # (1, L, 1)
+    last = torch.where(active > 0.5, frame, -1).cummax(dim=1).values  # (B, L, T): last active frame
+    index = last.clamp(min=0).unsqueeze(-1).expand(batch, length, tracks, values.shape[-1])  # (B, L, T, 7)
+    carried = values.gather(1, index)  # (B, L, T, 7)
+    return torch.where((last >= 0).unsqueeze(-1), carried, torch.zeros_like(carried))
 
 
 def _layer_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
