@@ -84,6 +84,10 @@ def test_cache_slides_to_the_window_with_relative_positions(total):
     # every track on at the window's first frame: the values carried into the window are then
     # the window's own, as in the fresh pass (the cache carries them from further back)
     active[:, total - LENGTH] = 1.0
+    # and a cut into the window's first frame (nothing on screen just before it): the cache's
+    # shot age restarts there, as the fresh pass's does
+    if total > LENGTH:
+        active[:, total - LENGTH - 1] = 0.0
     cache = None
     for t in range(total):
         step, cache = model.step(active[:, t], asset[:, t], values[:, t], cache)
@@ -144,3 +148,26 @@ def test_inactive_tracks_carry_their_last_values_forward():
     carried = carry_values(active, values)  # (1, 5, 2, 7)
     assert carried[0, :, 0, 0].tolist() == [1.0, 1.0, 1.0, 4.0, 4.0]
     assert carried[0, :, 1].abs().sum() == 0
+
+
+def test_shot_age_counts_frames_since_the_top_track_or_its_asset_changed():
+    from multitrack.model.transformer import shot_ages
+
+    # two tracks; frames: V1 a1, V1 a1, V2 on top, V2 on top, V1 a1 again, V1 a2 (asset switch)
+    active = torch.tensor([[[1, 0], [1, 0], [1, 1], [1, 1], [1, 0], [1, 0]]], dtype=torch.float32)
+    asset = torch.tensor([[[1, 0], [1, 0], [1, 2], [1, 2], [1, 0], [3, 0]]])
+    assert shot_ages(active, asset).tolist() == [[0, 1, 0, 1, 0, 0]]
+
+
+def test_cached_steps_count_shot_ages_like_the_full_pass(model):
+    """The step path keeps the age in its cache: with only the age token changing the
+    outputs, cached steps still equal the full pass."""
+    torch.manual_seed(3)
+    for head in (model.head, model.visible_head):
+        torch.nn.init.normal_(head.weight, std=0.5)  # make the heads read the tokens
+    active, asset, values = _frames(1, LENGTH, seed=5)
+    full = model(active, asset, values)
+    cache = model.new_cache()
+    for t in range(LENGTH):
+        step, cache = model.step(active[:, t], asset[:, t], values[:, t], cache)
+        torch.testing.assert_close(step.visible_logits, full.visible_logits[:, t], atol=1e-4, rtol=1e-4)

@@ -29,6 +29,7 @@ from multitrack.config import ModelConfig
 
 VALUE_COUNT = 7  # scale, pos_x, pos_y, crop_left/right/top/bottom (DESIGN.md §2)
 ROTARY_BASE = 10_000.0
+SHOT_AGE_FEATURES = 2  # log-scaled and linear frames since the last cut
 ROTATION_TABLE_FRAMES = 1024  # positions of rotary angles `step` computes at once (128 KiB at head size 32)
 # Next frames mostly repeat the current one (DESIGN.md §3), so the heads start from the
 # current frame: a learned bonus for "stays as it is" on the active, asset and visible-track
@@ -70,6 +71,8 @@ class KVCache:
     rotations: torch.Tensor | None = None  # (ROTATION_TABLE_FRAMES, hs/2) complex, from rotations_start
     rotations_start: int = 0
     carried_values: torch.Tensor | None = None  # (B, T, 7): each track's values when last active
+    shown: torch.Tensor | None = None  # (B, 2): the last frame's top track class and its asset
+    shot_age: torch.Tensor | None = None  # (B,): frames since the top track or its asset changed
     scratch: StepScratch | None = None
 
     @property
@@ -217,6 +220,7 @@ class MultitrackTransformer(nn.Module):
         self.asset_embed = nn.Embedding(asset_classes, config.asset_embed_dim)
         self.track_embed = nn.Embedding(max_tracks, config.track_embed_dim)
         self.frame_proj = nn.Linear(max_tracks * track_width, config.d_model)
+        self.age_proj = nn.Linear(SHOT_AGE_FEATURES, config.d_model)
         self.embed_dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.ln_out = nn.LayerNorm(config.d_model)
@@ -236,7 +240,8 @@ class MultitrackTransformer(nn.Module):
     def forward(self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> Prediction:
         """Frames (B, L, T), (B, L, T), (B, L, T, 7) -> predictions for frames 1..L."""
         values = carry_values(active, values)  # (B, L, T, 7)
-        x = self.embed_dropout(self._frame_tokens(active, asset, values))  # (B, L, d_model)
+        x = self._frame_tokens(active, asset, values) + self._age_tokens(shot_ages(active, asset))  # (B, L, d_model)
+        x = self.embed_dropout(x)
         for block in self.blocks:
             x = block(x)
         return self._predict(self.ln_out(x), active, asset, values)
@@ -261,7 +266,14 @@ class MultitrackTransformer(nn.Module):
         if cache.carried_values is not None:
             frame_values = torch.where(frame_active[..., None] > 0.5, frame_values, cache.carried_values)  # (B, T, 7)
         cache.carried_values = frame_values
-        x = self._frame_tokens(frame_active, frame_asset, frame_values)  # (B, d_model)
+        shown = shown_on_top(frame_active, frame_asset)  # (B, 2)
+        if cache.shot_age is None:
+            cache.shot_age = torch.zeros(shown.shape[0], dtype=frame_values.dtype, device=shown.device)
+        else:
+            same_shot = (shown == cache.shown).all(dim=-1)  # (B,)
+            cache.shot_age = torch.where(same_shot, cache.shot_age + 1, 0)
+        cache.shown = shown
+        x = self._frame_tokens(frame_active, frame_asset, frame_values) + self._age_tokens(cache.shot_age)  # (B, d_model)
         if not cache.keys:
             self._allocate(cache, x)
         rotation = self._rotation(cache, x)
@@ -298,6 +310,12 @@ class MultitrackTransformer(nn.Module):
             dim=-1,
         )  # (…, T, track_width)
         return self.frame_proj(per_track.flatten(-2))  # (…, T * track_width) -> (…, d_model)
+
+    def _age_tokens(self, age: torch.Tensor) -> torch.Tensor:
+        """Shot ages (…) in frames -> (…, d_model): log-scaled and linear, both about 0..1 in a window."""
+        age = age.to(self.age_proj.weight.dtype)
+        features = torch.stack((torch.log1p(age) / math.log1p(self.window_length), age / self.window_length), dim=-1)
+        return self.age_proj(features)  # (…, SHOT_AGE_FEATURES) -> (…, d_model)
 
     def _predict(self, x: torch.Tensor, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> Prediction:
         """Heads on x (B, L, d_model), as changes from the current frames (B, L, T), (B, L, T), (B, L, T, 7)."""
@@ -349,6 +367,25 @@ def carry_values(active: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
 def _layer_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
     # `norm(x)` without the module call, which on one frame costs about as much as the kernel
     return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+
+
+def shown_on_top(active: torch.Tensor, asset: torch.Tensor) -> torch.Tensor:
+    """(…, T) frames -> (…, 2): the top track's class (0 none) and the asset it shows (0 none)."""
+    visible = visible_classes(active)  # (…)
+    top_asset = asset.gather(-1, (visible - 1).clamp(min=0).unsqueeze(-1)).squeeze(-1)  # (…)
+    return torch.stack((visible, torch.where(visible > 0, top_asset, 0)), dim=-1)
+
+
+def shot_ages(active: torch.Tensor, asset: torch.Tensor) -> torch.Tensor:
+    """(B, L, T) frames -> (B, L) frames since the top track or its asset last changed (a cut,
+    DESIGN.md §3), counted from the window's first frame. Editors' shot lengths have a shape
+    (a cut grows likelier as a shot ages); the age makes it one input away."""
+    shown = shown_on_top(active, asset)  # (B, L, 2)
+    changed = torch.ones(shown.shape[:2], dtype=torch.bool, device=shown.device)  # (B, L)
+    changed[:, 1:] = (shown[:, 1:] != shown[:, :-1]).any(dim=-1)
+    frame = torch.arange(shown.shape[1], device=shown.device)  # (L,)
+    shot_start = torch.where(changed, frame, 0).cummax(dim=1).values  # (B, L)
+    return frame - shot_start
 
 
 def visible_classes(active: torch.Tensor) -> torch.Tensor:
