@@ -15,7 +15,8 @@ from pathlib import Path
 
 # What the demo changes from the default config: whole editors per split (8 train, 2 val,
 # 2 test of 12), a 10 fps timebase so a 100-frame window spans 10 s (several shots), and a
-# short, faster schedule that fits a few minutes of CPU.
+# short, faster schedule that fits a few minutes of CPU. Cuts are a few frames in a hundred:
+# counting each change three times in the loss sharpens the model where a style shows.
 DEMO_OVERRIDES = [
     "data.split_by=folder",
     "data.split=[0.7, 0.15, 0.15]",
@@ -24,6 +25,7 @@ DEMO_OVERRIDES = [
     "trainer.patience=3",
     "optim.lr=1e-3",
     "optim.warmup_steps=30",
+    "loss.change_weight=3",
 ]
 
 
@@ -119,8 +121,8 @@ def _ingest(corpus: Path, frames: Path, jobs: int) -> None:
 def _evaluate(bundle: Path, prepared: Path, out_dir: Path, seed: int) -> dict:
     from multitrack.evaluate.evaluate import EvaluateOptions, evaluate
 
-    options = EvaluateOptions(prompt_seconds=10.0, horizon_seconds=30.0, samples=2, seed=seed,
-                              max_prompts=12, progress=True)
+    options = EvaluateOptions(prompt_seconds=10.0, horizon_seconds=30.0, samples=4, seed=seed,
+                              max_prompts=24, progress=True)
     return evaluate(bundle, prepared, out_dir, options)
 
 
