@@ -72,7 +72,8 @@ class KVCache:
     rotations_start: int = 0
     carried_values: torch.Tensor | None = None  # (B, T, 7): each track's values when last active
     shown: torch.Tensor | None = None  # (B, 2): the last frame's top track class and its asset
-    shot_age: torch.Tensor | None = None  # (B,): frames since the top track or its asset changed
+    shot_age: torch.Tensor | None = None  # (B,) long: frames since the top track or its asset changed
+    age_tokens: torch.Tensor | None = None  # (window_length, d_model): the age embedding of each age
     scratch: StepScratch | None = None
 
     @property
@@ -240,7 +241,8 @@ class MultitrackTransformer(nn.Module):
     def forward(self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> Prediction:
         """Frames (B, L, T), (B, L, T), (B, L, T, 7) -> predictions for frames 1..L."""
         values = carry_values(active, values)  # (B, L, T, 7)
-        x = self._frame_tokens(active, asset, values) + self._age_tokens(shot_ages(active, asset))  # (B, L, d_model)
+        ages = shot_ages(active, asset).clamp(max=self.window_length - 1)  # (B, L): as `step` sees them
+        x = self._frame_tokens(active, asset, values) + self._age_tokens(ages)  # (B, L, d_model)
         x = self.embed_dropout(x)
         for block in self.blocks:
             x = block(x)
@@ -268,12 +270,14 @@ class MultitrackTransformer(nn.Module):
         cache.carried_values = frame_values
         shown = shown_on_top(frame_active, frame_asset)  # (B, 2)
         if cache.shot_age is None:
-            cache.shot_age = torch.zeros(shown.shape[0], dtype=frame_values.dtype, device=shown.device)
+            cache.shot_age = torch.zeros(shown.shape[0], dtype=torch.long, device=shown.device)
+            # ages stop at the window's last: one table lookup per frame instead of a projection
+            cache.age_tokens = self._age_tokens(torch.arange(self.window_length, device=shown.device))
         else:
             same_shot = (shown == cache.shown).all(dim=-1)  # (B,)
-            cache.shot_age = torch.where(same_shot, cache.shot_age + 1, 0)
+            cache.shot_age = torch.where(same_shot, (cache.shot_age + 1).clamp(max=self.window_length - 1), 0)
         cache.shown = shown
-        x = self._frame_tokens(frame_active, frame_asset, frame_values) + self._age_tokens(cache.shot_age)  # (B, d_model)
+        x = self._frame_tokens(frame_active, frame_asset, frame_values) + cache.age_tokens[cache.shot_age]  # (B, d_model)
         if not cache.keys:
             self._allocate(cache, x)
         rotation = self._rotation(cache, x)
