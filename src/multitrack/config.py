@@ -51,9 +51,9 @@ class ModelConfig:
 class LossConfig:
     active: float = 1.0
     asset: float = 1.0
-    values: float = 5.0  # the Smooth-L1 term is an order of magnitude smaller than the others
+    values: float = 10.0  # the L1 term is an order of magnitude smaller than the others
     visible: float = 1.0  # which track is on top in the next frame
-    smooth_l1_beta: float = 0.01  # normalised units: below it the loss is quadratic
+    smooth_l1_beta: float = 0.001  # normalised units: below it the loss is quadratic (~L1: a 0 residual is the median)
     change_weight: float = 1.0  # weight of active flips and asset switches in their terms
 
 
