@@ -341,3 +341,26 @@ def test_jobs_2_reports_a_bad_file_in_order(corpus, tmp_path, capsys):
     manifest = json.loads(manifest_path(out).read_text())
     assert [f["path"] for f in manifest["files"]] == ["editor01/broken.xml", "editor01/interview.xml", "two.xml"]
     assert [f["error"] is None for f in manifest["files"]] == [False, True, True]
+
+
+def test_jobs_2_converts_a_bounded_window_ahead_in_input_order(tmp_path, monkeypatch):
+    from multitrack.features import ingest as ingest_module
+
+    for index in range(7):
+        (tmp_path / f"t{index}.xml").write_text(TWO_SEQUENCES, encoding="utf-8")
+    submitted = []
+
+    class CountingPool(ingest_module.ProcessPoolExecutor):
+        def submit(self, fn, *args, **kwargs):
+            submitted.append(args[0][0].relative)
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(ingest_module, "IN_FLIGHT_PER_JOB", 2)
+    files = ingest_module.find_inputs([tmp_path])
+    ahead = []
+    for done, result in enumerate(ingest_module.convert_files(files, 3, None, jobs=2), start=1):
+        assert result.error is None and result.input.relative == f"t{done - 1}.xml"
+        ahead.append(len(submitted) - done)  # converted or converting, not yet handed to the writer
+    # a window of 2 x 2 files: 3 more are submitted before the first result comes back
+    assert submitted == [f"t{index}.xml" for index in range(7)] and max(ahead) == 3

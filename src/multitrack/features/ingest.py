@@ -41,7 +41,11 @@ from multitrack.timeline.reader import read_xmeml
 MANIFEST_FORMAT = "multitrack-manifest"
 MANIFEST_VERSION = 1
 ROWS_PER_BATCH = 65_536  # rows per Arrow batch and Parquet row group: bounds the writer's memory
-IN_FLIGHT_PER_JOB = 2  # files converted ahead of the writer per worker: bounds the pool's memory
+# Files converted ahead of the writer per worker: bounds the pool's memory (a few MB
+# per file). Results come back in input order, so with 2 a worker that finished the
+# small files behind a long one sat idle until the long one was done, and while the
+# parent encoded a row group (~17 ms) both workers filled the window and stopped.
+IN_FLIGHT_PER_JOB = 8
 
 
 @dataclass(frozen=True)
