@@ -96,6 +96,19 @@ class Config:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
 
+def add_override_argument(parser: Any, example: str) -> None:
+    """The `--set KEY=VALUE ...` option of every verb that reads a config (argparse parser)."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config key, e.g. --set {example}",
+    )
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Config from a YAML file (or the defaults) with `section.key=value` overrides."""
     raw: dict[str, Any] = {}

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from multitrack.config import add_override_argument
+
 # What the demo changes from the default config: whole editors per split (8 train, 2 val,
 # 2 test of 12), a 10 fps timebase so a 100-frame window spans 10 s (several shots), and a
 # short, faster schedule that fits a few minutes of CPU. Cuts are a few frames in a hundred:
@@ -42,8 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="seed of the corpus, the split, training and sampling (default 0)")
     parser.add_argument("--jobs", type=int, default=2, metavar="N", help="ingest processes (default 2)")
-    parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
-                        help="config override applied after the demo's own (repeatable)")
+    add_override_argument(parser, "trainer.max_epochs=20 (applied after the demo's own)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,20 +9,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from multitrack.config import add_override_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("frames", metavar="FRAMES.parquet", help="the frame table written by 'multitrack ingest'")
     parser.add_argument("-o", "--output", required=True, metavar="PREPARED_DIR", help="the prepared folder to write")
     parser.add_argument("--config", metavar="FILE", help="YAML config (its data and window sections); default: built-in defaults")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set data.split_by=folder window.length=64",
-    )
+    add_override_argument(parser, "data.split_by=folder window.length=64")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
 
 

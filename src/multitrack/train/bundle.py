@@ -9,7 +9,6 @@ killed process or a full disk never leaves a file that looks complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from multitrack import __version__
 from multitrack.config import Config, config_from_dict, config_to_dict
 from multitrack.data.normalize import NormStats
+from multitrack.data.prepared import file_sha256
 from multitrack.errors import BundleError, ConfigError, DataError, TrainingError
 from multitrack.model.transformer import MultitrackTransformer
 from multitrack.train.module import CHECKPOINT_KEY, DataInfo
@@ -73,7 +73,7 @@ def write_bundle(
             "training": training,
             "weights": {
                 "file": WEIGHTS_FILE,
-                "sha256": _sha256(staging / WEIGHTS_FILE),
+                "sha256": file_sha256(staging / WEIGHTS_FILE),
                 "tensors": {name: list(tensor.shape) for name, tensor in weights.items()},
             },
         }
@@ -93,7 +93,7 @@ def load_bundle(bundle_dir: str | Path) -> Bundle:
     if not weights_path.is_file():
         raise BundleError(f"{bundle_dir}: {WEIGHTS_FILE} is missing")
     expected_sha = meta["weights"].get("sha256") if isinstance(meta.get("weights"), dict) else None
-    if _sha256(weights_path) != expected_sha:
+    if file_sha256(weights_path) != expected_sha:
         raise BundleError(f"{weights_path}: sha256 does not match bundle.json: the weights are corrupt or were replaced")
     try:
         weights = load_file(weights_path)
@@ -245,14 +245,6 @@ def _stats(value: Any) -> NormStats:
         return NormStats.from_dict(value, where="values")
     except DataError as exc:
         raise ValueError(str(exc)) from None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _write_synced(path: Path, data: bytes) -> None:
