@@ -22,14 +22,28 @@ def test_stats_pool_active_frames_of_all_tracks():
     assert stats.std[3] == STD_FLOOR["crop_left"]  # constant 0: floored, not 0
 
 
-def test_apply_zeroes_inactive_tracks_and_inverts():
+def test_apply_normalises_active_tracks_and_inverts():
     stats = NormStats(np.arange(7, dtype=np.float64), np.full(7, 2.0))
     values = np.full((1, 2, 7), 5.0, np.float32)
     normalized = stats.apply(values, np.array([[1, 0]]))
     assert normalized.dtype == np.float32
     assert normalized[0, 0].tolist() == [(5 - m) / 2 for m in range(7)]
-    assert not normalized[0, 1].any()
     assert np.allclose(stats.invert(normalized[0, 0]), 5.0)
+
+
+def test_apply_carries_inactive_tracks_within_each_timeline():
+    # one value feature matters here: scale (mean 1, std 0.5); DEFAULT_VALUES scale 1.0 -> 0.0
+    stats = NormStats(np.array([1.0, 0, 0, 0, 0, 0, 0]), np.array([0.5, 1, 1, 1, 1, 1, 1]))
+    scale = np.array([2.0, 0.0, 0.0, 0.0, 3.0, 0.0])  # rows 0-2: timeline A, rows 3-5: timeline B
+    active = np.array([[1], [0], [0], [0], [1], [0]])
+    values = np.zeros((6, 1, 7), np.float32)
+    values[:, 0, 0] = scale
+    first = np.array([True, False, False, True, False, False])
+    normalized = stats.apply(values, active, first)[:, 0, 0]
+    # A: 2.0 -> 2.0 carried twice; B: not seen yet at row 3 -> default scale 1.0 (normalised 0),
+    # never A's 2.0; then 3.0 -> 4.0 carried
+    assert normalized.tolist() == [2.0, 2.0, 2.0, 0.0, 4.0, 4.0]
+    assert stats.apply(values, active)[3, 0, 0] == 2.0  # without `first`, one timeline
 
 
 finite = st.floats(-100, 100, width=32)

@@ -42,8 +42,15 @@ def test_arrays_hold_normalised_values_and_folded_assets(tmp_path):
         split, arrays = _arrays_by_timeline(prepared)[timeline.id]
         assert np.array_equal(arrays["active"], timeline.active)
         assert np.array_equal(arrays["asset"], np.minimum(timeline.asset, 3))  # K=4: ids 3, 4, 5 -> 3
-        expected = np.where(timeline.active[..., None] > 0, (timeline.values - stats.mean) / stats.std, 0)
-        assert np.allclose(arrays["values"], expected, atol=1e-5)
+        on = timeline.active > 0
+        expected = (timeline.values - stats.mean) / stats.std
+        assert np.allclose(arrays["values"][on], expected[on], atol=1e-5)
+        # an inactive track holds what it last showed (NormStats.apply carries it): compare
+        # every inactive row with the last active row of its track before it
+        for row, track in zip(*np.nonzero(~on)):
+            earlier = np.flatnonzero(on[:row, track])
+            if earlier.size:
+                assert np.allclose(arrays["values"][row, track], expected[earlier[-1], track], atol=1e-5)
     entry = prepared.splits["train"].timelines[0]
     assert entry["fps"] == 25.0 and entry["width"] == 1920 and entry["assets"][0]["width"] == 3840
 

@@ -7,7 +7,14 @@ import torch
 from torch import nn
 
 from multitrack.config import ModelConfig, load_config
-from multitrack.model.transformer import ROTATION_TABLE_FRAMES, MultitrackTransformer, RotaryEmbedding, carry_values
+from multitrack.model.transformer import (
+    ROTATION_TABLE_FRAMES,
+    MultitrackTransformer,
+    RotaryEmbedding,
+    carry_values,
+    steady_motion,
+    window_motion,
+)
 
 TRACKS, CLASSES, LENGTH = 3, 5, 12
 SMALL = ModelConfig(d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.0, asset_embed_dim=4, track_embed_dim=4)
@@ -140,14 +147,64 @@ def test_an_untrained_model_starts_from_persistence(model):
     assert bool((torch.softmax(prediction.visible_logits, -1).amax(-1) > 0.97).all())
 
 
+def test_steady_motion_carries_on_moves_in_one_direction_only():
+    older, previous = torch.zeros(5, 7), torch.zeros(5, 7)
+    current = torch.zeros(5, 7)
+    # per row (track), value 0: a ramp 0,1,2; steps 2 then 3 (resampled ramp); a jump 0,0,5;
+    # a reversal 0,1,0; a ramp of 1 per frame when the asset changed
+    previous[:, 0] = torch.tensor([1.0, 2.0, 0.0, 1.0, 1.0])
+    current[:, 0] = torch.tensor([2.0, 5.0, 5.0, 0.0, 2.0])
+    steady = torch.tensor([True, True, True, True, False])
+    moved = steady_motion(older, previous, current, steady)  # (5, 7)
+    assert moved[:, 0].tolist() == [1.0, 2.5, 0.0, 0.0, 0.0]  # half of the move over the last two steps
+    assert moved[:, 1:].abs().sum() == 0  # values that did not move
+    # steps 1 then 4: more than STEADY_STEP_RATIO apart, a jump rather than a ramp
+    assert steady_motion(torch.zeros(1, 7), torch.ones(1, 7), torch.full((1, 7), 5.0), torch.tensor([True])).abs().sum() == 0
+
+
+def test_window_motion_needs_the_same_asset_three_frames_running():
+    active = torch.ones(1, 4, 1)  # (B, L, T)
+    asset = torch.tensor([[[1], [1], [1], [2]]])  # the asset changes at frame 3
+    values = torch.zeros(1, 4, 1, 7)
+    values[0, :, 0, 1] = torch.tensor([0.0, 0.1, 0.2, 0.3])  # pos_x ramps
+    motion = window_motion(active, asset, values)  # (1, 4, 1, 7)
+    assert torch.allclose(motion[0, :, 0, 1], torch.tensor([0.0, 0.0, 0.1, 0.0]))
+
+
+def test_cached_steps_equal_the_full_pass_on_moving_tracks(model):
+    model = _with_random_heads(model)
+    active = torch.ones(1, LENGTH, TRACKS)
+    asset = torch.ones(1, LENGTH, TRACKS, dtype=torch.long)
+    values = torch.zeros(1, LENGTH, TRACKS, 7)
+    values[0, :, 0, 0] = torch.linspace(0.0, 1.1, LENGTH)  # a zoom on V1
+    values[0, :, 1, 1] = torch.tensor([0.0, 0.2, 0.5, 0.7, 1.0] * 3)[:LENGTH]  # a pan that jumps back
+    full = model(active, asset, values)
+    cache = None
+    for t in range(LENGTH):
+        step, cache = model.step(active[:, t], asset[:, t], values[:, t], cache)
+        for whole, one in zip(full, step):
+            torch.testing.assert_close(one, whole[:, t], rtol=1e-4, atol=1e-5)
+
+
+def test_an_untrained_model_carries_a_steady_move_on(model):
+    active = torch.ones(1, 4, TRACKS)
+    asset = torch.ones(1, 4, TRACKS, dtype=torch.long)
+    values = torch.zeros(1, 4, TRACKS, 7)
+    values[0, :, 0, 0] = torch.tensor([1.0, 1.1, 1.2, 1.3])
+    prediction = model(active, asset, values)
+    assert torch.allclose(prediction.values[0, 2:, 0, 0], torch.tensor([1.3, 1.4]))  # from frame 2 on
+    assert torch.allclose(prediction.values[0, :2, 0, 0], torch.tensor([1.0, 1.1]))  # no two steps yet
+
+
 def test_inactive_tracks_carry_their_last_values_forward():
     # one track: on (value 1), off, off, on (value 4), off; and a track never on
     active = torch.tensor([[[1.0, 0.0], [0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [0.0, 0.0]]])  # (1, 5, 2)
     values = torch.zeros(1, 5, 2, 7)
     values[0, 0, 0], values[0, 3, 0] = 1.0, 4.0
+    values[0, :, 1, 0] = 0.5  # a track never on in the window: what prepare carried in from before
     carried = carry_values(active, values)  # (1, 5, 2, 7)
     assert carried[0, :, 0, 0].tolist() == [1.0, 1.0, 1.0, 4.0, 4.0]
-    assert carried[0, :, 1].abs().sum() == 0
+    assert carried[0, :, 1, 0].tolist() == [0.5] * 5
 
 
 def test_shot_age_counts_frames_since_the_top_track_or_its_asset_changed():

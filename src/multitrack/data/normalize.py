@@ -32,6 +32,11 @@ STD_FLOOR = {
 }
 
 
+# The geometry of a clip Premiere places untouched: full width, centred, uncropped
+# (frame-table units, DESIGN.md §2). A track never seen yet is expected to appear like this.
+DEFAULT_VALUES = np.array([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+
+
 @dataclass(frozen=True)
 class NormStats:
     """Per-feature mean and std (floored), each of shape (7,) in VALUE_FEATURES order."""
@@ -39,10 +44,18 @@ class NormStats:
     mean: np.ndarray
     std: np.ndarray
 
-    def apply(self, values: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """Normalised float32 values (..., T, 7); 0 wherever the track is inactive."""
-        normalized = (values - self.mean) / self.std  # (..., T, 7)
-        return np.where(active[..., None] > 0, normalized, 0.0).astype(np.float32)
+    def apply(self, values: np.ndarray, active: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
+        """Normalised float32 values of consecutive frames (N, T, 7), as the model reads them.
+
+        Where a track is inactive it holds the geometry it last had while active in the same
+        timeline, or DEFAULT_VALUES before its first active frame: the model then knows where
+        a track would come back (a multicam angle keeps its framing between its shots) even
+        when it was last seen before the window it reads. `first` (N,) marks the first row of
+        each timeline when several are concatenated (None: one timeline).
+        """
+        normalized = ((values - self.mean) / self.std).astype(np.float32)  # (N, T, 7)
+        default = ((DEFAULT_VALUES - self.mean) / self.std).astype(np.float32)  # (7,)
+        return carry_inactive(normalized, np.asarray(active) > 0, default, first)
 
     def invert(self, normalized: np.ndarray) -> np.ndarray:
         """Frame-table units from normalised values (..., 7); the caller masks inactive tracks."""
@@ -93,6 +106,19 @@ class StatsAccumulator:
         variance = self.m2 / self.count if self.count else np.zeros_like(self.m2)
         floor = np.array([STD_FLOOR[name] for name in VALUE_FEATURES])
         return NormStats(self.mean.copy(), np.maximum(np.sqrt(variance), floor))
+
+
+def carry_inactive(values: np.ndarray, active: np.ndarray, default: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
+    """values (N, T, 7) with each inactive (N, T) entry replaced by the track's values at its
+    last active row of the same timeline, or `default` (7,) before any; first (N,) as in apply."""
+    n_rows, n_tracks = active.shape
+    rows = np.arange(n_rows)[:, None]  # (N, 1)
+    last_active = np.maximum.accumulate(np.where(active, rows, -1), axis=0)  # (N, T)
+    starts = np.zeros(n_rows, dtype=bool) if first is None else np.asarray(first, dtype=bool)
+    timeline_start = np.maximum.accumulate(np.where(starts, np.arange(n_rows), 0))[:, None]  # (N, 1)
+    seen = last_active >= timeline_start  # (N, T): active at some row of this timeline up to here
+    carried = values[np.maximum(last_active, 0), np.arange(n_tracks)[None, :]]  # (N, T, 7)
+    return np.where(seen[..., None], carried, default).astype(values.dtype)
 
 
 def fit_stats(values: np.ndarray, active: np.ndarray) -> NormStats:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from multitrack.data.normalize import DEFAULT_VALUES
 from multitrack.evaluate.metrics import (
     Frames,
     NextFrame,
@@ -35,7 +36,6 @@ from multitrack.evaluate.metrics import (
 )
 
 TRANSITION_SMOOTHING = 0.1  # pseudo-count per (previous, next) pair: unseen cuts stay possible
-DEFAULT_VALUES = np.array([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # full width, centred, uncropped
 BASELINES = ("persistence", "markov", "semi_markov")
 
 

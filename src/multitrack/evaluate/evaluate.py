@@ -151,7 +151,7 @@ def next_frame_metrics(bundle: Bundle, split: SplitFrames, baseline_stats: Basel
     frames = split.frames
     offsets = [split.timeline(i)[0] for i in range(len(split.timelines))]
     counts = [split.timeline(i)[1] for i in range(len(split.timelines))]
-    model_values = bundle.stats.apply(frames.values, frames.active)  # the model's own normalisation
+    model_values = bundle.stats.apply(frames.values, frames.active, split.first)  # the model's own normalisation
     predictions = {"model": predict_timelines(bundle.model, bundle.stats, frames.active, frames.asset, model_values, offsets, counts)}
     for name in BASELINES:
         predictions[name] = predict_next_frame(name, baseline_stats, frames, split.first, split.fps)

@@ -36,6 +36,14 @@ ROTATION_TABLE_FRAMES = 1024  # positions of rotary angles `step` computes at on
 # logits and a residual on the values. The Transformer then only has to learn what changes,
 # and when. The bonus starts where "stays" has this probability:
 COPY_INIT_PROBABILITY = 0.98
+# Keyframed geometry moves in straight lines between keyframes (docs/xmeml.md: linear
+# interpolation), so "keeps moving as it moved" is the next frame's best first guess for a
+# track in motion, as "stays as it is" is for a still one. A move is steady when the last two
+# steps go the same way and neither is more than this many times the other (a timeline
+# resampled from 25 to 10 fps steps 2, 3, 2, 3 source frames); a jump (a box that moves at
+# once) is not steady and is not carried on.
+STEADY_STEP_RATIO = 3.0
+MOTION_INPUT_GAIN = 10.0  # per-frame moves are small in normalised units: scaled up as inputs
 
 
 class Prediction(NamedTuple):
@@ -71,6 +79,7 @@ class KVCache:
     rotations: torch.Tensor | None = None  # (ROTATION_TABLE_FRAMES, hs/2) complex, from rotations_start
     rotations_start: int = 0
     carried_values: torch.Tensor | None = None  # (B, T, 7): each track's values when last active
+    recent: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # last 2 (steady key, values)
     shown: torch.Tensor | None = None  # (B, 2): the last frame's top track class and its asset
     shot_age: torch.Tensor | None = None  # (B,) long: frames since the top track or its asset changed
     age_tokens: torch.Tensor | None = None  # (window_length, d_model): the age embedding of each age
@@ -217,7 +226,8 @@ class MultitrackTransformer(nn.Module):
         self.max_tracks = max_tracks
         self.asset_classes = asset_classes
         self.window_length = window_length
-        track_width = 1 + config.asset_embed_dim + VALUE_COUNT + config.track_embed_dim
+        # per track: active, asset embedding, 7 values, their steady motion, track embedding
+        track_width = 1 + config.asset_embed_dim + 2 * VALUE_COUNT + config.track_embed_dim
         self.asset_embed = nn.Embedding(asset_classes, config.asset_embed_dim)
         self.track_embed = nn.Embedding(max_tracks, config.track_embed_dim)
         self.frame_proj = nn.Linear(max_tracks * track_width, config.d_model)
@@ -240,13 +250,15 @@ class MultitrackTransformer(nn.Module):
 
     def forward(self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> Prediction:
         """Frames (B, L, T), (B, L, T), (B, L, T, 7) -> predictions for frames 1..L."""
+        self._check_tracks(active)
         values = carry_values(active, values)  # (B, L, T, 7)
+        motion = window_motion(active, asset, values)  # (B, L, T, 7)
         ages = shot_ages(active, asset).clamp(max=self.window_length - 1)  # (B, L): as `step` sees them
-        x = self._frame_tokens(active, asset, values) + self._age_tokens(ages)  # (B, L, d_model)
+        x = self._frame_tokens(active, asset, values, motion) + self._age_tokens(ages)  # (B, L, d_model)
         x = self.embed_dropout(x)
         for block in self.blocks:
             x = block(x)
-        return self._predict(self.ln_out(x), active, asset, values)
+        return self._predict(self.ln_out(x), active, asset, values + motion)
 
     def new_cache(self, max_frames: int | None = None) -> KVCache:
         return KVCache(max_frames=max_frames or self.window_length)
@@ -265,9 +277,12 @@ class MultitrackTransformer(nn.Module):
         directly, since on one frame launching a kernel costs more than running it.
         """
         cache = cache if cache is not None else self.new_cache()
-        if cache.carried_values is not None:
+        if cache.carried_values is None:  # the first frame: its values as given, as at a window's start
+            self._check_tracks(frame_active)
+        else:
             frame_values = torch.where(frame_active[..., None] > 0.5, frame_values, cache.carried_values)  # (B, T, 7)
         cache.carried_values = frame_values
+        motion = self._step_motion(cache, frame_active, frame_asset, frame_values)  # (B, T, 7)
         shown = shown_on_top(frame_active, frame_asset)  # (B, 2)
         if cache.shot_age is None:
             cache.shot_age = torch.zeros(shown.shape[0], dtype=torch.long, device=shown.device)
@@ -277,14 +292,30 @@ class MultitrackTransformer(nn.Module):
             same_shot = (shown == cache.shown).all(dim=-1)  # (B,)
             cache.shot_age = torch.where(same_shot, (cache.shot_age + 1).clamp(max=self.window_length - 1), 0)
         cache.shown = shown
-        x = self._frame_tokens(frame_active, frame_asset, frame_values) + cache.age_tokens[cache.shot_age]  # (B, d_model)
+        x = self._frame_tokens(frame_active, frame_asset, frame_values, motion) + cache.age_tokens[cache.shot_age]  # (B, d_model)
         if not cache.keys:
             self._allocate(cache, x)
         rotation = self._rotation(cache, x)
         for layer, block in enumerate(self.blocks):
             x = block.step(x, cache, layer, rotation)
         cache.position += 1
-        return self._predict_next(_layer_norm(self.ln_out, x), frame_active, frame_asset, frame_values), cache
+        return self._predict_next(_layer_norm(self.ln_out, x), frame_active, frame_asset, frame_values + motion), cache
+
+    @staticmethod
+    def _step_motion(cache: KVCache, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """`window_motion` of the newest frame, from the last two frames the cache keeps."""
+        key = torch.where(active > 0.5, asset, -1)  # (B, T): the asset shown, -1 when off
+        recent = cache.recent[-2:] + [(key, values)]
+        cache.recent = recent[-2:]
+        if len(recent) < 3:
+            return torch.zeros_like(values)
+        (key0, older), (key1, previous), _ = recent
+        steady = (key >= 0) & (key == key1) & (key == key0)  # (B, T)
+        return steady_motion(older, previous, values, steady)
+
+    def _check_tracks(self, active: torch.Tensor) -> None:
+        if active.shape[-1] != self.max_tracks:
+            raise ValueError(f"model expects {self.max_tracks} tracks per frame, got {active.shape[-1]}")
 
     def _allocate(self, cache: KVCache, x: torch.Tensor) -> None:
         batch, n_heads, head_size = x.shape[0], self.config.n_heads, self.config.d_model // self.config.n_heads
@@ -303,14 +334,20 @@ class MultitrackTransformer(nn.Module):
             cache.rotations_start, offset = cache.position, 0
         return cache.rotations[offset]
 
-    def _frame_tokens(self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """Frames (…, T), (…, T), (…, T, 7) -> tokens (…, d_model); … is (B, L), or (B) in `step`."""
-        tracks = active.shape[-1]
-        if tracks != self.max_tracks:
-            raise ValueError(f"model expects {self.max_tracks} tracks per frame, got {tracks}")
+    def _frame_tokens(
+        self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor, motion: torch.Tensor
+    ) -> torch.Tensor:
+        """Frames (…, T), (…, T), (…, T, 7), motion (…, T, 7) -> tokens (…, d_model); … is (B, L),
+        or (B) in `step`."""
         track_ids = self.track_embed.weight.expand(*active.shape, -1)  # (…, T, track_embed_dim)
         per_track = torch.cat(
-            (active.unsqueeze(-1).to(values.dtype), self.asset_embed(asset), values, track_ids.to(values.dtype)),
+            (
+                active.unsqueeze(-1).to(values.dtype),
+                self.asset_embed(asset),
+                values,
+                motion * MOTION_INPUT_GAIN,
+                track_ids.to(values.dtype),
+            ),
             dim=-1,
         )  # (…, T, track_width)
         return self.frame_proj(per_track.flatten(-2))  # (…, T * track_width) -> (…, d_model)
@@ -322,7 +359,8 @@ class MultitrackTransformer(nn.Module):
         return self.age_proj(features)  # (…, SHOT_AGE_FEATURES) -> (…, d_model)
 
     def _predict(self, x: torch.Tensor, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> Prediction:
-        """Heads on x (B, L, d_model), as changes from the current frames (B, L, T), (B, L, T), (B, L, T, 7)."""
+        """Heads on x (B, L, d_model), as changes from the current frames (B, L, T), (B, L, T) and
+        their values carried on by their steady motion (B, L, T, 7)."""
         batch, length, _ = x.shape
         out = self.head(x).view(batch, length, self.max_tracks, self.head_width)  # (B, L, T, 1 + K + 7)
         active_delta, asset_delta, values_delta = out.split((1, self.asset_classes, VALUE_COUNT), dim=-1)
@@ -354,18 +392,39 @@ class MultitrackTransformer(nn.Module):
 
 
 def carry_values(active: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """Each track's values at its last active frame up to t (0 before any): (B, L, T), (B, L, T, 7).
+    """Each track's values at its last active frame up to t: (B, L, T), (B, L, T, 7) -> (B, L, T, 7).
 
-    Inactive tracks hold 0 in the frame table; carrying their last geometry forward tells the
-    model where a track would reappear (a multicam angle keeps its framing between shots), and
-    it is the base the value head's residual starts from.
+    Carrying a track's last geometry forward tells the model where it would reappear (a
+    multicam angle keeps its framing between shots), and it is the base the value head's
+    residual starts from. Before a track's first active frame in the window it holds the
+    window's first frame's values as given: prepared data and encoded prompts carry them in
+    from before the window (`NormStats.apply`); raw frames hold 0 there, the training mean.
     """
     batch, length, tracks = active.shape
     frame = torch.arange(length, device=active.device).view(1, length, 1)  # (1, L, 1)
     last = torch.where(active > 0.5, frame, -1).cummax(dim=1).values  # (B, L, T): last active frame
     index = last.clamp(min=0).unsqueeze(-1).expand(batch, length, tracks, values.shape[-1])  # (B, L, T, 7)
     carried = values.gather(1, index)  # (B, L, T, 7)
-    return torch.where((last >= 0).unsqueeze(-1), carried, torch.zeros_like(carried))
+    return torch.where((last >= 0).unsqueeze(-1), carried, values[:, :1].expand_as(carried))
+
+
+def steady_motion(older: torch.Tensor, previous: torch.Tensor, current: torch.Tensor, steady: torch.Tensor) -> torch.Tensor:
+    """The per-frame move to carry on from three consecutive frames' values (…, T, 7): the mean
+    of the last two steps where they agree (see STEADY_STEP_RATIO), else 0. steady (…, T) says
+    the track showed the same asset in all three frames."""
+    step_new, step_old = current - previous, previous - older  # (…, T, 7) each
+    agree = (step_new * step_old > 0) & (step_new.abs() <= STEADY_STEP_RATIO * step_old.abs())
+    agree &= step_old.abs() <= STEADY_STEP_RATIO * step_new.abs()
+    return torch.where(agree & steady.unsqueeze(-1), (current - older) / 2, 0.0)
+
+
+def window_motion(active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """`steady_motion` at every frame of windows (B, L, T), (B, L, T), (B, L, T, 7); 0 at the
+    first two frames, which have no two steps before them."""
+    key = torch.where(active > 0.5, asset, -1)  # (B, L, T): the asset shown, -1 when off
+    steady = (key[:, 2:] >= 0) & (key[:, 2:] == key[:, 1:-1]) & (key[:, 2:] == key[:, :-2])  # (B, L-2, T)
+    moving = steady_motion(values[:, :-2], values[:, 1:-1], values[:, 2:], steady)  # (B, L-2, T, 7)
+    return F.pad(moving, (0, 0, 0, 0, 2, 0))  # (B, L, T, 7): zeros before frame 2
 
 
 def _layer_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
