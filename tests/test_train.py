@@ -86,6 +86,14 @@ def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(prepared, tin
     assert not torch.allclose(trained_on, expected["model.head.weight"])  # epochs 3-4 changed the weights
 
 
+def test_last_checkpoint_follows_every_epoch_even_without_improvement(prepared, tiny_config, tmp_path):
+    # lr 0: the weights never change, so val/loss never improves after the first epoch
+    config = _config(tiny_config, "trainer.max_epochs=3", "trainer.patience=10", "optim.lr=0.0")
+    run_dir = train(config, prepared, tmp_path / "run")
+    assert read_checkpoint(run_dir / "checkpoints" / "best.ckpt")["epoch"] == 0
+    assert read_checkpoint(run_dir / "checkpoints" / "last.ckpt")["epoch"] == 2
+
+
 def test_non_finite_loss_stops_and_names_the_intact_checkpoint(prepared, tiny_config, tmp_path, monkeypatch):
     real_loss = module_under_test.multitask_loss
     training_calls = []

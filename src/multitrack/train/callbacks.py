@@ -13,6 +13,7 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from multitrack.errors import TrainingError
 from multitrack.train.module import last_good_checkpoint
@@ -20,6 +21,19 @@ from multitrack.train.module import last_good_checkpoint
 
 class GradNormWarning(UserWarning):
     """The gradient norm before clipping exceeded `trainer.grad_norm_warn`."""
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """checkpoints/last.ckpt at the end of every epoch, whatever val/loss did.
+
+    Lightning's `save_last` writes last.ckpt only when another checkpoint is saved in the same
+    epoch, so after an epoch that does not improve, `--resume last` would go back in time. A
+    class of its own gives it a checkpoint state key of its own beside the other ModelCheckpoints.
+    """
+
+    def __init__(self, dirpath: Path):
+        super().__init__(dirpath=dirpath, filename="last", save_top_k=1, every_n_epochs=1,
+                         enable_version_counter=False, auto_insert_metric_name=False)  # fmt: skip
 
 
 class RngStateCallback(pl.Callback):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -110,8 +111,12 @@ class MultitrackModule(pl.LightningModule):
 
 def last_good_checkpoint(trainer: pl.Trainer) -> str:
     """Where the newest checkpoint written before a fault lies, for error messages."""
-    callback = trainer.checkpoint_callback
-    path = getattr(callback, "last_model_path", "") or getattr(callback, "best_model_path", "")
+    saved = [
+        getattr(callback, "last_model_path", "") or getattr(callback, "best_model_path", "")
+        for callback in trainer.checkpoint_callbacks
+    ]
+    newest = [path for path in saved if Path(path).name == "last.ckpt"]  # written after every epoch
+    path = (newest or [path for path in saved if path] or [""])[0]
     if not path:
         return "no checkpoint was saved yet"
     return f"last good checkpoint (left intact): {path}"

@@ -42,7 +42,7 @@ from multitrack.train.bundle import (
     read_checkpoint,
     training_summary,
 )
-from multitrack.train.callbacks import GradNormMonitor, RngStateCallback, WindowRecorder
+from multitrack.train.callbacks import GradNormMonitor, LastCheckpoint, RngStateCallback, WindowRecorder
 from multitrack.train.module import DataInfo, MultitrackModule
 
 RUNS_DIR = Path("runs")
@@ -106,9 +106,10 @@ def standard_callbacks(config: Config, run_dir: Path) -> list[Callback]:
     settings = config.trainer
     checkpoints = run_dir / CHECKPOINTS
     callbacks: list[Callback] = [
-        # the first ModelCheckpoint is trainer.checkpoint_callback: best by val/loss, plus last.ckpt
+        # the first ModelCheckpoint is trainer.checkpoint_callback: best by val/loss
         ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val/loss", mode="min", save_top_k=1,
-                        save_last=True, auto_insert_metric_name=False),  # fmt: skip
+                        auto_insert_metric_name=False),  # fmt: skip
+        LastCheckpoint(checkpoints),
         ModelCheckpoint(dirpath=checkpoints, filename="epoch{epoch:03d}", every_n_epochs=settings.save_every,
                         save_top_k=-1, auto_insert_metric_name=False),  # fmt: skip
         EarlyStopping(monitor="val/loss", mode="min", patience=settings.patience, check_finite=True),
