@@ -13,7 +13,7 @@ import multitrack.train.bundle as bundle_module
 from multitrack.cli import main
 from multitrack.config import load_config
 from multitrack.errors import BundleError
-from multitrack.train.bundle import export_checkpoint, load_bundle, read_checkpoint, write_bundle
+from multitrack.train.bundle import BUNDLE_VERSION, export_checkpoint, load_bundle, read_checkpoint, write_bundle
 from multitrack.train.module import DataInfo, MultitrackModule
 
 STATS = {name: {"mean": 0.5, "std": 2.0} for name in
@@ -63,7 +63,7 @@ def test_round_trip_gives_identical_predictions(module, bundle_dir):
     assert bundle.config == module.config
     assert bundle.stats.to_dict() == STATS
     meta = bundle.meta
-    assert (meta["format_version"], meta["max_tracks"], meta["asset_classes"]) == (1, 4, 8)
+    assert (meta["format_version"], meta["max_tracks"], meta["asset_classes"]) == (BUNDLE_VERSION, 4, 8)
     assert meta["data_fingerprint"] == "f" * 64 and meta["training"] == {"epochs": 3}
 
 
@@ -134,8 +134,8 @@ def test_truncated_and_foreign_checkpoints_are_named(module, tmp_path):
 
 
 def test_incompatible_format_version_says_which_versions(bundle_dir):
-    _edit_meta(bundle_dir, lambda meta: meta.update(format_version=2, package_version="0.9.0"))
-    with pytest.raises(BundleError, match=r"bundle format version 2 \(written by multitrack 0\.9\.0\) is not supported: multitrack 0\.1\.0 reads format version 1"):
+    _edit_meta(bundle_dir, lambda meta: meta.update(format_version=1, package_version="0.0.9"))
+    with pytest.raises(BundleError, match=rf"bundle format version 1 \(written by multitrack 0\.0\.9\) is not supported: multitrack 0\.1\.0 reads format version {BUNDLE_VERSION}"):
         load_bundle(bundle_dir)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from framegen import prepare_tiny
 
-from multitrack.data.prepared import open_prepared
+from multitrack.data.prepared import PREPARED_VERSION, open_prepared
 from multitrack.errors import DataError
 
 
@@ -37,7 +37,7 @@ BREAKAGES = {
     "no prepared.json": (lambda d: (d / "prepared.json").unlink(), "prepared.json is missing"),
     "corrupt prepared.json": (lambda d: (d / "prepared.json").write_text("{"), "prepared.json is not valid JSON"),
     "other format": (lambda d: (d / "prepared.json").write_text("[]"), "not a multitrack-prepared document"),
-    "newer version": (lambda d: _rewrite_json(d / "prepared.json", lambda i: i | {"version": 99}), "version 99, this multitrack reads version 1"),
+    "newer version": (lambda d: _rewrite_json(d / "prepared.json", lambda i: i | {"version": 99}), "version 99, this multitrack reads version " + str(PREPARED_VERSION)),
     "no stats": (lambda d: (d / "stats.json").unlink(), "stats.json is missing"),
     "no values": (lambda d: (d / "val/values.npy").unlink(), "val/values.npy is missing"),
     "truncated": (lambda d: np.save(d / "train/active.npy", np.load(d / "train/active.npy")[:-1]), r"train/active.npy: expected shape \(\d+, 3\)"),

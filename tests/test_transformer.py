@@ -12,6 +12,7 @@ from multitrack.model.transformer import (
     MultitrackTransformer,
     RotaryEmbedding,
     carry_values,
+    frames_since_on_top,
     steady_motion,
     window_motion,
 )
@@ -91,10 +92,10 @@ def test_cache_slides_to_the_window_with_relative_positions(total):
     # every track on at the window's first frame: the values carried into the window are then
     # the window's own, as in the fresh pass (the cache carries them from further back)
     active[:, total - LENGTH] = 1.0
-    # and a cut into the window's first frame (nothing on screen just before it): the cache's
-    # shot age restarts there, as the fresh pass's does
-    if total > LENGTH:
-        active[:, total - LENGTH - 1] = 0.0
+    # and nothing on screen for a window's length before it: the cache's shot age restarts at
+    # the window's first frame and its frames-since-on-top are all at their cap there, as in
+    # the fresh pass
+    active[:, max(0, total - 2 * LENGTH):total - LENGTH] = 0.0
     cache = None
     for t in range(total):
         step, cache = model.step(active[:, t], asset[:, t], values[:, t], cache)
@@ -194,6 +195,27 @@ def test_an_untrained_model_carries_a_steady_move_on(model):
     prediction = model(active, asset, values)
     assert torch.allclose(prediction.values[0, 2:, 0, 0], torch.tensor([1.3, 1.4]))  # from frame 2 on
     assert torch.allclose(prediction.values[0, :2, 0, 0], torch.tensor([1.0, 1.1]))  # no two steps yet
+
+
+def test_frames_since_on_top_count_from_each_tracks_last_turn_on_top():
+    # V1 always on, V2 on at frames 1-2: on top are V1, V2, V2, V1, V1; V3 never
+    active = torch.tensor([[[1.0, 0, 0], [1, 1, 0], [1, 1, 0], [1, 0, 0], [1, 0, 0]]])  # (1, 5, 3)
+    since = frames_since_on_top(active).clamp(max=9)  # (1, 5, 3)
+    assert since[0, :, 0].tolist() == [0, 1, 2, 0, 0]
+    assert since[0, :, 1].tolist() == [9, 0, 0, 1, 2]
+    assert since[0, :, 2].tolist() == [9] * 5
+
+
+def test_recency_rank_reorders_the_next_track_without_changing_the_chance_of_a_cut(model):
+    # V1 on top now; V2 was on top 1 frame ago, V3 never: with a positive rank, V3 leads
+    active = torch.tensor([[[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]])  # (1, 2, 3)
+    since = torch.tensor([[[1, 0, 11], [0, 1, 11]]])  # (1, 2, 3), capped at LENGTH - 1
+    logits = torch.zeros(1, 2, TRACKS + 1)
+    ranked = model._rank_by_recency(logits, active, since, torch.full((1, 2, 1), 5.0))  # (1, 2, T + 1)
+    before, after = torch.softmax(logits, -1), torch.softmax(ranked, -1)
+    torch.testing.assert_close(after[0, 1, 1], before[0, 1, 1])  # V1 stays on top: unchanged
+    assert after[0, 1, 3] > after[0, 1, 2] > after[0, 1, 0]  # V3 (least recent) > V2 > nothing
+    torch.testing.assert_close(after[0, 0, 2], before[0, 0, 2])  # at frame 0 V2 was on top
 
 
 def test_inactive_tracks_carry_their_last_values_forward():

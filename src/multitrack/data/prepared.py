@@ -21,7 +21,7 @@ from multitrack.data.split import SPLITS
 from multitrack.errors import DataError
 
 PREPARED_FORMAT = "multitrack-prepared"
-PREPARED_VERSION = 1
+PREPARED_VERSION = 2  # 2: values of inactive tracks hold their carried geometry, not 0
 ARRAY_FILES = ("active.npy", "asset.npy", "values.npy", "windows.npy")
 ARRAY_DTYPES = {"active": np.uint8, "asset": np.int16, "values": np.float32, "windows": np.int64}
 # JSON beside the arrays whose sha256 prepared.json also records: an edited stats.json would

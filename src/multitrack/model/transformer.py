@@ -44,6 +44,11 @@ COPY_INIT_PROBABILITY = 0.98
 # once) is not steady and is not carried on.
 STEADY_STEP_RATIO = 3.0
 MOTION_INPUT_GAIN = 10.0  # per-frame moves are small in normalised units: scaled up as inputs
+# Out of training, value changes the head predicts below this (normalised units: ~1.5 px of
+# position, 0.008 of scale) are its noise, and are dropped: a still frame stays exactly still,
+# and in a rollout, where each frame's steady move is measured on the frames the model itself
+# made, noise cannot build up into a drift that speeds itself up.
+RESIDUAL_DEADBAND = 0.01
 
 
 class Prediction(NamedTuple):
@@ -82,6 +87,7 @@ class KVCache:
     recent: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # last 2 (steady key, values)
     shown: torch.Tensor | None = None  # (B, 2): the last frame's top track class and its asset
     shot_age: torch.Tensor | None = None  # (B,) long: frames since the top track or its asset changed
+    since_on_top: torch.Tensor | None = None  # (B, T) long: frames since each track was the top one
     age_tokens: torch.Tensor | None = None  # (window_length, d_model): the age embedding of each age
     scratch: StepScratch | None = None
 
@@ -226,8 +232,9 @@ class MultitrackTransformer(nn.Module):
         self.max_tracks = max_tracks
         self.asset_classes = asset_classes
         self.window_length = window_length
-        # per track: active, asset embedding, 7 values, their steady motion, track embedding
-        track_width = 1 + config.asset_embed_dim + 2 * VALUE_COUNT + config.track_embed_dim
+        # per track: active, asset embedding, 7 values, their steady motion, frames since it
+        # was on top, track embedding
+        track_width = 1 + config.asset_embed_dim + 2 * VALUE_COUNT + 1 + config.track_embed_dim
         self.asset_embed = nn.Embedding(asset_classes, config.asset_embed_dim)
         self.track_embed = nn.Embedding(max_tracks, config.track_embed_dim)
         self.frame_proj = nn.Linear(max_tracks * track_width, config.d_model)
@@ -239,11 +246,14 @@ class MultitrackTransformer(nn.Module):
         self.head = nn.Linear(config.d_model, max_tracks * self.head_width)
         self.visible_head = nn.Linear(config.d_model, max_tracks + 1)
         self.apply(_init_weights)
-        for head in (self.head, self.visible_head):
+        for head in (self.head, self.visible_head, self.recency_head):
             nn.init.zeros_(head.weight)  # an untrained model predicts exactly "nothing changes"
         self.copy_active = nn.Parameter(torch.full((max_tracks,), _copy_logit(2)))
         self.copy_asset = nn.Parameter(torch.full((max_tracks,), _copy_logit(asset_classes)))
         self.copy_visible = nn.Parameter(torch.full((max_tracks + 1,), _copy_logit(max_tracks + 1)))
+        # how strongly, given a cut, the next track leans to the one on top least recently: it
+        # depends on the context (after the wide of a multicam, yes; after a close-up, the wide)
+        self.recency_head = nn.Linear(config.d_model, 1)
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -253,12 +263,17 @@ class MultitrackTransformer(nn.Module):
         self._check_tracks(active)
         values = carry_values(active, values)  # (B, L, T, 7)
         motion = window_motion(active, asset, values)  # (B, L, T, 7)
-        ages = shot_ages(active, asset).clamp(max=self.window_length - 1)  # (B, L): as `step` sees them
-        x = self._frame_tokens(active, asset, values, motion) + self._age_tokens(ages)  # (B, L, d_model)
+        cap = self.window_length - 1  # ages stop at the window's last frame, as `step` sees them
+        ages = shot_ages(active, asset).clamp(max=cap)  # (B, L)
+        since_on_top = frames_since_on_top(active).clamp(max=cap)  # (B, L, T)
+        x = self._frame_tokens(active, asset, values, motion, since_on_top) + self._age_tokens(ages)  # (B, L, d_model)
         x = self.embed_dropout(x)
         for block in self.blocks:
             x = block(x)
-        return self._predict(self.ln_out(x), active, asset, values + motion)
+        x = self.ln_out(x)
+        prediction = self._predict(x, active, asset, values + motion)
+        rank = self.recency_head(x)  # (B, L, 1)
+        return prediction._replace(visible_logits=self._rank_by_recency(prediction.visible_logits, active, since_on_top, rank))
 
     def new_cache(self, max_frames: int | None = None) -> KVCache:
         return KVCache(max_frames=max_frames or self.window_length)
@@ -292,14 +307,22 @@ class MultitrackTransformer(nn.Module):
             same_shot = (shown == cache.shown).all(dim=-1)  # (B,)
             cache.shot_age = torch.where(same_shot, (cache.shot_age + 1).clamp(max=self.window_length - 1), 0)
         cache.shown = shown
-        x = self._frame_tokens(frame_active, frame_asset, frame_values, motion) + cache.age_tokens[cache.shot_age]  # (B, d_model)
+        on_top = _on_top(frame_active)  # (B, T)
+        later = self.window_length - 1 if cache.since_on_top is None else (cache.since_on_top + 1).clamp(max=self.window_length - 1)
+        cache.since_on_top = torch.where(on_top, 0, later)  # (B, T)
+        x = self._frame_tokens(frame_active, frame_asset, frame_values, motion, cache.since_on_top)
+        x = x + cache.age_tokens[cache.shot_age]  # (B, d_model)
         if not cache.keys:
             self._allocate(cache, x)
         rotation = self._rotation(cache, x)
         for layer, block in enumerate(self.blocks):
             x = block.step(x, cache, layer, rotation)
         cache.position += 1
-        return self._predict_next(_layer_norm(self.ln_out, x), frame_active, frame_asset, frame_values + motion), cache
+        x = _layer_norm(self.ln_out, x)
+        prediction = self._predict_next(x, frame_active, frame_asset, frame_values + motion)
+        rank = F.linear(x, self.recency_head.weight, self.recency_head.bias)  # (B, 1)
+        visible_logits = self._rank_by_recency(prediction.visible_logits, frame_active, cache.since_on_top, rank)
+        return prediction._replace(visible_logits=visible_logits), cache
 
     @staticmethod
     def _step_motion(cache: KVCache, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -335,10 +358,15 @@ class MultitrackTransformer(nn.Module):
         return cache.rotations[offset]
 
     def _frame_tokens(
-        self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor, motion: torch.Tensor
+        self,
+        active: torch.Tensor,
+        asset: torch.Tensor,
+        values: torch.Tensor,
+        motion: torch.Tensor,
+        since_on_top: torch.Tensor,
     ) -> torch.Tensor:
-        """Frames (…, T), (…, T), (…, T, 7), motion (…, T, 7) -> tokens (…, d_model); … is (B, L),
-        or (B) in `step`."""
+        """Frames (…, T), (…, T), (…, T, 7), motion (…, T, 7), frames since on top (…, T) ->
+        tokens (…, d_model); … is (B, L), or (B) in `step`."""
         track_ids = self.track_embed.weight.expand(*active.shape, -1)  # (…, T, track_embed_dim)
         per_track = torch.cat(
             (
@@ -346,6 +374,7 @@ class MultitrackTransformer(nn.Module):
                 self.asset_embed(asset),
                 values,
                 motion * MOTION_INPUT_GAIN,
+                (since_on_top.to(values.dtype) / self.window_length).unsqueeze(-1),
                 track_ids.to(values.dtype),
             ),
             dim=-1,
@@ -370,7 +399,28 @@ class MultitrackTransformer(nn.Module):
         asset_logits = asset_delta + self.copy_asset[:, None] * same_asset  # (B, L, T, K)
         same_visible = F.one_hot(visible_classes(active), self.max_tracks + 1).to(x.dtype)  # (B, L, T + 1)
         visible_logits = self.visible_head(x) + self.copy_visible * same_visible  # (B, L, T + 1)
-        return Prediction(active_logits, asset_logits, values.to(x.dtype) + values_delta, visible_logits)
+        return Prediction(active_logits, asset_logits, values.to(x.dtype) + self._residual(values_delta), visible_logits)
+
+    def _residual(self, values_delta: torch.Tensor) -> torch.Tensor:
+        """The value head's change from the carried-on frame; see RESIDUAL_DEADBAND."""
+        if self.training:  # a hard threshold has no gradient: training sees every change
+            return values_delta
+        return torch.where(values_delta.abs() < RESIDUAL_DEADBAND, 0.0, values_delta)
+
+    def _rank_by_recency(
+        self, visible_logits: torch.Tensor, active: torch.Tensor, since_on_top: torch.Tensor, rank: torch.Tensor
+    ) -> torch.Tensor:
+        """Visible-track logits (…, T + 1) with the tracks other than the one on top now
+        re-ranked by how long ago each was on top (…, T), their total kept: the chance of a cut
+        is the head's, and only the choice of the next track, given a cut, leans (by `rank`
+        (…, 1) from the recency head) towards the angle an editor showed least recently."""
+        recency = since_on_top.to(visible_logits.dtype) / self.window_length  # (…, T): 0 .. <1
+        recency = F.pad(recency, (1, 0))  # (…, T + 1): "nothing visible" has none
+        others = F.one_hot(visible_classes(active), self.max_tracks + 1) == 0  # (…, T + 1)
+        shifted = visible_logits + rank * recency
+        before = torch.where(others, visible_logits, -torch.inf).logsumexp(dim=-1, keepdim=True)  # (…, 1)
+        after = torch.where(others, shifted, -torch.inf).logsumexp(dim=-1, keepdim=True)  # (…, 1)
+        return torch.where(others, shifted - (after - before), visible_logits)
 
     def _predict_next(
         self, x: torch.Tensor, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor
@@ -388,7 +438,7 @@ class MultitrackTransformer(nn.Module):
         visible = visible_classes(active)[:, None]  # (B, 1)
         visible_logits = F.linear(x, self.visible_head.weight, self.visible_head.bias)  # (B, T + 1)
         visible_logits = visible_logits.scatter_add(-1, visible, self.copy_visible[visible])  # (B, T + 1)
-        return Prediction(active_logits, asset_logits, values.to(x.dtype) + values_delta, visible_logits)
+        return Prediction(active_logits, asset_logits, values.to(x.dtype) + self._residual(values_delta), visible_logits)
 
 
 def carry_values(active: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -449,6 +499,24 @@ def shot_ages(active: torch.Tensor, asset: torch.Tensor) -> torch.Tensor:
     frame = torch.arange(shown.shape[1], device=shown.device)  # (L,)
     shot_start = torch.where(changed, frame, 0).cummax(dim=1).values  # (B, L)
     return frame - shot_start
+
+
+def frames_since_on_top(active: torch.Tensor) -> torch.Tensor:
+    """(B, L, T) frames -> (B, L, T) frames since each track was last the top one in the window
+    (0 while it is), huge before it ever was: callers cap it. Editors come back to the angle
+    they showed least recently (DESIGN.md §3: which track comes next); this makes it an input."""
+    on_top = _on_top(active)  # (B, L, T)
+    frame = torch.arange(active.shape[1], device=active.device).view(1, -1, 1)  # (1, L, 1)
+    never = -(1 << 30)
+    last = torch.where(on_top, frame, never).cummax(dim=1).values  # (B, L, T)
+    return frame - last
+
+
+def _on_top(active: torch.Tensor) -> torch.Tensor:
+    """(…, T) active flags -> (…, T) bool: the track is the topmost active one."""
+    visible = visible_classes(active)  # (…): 0 none, j for track j-1
+    numbers = torch.arange(1, active.shape[-1] + 1, device=active.device)  # (T,)
+    return numbers == visible.unsqueeze(-1)
 
 
 def visible_classes(active: torch.Tensor) -> torch.Tensor:

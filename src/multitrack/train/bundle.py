@@ -32,7 +32,7 @@ from multitrack.model.transformer import MultitrackTransformer
 from multitrack.train.module import CHECKPOINT_KEY, DataInfo
 
 BUNDLE_FORMAT = "multitrack-bundle"
-BUNDLE_VERSION = 1
+BUNDLE_VERSION = 2  # 2: frame tokens carry each track's steady motion (model/transformer.py)
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "bundle.json"
 MODEL_PREFIX = "model."  # the LightningModule holds the Transformer as `self.model`
