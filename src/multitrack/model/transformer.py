@@ -245,15 +245,15 @@ class MultitrackTransformer(nn.Module):
         self.head_width = 1 + asset_classes + VALUE_COUNT  # per track: active, K assets, 7 values
         self.head = nn.Linear(config.d_model, max_tracks * self.head_width)
         self.visible_head = nn.Linear(config.d_model, max_tracks + 1)
+        # how strongly, given a cut, the next track leans to the one on top least recently: it
+        # depends on the context (after the wide of a multicam, yes; after a close-up, the wide)
+        self.recency_head = nn.Linear(config.d_model, 1)
         self.apply(_init_weights)
         for head in (self.head, self.visible_head, self.recency_head):
             nn.init.zeros_(head.weight)  # an untrained model predicts exactly "nothing changes"
         self.copy_active = nn.Parameter(torch.full((max_tracks,), _copy_logit(2)))
         self.copy_asset = nn.Parameter(torch.full((max_tracks,), _copy_logit(asset_classes)))
         self.copy_visible = nn.Parameter(torch.full((max_tracks + 1,), _copy_logit(max_tracks + 1)))
-        # how strongly, given a cut, the next track leans to the one on top least recently: it
-        # depends on the context (after the wide of a multicam, yes; after a close-up, the wide)
-        self.recency_head = nn.Linear(config.d_model, 1)
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
