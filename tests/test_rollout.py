@@ -137,7 +137,9 @@ class TestRollout:
         cached, naive = runs
         assert torch.equal(cached.active, naive.active)
         assert torch.equal(cached.asset, naive.asset)
-        torch.testing.assert_close(cached.values, naive.values, atol=1e-5, rtol=1e-5)
+        # each frame's values carry on the steady move measured on the frames before, so the two
+        # paths' float rounding (a step's kernels against a window's) adds up over the window
+        torch.testing.assert_close(cached.values, naive.values, atol=1e-4, rtol=1e-4)
         # a random model flips tracks: the comparison is not between two empty rollouts
         assert 0 < cached.active.mean() < 1
 
