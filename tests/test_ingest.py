@@ -1,16 +1,23 @@
 import hashlib
 import json
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from multitrack.cli import main
-from multitrack.features.ingest import ingest, manifest_path
-from multitrack.features.schema import column_names
+from multitrack.features import ingest as ingest_module
+from multitrack.features.frames import TimelineFrames
+from multitrack.features.ingest import ingest, manifest_path, timeline_columns
+from multitrack.features.schema import VALUE_FEATURES, column_names
+from multitrack.timeline.model import Rate
 
 RATE = "<rate><timebase>25</timebase><ntsc>FALSE</ntsc></rate>"
 
@@ -344,8 +351,6 @@ def test_jobs_2_reports_a_bad_file_in_order(corpus, tmp_path, capsys):
 
 
 def test_jobs_2_converts_a_bounded_window_ahead_in_input_order(tmp_path, monkeypatch):
-    from multitrack.features import ingest as ingest_module
-
     for index in range(7):
         (tmp_path / f"t{index}.xml").write_text(TWO_SEQUENCES, encoding="utf-8")
     submitted = []
@@ -364,3 +369,90 @@ def test_jobs_2_converts_a_bounded_window_ahead_in_input_order(tmp_path, monkeyp
         ahead.append(len(submitted) - done)  # converted or converting, not yet handed to the writer
     # a window of 2 x 2 files: 3 more are submitted before the first result comes back
     assert submitted == [f"t{index}.xml" for index in range(7)] and max(ahead) == 3
+
+
+def two_track_frames(max_tracks: int = 3) -> TimelineFrames:
+    """4 frames: V1 shows asset 1 at scale 0.5 on frames 0-1 with pos_x -0.0; V2 is empty."""
+    active = np.array([[1, 1, 0, 0], [0, 0, 0, 0]], dtype=np.int8)  # (K=2, N=4)
+    asset = np.array([[1, 1, 0, 0], [0, 0, 0, 0]], dtype=np.int32)  # (K, N)
+    values = np.zeros((2, 7, 4), dtype=np.float32)  # (K, 7, N)
+    values[0, 0, :2] = 0.5  # v01_scale
+    values[0, 1, :] = -0.0  # v01_pos_x: zero, but not +0.0 bit for bit
+    return TimelineFrames("T", Rate(25), 1920, 1080, max_tracks, active, asset, values, warnings=["w"])
+
+
+def test_timeline_columns_leaves_out_all_zero_columns():
+    frames = two_track_frames()
+    packed = timeline_columns(frames)
+    assert packed.frame_count == 4 and len(packed.columns) == 2 * 9
+    kept = [index for index, column in enumerate(packed.columns) if column is not None]
+    assert kept == [0, 1, 2, 3]  # v01 active, asset, scale and the -0.0 pos_x; all of V2 left out
+    assert packed.columns[2].tolist() == [0.5, 0.5, 0.0, 0.0]
+    assert np.signbit(packed.columns[3]).all()
+    assert list(packed.entry)[:3] == ["id", "name", "folder"]
+    assert (packed.entry["id"], packed.entry["name"], packed.entry["folder"]) == (None, "T", None)
+    assert (packed.entry["frames"], packed.entry["tracks_kept"], packed.entry["warnings"]) == (4, 2, ["w"])
+
+
+def test_timeline_columns_refuses_arrays_of_another_type():
+    frames = two_track_frames()
+    frames.track_asset = frames.track_asset.astype(np.int64)
+    with pytest.raises(TypeError, match="track_asset is int64, the frame table holds int32"):
+        timeline_columns(frames)
+
+
+def test_frame_batches_fill_left_out_columns_with_zeros(monkeypatch):
+    monkeypatch.setattr(ingest_module, "ROWS_PER_BATCH", 3)  # 4 frames -> batches of 3 and 1 rows
+    schema = ingest_module.frame_table_schema(3)
+    batches = list(ingest_module.frame_batches("T", timeline_columns(two_track_frames()), schema))
+    assert [batch.num_rows for batch in batches] == [3, 1]
+    table = pa.Table.from_batches(batches, schema=schema)
+    assert table.schema == schema
+    assert table.column("timeline").to_pylist() == ["T"] * 4
+    assert table.column("frame").to_pylist() == [0, 1, 2, 3]
+    assert table.column("v01_asset").to_pylist() == [1, 1, 0, 0]
+    assert table.column("v01_scale").to_pylist() == [0.5, 0.5, 0.0, 0.0]
+    assert np.signbit(table.column("v01_pos_x").to_numpy()).all()
+    zero_columns = [name for name in column_names(3)[2:] if name[:3] != "v01" or name.endswith("_crop_bottom")]
+    assert all(table.column(name).to_pylist() == [0] * 4 for name in zero_columns)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kept=st.integers(0, 3),
+    frame_count=st.integers(0, 9),
+    rows_per_batch=st.integers(1, 4),
+    seed=st.integers(0, 2**16),
+)
+def test_frame_batches_hold_the_frame_major_arrays(kept, frame_count, rows_per_batch, seed):
+    """Packed, batched and filled with shared zeros, the rows are TimelineFrames' own (N, T) arrays."""
+    rng = np.random.default_rng(seed)
+    sparse = rng.random((kept, 9, frame_count)) < 0.3  # mostly zero, whole rows often zero
+    active = (sparse[:, 0] * 1).astype(np.int8)  # (K, N)
+    asset = (sparse[:, 1] * rng.integers(1, 5, (kept, frame_count))).astype(np.int32)  # (K, N)
+    values = (sparse[:, 2:] * rng.normal(size=(kept, 7, frame_count))).astype(np.float32)  # (K, 7, N)
+    frames = TimelineFrames("T", Rate(25), 1920, 1080, 3, active, asset, values)
+    schema = ingest_module.frame_table_schema(3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ingest_module, "ROWS_PER_BATCH", rows_per_batch)
+        batches = list(ingest_module.frame_batches("T", timeline_columns(frames), schema))
+    table = pa.Table.from_batches(batches, schema=schema)
+    assert table.column("frame").to_pylist() == list(range(frame_count))
+    columns = column_names(3)[2:]
+    as_array = {name: table.column(name).to_numpy() for name in columns}
+    np.testing.assert_array_equal(np.stack([as_array[n] for n in columns if n.endswith("_active")], 1), frames.active)
+    np.testing.assert_array_equal(np.stack([as_array[n] for n in columns if n.endswith("_asset")], 1), frames.asset)
+    value_names = [[f"v{t:02d}_{feature}" for feature in VALUE_FEATURES] for t in (1, 2, 3)]
+    table_values = np.stack([np.stack([as_array[n] for n in names], 1) for names in value_names], 1)  # (N, T, 7)
+    assert table_values.tobytes() == frames.values.tobytes()  # bit for bit, -0.0 included
+
+
+def test_ingest_leaves_pandas_unimported(corpus, tmp_path):
+    """pyarrow's `pa.array` on numpy imports pandas (0.2 s of every ingest); the writer builds from buffers."""
+    script = (
+        "import sys; from multitrack.features.ingest import ingest; "
+        f"ingest([{str(corpus)!r}], {str(tmp_path / 'frames.parquet')!r}, progress=False); "
+        "print('pandas' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

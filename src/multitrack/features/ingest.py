@@ -4,7 +4,8 @@ The story of `ingest`:
 1. find the input files (folders: every *.xml below, sorted) and give each its
    path relative to the folder it was found in;
 2. convert each file in a worker (read bytes, sha256, parse, frame arrays per
-   timeline); a bad file becomes an error entry and the batch goes on;
+   timeline, packed as `TimelineColumns` with all-zero columns left out); a bad
+   file becomes an error entry and the batch goes on;
 3. stream the results, in input order, into a ParquetWriter (and a CSV writer on
    request) a bounded number of rows at a time, so memory does not grow with the
    number of files;
@@ -35,11 +36,22 @@ from tqdm import tqdm
 
 from multitrack.errors import MultitrackError
 from multitrack.features.frames import TimelineFrames, timeline_frames
-from multitrack.features.schema import DEFAULT_MAX_TRACKS, FEATURES, VALUE_FEATURES, column_names, track_prefix
+from multitrack.features.schema import (
+    DEFAULT_MAX_TRACKS,
+    FEATURES,
+    KEY_COLUMNS,
+    VALUE_FEATURES,
+    column_names,
+    track_prefix,
+)
 from multitrack.timeline.reader import read_xmeml
 
 MANIFEST_FORMAT = "multitrack-manifest"
 MANIFEST_VERSION = 1
+# Column types of docs/ARCHITECTURE.md "Frame table", per track.
+VALUE_DTYPE = np.float32
+FEATURE_DTYPES = {"active": np.int8, "asset": np.int32, **{name: VALUE_DTYPE for name in VALUE_FEATURES}}
+TRACK_ARRAY_DTYPES = {"track_active": np.int8, "track_asset": np.int32, "track_values": VALUE_DTYPE}  # TimelineFrames
 ROWS_PER_BATCH = 65_536  # rows per Arrow batch and Parquet row group: bounds the writer's memory
 # Files converted ahead of the writer per worker: bounds the pool's memory (a few MB
 # per file). Results come back in input order, so with 2 a worker that finished the
@@ -57,13 +69,30 @@ class InputFile:
 
 
 @dataclass
+class TimelineColumns:
+    """One timeline as the writer takes it, packed where it was converted.
+
+    `columns` holds the kept tracks' columns in frame-table order (track by track,
+    FEATURES within a track), each a contiguous (N,) array, or None where the column is
+    all zero. On the synthetic corpus 72% of the value columns are, so a --jobs worker
+    pickles 18 MB instead of 48 and the writer fills them, like the empty tracks, from
+    one zero buffer that stays in cache. `entry` is the manifest entry with `id` and
+    `folder` still None: only the parent, seeing every file, can make ids unique.
+    """
+
+    frame_count: int
+    columns: list[np.ndarray | None]
+    entry: dict
+
+
+@dataclass
 class FileResult:
     """What a worker sends back for one file: its frame arrays, or the reason it failed."""
 
     input: InputFile
     size_bytes: int = 0
     sha256: str | None = None
-    timelines: list[TimelineFrames] = field(default_factory=list)
+    timelines: list[TimelineColumns] = field(default_factory=list)
     error: str | None = None
     parse_s: float = 0.0
     features_s: float = 0.0
@@ -189,6 +218,8 @@ def _convert_in_pool(waiting: collections.deque, jobs: int) -> Generator[FileRes
                 while waiting and len(in_flight) < IN_FLIGHT_PER_JOB * jobs:
                     task = waiting.popleft()
                     in_flight.append((task, pool.submit(_convert_task, task)))
+                    if not waiting:  # workers exit as they run dry, while the last results are written
+                        pool.shutdown(wait=False)
                 result = in_flight[0][1].result()
                 in_flight.popleft()
                 yield result
@@ -231,7 +262,8 @@ def convert_file(file: InputFile, max_tracks: int, max_frames: int | None = None
         parsed = time.perf_counter()
         result.parse_s = parsed - started
         result.timelines = [
-            timeline_frames(timeline, max_tracks, max_frames, source=str(file.path)) for timeline in timelines
+            timeline_columns(timeline_frames(timeline, max_tracks, max_frames, source=str(file.path)))
+            for timeline in timelines
         ]
         result.features_s = time.perf_counter() - parsed
     except MultitrackError as exc:
@@ -245,18 +277,36 @@ def convert_file(file: InputFile, max_tracks: int, max_frames: int | None = None
     return result
 
 
+def timeline_columns(frames: TimelineFrames) -> TimelineColumns:
+    """Pack one timeline's frame arrays for the writer: its columns, all-zero ones as None."""
+    # The writer wraps these bytes as Arrow arrays without a copy or a check: the types must match.
+    for name, dtype in TRACK_ARRAY_DTYPES.items():
+        if getattr(frames, name).dtype != dtype:
+            raise TypeError(f"{name} is {getattr(frames, name).dtype}, the frame table holds {np.dtype(dtype)}")
+    columns: list[np.ndarray | None] = []
+    for track_index in range(frames.tracks_kept):
+        track = [frames.track_active[track_index], frames.track_asset[track_index], *frames.track_values[track_index]]
+        columns.extend(column if _any_bit_set(column) else None for column in track)
+    return TimelineColumns(frames.frame_count, columns, _timeline_entry(frames))
+
+
+def _any_bit_set(column: np.ndarray) -> bool:
+    # On the bits, so a column of -0.0 is kept as written, not replaced by +0.0.
+    return bool(column.view(f"u{column.itemsize}").any())
+
+
 def _error_line(file: InputFile, message: str) -> str:
     """One line that names the file (errors from the reader name it already)."""
     line = " ".join(message.split())
     return line if str(file.path) in line else f"{file.path}: {line}"
 
 
-def timeline_ids(file: InputFile, frames: Sequence[TimelineFrames], used: set[str]) -> list[str]:
+def timeline_ids(file: InputFile, names: Sequence[str], used: set[str]) -> list[str]:
     """Ids per DESIGN.md §2: relative path without .xml, `#name` when several; unique in `used`."""
     base = file.relative[:-4] if file.relative.lower().endswith(".xml") else file.relative
     ids = []
-    for timeline in frames:
-        candidate = f"{base}#{timeline.name}" if len(frames) > 1 else base
+    for name in names:
+        candidate = f"{base}#{name}" if len(names) > 1 else base
         unique, copy = candidate, 2
         while unique in used:
             unique, copy = f"{candidate} ({copy})", copy + 1
@@ -275,11 +325,11 @@ def _record(result: FileResult, report: IngestReport, manifest: ManifestWriter, 
         report.errors.append(result.error)
         manifest.add_failure(result)
         return
-    ids = timeline_ids(result.input, result.timelines, manifest.used_ids)
-    for timeline_id, frames in zip(ids, result.timelines):
-        writer.write(timeline_id, frames)
+    ids = timeline_ids(result.input, [timeline.entry["name"] for timeline in result.timelines], manifest.used_ids)
+    for timeline_id, timeline in zip(ids, result.timelines):
+        writer.write(timeline_id, timeline)
         report.timelines += 1
-        report.frames += frames.frame_count
+        report.frames += timeline.frame_count
     manifest.add_success(result, ids)
 
 
@@ -289,7 +339,7 @@ def _temporary_name(path: Path) -> Path:
 
 def frame_table_schema(max_tracks: int) -> pa.Schema:
     """Column types of docs/ARCHITECTURE.md: string, int64, then int8/int32/7×float32 per track."""
-    types = {"active": pa.int8(), "asset": pa.int32(), **{name: pa.float32() for name in VALUE_FEATURES}}
+    types = {feature: pa.from_numpy_dtype(dtype) for feature, dtype in FEATURE_DTYPES.items()}
     fields = [pa.field("timeline", pa.string(), nullable=False), pa.field("frame", pa.int64(), nullable=False)]
     for track_index in range(max_tracks):
         prefix = track_prefix(track_index)
@@ -297,34 +347,54 @@ def frame_table_schema(max_tracks: int) -> pa.Schema:
     return pa.schema(fields, metadata={"multitrack.max_tracks": str(max_tracks)})
 
 
-def frame_batches(timeline_id: str, frames: TimelineFrames, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def frame_batches(
+    timeline_id: str, timeline: TimelineColumns, schema: pa.Schema, shared: SharedColumns | None = None
+) -> Iterator[pa.RecordBatch]:
     """One timeline's rows as record batches of at most ROWS_PER_BATCH rows.
 
-    Kept tracks' columns are zero-copy slices of the track-major arrays; the empty
-    tracks up to max_tracks share one zero column of each type.
+    Its columns are zero-copy slices; the all-zero ones (None) and the empty tracks up
+    to max_tracks are views of one shared zero buffer, the frame numbers of one shared
+    count. Arrays are built from buffers: `pa.array` on numpy imported pandas (0.2 s).
     """
+    shared = shared or SharedColumns()
+    column_types = schema.types[len(KEY_COLUMNS):]
     id_bytes = timeline_id.encode("utf-8")
-    value_count = len(VALUE_FEATURES)
-    for first in range(0, frames.frame_count, ROWS_PER_BATCH):
-        stop = min(first + ROWS_PER_BATCH, frames.frame_count)
-        columns = [_repeated_string(id_bytes, stop - first), pa.array(np.arange(first, stop, dtype=np.int64))]
-        for track_index in range(frames.tracks_kept):
-            columns.append(pa.array(frames.track_active[track_index, first:stop]))
-            columns.append(pa.array(frames.track_asset[track_index, first:stop]))
-            columns.extend(pa.array(frames.track_values[track_index, k, first:stop]) for k in range(value_count))
-        empty_tracks = frames.max_tracks - frames.tracks_kept
-        if empty_tracks:
-            zero_int8, zero_int32, zero_float32 = _zero_columns(stop - first)
-            columns.extend([zero_int8, zero_int32, *[zero_float32] * value_count] * empty_tracks)
+    for first in range(0, timeline.frame_count, ROWS_PER_BATCH):
+        count = min(ROWS_PER_BATCH, timeline.frame_count - first)
+        zeros = {arrow_type: shared.zeros(arrow_type, count) for arrow_type in set(column_types)}
+        columns = [_repeated_string(id_bytes, count), shared.frame_numbers(first, count)]
+        for index, arrow_type in enumerate(column_types):
+            column = timeline.columns[index] if index < len(timeline.columns) else None
+            if column is None:
+                columns.append(zeros[arrow_type])
+            else:
+                columns.append(_array_of(arrow_type, column[first : first + count]))
         yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
-def _zero_columns(count: int) -> tuple[pa.Array, pa.Array, pa.Array]:
-    return (
-        pa.array(np.zeros(count, dtype=np.int8)),
-        pa.array(np.zeros(count, dtype=np.int32)),
-        pa.array(np.zeros(count, dtype=np.float32)),
-    )
+class SharedColumns:
+    """Buffers every batch of a run reuses: zeros, and the frame numbers 0, 1, 2, ..."""
+
+    def __init__(self) -> None:
+        self.zero_buffer = pa.py_buffer(np.zeros(0, dtype=np.int64))
+        self.counting = np.arange(0, dtype=np.int64)
+
+    def zeros(self, arrow_type: pa.DataType, count: int) -> pa.Array:
+        """`count` zeros of a fixed-width type: int8, int32, float32 all read 0 from zero bytes."""
+        if self.zero_buffer.size < count * 8:
+            self.zero_buffer = pa.py_buffer(np.zeros(count, dtype=np.int64))
+        return pa.Array.from_buffers(arrow_type, count, [None, self.zero_buffer])
+
+    def frame_numbers(self, first: int, count: int) -> pa.Array:
+        """The int64 frame numbers first .. first + count - 1."""
+        if len(self.counting) < first + count:
+            self.counting = np.arange(max(first + count, 2 * len(self.counting)), dtype=np.int64)
+        return _array_of(pa.int64(), self.counting[first : first + count])
+
+
+def _array_of(arrow_type: pa.DataType, column: np.ndarray) -> pa.Array:
+    """A zero-copy Arrow array over a contiguous numpy column of the same fixed width."""
+    return pa.Array.from_buffers(arrow_type, len(column), [None, pa.py_buffer(column)])
 
 
 def _repeated_string(value: bytes, count: int) -> pa.Array:
@@ -353,13 +423,14 @@ class FrameTableWriter:
             write_page_checksum=True,  # a CRC per page: prepare detects a corrupted file (data/table.py)
         )
         self.csv = pa_csv.CSVWriter(csv_path, self.schema) if csv_path else None
+        self.shared = SharedColumns()
         self.buffered: list[pa.RecordBatch] = []
         self.buffered_rows = 0
         self.write_s = 0.0
 
-    def write(self, timeline_id: str, frames: TimelineFrames) -> None:
+    def write(self, timeline_id: str, timeline: TimelineColumns) -> None:
         started = time.perf_counter()
-        for batch in frame_batches(timeline_id, frames, self.schema):
+        for batch in frame_batches(timeline_id, timeline, self.schema, self.shared):
             self.buffered.append(batch)
             self.buffered_rows += batch.num_rows
             if self.buffered_rows >= ROWS_PER_BATCH:
@@ -411,7 +482,8 @@ class ManifestWriter:
 
     def add_success(self, result: FileResult, ids: list[str]) -> None:
         folder = PurePosixPath(result.input.relative).parent.as_posix()
-        timelines = [_timeline_entry(i, folder, frames) for i, frames in zip(ids, result.timelines)]
+        folder = "" if folder == "." else folder
+        timelines = [{**timeline.entry, "id": i, "folder": folder} for i, timeline in zip(ids, result.timelines)]
         self._add({"path": result.input.relative, "sha256": result.sha256, "error": None, "timelines": timelines})
 
     def _add(self, entry: dict) -> None:
@@ -430,11 +502,12 @@ class ManifestWriter:
         self.stream.close()
 
 
-def _timeline_entry(timeline_id: str, folder: str, frames: TimelineFrames) -> dict:
+def _timeline_entry(frames: TimelineFrames) -> dict:
+    """The manifest entry of one timeline; the parent fills in `id` and `folder` (keys kept in order)."""
     return {
-        "id": timeline_id,
+        "id": None,
         "name": frames.name,
-        "folder": "" if folder == "." else folder,
+        "folder": None,
         "timebase": frames.rate.timebase,
         "ntsc": frames.rate.ntsc,
         "fps": frames.rate.fps,
