@@ -74,7 +74,8 @@ class KVCache:
     once the window is full a new frame overwrites the oldest in place instead of every frame
     being copied along. The order of the slots does not matter: a key is stored already rotated
     to its own frame's position, and the newest frame attends to every cached frame without a
-    mask, a sum over keys. Buffers are allocated by the first `step`.
+    mask, a sum over keys. Buffers, and the rest of what a step carries to the next (the last
+    frames' inputs, the shot age), are allocated by the first `step`.
     """
 
     max_frames: int
@@ -83,12 +84,6 @@ class KVCache:
     values: list[torch.Tensor] = field(default_factory=list)  # per layer (B, nh, max_frames, hs)
     rotations: torch.Tensor | None = None  # (ROTATION_TABLE_FRAMES, hs/2) complex, from rotations_start
     rotations_start: int = 0
-    carried_values: torch.Tensor | None = None  # (B, T, 7): each track's values when last active
-    recent: list[tuple[torch.Tensor, torch.Tensor]] = field(default_factory=list)  # last 2 (steady key, values)
-    shown: torch.Tensor | None = None  # (B, 2): the last frame's top track class and its asset
-    shot_age: torch.Tensor | None = None  # (B,) long: frames since the top track or its asset changed
-    since_on_top: torch.Tensor | None = None  # (B, T) long: frames since each track was the top one
-    age_tokens: torch.Tensor | None = None  # (window_length, d_model): the age embedding of each age
     scratch: StepScratch | None = None
 
     @property
@@ -101,21 +96,136 @@ class KVCache:
         return self.position % self.max_frames
 
 
-class StepScratch:
-    """One frame's q, k, v for `CausalSelfAttention.step`, reused by every layer and step.
+class LayerWeights(NamedTuple):
+    """One block's weights as `Block.step` reads them: each projection's weight transposed to
+    (in, out) and contiguous, the layout `addmm` reads fastest for one row of input."""
 
-    A one-frame step is dozens of tiny kernels, each costing more to launch than to run: the
-    projection and the rotation write here (`out=`) and q, k and v are views made once, which
-    takes the per-layer reshapes out of the loop.
+    ln_attn: tuple[tuple[int, ...], torch.Tensor, torch.Tensor, float]  # shape, weight, bias, eps
+    qkv: torch.Tensor  # (d_model, 3 * d_model)
+    qkv_bias: torch.Tensor
+    proj: torch.Tensor  # (d_model, d_model)
+    proj_bias: torch.Tensor
+    ln_mlp: tuple[tuple[int, ...], torch.Tensor, torch.Tensor, float]
+    expand: torch.Tensor  # (d_model, d_ff)
+    expand_bias: torch.Tensor
+    contract: torch.Tensor  # (d_ff, d_model)
+    contract_bias: torch.Tensor
+
+    @classmethod
+    def of(cls, block: Block) -> LayerWeights:
+        expand, _, contract, _ = block.mlp  # Linear, GELU, Linear, Dropout
+        attn = block.attn
+        return cls(
+            _norm_arguments(block.ln_attn),
+            attn.qkv.weight.t().contiguous(),
+            attn.qkv.bias,
+            attn.proj.weight.t().contiguous(),
+            attn.proj.bias,
+            _norm_arguments(block.ln_mlp),
+            expand.weight.t().contiguous(),
+            expand.bias,
+            contract.weight.t().contiguous(),
+            contract.bias,
+        )
+
+
+STEP_TRACK_INPUTS = 1 + 2 * VALUE_COUNT + 1  # per track: active, values, motion, frames since on top
+
+
+class TokenInputs:
+    """One frame's inputs to its token, in the layout of `StepScratch.token_weight`'s rows:
+    per track [active, 7 values, 7 motions, frames since on top], then per track a one-hot
+    asset, then a one-hot shot age. Named views into one (B, width) row per frame."""
+
+    def __init__(self, batch: int, tracks: int, classes: int, ages: int, dtype: torch.dtype, device: torch.device):
+        dense = tracks * STEP_TRACK_INPUTS
+        self.row = torch.zeros(batch, dense + tracks * classes + ages, dtype=dtype, device=device)  # (B, width)
+        per_track = self.row[:, :dense].unflatten(1, (tracks, STEP_TRACK_INPUTS))  # (B, T, 16)
+        self.active = per_track[..., 0]  # (B, T)
+        self.values = per_track[..., 1 : 1 + VALUE_COUNT]  # (B, T, 7): carried values
+        self.motion = per_track[..., 1 + VALUE_COUNT : 1 + 2 * VALUE_COUNT]  # (B, T, 7)
+        self.since_on_top = per_track[..., -1]  # (B, T): frames, capped at the window's last
+        self.one_hots = self.row[:, dense:]  # (B, T * K + ages)
+        self.asset_one_hot = self.one_hots[:, : tracks * classes].unflatten(1, (tracks, classes))  # (B, T, K)
+        self.age_one_hot = self.one_hots[:, tracks * classes :]  # (B, ages)
+
+
+class StepScratch:
+    """What `MultitrackTransformer.step` reuses from frame to frame of one rollout: the model's
+    weights arranged for one-frame steps, the inputs of the last frames, and buffers.
+
+    A one-frame step is about a hundred tiny kernels, each costing more to launch than to run,
+    so this is built once per rollout (weights do not change during one) to need few of them:
+    - the frame token is one matrix product over `TokenInputs`: the asset and track
+      embeddings, the shot-age projection and the input scales are all linear, so they are
+      folded into its rows and bias (`_step_token_weights`);
+    - the three heads are one matrix product, and every projection reads a weight transposed
+      to (in, out) (`LayerWeights`);
+    - the inputs of the last three frames stay in a ring, where a step reads them for the
+      steady motion and updates the frames since on top in place; q, k and v are views made
+      once, written by the projection and the rotation (`out=`).
     """
 
-    def __init__(self, batch: int, n_heads: int, head_size: int, dtype: torch.dtype, device: torch.device):
-        self.qkv = torch.empty(batch, 3 * n_heads * head_size, dtype=dtype, device=device)  # (B, 3 * d_model)
-        heads = self.qkv.view(batch, 3, n_heads, 1, head_size)  # (B, 3, nh, 1, hs)
-        self.qk_pairs = torch.view_as_complex(heads[:, :2].unflatten(-1, (-1, 2)))  # (B, 2, nh, 1, hs/2) complex
+    def __init__(self, model: MultitrackTransformer, batch: int, dtype: torch.dtype, device: torch.device):
+        config, tracks = model.config, model.max_tracks
+        n_heads, head_size = config.n_heads, config.d_model // config.n_heads
+        self.layers = [LayerWeights.of(block) for block in model.blocks]
+        self.token_weight, self.token_bias = model._step_token_weights(dtype)  # (width, d_model), (d_model,)
+        heads = (model.head, model.visible_head, model.recency_head)
+        self.head_weight = torch.cat([head.weight for head in heads]).t().contiguous()  # (d_model, T * (1 + K + 7) + T + 2)
+        self.head_bias = torch.cat([head.bias for head in heads])
+        self.ln_out = _norm_arguments(model.ln_out)
+        self.copy_active, self.copy_visible = model.copy_active, model.copy_visible  # (T,), (T + 1,)
+        self.copy_asset = model.copy_asset[:, None]  # (T, 1)
+        # the frame: inputs of the last three frames, the tracks on and the one on top
+        self.inputs = [
+            TokenInputs(batch, tracks, model.asset_classes, model.window_length, dtype, device) for _ in range(3)
+        ]
+        self.on = torch.empty(batch, tracks, dtype=torch.bool, device=device)  # (B, T): active > 0.5
+        self.on_values = self.on[..., None]  # (B, T, 1)
+        self.track_numbers = torch.arange(1, tracks + 1, device=device)  # (T,): V1 = 1
+        self.numbered_on = torch.empty(batch, tracks, dtype=torch.long, device=device)  # (B, T)
+        self.visible = torch.empty(batch, 1, dtype=torch.long, device=device)  # (B, 1): visible class
+        self.classes = torch.arange(tracks + 1, device=device)  # (T + 1,)
+        self.top = torch.empty(batch, tracks + 1, dtype=torch.bool, device=device)  # (B, T + 1): one-hot visible class
+        self.on_top = self.top[:, 1:]  # (B, T)
+        self.off_keys = torch.tensor([-1, -2], device=device).unbind()  # keys of tracks off (`_step_motion`)
+        self.top_keys = [torch.empty(batch, tracks, dtype=torch.long, device=device) for _ in range(2)]  # (B, T)
+        self.shot_age = torch.zeros(batch, 1, dtype=torch.long, device=device)  # (B, 1) frames
+        # steady motion: the last two frames' keys and steps (see `_step_motion`)
+        self.motion_keys = [torch.empty(batch, tracks, dtype=torch.long, device=device) for _ in range(2)]  # (B, T)
+        self.same_keys = [torch.empty(batch, tracks, dtype=torch.bool, device=device) for _ in range(2)]  # (B, T)
+        value_shape = (batch, tracks, VALUE_COUNT)
+        self.steps = [
+            tuple(torch.empty(value_shape, dtype=dtype, device=device) for _ in range(3)) for _ in range(2)
+        ]  # (B, T, 7) step, its size and STEADY_STEP_RATIO times its size, for the last two frames
+        self.zero = torch.tensor(0.0, dtype=dtype, device=device)
+        self.agree = torch.empty(value_shape, dtype=torch.bool, device=device)
+        self.within = torch.empty(value_shape, dtype=torch.bool, device=device)
+        self.product = torch.empty(value_shape, dtype=dtype, device=device)
+        self.half_move = torch.empty(value_shape, dtype=dtype, device=device)
+        # attention
+        self.x = torch.empty(batch, config.d_model, dtype=dtype, device=device)  # (B, d_model): the residual stream
+        self.qkv = torch.empty(batch, 3 * config.d_model, dtype=dtype, device=device)  # (B, 3 * d_model)
+        qkv_heads = self.qkv.view(batch, 3, n_heads, 1, head_size)  # (B, 3, nh, 1, hs)
+        self.qk_pairs = torch.view_as_complex(qkv_heads[:, :2].unflatten(-1, (-1, 2)))  # (B, 2, nh, 1, hs/2) complex
         self.rotated_pairs = torch.empty_like(self.qk_pairs)  # (B, 2, nh, 1, hs/2) complex
         self.q, self.k = torch.view_as_real(self.rotated_pairs).flatten(-2).unbind(1)  # (B, nh, 1, hs) each
-        self.v = heads[:, 2]  # (B, nh, 1, hs)
+        self.v = qkv_heads[:, 2]  # (B, nh, 1, hs)
+        self.projected = torch.empty(batch, config.d_model, dtype=dtype, device=device)  # (B, d_model)
+        self.hidden = torch.empty(batch, config.d_ff, dtype=dtype, device=device)  # (B, d_ff)
+        # heads
+        self.minus_one = torch.tensor(-1.0, dtype=dtype, device=device)
+        self.stays_on = torch.empty(batch, tracks, dtype=dtype, device=device)  # (B, T): +1 on, -1 off
+        self.recency = torch.zeros(batch, tracks + 1, dtype=dtype, device=device)  # (B, T + 1): 0 for "none"
+        self.recency_tracks = self.recency[:, 1:]  # (B, T)
+        self.ranked_pair = torch.empty(batch, 2, tracks + 1, dtype=dtype, device=device)  # (B, 2, T + 1)
+        self.ranked_before, self.ranked_after = self.ranked_pair.unbind(1)  # (B, T + 1) each
+        self.top_pair = self.top[:, None]  # (B, 1, T + 1)
+        # `_residual`'s deadband as a hardshrink threshold: |change| >= RESIDUAL_DEADBAND is kept,
+        # and hardshrink keeps |change| > its threshold, so the threshold is the float just below
+        deadband = torch.tensor(RESIDUAL_DEADBAND, dtype=dtype)
+        self.shrink_threshold = torch.nextafter(deadband, torch.zeros_like(deadband)).item()
 
 
 class RotaryEmbedding(nn.Module):
@@ -182,9 +292,11 @@ class CausalSelfAttention(nn.Module):
 
     def step(self, x: torch.Tensor, cache: KVCache, layer: int, rotation: torch.Tensor) -> torch.Tensor:
         """One new frame x (B, d_model) attending to itself and the cached frames; `rotation`
-        (hs/2,) complex is its position's (`RotaryEmbedding.rotations`)."""
+        (hs/2,) complex is its position's (`RotaryEmbedding.rotations`). Returns the projected
+        output in a scratch buffer (B, d_model)."""
         scratch = cache.scratch
-        torch.addmm(self.qkv.bias, x, self.qkv.weight.t(), out=scratch.qkv)  # (B, 3 * d_model)
+        weights = scratch.layers[layer]
+        torch.addmm(weights.qkv_bias, x, weights.qkv, out=scratch.qkv)  # (B, 3 * d_model)
         torch.mul(scratch.qk_pairs, rotation, out=scratch.rotated_pairs)  # q and k rotated to the frame's position
         keys, values = cache.keys[layer], cache.values[layer]  # (B, nh, max_frames, hs) each
         keys.narrow(2, cache.slot, 1).copy_(scratch.k)
@@ -193,7 +305,7 @@ class CausalSelfAttention(nn.Module):
             keys, values = keys[:, :, : cache.position + 1], values[:, :, : cache.position + 1]
         # the newest frame may see every cached one, in any slot order
         y = F.scaled_dot_product_attention(scratch.q, keys, values)  # (B, nh, 1, hs)
-        return F.linear(y.reshape(x.shape), self.proj.weight, self.proj.bias)  # (B, nh, 1, hs) -> (B, d_model)
+        return torch.addmm(weights.proj_bias, y.view(x.shape), weights.proj, out=scratch.projected)  # (B, d_model)
 
 
 class Block(nn.Module):
@@ -216,11 +328,12 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_mlp(x))
 
     def step(self, x: torch.Tensor, cache: KVCache, layer: int, rotation: torch.Tensor) -> torch.Tensor:
-        """`forward` for one new frame x (B, d_model), as in eval mode (no dropout)."""
-        x = x + self.attn.step(_layer_norm(self.ln_attn, x), cache, layer, rotation)
-        expand, _, contract, _ = self.mlp  # Linear, GELU, Linear, Dropout
-        hidden = F.gelu(F.linear(_layer_norm(self.ln_mlp, x), expand.weight, expand.bias))  # (B, d_ff)
-        return x + F.linear(hidden, contract.weight, contract.bias)
+        """`forward` for one new frame x (B, d_model), as in eval mode (no dropout); x is
+        updated in place and returned."""
+        weights = cache.scratch.layers[layer]
+        x += self.attn.step(F.layer_norm(x, *weights.ln_attn), cache, layer, rotation)
+        hidden = torch.addmm(weights.expand_bias, F.layer_norm(x, *weights.ln_mlp), weights.expand, out=cache.scratch.hidden)
+        return x.add_(torch.addmm(weights.contract_bias, F.gelu(hidden), weights.contract))  # (B, d_ff) -> (B, d_model)
 
 
 class MultitrackTransformer(nn.Module):
@@ -289,63 +402,126 @@ class MultitrackTransformer(nn.Module):
         """One frame (B, T), (B, T), (B, T, 7) -> prediction for the next frame (B, T, …), cache.
 
         For rollouts: it runs as in eval mode (no dropout), with the layers' kernels called
-        directly, since on one frame launching a kernel costs more than running it.
+        directly on weights and buffers arranged once per rollout (`StepScratch`), since on one
+        frame launching a kernel costs more than running it.
         """
         cache = cache if cache is not None else self.new_cache()
-        if cache.carried_values is None:  # the first frame: its values as given, as at a window's start
+        if cache.scratch is None:
             self._check_tracks(frame_active)
-        else:
-            frame_values = torch.where(frame_active[..., None] > 0.5, frame_values, cache.carried_values)  # (B, T, 7)
-        cache.carried_values = frame_values
-        motion = self._step_motion(cache, frame_active, frame_asset, frame_values)  # (B, T, 7)
-        shown = shown_on_top(frame_active, frame_asset)  # (B, 2)
-        if cache.shot_age is None:
-            cache.shot_age = torch.zeros(shown.shape[0], dtype=torch.long, device=shown.device)
-            # ages stop at the window's last: one table lookup per frame instead of a projection
-            cache.age_tokens = self._age_tokens(torch.arange(self.window_length, device=shown.device))
-        else:
-            same_shot = (shown == cache.shown).all(dim=-1)  # (B,)
-            cache.shot_age = torch.where(same_shot, (cache.shot_age + 1).clamp(max=self.window_length - 1), 0)
-        cache.shown = shown
-        on_top = _on_top(frame_active)  # (B, T)
-        later = self.window_length - 1 if cache.since_on_top is None else (cache.since_on_top + 1).clamp(max=self.window_length - 1)
-        cache.since_on_top = torch.where(on_top, 0, later)  # (B, T)
-        x = self._frame_tokens(frame_active, frame_asset, frame_values, motion, cache.since_on_top)
-        x = x + cache.age_tokens[cache.shot_age]  # (B, d_model)
-        if not cache.keys:
-            self._allocate(cache, x)
+            self._allocate(cache, frame_values)
+        scratch = cache.scratch
+        inputs = self._step_inputs(cache, frame_active, frame_asset, frame_values)
+        x = torch.addmm(scratch.token_bias, inputs.row, scratch.token_weight, out=scratch.x)  # (B, d_model)
         rotation = self._rotation(cache, x)
         for layer, block in enumerate(self.blocks):
             x = block.step(x, cache, layer, rotation)
         cache.position += 1
-        x = _layer_norm(self.ln_out, x)
-        prediction = self._predict_next(x, frame_active, frame_asset, frame_values + motion)
-        rank = F.linear(x, self.recency_head.weight, self.recency_head.bias)  # (B, 1)
-        visible_logits = self._rank_by_recency(prediction.visible_logits, frame_active, cache.since_on_top, rank)
-        return prediction._replace(visible_logits=visible_logits), cache
+        return self._predict_next(F.layer_norm(x, *scratch.ln_out), scratch, inputs), cache
+
+    def _step_inputs(
+        self, cache: KVCache, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor
+    ) -> TokenInputs:
+        """The frame at cache.position (B, T), (B, T), (B, T, 7) -> its token's inputs, as
+        `forward` makes them for a window's frame: values carried (`carry_values`), steady
+        motion (`window_motion`), frames since on top and shot age (capped at the window's last)."""
+        scratch, position = cache.scratch, cache.position
+        now, before = scratch.inputs[position % 3], scratch.inputs[(position - 1) % 3]
+        torch.gt(active, 0.5, out=scratch.on)  # (B, T)
+        now.active.copy_(active)
+        if position == 0:  # the first frame: its values as given, as at a window's start
+            now.values.copy_(values)
+        else:
+            torch.where(scratch.on_values, values, before.values, out=now.values)  # (B, T, 7)
+        # the top track: class 0 none, j for track j-1 (`visible_classes`), and its one-hot
+        torch.mul(scratch.on, scratch.track_numbers, out=scratch.numbered_on)  # (B, T)
+        torch.amax(scratch.numbered_on, dim=-1, keepdim=True, out=scratch.visible)  # (B, 1)
+        torch.eq(scratch.classes, scratch.visible, out=scratch.top)  # (B, T + 1)
+        self._step_ages(scratch, position, asset, now, before)
+        self._step_motion(scratch, position, asset, now, before, scratch.inputs[(position - 2) % 3])
+        now.one_hots.zero_()
+        now.asset_one_hot.scatter_(-1, asset[..., None], 1.0)  # (B, T, K)
+        now.age_one_hot.scatter_(-1, scratch.shot_age, 1.0)  # (B, ages)
+        return now
+
+    def _step_ages(
+        self, scratch: StepScratch, position: int, asset: torch.Tensor, now: TokenInputs, before: TokenInputs
+    ) -> None:
+        """Shot age (`shot_ages`) and frames since each track was on top (`frames_since_on_top`),
+        one frame on, both capped at the window's last frame."""
+        cap = self.window_length - 1
+        top_key = scratch.top_keys[position % 2]
+        torch.where(scratch.on_top, asset, scratch.off_keys[0], out=top_key)  # (B, T): the top track's asset, -1 elsewhere
+        if position == 0:
+            now.since_on_top.fill_(cap)  # never on top before the window: at the cap, as in `forward`
+        else:
+            same_shot = torch.eq(top_key, scratch.top_keys[(position - 1) % 2]).all(dim=-1, keepdim=True)  # (B, 1)
+            scratch.shot_age.add_(1).clamp_(max=cap).mul_(same_shot)  # 0 at a cut
+            torch.add(before.since_on_top, 1, out=now.since_on_top).clamp_(max=cap)
+        now.since_on_top.masked_fill_(scratch.on_top, 0)
 
     @staticmethod
-    def _step_motion(cache: KVCache, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-        """`window_motion` of the newest frame, from the last two frames the cache keeps."""
-        key = torch.where(active > 0.5, asset, -1)  # (B, T): the asset shown, -1 when off
-        recent = cache.recent[-2:] + [(key, values)]
-        cache.recent = recent[-2:]
-        if len(recent) < 3:
-            return torch.zeros_like(values)
-        (key0, older), (key1, previous), _ = recent
-        steady = (key >= 0) & (key == key1) & (key == key0)  # (B, T)
-        return steady_motion(older, previous, values, steady)
+    def _step_motion(
+        scratch: StepScratch,
+        position: int,
+        asset: torch.Tensor,
+        now: TokenInputs,
+        before: TokenInputs,
+        older: TokenInputs,
+    ) -> None:
+        """`steady_motion` of the newest frame into now.motion, from the last three frames' values.
+
+        Each frame's step and its size are kept for the next frame, which reads them as its older
+        step. A track's key is its asset while on and, while off, -1 or -2 by turns, so equal
+        keys in two frames in a row mean "on, showing the same asset" in both.
+        """
+        key = scratch.motion_keys[position % 2]
+        torch.where(scratch.on, asset, scratch.off_keys[position % 2], out=key)  # (B, T)
+        if position == 0:
+            now.motion.zero_()
+            return
+        step_new, size_new, limit_new = scratch.steps[position % 2]  # (B, T, 7) each
+        torch.sub(now.values, before.values, out=step_new)
+        torch.abs(step_new, out=size_new)
+        torch.mul(size_new, STEADY_STEP_RATIO, out=limit_new)
+        same_new = torch.eq(key, scratch.motion_keys[(position - 1) % 2], out=scratch.same_keys[position % 2])  # (B, T)
+        if position == 1:  # no two steps yet
+            now.motion.zero_()
+            return
+        step_old, size_old, limit_old = scratch.steps[(position - 1) % 2]
+        agree = torch.gt(torch.mul(step_new, step_old, out=scratch.product), 0, out=scratch.agree)  # same way
+        agree &= torch.le(size_new, limit_old, out=scratch.within)  # and neither step is more than
+        agree &= torch.le(size_old, limit_new, out=scratch.within)  # STEADY_STEP_RATIO times the other
+        agree &= torch.logical_and(same_new, scratch.same_keys[(position - 1) % 2])[..., None]  # (B, T, 1) steady
+        torch.sub(now.values, older.values, out=scratch.half_move).div_(2)
+        torch.where(agree, scratch.half_move, scratch.zero, out=now.motion)  # (B, T, 7)
 
     def _check_tracks(self, active: torch.Tensor) -> None:
         if active.shape[-1] != self.max_tracks:
             raise ValueError(f"model expects {self.max_tracks} tracks per frame, got {active.shape[-1]}")
 
-    def _allocate(self, cache: KVCache, x: torch.Tensor) -> None:
-        batch, n_heads, head_size = x.shape[0], self.config.n_heads, self.config.d_model // self.config.n_heads
+    def _allocate(self, cache: KVCache, values: torch.Tensor) -> None:
+        batch, n_heads, head_size = values.shape[0], self.config.n_heads, self.config.d_model // self.config.n_heads
         shape = (batch, n_heads, cache.max_frames, head_size)  # (B, nh, max_frames, hs)
-        cache.keys = [x.new_zeros(shape) for _ in self.blocks]
-        cache.values = [x.new_zeros(shape) for _ in self.blocks]
-        cache.scratch = StepScratch(batch, n_heads, head_size, x.dtype, x.device)
+        cache.keys = [values.new_zeros(shape) for _ in self.blocks]
+        cache.values = [values.new_zeros(shape) for _ in self.blocks]
+        cache.scratch = StepScratch(self, batch, values.dtype, values.device)
+
+    def _step_token_weights(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """`_frame_tokens` + `_age_tokens` as one linear map over `TokenInputs`: weight
+        (width, d_model), bias (d_model,). Built in float64 so the folding adds no rounding of
+        its own; the rows follow `_frame_tokens`' order of per-track features."""
+        d_model, tracks, ages = self.config.d_model, self.max_tracks, self.window_length
+        asset_dim = self.config.asset_embed_dim
+        weight = self.frame_proj.weight.double().view(d_model, tracks, -1)  # (d_model, T, track_width)
+        active, asset, values, motion, since_on_top, track = weight.split(
+            (1, asset_dim, VALUE_COUNT, VALUE_COUNT, 1, self.config.track_embed_dim), dim=-1
+        )
+        dense = torch.cat((active, values, motion * MOTION_INPUT_GAIN, since_on_top / self.window_length), dim=-1)  # (d_model, T, 16)
+        assets = torch.einsum("dte,ke->dtk", asset, self.asset_embed.weight.double())  # (d_model, T, K)
+        age_rows = self._age_tokens(torch.arange(ages, device=weight.device)).double()  # (ages, d_model)
+        folded = torch.cat((dense.flatten(1), assets.flatten(1), age_rows.t()), dim=1)  # (d_model, width)
+        bias = self.frame_proj.bias.double() + torch.einsum("dte,te->d", track, self.track_embed.weight.double())
+        return folded.t().to(dtype).contiguous(), bias.to(dtype)
 
     def _rotation(self, cache: KVCache, x: torch.Tensor) -> torch.Tensor:
         """(hs/2,) complex rotation for the frame at cache.position, shared by every layer's q
@@ -422,24 +598,36 @@ class MultitrackTransformer(nn.Module):
         after = torch.where(others, shifted, -torch.inf).logsumexp(dim=-1, keepdim=True)  # (…, 1)
         return torch.where(others, shifted - (after - before), visible_logits)
 
-    def _predict_next(
-        self, x: torch.Tensor, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor
-    ) -> Prediction:
-        """`_predict` for one frame: x (B, d_model), frame (B, T), (B, T), (B, T, 7). The copy
-        bonuses are added at the current asset and visible class by `scatter_add` instead of
-        through one-hots: the same sums in fewer kernels."""
-        batch, tracks = active.shape
-        out = F.linear(x, self.head.weight, self.head.bias).view(batch, tracks, self.head_width)  # (B, T, 1 + K + 7)
-        active_delta, asset_delta, values_delta = out.split((1, self.asset_classes, VALUE_COUNT), dim=-1)
-        stays_on = 2.0 * active.to(x.dtype) - 1.0  # (B, T): +1 on, -1 off
-        active_logits = active_delta.squeeze(-1) + self.copy_active * stays_on  # (B, T)
-        copy_asset = self.copy_asset.expand(batch, tracks)[..., None]  # (B, T, 1)
-        asset_logits = asset_delta.scatter_add(-1, asset[..., None], copy_asset)  # (B, T, K)
-        visible = visible_classes(active)[:, None]  # (B, 1)
-        visible_logits = F.linear(x, self.visible_head.weight, self.visible_head.bias)  # (B, T + 1)
-        visible_logits = visible_logits.scatter_add(-1, visible, self.copy_visible[visible])  # (B, T + 1)
-        return Prediction(active_logits, asset_logits, values.to(x.dtype) + self._residual(values_delta), visible_logits)
+    def _predict_next(self, x: torch.Tensor, scratch: StepScratch, inputs: TokenInputs) -> Prediction:
+        """`_predict` and `_rank_by_recency` for one frame: x (B, d_model) and the frame's inputs.
 
+        The three heads are one matrix product; the copy bonuses are added at the current asset
+        and visible class through the one-hots the token was made from; the deadband is a
+        hardshrink (the same numbers in fewer kernels)."""
+        batch, tracks = inputs.active.shape
+        out = torch.addmm(scratch.head_bias, x, scratch.head_weight)  # (B, T * (1 + K + 7) + T + 2)
+        per_track = out[:, : tracks * self.head_width].view(batch, tracks, self.head_width)  # (B, T, 1 + K + 7)
+        visible_logits, rank = out[:, tracks * self.head_width :].split((tracks + 1, 1), dim=-1)  # (B, T + 1), (B, 1)
+        torch.add(scratch.minus_one, inputs.active, alpha=2, out=scratch.stays_on)  # (B, T): +1 on, -1 off
+        active_logits = torch.addcmul(per_track[..., 0], scratch.copy_active, scratch.stays_on)  # (B, T)
+        asset_logits = torch.addcmul(per_track[..., 1 : 1 + self.asset_classes], scratch.copy_asset, inputs.asset_one_hot)  # (B, T, K)
+        carried_on = inputs.values + inputs.motion  # (B, T, 7)
+        values = carried_on + F.hardshrink(per_track[..., 1 + self.asset_classes :], scratch.shrink_threshold)
+        visible_logits = self._step_rank_by_recency(visible_logits, rank, scratch, inputs)
+        return Prediction(active_logits, asset_logits, values, visible_logits)
+
+    def _step_rank_by_recency(
+        self, visible_logits: torch.Tensor, rank: torch.Tensor, scratch: StepScratch, inputs: TokenInputs
+    ) -> torch.Tensor:
+        """The visible head's logits (B, T + 1) with the copy bonus and `_rank_by_recency`:
+        both log-sum-exps over the tracks not on top in one call, on a (B, 2, T + 1) pair."""
+        torch.div(inputs.since_on_top, self.window_length, out=scratch.recency_tracks)  # (B, T)
+        scratch.ranked_before.copy_(visible_logits)
+        torch.addcmul(visible_logits, rank, scratch.recency, out=scratch.ranked_after)  # shifted by recency
+        totals = scratch.ranked_pair.masked_fill_(scratch.top_pair, -torch.inf).logsumexp(dim=-1)  # (B, 2)
+        shift = totals[:, 1:] - totals[:, :1]  # (B, 1): keeps the total of the tracks not on top
+        on_top = visible_logits + scratch.copy_visible  # (B, T + 1): the copy bonus, at the top class only
+        return torch.where(scratch.top, on_top, scratch.ranked_after - shift)
 
 def carry_values(active: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """Each track's values at its last active frame up to t: (B, L, T), (B, L, T, 7) -> (B, L, T, 7).
@@ -477,9 +665,10 @@ def window_motion(active: torch.Tensor, asset: torch.Tensor, values: torch.Tenso
     return F.pad(moving, (0, 0, 0, 0, 2, 0))  # (B, L, T, 7): zeros before frame 2
 
 
-def _layer_norm(norm: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
-    # `norm(x)` without the module call, which on one frame costs about as much as the kernel
-    return F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+def _norm_arguments(norm: nn.LayerNorm) -> tuple[tuple[int, ...], torch.Tensor, torch.Tensor, float]:
+    # `F.layer_norm(x, *_norm_arguments(norm))` is `norm(x)` without the module call, which on
+    # one frame costs about as much as the kernel
+    return tuple(norm.normalized_shape), norm.weight, norm.bias, norm.eps
 
 
 def shown_on_top(active: torch.Tensor, asset: torch.Tensor) -> torch.Tensor:
