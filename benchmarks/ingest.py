@@ -22,9 +22,10 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from lxml import etree
 
-from multitrack.features.ingest import IngestReport, InputFile, convert_file, find_inputs, ingest
+from multitrack.features.ingest import IngestReport, InputFile, convert_file, find_inputs, ingest, manifest_path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REAL = ROOT.parent / "shared" / "corpus" / "real"
@@ -82,14 +83,26 @@ def parse_and_features(files: list[InputFile], max_tracks: int) -> tuple[float, 
 
 
 def best_ingests(inputs: list[Path], repeat: int, workdir: Path) -> dict[int, IngestReport]:
-    """The fastest of `repeat` runs for --jobs 1 and --jobs 2, interleaved so load spikes hit both."""
+    """The fastest of `repeat` runs for --jobs 1 and --jobs 2, interleaved so load spikes hit both.
+
+    Like is compared with like: every run must write the same table and manifest.
+    """
     best: dict[int, IngestReport] = {}
     for attempt in range(repeat):
         for jobs in (1, 2):
             report = ingest(inputs, workdir / f"frames-j{jobs}-{attempt}.parquet", jobs=jobs, progress=False)
             if jobs not in best or report.total_s < best[jobs].total_s:
                 best[jobs] = report
+            check_same_outputs(workdir / "frames-j1-0.parquet", report.out_path)
     return best
+
+
+def check_same_outputs(reference: Path, out_path: Path) -> None:
+    """Stop the benchmark if a run wrote another table or manifest than the first --jobs 1 run."""
+    if pq.read_table(out_path) != pq.read_table(reference):
+        raise SystemExit(f"{out_path} holds another table than {reference}")
+    if manifest_path(out_path).read_bytes() != manifest_path(reference).read_bytes():
+        raise SystemExit(f"{manifest_path(out_path)} differs from {manifest_path(reference)}")
 
 
 def bench_corpus(label: str, root: Path, repeat: int, workdir: Path) -> None:

@@ -357,7 +357,7 @@ def test_jobs_2_converts_a_bounded_window_ahead_in_input_order(tmp_path, monkeyp
 
     class CountingPool(ingest_module.ProcessPoolExecutor):
         def submit(self, fn, *args, **kwargs):
-            submitted.append(args[0][0].relative)
+            submitted.extend(file.relative for file, _, _ in args[0])  # a chunk of (file, max_tracks, max_frames)
             return super().submit(fn, *args, **kwargs)
 
     monkeypatch.setattr(ingest_module, "ProcessPoolExecutor", CountingPool)
@@ -456,3 +456,29 @@ def test_ingest_leaves_pandas_unimported(corpus, tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_chunk_size_shrinks_to_single_files_at_the_end():
+    # jobs 2: up to 4 files a task while at least 4 x 4 x 2 = 32 files wait, 1 once fewer than 16 do.
+    assert [ingest_module._chunk_size(remaining, 2) for remaining in (100, 32, 31, 24, 23, 16, 15, 1)] == [
+        4, 4, 3, 3, 2, 2, 1, 1,
+    ]
+
+
+def test_jobs_2_in_chunks_yields_every_file_once_in_order(tmp_path, monkeypatch):
+    for index in range(40):
+        (tmp_path / f"t{index:02d}.xml").write_text(TWO_SEQUENCES, encoding="utf-8")
+    chunk_sizes = []
+
+    class CountingPool(ingest_module.ProcessPoolExecutor):
+        def submit(self, fn, *args, **kwargs):
+            chunk_sizes.append(len(args[0]))
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(ingest_module, "ProcessPoolExecutor", CountingPool)
+    files = ingest_module.find_inputs([tmp_path])
+    results = list(ingest_module.convert_files(files, 3, None, jobs=2))
+    assert [result.input.relative for result in results] == [f"t{index:02d}.xml" for index in range(40)]
+    assert all(len(result.timelines) == 2 for result in results)
+    # remaining // 8 capped at 4: 40, 36, 32 waiting -> 4 each; 28, 25 -> 3; 22, 20, 18, 16 -> 2; 14 single files
+    assert chunk_sizes == [4, 4, 4, 3, 3, 2, 2, 2, 2] + [1] * 14
