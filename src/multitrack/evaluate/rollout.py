@@ -21,6 +21,7 @@ several times more).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,29 +87,39 @@ def sample_frame(
     then every track below it from its own `active` probability; tracks above it are off.
     """
     active_logits, asset_logits, values, visible_logits = prediction
-    visible = _draw(visible_logits, temperature, generator)[:, None]  # (B, 1): 0 none, j = track j-1
     if temperature <= 0:
+        visible = visible_logits.argmax(dim=-1, keepdim=True)  # (B, 1): 0 none, j = track j-1
         below_on = active_logits > 0
+        asset = asset_logits[..., 1:].argmax(dim=-1)  # (B, T): an active track shows some asset, never class 0
     else:
-        uniform = torch.rand(active_logits.shape, generator=generator, device=active_logits.device)
+        visible_gumbel, uniform, asset_gumbel = _draw_noise(active_logits, asset_logits, visible_logits, generator)
+        visible = (_scaled(visible_logits, temperature) - visible_gumbel).argmax(dim=-1, keepdim=True)  # (B, 1)
         below_on = uniform < torch.sigmoid(_scaled(active_logits, temperature))
+        asset = (_scaled(asset_logits[..., 1:], temperature) - asset_gumbel).argmax(dim=-1)  # (B, T)
     numbers = torch.arange(1, active_logits.shape[-1] + 1, device=active_logits.device)  # (T,)
-    active = (numbers == visible) | (below_on & (numbers < visible))  # (B, T)
-    asset = _draw(asset_logits[..., 1:], temperature, generator) + 1  # an active track shows some asset: never class 0
-    asset = torch.where(active, asset, 0)  # (B, T)
+    active = torch.where(numbers < visible, below_on, numbers == visible)  # (B, T)
+    asset = asset.add_(1).mul_(active)  # (B, T): 0 where off
     values = torch.where(active[..., None], values, 0.0)  # (B, T, 7)
     return active.to(values.dtype), asset, values
 
 
-def _draw(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
-    """A class index per row of the last axis: argmax at temperature 0, else a softmax sample."""
-    if temperature <= 0:
-        return logits.argmax(dim=-1)
-    noise = torch.rand(logits.shape, generator=generator, device=logits.device)
-    # Gumbel-max draws a softmax sample: argmax(logits + g) with g = -log(-log(u)), written
-    # as a subtraction and in place (the same numbers, fewer kernels in a per-frame loop)
-    log_neg_log = noise.clamp_(1e-12, 1.0 - 1e-7).log_().neg_().log_()
-    return (_scaled(logits, temperature) - log_neg_log).argmax(dim=-1)
+def _draw_noise(
+    active_logits: torch.Tensor,
+    asset_logits: torch.Tensor,
+    visible_logits: torch.Tensor,
+    generator: torch.Generator | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Uniform draws for the visible track (B, T + 1), each track's Bernoulli (B, T) and the
+    assets (B, T, K - 1), in that order, as one draw (the same numbers as three: a CPU
+    generator fills a tensor in order). The visible track and the assets get Gumbel noise,
+    -log(-log(u)), returned as log(-log(u)) to subtract: argmax(logits + g) is a softmax
+    sample (Gumbel-max)."""
+    shapes = (visible_logits.shape, active_logits.shape, (*asset_logits.shape[:-1], asset_logits.shape[-1] - 1))
+    sizes = [math.prod(shape) for shape in shapes]
+    uniform = torch.rand(sum(sizes), generator=generator, device=active_logits.device)  # (all draws,)
+    log_neg_log = uniform.clamp(1e-12, 1.0 - 1e-7).log_().neg_().log_()  # (all draws,)
+    visible_part, _, asset_part = log_neg_log.split(sizes)
+    return visible_part.view(shapes[0]), uniform[sizes[0] : sizes[0] + sizes[1]].view(shapes[1]), asset_part.view(shapes[2])
 
 
 def _scaled(logits: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -74,14 +74,16 @@ class KVCache:
     once the window is full a new frame overwrites the oldest in place instead of every frame
     being copied along. The order of the slots does not matter: a key is stored already rotated
     to its own frame's position, and the newest frame attends to every cached frame without a
-    mask, a sum over keys. Buffers, and the rest of what a step carries to the next (the last
-    frames' inputs, the shot age), are allocated by the first `step`.
+    mask, a sum over keys. A slot holds a frame's key and value side by side, so one copy
+    stores both. Buffers, and the rest of what a step carries to the next (the last frames'
+    inputs, the shot age), are allocated by the first `step`.
     """
 
     max_frames: int
     position: int = 0  # absolute index of the next frame
     keys: list[torch.Tensor] = field(default_factory=list)  # per layer (B, nh, max_frames, hs)
     values: list[torch.Tensor] = field(default_factory=list)  # per layer (B, nh, max_frames, hs)
+    slots: list[list[torch.Tensor]] = field(default_factory=list)  # per layer, per slot (B, nh, 2, hs): key, value
     rotations: torch.Tensor | None = None  # (ROTATION_TABLE_FRAMES, hs/2) complex, from rotations_start
     rotations_start: int = 0
     scratch: StepScratch | None = None
@@ -98,10 +100,12 @@ class KVCache:
 
 class LayerWeights(NamedTuple):
     """One block's weights as `Block.step` reads them: each projection's weight transposed to
-    (in, out) and contiguous, the layout `addmm` reads fastest for one row of input."""
+    (in, out) and contiguous, the layout `addmm` reads fastest for one row of input. The qkv
+    projection's outputs are reordered head by head, (nh, 3, hs) instead of (3, nh, hs), so a
+    head's key and value come out side by side, as a cache slot holds them."""
 
     ln_attn: tuple[tuple[int, ...], torch.Tensor, torch.Tensor, float]  # shape, weight, bias, eps
-    qkv: torch.Tensor  # (d_model, 3 * d_model)
+    qkv: torch.Tensor  # (d_model, nh * 3 * hs)
     qkv_bias: torch.Tensor
     proj: torch.Tensor  # (d_model, d_model)
     proj_bias: torch.Tensor
@@ -115,10 +119,11 @@ class LayerWeights(NamedTuple):
     def of(cls, block: Block) -> LayerWeights:
         expand, _, contract, _ = block.mlp  # Linear, GELU, Linear, Dropout
         attn = block.attn
+        by_head = attn.qkv.weight.unflatten(0, (3, attn.n_heads, -1)).transpose(0, 1)  # (nh, 3, hs, d_model)
         return cls(
             _norm_arguments(block.ln_attn),
-            attn.qkv.weight.t().contiguous(),
-            attn.qkv.bias,
+            by_head.flatten(0, 2).t().contiguous(),  # (d_model, nh * 3 * hs)
+            attn.qkv.bias.unflatten(0, (3, attn.n_heads, -1)).transpose(0, 1).flatten(),  # (nh * 3 * hs,)
             attn.proj.weight.t().contiguous(),
             attn.proj.bias,
             _norm_arguments(block.ln_mlp),
@@ -206,21 +211,31 @@ class StepScratch:
         self.half_move = torch.empty(value_shape, dtype=dtype, device=device)
         # attention
         self.x = torch.empty(batch, config.d_model, dtype=dtype, device=device)  # (B, d_model): the residual stream
-        self.qkv = torch.empty(batch, 3 * config.d_model, dtype=dtype, device=device)  # (B, 3 * d_model)
-        qkv_heads = self.qkv.view(batch, 3, n_heads, 1, head_size)  # (B, 3, nh, 1, hs)
-        self.qk_pairs = torch.view_as_complex(qkv_heads[:, :2].unflatten(-1, (-1, 2)))  # (B, 2, nh, 1, hs/2) complex
-        self.rotated_pairs = torch.empty_like(self.qk_pairs)  # (B, 2, nh, 1, hs/2) complex
-        self.q, self.k = torch.view_as_real(self.rotated_pairs).flatten(-2).unbind(1)  # (B, nh, 1, hs) each
-        self.v = qkv_heads[:, 2]  # (B, nh, 1, hs)
+        self.qkv = torch.empty(batch, 3 * config.d_model, dtype=dtype, device=device)  # (B, nh * 3 * hs)
+        qkv_heads = self.qkv.view(batch, n_heads, 3, head_size)  # (B, nh, 3, hs), see `LayerWeights`
+        self.qk_pairs = torch.view_as_complex(qkv_heads[:, :, :2].unflatten(-1, (-1, 2)))  # (B, nh, 2, hs/2) complex
+        self.q = qkv_heads[:, :, :1]  # (B, nh, 1, hs): a query of one frame
+        self.kv = qkv_heads[:, :, 1:]  # (B, nh, 2, hs): as a cache slot holds them
         self.projected = torch.empty(batch, config.d_model, dtype=dtype, device=device)  # (B, d_model)
         self.hidden = torch.empty(batch, config.d_ff, dtype=dtype, device=device)  # (B, d_ff)
         # heads
+        head_width = model.head_width
+        self.head_out = torch.empty(batch, self.head_bias.shape[0], dtype=dtype, device=device)  # (B, T * (1 + K + 7) + T + 2)
+        per_track = self.head_out[:, : tracks * head_width].unflatten(1, (tracks, head_width))  # (B, T, 1 + K + 7)
+        self.active_delta, self.asset_delta, self.values_delta = per_track.split(
+            (1, model.asset_classes, VALUE_COUNT), dim=-1
+        )  # (B, T, 1), (B, T, K), (B, T, 7)
+        self.active_delta = self.active_delta.squeeze(-1)  # (B, T)
+        self.visible_logits, self.rank = self.head_out[:, tracks * head_width :].split((tracks + 1, 1), dim=-1)  # (B, T + 1), (B, 1)
         self.minus_one = torch.tensor(-1.0, dtype=dtype, device=device)
         self.stays_on = torch.empty(batch, tracks, dtype=dtype, device=device)  # (B, T): +1 on, -1 off
         self.recency = torch.zeros(batch, tracks + 1, dtype=dtype, device=device)  # (B, T + 1): 0 for "none"
         self.recency_tracks = self.recency[:, 1:]  # (B, T)
         self.ranked_pair = torch.empty(batch, 2, tracks + 1, dtype=dtype, device=device)  # (B, 2, T + 1)
         self.ranked_before, self.ranked_after = self.ranked_pair.unbind(1)  # (B, T + 1) each
+        self.ranked_totals = torch.empty(batch, 2, dtype=dtype, device=device)  # (B, 2): log-sum-exps
+        self.totals_before, self.totals_after = self.ranked_totals.split(1, dim=-1)  # (B, 1) each
+        self.total_shift = torch.empty(batch, 1, dtype=dtype, device=device)  # (B, 1)
         self.top_pair = self.top[:, None]  # (B, 1, T + 1)
         # `_residual`'s deadband as a hardshrink threshold: |change| >= RESIDUAL_DEADBAND is kept,
         # and hardshrink keeps |change| > its threshold, so the threshold is the float just below
@@ -296,11 +311,10 @@ class CausalSelfAttention(nn.Module):
         output in a scratch buffer (B, d_model)."""
         scratch = cache.scratch
         weights = scratch.layers[layer]
-        torch.addmm(weights.qkv_bias, x, weights.qkv, out=scratch.qkv)  # (B, 3 * d_model)
-        torch.mul(scratch.qk_pairs, rotation, out=scratch.rotated_pairs)  # q and k rotated to the frame's position
+        torch.addmm(weights.qkv_bias, x, weights.qkv, out=scratch.qkv)  # (B, nh * 3 * hs)
+        scratch.qk_pairs.mul_(rotation)  # q and k rotated to the frame's position
+        cache.slots[layer][cache.slot].copy_(scratch.kv)  # (B, nh, 2, hs)
         keys, values = cache.keys[layer], cache.values[layer]  # (B, nh, max_frames, hs) each
-        keys.narrow(2, cache.slot, 1).copy_(scratch.k)
-        values.narrow(2, cache.slot, 1).copy_(scratch.v)
         if cache.position < cache.max_frames:  # slots 0..position are filled
             keys, values = keys[:, :, : cache.position + 1], values[:, :, : cache.position + 1]
         # the newest frame may see every cached one, in any slot order
@@ -331,9 +345,10 @@ class Block(nn.Module):
         """`forward` for one new frame x (B, d_model), as in eval mode (no dropout); x is
         updated in place and returned."""
         weights = cache.scratch.layers[layer]
-        x += self.attn.step(F.layer_norm(x, *weights.ln_attn), cache, layer, rotation)
-        hidden = torch.addmm(weights.expand_bias, F.layer_norm(x, *weights.ln_mlp), weights.expand, out=cache.scratch.hidden)
-        return x.add_(torch.addmm(weights.contract_bias, F.gelu(hidden), weights.contract))  # (B, d_ff) -> (B, d_model)
+        x += self.attn.step(torch.layer_norm(x, *weights.ln_attn), cache, layer, rotation)
+        normed = torch.layer_norm(x, *weights.ln_mlp)  # (B, d_model)
+        hidden = torch.addmm(weights.expand_bias, normed, weights.expand, out=cache.scratch.hidden)  # (B, d_ff)
+        return x.add_(torch.addmm(weights.contract_bias, F.gelu(hidden), weights.contract))  # (B, d_model)
 
 
 class MultitrackTransformer(nn.Module):
@@ -416,7 +431,7 @@ class MultitrackTransformer(nn.Module):
         for layer, block in enumerate(self.blocks):
             x = block.step(x, cache, layer, rotation)
         cache.position += 1
-        return self._predict_next(F.layer_norm(x, *scratch.ln_out), scratch, inputs), cache
+        return self._predict_next(torch.layer_norm(x, *scratch.ln_out), scratch, inputs), cache
 
     def _step_inputs(
         self, cache: KVCache, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor
@@ -501,9 +516,10 @@ class MultitrackTransformer(nn.Module):
 
     def _allocate(self, cache: KVCache, values: torch.Tensor) -> None:
         batch, n_heads, head_size = values.shape[0], self.config.n_heads, self.config.d_model // self.config.n_heads
-        shape = (batch, n_heads, cache.max_frames, head_size)  # (B, nh, max_frames, hs)
-        cache.keys = [values.new_zeros(shape) for _ in self.blocks]
-        cache.values = [values.new_zeros(shape) for _ in self.blocks]
+        slots = [values.new_zeros(batch, n_heads, cache.max_frames, 2, head_size) for _ in self.blocks]  # (B, nh, max_frames, 2, hs)
+        cache.keys = [both[..., 0, :] for both in slots]  # (B, nh, max_frames, hs)
+        cache.values = [both[..., 1, :] for both in slots]
+        cache.slots = [list(both.unbind(2)) for both in slots]  # max_frames of (B, nh, 2, hs)
         cache.scratch = StepScratch(self, batch, values.dtype, values.device)
 
     def _step_token_weights(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -604,30 +620,27 @@ class MultitrackTransformer(nn.Module):
         The three heads are one matrix product; the copy bonuses are added at the current asset
         and visible class through the one-hots the token was made from; the deadband is a
         hardshrink (the same numbers in fewer kernels)."""
-        batch, tracks = inputs.active.shape
-        out = torch.addmm(scratch.head_bias, x, scratch.head_weight)  # (B, T * (1 + K + 7) + T + 2)
-        per_track = out[:, : tracks * self.head_width].view(batch, tracks, self.head_width)  # (B, T, 1 + K + 7)
-        visible_logits, rank = out[:, tracks * self.head_width :].split((tracks + 1, 1), dim=-1)  # (B, T + 1), (B, 1)
+        torch.addmm(scratch.head_bias, x, scratch.head_weight, out=scratch.head_out)  # (B, T * (1 + K + 7) + T + 2)
         torch.add(scratch.minus_one, inputs.active, alpha=2, out=scratch.stays_on)  # (B, T): +1 on, -1 off
-        active_logits = torch.addcmul(per_track[..., 0], scratch.copy_active, scratch.stays_on)  # (B, T)
-        asset_logits = torch.addcmul(per_track[..., 1 : 1 + self.asset_classes], scratch.copy_asset, inputs.asset_one_hot)  # (B, T, K)
+        active_logits = torch.addcmul(scratch.active_delta, scratch.copy_active, scratch.stays_on)  # (B, T)
+        asset_logits = torch.addcmul(scratch.asset_delta, scratch.copy_asset, inputs.asset_one_hot)  # (B, T, K)
         carried_on = inputs.values + inputs.motion  # (B, T, 7)
-        values = carried_on + F.hardshrink(per_track[..., 1 + self.asset_classes :], scratch.shrink_threshold)
-        visible_logits = self._step_rank_by_recency(visible_logits, rank, scratch, inputs)
-        return Prediction(active_logits, asset_logits, values, visible_logits)
+        values = carried_on + F.hardshrink(scratch.values_delta, scratch.shrink_threshold)
+        return Prediction(active_logits, asset_logits, values, self._step_rank_by_recency(scratch, inputs))
 
-    def _step_rank_by_recency(
-        self, visible_logits: torch.Tensor, rank: torch.Tensor, scratch: StepScratch, inputs: TokenInputs
-    ) -> torch.Tensor:
+    def _step_rank_by_recency(self, scratch: StepScratch, inputs: TokenInputs) -> torch.Tensor:
         """The visible head's logits (B, T + 1) with the copy bonus and `_rank_by_recency`:
         both log-sum-exps over the tracks not on top in one call, on a (B, 2, T + 1) pair."""
+        visible_logits = scratch.visible_logits  # (B, T + 1)
         torch.div(inputs.since_on_top, self.window_length, out=scratch.recency_tracks)  # (B, T)
         scratch.ranked_before.copy_(visible_logits)
-        torch.addcmul(visible_logits, rank, scratch.recency, out=scratch.ranked_after)  # shifted by recency
-        totals = scratch.ranked_pair.masked_fill_(scratch.top_pair, -torch.inf).logsumexp(dim=-1)  # (B, 2)
-        shift = totals[:, 1:] - totals[:, :1]  # (B, 1): keeps the total of the tracks not on top
+        torch.addcmul(visible_logits, scratch.rank, scratch.recency, out=scratch.ranked_after)  # shifted by recency
+        scratch.ranked_pair.masked_fill_(scratch.top_pair, -torch.inf)  # only the tracks not on top
+        torch.logsumexp(scratch.ranked_pair, dim=-1, out=scratch.ranked_totals)  # (B, 2)
+        # keeps the total of the tracks not on top
+        ranked = scratch.ranked_after.sub_(torch.sub(scratch.totals_after, scratch.totals_before, out=scratch.total_shift))
         on_top = visible_logits + scratch.copy_visible  # (B, T + 1): the copy bonus, at the top class only
-        return torch.where(scratch.top, on_top, scratch.ranked_after - shift)
+        return torch.where(scratch.top, on_top, ranked)
 
 def carry_values(active: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """Each track's values at its last active frame up to t: (B, L, T), (B, L, T, 7) -> (B, L, T, 7).
@@ -666,8 +679,8 @@ def window_motion(active: torch.Tensor, asset: torch.Tensor, values: torch.Tenso
 
 
 def _norm_arguments(norm: nn.LayerNorm) -> tuple[tuple[int, ...], torch.Tensor, torch.Tensor, float]:
-    # `F.layer_norm(x, *_norm_arguments(norm))` is `norm(x)` without the module call, which on
-    # one frame costs about as much as the kernel
+    # `torch.layer_norm(x, *_norm_arguments(norm))` is `norm(x)` without the module call and
+    # F.layer_norm's dispatch checks, which on one frame cost about as much as the kernel
     return tuple(norm.normalized_shape), norm.weight, norm.bias, norm.eps
 
 
