@@ -21,7 +21,6 @@ several times more).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,7 +91,7 @@ def sample_frame(
         below_on = active_logits > 0
         asset = asset_logits[..., 1:].argmax(dim=-1)  # (B, T): an active track shows some asset, never class 0
     else:
-        visible_gumbel, uniform, asset_gumbel = _draw_noise(active_logits, asset_logits, visible_logits, generator)
+        visible_gumbel, uniform, asset_gumbel = _draw_noise(asset_logits, generator)
         visible = (_scaled(visible_logits, temperature) - visible_gumbel).argmax(dim=-1, keepdim=True)  # (B, 1)
         below_on = uniform < torch.sigmoid(_scaled(active_logits, temperature))
         asset = (_scaled(asset_logits[..., 1:], temperature) - asset_gumbel).argmax(dim=-1)  # (B, T)
@@ -104,22 +103,24 @@ def sample_frame(
 
 
 def _draw_noise(
-    active_logits: torch.Tensor,
-    asset_logits: torch.Tensor,
-    visible_logits: torch.Tensor,
-    generator: torch.Generator | None,
+    asset_logits: torch.Tensor, generator: torch.Generator | None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Uniform draws for the visible track (B, T + 1), each track's Bernoulli (B, T) and the
     assets (B, T, K - 1), in that order, as one draw (the same numbers as three: a CPU
     generator fills a tensor in order). The visible track and the assets get Gumbel noise,
     -log(-log(u)), returned as log(-log(u)) to subtract: argmax(logits + g) is a softmax
     sample (Gumbel-max)."""
-    shapes = (visible_logits.shape, active_logits.shape, (*asset_logits.shape[:-1], asset_logits.shape[-1] - 1))
-    sizes = [math.prod(shape) for shape in shapes]
-    uniform = torch.rand(sum(sizes), generator=generator, device=active_logits.device)  # (all draws,)
+    batch, tracks, classes = asset_logits.shape
+    visible_size, active_size = batch * (tracks + 1), batch * tracks
+    uniform = torch.rand(
+        visible_size + active_size + active_size * (classes - 1), generator=generator, device=asset_logits.device
+    )  # (all draws,)
     log_neg_log = uniform.clamp(1e-12, 1.0 - 1e-7).log_().neg_().log_()  # (all draws,)
-    visible_part, _, asset_part = log_neg_log.split(sizes)
-    return visible_part.view(shapes[0]), uniform[sizes[0] : sizes[0] + sizes[1]].view(shapes[1]), asset_part.view(shapes[2])
+    return (
+        log_neg_log[:visible_size].view(batch, tracks + 1),
+        uniform[visible_size : visible_size + active_size].view(batch, tracks),
+        log_neg_log[visible_size + active_size :].view(batch, tracks, classes - 1),
+    )
 
 
 def _scaled(logits: torch.Tensor, temperature: float) -> torch.Tensor:
