@@ -63,6 +63,20 @@ def test_hand_computed_single_track():
     assert math.isclose(losses.total.item(), 3.5 * math.log(2) + 0.75 / 7, rel_tol=1e-6)
 
 
+def test_next_track_is_scored_among_the_others_at_cuts_only():
+    # three tracks; V1 on top, then a cut to V3, then V3 stays: one cut in two target frames
+    active = torch.tensor([[[1.0, 0, 0], [1, 0, 1], [1, 0, 1]]])  # (1, 3, 3)
+    batch = {"active": active, "asset": active.long(), "values": torch.zeros(1, 3, 3, 7), "mask": torch.ones(1, 3, dtype=torch.bool)}
+    logits = torch.tensor([[[0.0, 5.0, 1.0, 2.0], [0.0, 0.0, 0.0, 9.0]]])  # (1, 2, T + 1): none, V1, V2, V3
+    prediction = Prediction(torch.zeros(1, 2, 3), torch.zeros(1, 2, 3, 2), torch.zeros(1, 2, 3, 7), logits)
+    losses = multitask_loss(prediction, batch, LossConfig())
+    # at the cut the current top (V1, logit 5) is ruled out: -log softmax([0, 1, 2])[V3]
+    expected = -math.log(math.exp(2.0) / (1 + math.exp(1.0) + math.exp(2.0)))
+    assert math.isclose(losses.next_track.item(), expected, rel_tol=1e-6)
+    no_cut = {**batch, "active": active[:, [0, 0, 0]]}  # V1 stays on top throughout
+    assert multitask_loss(prediction, no_cut, LossConfig()).next_track.item() == 0.0
+
+
 def test_no_active_target_gives_zero_asset_and_value_loss():
     batch = _batch(0)
     batch["active"][:] = 0

@@ -53,6 +53,7 @@ class LossConfig:
     asset: float = 1.0
     values: float = 10.0  # the L1 term is an order of magnitude smaller than the others
     visible: float = 1.0  # which track is on top in the next frame
+    next_track: float = 1.0  # which track comes on top, given that the top track changes
     smooth_l1_beta: float = 0.001  # normalised units: below it the loss is quadratic (~L1: a 0 residual is the median)
     change_weight: float = 1.0  # weight of active flips and asset switches in their terms
 

@@ -5,6 +5,10 @@
 - `values`: Smooth-L1 on the 7 normalised values, only on tracks active in the target frame
   (an inactive track's values are 0 by convention and mean nothing);
 - `visible`: cross-entropy of which track is on top in the target frame (0 = none);
+- `next_track`: at target frames where the top track changes, the cross-entropy of the new
+  one among the classes other than the current top (which track comes next, *given* a cut:
+  DESIGN.md §3). It moves no probability between "cut" and "no cut", so it sharpens the
+  choice of the next angle without teaching the model to cut more often;
 - padded frames (mask False) count nowhere;
 - `loss.change_weight` counts the rare (frame, track) entries where `active` flips or the
   asset switches that many times in their component's mean: cuts are a few frames in a
@@ -24,7 +28,7 @@ import torch.nn.functional as F
 from multitrack.config import LossConfig
 from multitrack.model.transformer import Prediction, visible_classes
 
-COMPONENTS = ("active", "asset", "values", "visible")
+COMPONENTS = ("active", "asset", "values", "visible", "next_track")
 
 
 class LossBreakdown(NamedTuple):
@@ -33,6 +37,7 @@ class LossBreakdown(NamedTuple):
     asset: torch.Tensor  # mean CE per active target track
     values: torch.Tensor  # mean Smooth-L1 per active target track and value
     visible: torch.Tensor  # mean CE of the visible-track class per real target frame
+    next_track: torch.Tensor  # mean CE of the new top track among the others, per target frame with a cut
 
 
 def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weights: LossConfig) -> LossBreakdown:
@@ -67,11 +72,20 @@ def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weigh
     visible_ce = F.cross_entropy(
         _fill(prediction.visible_logits, real.unsqueeze(-1)).flatten(0, 1), target_visible.flatten(), reduction="none"
     ).view_as(target_visible)  # (B*L,) -> (B, L)
-    visible = _weighted_mean(visible_ce, real, target_visible != input_visible, weights.change_weight)
+    cuts = real & (target_visible != input_visible)  # (B, L)
+    visible = _weighted_mean(visible_ce, real, cuts, weights.change_weight)
+
+    # the current top class is ruled out: what is left is the distribution given a cut
+    current = F.one_hot(input_visible, prediction.visible_logits.shape[-1]).bool()  # (B, L, T + 1)
+    given_cut = prediction.visible_logits.masked_fill(current, float("-inf"))  # (B, L, T + 1)
+    next_ce = F.cross_entropy(
+        _fill(given_cut, cuts.unsqueeze(-1)).flatten(0, 1), torch.where(cuts, target_visible, 0).flatten(), reduction="none"
+    ).view_as(target_visible)  # (B*L,) -> (B, L)
+    next_track = _masked_mean(next_ce, cuts)
 
     total = (weights.active * active + weights.asset * asset + weights.values * values
-             + weights.visible * visible)
-    return LossBreakdown(total, active, asset, values, visible)
+             + weights.visible * visible + weights.next_track * next_track)
+    return LossBreakdown(total, active, asset, values, visible, next_track)
 
 
 def _fill(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
