@@ -34,6 +34,10 @@ from multitrack.model.transformer import MultitrackTransformer, Prediction
 
 
 SINGLE_THREAD_BATCH = 8  # batches up to this size roll out on one intra-op thread
+# numbers sample_frame's kernels take, as 0-dim tensors: wrapping a Python number costs more
+# than the kernel (float64 bounds round to the draws' own dtype as the numbers did)
+_UNIFORM_LOW, _UNIFORM_HIGH = torch.tensor(1e-12, dtype=torch.float64), torch.tensor(1.0 - 1e-7, dtype=torch.float64)
+_ONE_CLASS = torch.tensor(1)
 
 
 @dataclass
@@ -97,7 +101,7 @@ def sample_frame(
         asset = (_scaled(asset_logits[..., 1:], temperature) - asset_gumbel).argmax(dim=-1)  # (B, T)
     numbers = torch.arange(1, active_logits.shape[-1] + 1, device=active_logits.device)  # (T,)
     active = torch.where(numbers < visible, below_on, numbers == visible)  # (B, T)
-    asset = asset.add_(1).mul_(active)  # (B, T): 0 where off
+    asset = asset.add_(_ONE_CLASS).mul_(active)  # (B, T): 0 where off
     values = torch.where(active[..., None], values, 0.0)  # (B, T, 7)
     return active.to(values.dtype), asset, values
 
@@ -115,7 +119,7 @@ def _draw_noise(
     uniform = torch.rand(
         visible_size + active_size + active_size * (classes - 1), generator=generator, device=asset_logits.device
     )  # (all draws,)
-    log_neg_log = uniform.clamp(1e-12, 1.0 - 1e-7).log_().neg_().log_()  # (all draws,)
+    log_neg_log = uniform.clamp(_UNIFORM_LOW, _UNIFORM_HIGH).log_().neg_().log_()  # (all draws,)
     return (
         log_neg_log[:visible_size].view(batch, tracks + 1),
         uniform[visible_size : visible_size + active_size].view(batch, tracks),

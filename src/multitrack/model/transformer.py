@@ -182,6 +182,19 @@ class StepScratch:
         self.ln_out = _norm_arguments(model.ln_out)
         self.copy_active, self.copy_visible = model.copy_active, model.copy_visible  # (T,), (T + 1,)
         self.copy_asset = model.copy_asset[:, None]  # (T, 1)
+        # numbers the kernels take, as 0-dim tensors: wrapping a Python number costs more than
+        # the kernel it is passed to
+        def constant(value: float, kind: torch.dtype = dtype) -> torch.Tensor:
+            return torch.tensor(value, dtype=kind, device=device)
+
+        self.zero, self.one, self.half, self.two = constant(0.0), constant(1.0), constant(0.5), constant(2.0)
+        self.minus_one, self.minus_inf = constant(-1.0), constant(-torch.inf)
+        self.step_ratio = constant(STEADY_STEP_RATIO)
+        self.window_frames = constant(float(model.window_length))
+        self.last_frame = constant(float(model.window_length - 1))  # ages and frames since on top stop here
+        self.one_frame, self.last_age = constant(1, torch.long), constant(model.window_length - 1, torch.long)
+        self.ones = constant(1.0).expand(batch, tracks, 1)  # (B, T, 1): what the one-hots scatter
+        self.age_ones = self.ones[:, 0]  # (B, 1)
         # the frame: inputs of the last three frames, the tracks on and the one on top
         self.inputs = [
             TokenInputs(batch, tracks, model.asset_classes, model.window_length, dtype, device) for _ in range(3)
@@ -204,7 +217,6 @@ class StepScratch:
         self.steps = [
             tuple(torch.empty(value_shape, dtype=dtype, device=device) for _ in range(3)) for _ in range(2)
         ]  # (B, T, 7) step, its size and STEADY_STEP_RATIO times its size, for the last two frames
-        self.zero = torch.tensor(0.0, dtype=dtype, device=device)
         self.agree = torch.empty(value_shape, dtype=torch.bool, device=device)
         self.within = torch.empty(value_shape, dtype=torch.bool, device=device)
         self.product = torch.empty(value_shape, dtype=dtype, device=device)
@@ -227,7 +239,6 @@ class StepScratch:
         )  # (B, T, 1), (B, T, K), (B, T, 7)
         self.active_delta = self.active_delta.squeeze(-1)  # (B, T)
         self.visible_logits, self.rank = self.head_out[:, tracks * head_width :].split((tracks + 1, 1), dim=-1)  # (B, T + 1), (B, 1)
-        self.minus_one = torch.tensor(-1.0, dtype=dtype, device=device)
         self.stays_on = torch.empty(batch, tracks, dtype=dtype, device=device)  # (B, T): +1 on, -1 off
         self.recency = torch.zeros(batch, tracks + 1, dtype=dtype, device=device)  # (B, T + 1): 0 for "none"
         self.recency_tracks = self.recency[:, 1:]  # (B, T)
@@ -441,7 +452,7 @@ class MultitrackTransformer(nn.Module):
         motion (`window_motion`), frames since on top and shot age (capped at the window's last)."""
         scratch, position = cache.scratch, cache.position
         now, before = scratch.inputs[position % 3], scratch.inputs[(position - 1) % 3]
-        torch.gt(active, 0.5, out=scratch.on)  # (B, T)
+        torch.gt(active, scratch.half, out=scratch.on)  # (B, T)
         now.active.copy_(active)
         if position == 0:  # the first frame: its values as given, as at a window's start
             now.values.copy_(values)
@@ -454,8 +465,8 @@ class MultitrackTransformer(nn.Module):
         self._step_ages(scratch, position, asset, now, before)
         self._step_motion(scratch, position, asset, now, before, scratch.inputs[(position - 2) % 3])
         now.one_hots.zero_()
-        now.asset_one_hot.scatter_(-1, asset[..., None], 1.0)  # (B, T, K)
-        now.age_one_hot.scatter_(-1, scratch.shot_age, 1.0)  # (B, ages)
+        now.asset_one_hot.scatter_(-1, asset[..., None], scratch.ones)  # (B, T, K)
+        now.age_one_hot.scatter_(-1, scratch.shot_age, scratch.age_ones)  # (B, ages)
         return now
 
     def _step_ages(
@@ -463,16 +474,15 @@ class MultitrackTransformer(nn.Module):
     ) -> None:
         """Shot age (`shot_ages`) and frames since each track was on top (`frames_since_on_top`),
         one frame on, both capped at the window's last frame."""
-        cap = self.window_length - 1
         top_key = scratch.top_keys[position % 2]
         torch.where(scratch.on_top, asset, scratch.off_keys[0], out=top_key)  # (B, T): the top track's asset, -1 elsewhere
         if position == 0:
-            now.since_on_top.fill_(cap)  # never on top before the window: at the cap, as in `forward`
+            now.since_on_top.copy_(scratch.last_frame)  # never on top before the window: at the cap, as in `forward`
         else:
             same_shot = torch.eq(top_key, scratch.top_keys[(position - 1) % 2]).all(dim=-1, keepdim=True)  # (B, 1)
-            scratch.shot_age.add_(1).clamp_(max=cap).mul_(same_shot)  # 0 at a cut
-            torch.add(before.since_on_top, 1, out=now.since_on_top).clamp_(max=cap)
-        now.since_on_top.masked_fill_(scratch.on_top, 0)
+            scratch.shot_age.add_(scratch.one_frame).clamp_max_(scratch.last_age).mul_(same_shot)  # 0 at a cut
+            torch.add(before.since_on_top, scratch.one, out=now.since_on_top).clamp_max_(scratch.last_frame)
+        now.since_on_top.masked_fill_(scratch.on_top, scratch.zero)
 
     @staticmethod
     def _step_motion(
@@ -497,17 +507,17 @@ class MultitrackTransformer(nn.Module):
         step_new, size_new, limit_new = scratch.steps[position % 2]  # (B, T, 7) each
         torch.sub(now.values, before.values, out=step_new)
         torch.abs(step_new, out=size_new)
-        torch.mul(size_new, STEADY_STEP_RATIO, out=limit_new)
+        torch.mul(size_new, scratch.step_ratio, out=limit_new)
         same_new = torch.eq(key, scratch.motion_keys[(position - 1) % 2], out=scratch.same_keys[position % 2])  # (B, T)
         if position == 1:  # no two steps yet
             now.motion.zero_()
             return
         step_old, size_old, limit_old = scratch.steps[(position - 1) % 2]
-        agree = torch.gt(torch.mul(step_new, step_old, out=scratch.product), 0, out=scratch.agree)  # same way
+        agree = torch.gt(torch.mul(step_new, step_old, out=scratch.product), scratch.zero, out=scratch.agree)  # same way
         agree &= torch.le(size_new, limit_old, out=scratch.within)  # and neither step is more than
         agree &= torch.le(size_old, limit_new, out=scratch.within)  # STEADY_STEP_RATIO times the other
         agree &= torch.logical_and(same_new, scratch.same_keys[(position - 1) % 2])[..., None]  # (B, T, 1) steady
-        torch.sub(now.values, older.values, out=scratch.half_move).div_(2)
+        torch.sub(now.values, older.values, out=scratch.half_move).div_(scratch.two)
         torch.where(agree, scratch.half_move, scratch.zero, out=now.motion)  # (B, T, 7)
 
     def _check_tracks(self, active: torch.Tensor) -> None:
@@ -621,7 +631,7 @@ class MultitrackTransformer(nn.Module):
         and visible class through the one-hots the token was made from; the deadband is a
         hardshrink (the same numbers in fewer kernels)."""
         torch.addmm(scratch.head_bias, x, scratch.head_weight, out=scratch.head_out)  # (B, T * (1 + K + 7) + T + 2)
-        torch.add(scratch.minus_one, inputs.active, alpha=2, out=scratch.stays_on)  # (B, T): +1 on, -1 off
+        torch.addcmul(scratch.minus_one, inputs.active, scratch.two, out=scratch.stays_on)  # (B, T): +1 on, -1 off
         active_logits = torch.addcmul(scratch.active_delta, scratch.copy_active, scratch.stays_on)  # (B, T)
         asset_logits = torch.addcmul(scratch.asset_delta, scratch.copy_asset, inputs.asset_one_hot)  # (B, T, K)
         carried_on = inputs.values + inputs.motion  # (B, T, 7)
@@ -632,10 +642,10 @@ class MultitrackTransformer(nn.Module):
         """The visible head's logits (B, T + 1) with the copy bonus and `_rank_by_recency`:
         both log-sum-exps over the tracks not on top in one call, on a (B, 2, T + 1) pair."""
         visible_logits = scratch.visible_logits  # (B, T + 1)
-        torch.div(inputs.since_on_top, self.window_length, out=scratch.recency_tracks)  # (B, T)
+        torch.div(inputs.since_on_top, scratch.window_frames, out=scratch.recency_tracks)  # (B, T)
         scratch.ranked_before.copy_(visible_logits)
         torch.addcmul(visible_logits, scratch.rank, scratch.recency, out=scratch.ranked_after)  # shifted by recency
-        scratch.ranked_pair.masked_fill_(scratch.top_pair, -torch.inf)  # only the tracks not on top
+        scratch.ranked_pair.masked_fill_(scratch.top_pair, scratch.minus_inf)  # only the tracks not on top
         torch.logsumexp(scratch.ranked_pair, dim=-1, out=scratch.ranked_totals)  # (B, 2)
         # keeps the total of the tracks not on top
         ranked = scratch.ranked_after.sub_(torch.sub(scratch.totals_after, scratch.totals_before, out=scratch.total_shift))
