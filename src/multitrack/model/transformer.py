@@ -99,8 +99,8 @@ class KVCache:
 
 
 class LayerWeights(NamedTuple):
-    """One block's weights as `Block.step` reads them: each projection's weight transposed to
-    (in, out) and contiguous, the layout `addmm` reads fastest for one row of input. The qkv
+    """One block's weights as `Block.step` reads them: each projection's weight as (in, out),
+    laid out as `addmm` reads it fastest for one row of input (`_one_row_weight`). The qkv
     projection's outputs are reordered head by head, (nh, 3, hs) instead of (3, nh, hs), so a
     head's key and value come out side by side, as a cache slot holds them."""
 
@@ -122,14 +122,14 @@ class LayerWeights(NamedTuple):
         by_head = attn.qkv.weight.unflatten(0, (3, attn.n_heads, -1)).transpose(0, 1)  # (nh, 3, hs, d_model)
         return cls(
             _norm_arguments(block.ln_attn),
-            by_head.flatten(0, 2).t().contiguous(),  # (d_model, nh * 3 * hs)
+            _one_row_weight(by_head.flatten(0, 2)),  # (d_model, nh * 3 * hs)
             attn.qkv.bias.unflatten(0, (3, attn.n_heads, -1)).transpose(0, 1).flatten(),  # (nh * 3 * hs,)
-            attn.proj.weight.t().contiguous(),
+            _one_row_weight(attn.proj.weight),
             attn.proj.bias,
             _norm_arguments(block.ln_mlp),
-            expand.weight.t().contiguous(),
+            _one_row_weight(expand.weight),
             expand.bias,
-            contract.weight.t().contiguous(),
+            _one_row_weight(contract.weight),
             contract.bias,
         )
 
@@ -177,7 +177,7 @@ class StepScratch:
         self.layers = [LayerWeights.of(block) for block in model.blocks]
         self.token_weight, self.token_bias = model._step_token_weights(dtype)  # (width, d_model), (d_model,)
         heads = (model.head, model.visible_head, model.recency_head)
-        self.head_weight = torch.cat([head.weight for head in heads]).t().contiguous()  # (d_model, T * (1 + K + 7) + T + 2)
+        self.head_weight = _one_row_weight(torch.cat([head.weight for head in heads]))  # (d_model, T * (1 + K + 7) + T + 2)
         self.head_bias = torch.cat([head.bias for head in heads])
         self.ln_out = _norm_arguments(model.ln_out)
         self.copy_active, self.copy_visible = model.copy_active, model.copy_visible  # (T,), (T + 1,)
@@ -547,7 +547,7 @@ class MultitrackTransformer(nn.Module):
         age_rows = self._age_tokens(torch.arange(ages, device=weight.device)).double()  # (ages, d_model)
         folded = torch.cat((dense.flatten(1), assets.flatten(1), age_rows.t()), dim=1)  # (d_model, width)
         bias = self.frame_proj.bias.double() + torch.einsum("dte,te->d", track, self.track_embed.weight.double())
-        return folded.t().to(dtype).contiguous(), bias.to(dtype)
+        return _one_row_weight(folded.to(dtype)), bias.to(dtype)
 
     def _rotation(self, cache: KVCache, x: torch.Tensor) -> torch.Tensor:
         """(hs/2,) complex rotation for the frame at cache.position, shared by every layer's q
@@ -686,6 +686,16 @@ def window_motion(active: torch.Tensor, asset: torch.Tensor, values: torch.Tenso
     steady = (key[:, 2:] >= 0) & (key[:, 2:] == key[:, 1:-1]) & (key[:, 2:] == key[:, :-2])  # (B, L-2, T)
     moving = steady_motion(values[:, :-2], values[:, 1:-1], values[:, 2:], steady)  # (B, L-2, T, 7)
     return F.pad(moving, (0, 0, 0, 0, 2, 0))  # (B, L, T, 7): zeros before frame 2
+
+
+def _one_row_weight(weight: torch.Tensor) -> torch.Tensor:
+    """A linear layer's weight (out, in) -> (in, out) for `addmm(bias, x, w)` on one row x.
+    Measured on CPU (MKL, one thread): an (in, out) copy is read 10-30% faster where the layer
+    widens (192 -> 576, 768), the weight as it is (a transposed view) ~10% faster where it
+    narrows (768 -> 192)."""
+    if weight.shape[1] > weight.shape[0]:
+        return weight.t()  # (in, out) view of the (out, in) weight
+    return weight.t().contiguous()  # (in, out)
 
 
 def _norm_arguments(norm: nn.LayerNorm) -> tuple[tuple[int, ...], torch.Tensor, torch.Tensor, float]:
