@@ -69,12 +69,15 @@ def test_next_track_is_scored_among_the_others_at_cuts_only():
     batch = {"active": active, "asset": active.long(), "values": torch.zeros(1, 3, 3, 7), "mask": torch.ones(1, 3, dtype=torch.bool)}
     logits = torch.tensor([[[0.0, 5.0, 1.0, 2.0], [0.0, 0.0, 0.0, 9.0]]])  # (1, 2, T + 1): none, V1, V2, V3
     prediction = Prediction(torch.zeros(1, 2, 3), torch.zeros(1, 2, 3, 2), torch.zeros(1, 2, 3, 7), logits)
-    losses = multitask_loss(prediction, batch, LossConfig())
+    losses = multitask_loss(prediction, batch, LossConfig(next_track=1.0))
     # at the cut the current top (V1, logit 5) is ruled out: -log softmax([0, 1, 2])[V3]
     expected = -math.log(math.exp(2.0) / (1 + math.exp(1.0) + math.exp(2.0)))
     assert math.isclose(losses.next_track.item(), expected, rel_tol=1e-6)
     no_cut = {**batch, "active": active[:, [0, 0, 0]]}  # V1 stays on top throughout
-    assert multitask_loss(prediction, no_cut, LossConfig()).next_track.item() == 0.0
+    assert multitask_loss(prediction, no_cut, LossConfig(next_track=1.0)).next_track.item() == 0.0
+    # off by default: logged, not in the total
+    assert math.isclose(multitask_loss(prediction, batch, LossConfig(next_track=0.0)).total.item(),
+                        losses.total.item() - expected, rel_tol=1e-6)
 
 
 def test_no_active_target_gives_zero_asset_and_value_loss():
