@@ -16,7 +16,9 @@ beyond the window that a re-run cannot see).
 
 Both run small batches on one intra-op thread: a one-frame step is dozens of tiny kernels,
 and waking a second thread for each costs more than it saves (on a busy 2-core machine,
-several times more).
+several times more). Both run without oneDNN: its GELU builds a primitive per call, ~6 us on
+one frame's activations where ATen's own kernel takes ~1.5 us (the matrix products are MKL's
+either way; a fifth of a step's time on the default model).
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ def rollout(
     model.eval()
     threads = 1 if prompt.active.shape[0] <= SINGLE_THREAD_BATCH else torch.get_num_threads()
     # inference mode skips autograd's bookkeeping on every one of a step's small kernels
-    with _intra_op_threads(threads), torch.inference_mode():
+    with _intra_op_threads(threads), _without_onednn(), torch.inference_mode():
         if cached:
             frames = _sample_cached(model, prompt, n_frames, temperature, generator)
         else:
@@ -167,7 +169,57 @@ def _intra_op_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@contextmanager
+def _without_onednn() -> Iterator[None]:
+    before = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
+
+
 Frame = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (B, T), (B, T), (B, T, 7)
+
+
+class LayoutMemory:
+    """The geometry each set of tracks last had on screen together, per batch row.
+
+    The value head predicts one point, the likeliest next values, which for the frame where a
+    layout changes is "as they were": it cannot say "if the right half of the split goes off,
+    the left one goes full frame". An editor's layouts recur, though (the split and the single
+    shot, the picture-in-picture and the full screen), so when a sampled frame turns tracks on
+    or off, the tracks then on take the values they had the last time the same tracks were on
+    together, in the prompt or earlier in the rollout; a set never seen together keeps the
+    model's values. (The semi-Markov baseline's cuts reuse a track's last layout the same way.)
+    """
+
+    def __init__(self, prompt: FrameTensors):
+        tracks = prompt.active.shape[-1]
+        self._bits = 2 ** torch.arange(tracks, device=prompt.active.device)  # (T,) one bit per track
+        self._last: list[dict[int, torch.Tensor]] = [{} for _ in range(prompt.active.shape[0])]
+        self._keys = self._key(prompt.active[:, 0])  # (B,)
+        self._values = prompt.values[:, 0]  # (B, T, 7)
+        for index in range(1, prompt.frames):
+            self.follow(*prompt.frame(index))
+
+    def _key(self, active: torch.Tensor) -> torch.Tensor:
+        return ((active > 0.5).long() * self._bits).sum(dim=-1)  # (B,): the set of tracks on
+
+    def follow(self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor, restore: bool = False) -> Frame:
+        """Take one more frame (B, T), (B, T), (B, T, 7); with `restore`, a frame whose set of
+        tracks changed gets the values that set last had. Returns the frame as kept."""
+        keys = self._key(active)  # (B,)
+        changed = torch.nonzero(keys != self._keys).flatten().tolist()  # rows whose layout changed
+        if changed:
+            values = values.clone()
+            for row in changed:
+                self._last[row][int(self._keys[row])] = self._values[row].clone()
+                known = self._last[row].get(int(keys[row])) if restore else None
+                if known is not None:
+                    values[row] = torch.where(active[row, :, None] > 0.5, known, values[row])
+        self._keys, self._values = keys, values
+        return active, asset, values
 
 
 def _sample_cached(model, prompt, n_frames, temperature, generator) -> list[Frame]:
@@ -176,9 +228,10 @@ def _sample_cached(model, prompt, n_frames, temperature, generator) -> list[Fram
     cache = model.new_cache()
     for index in range(context.frames):
         prediction, cache = model.step(*context.frame(index), cache)
+    layouts = LayoutMemory(prompt)
     frames = []
     for index in range(n_frames):
-        frames.append(sample_frame(prediction, temperature, generator))
+        frames.append(layouts.follow(*sample_frame(prediction, temperature, generator), restore=True))
         if index + 1 < n_frames:
             prediction, cache = model.step(*frames[-1], cache)
     return frames
@@ -191,12 +244,13 @@ def _sample_naive(model, prompt, n_frames, temperature, generator) -> list[Frame
         torch.cat((prompt.asset, prompt.asset.new_zeros((batch, n_frames, tracks))), dim=1),
         torch.cat((prompt.values, prompt.values.new_zeros((batch, n_frames, *prompt.values.shape[2:]))), dim=1),
     )
+    layouts = LayoutMemory(prompt)
     frames = []
     for index in range(n_frames):
         end = prompt.frames + index
         window = sequence.span(max(0, end - model.window_length), end)
         full = model(window.active, window.asset, window.values)  # (B, L, T …)
         prediction = Prediction(*(part[:, -1] for part in full))  # the last frame predicts the next
-        frames.append(sample_frame(prediction, temperature, generator))
+        frames.append(layouts.follow(*sample_frame(prediction, temperature, generator), restore=True))
         sequence.active[:, end], sequence.asset[:, end], sequence.values[:, end] = frames[-1]
     return frames

@@ -164,16 +164,15 @@ class StepScratch:
     - the frame token is one matrix product over `TokenInputs`: the asset and track
       embeddings, the shot-age projection and the input scales are all linear, so they are
       folded into its rows and bias (`_step_token_weights`);
-    - the three heads are one matrix product, and every projection reads a weight transposed
-      to (in, out) (`LayerWeights`);
+    - the three heads are one matrix product, and every projection reads its weight in the
+      layout `addmm` reads fastest (`LayerWeights`);
     - the inputs of the last three frames stay in a ring, where a step reads them for the
       steady motion and updates the frames since on top in place; q, k and v are views made
-      once, written by the projection and the rotation (`out=`).
+      once, written by the projection and the rotation (`out=`); the heads write one buffer
+      read through views.
     """
 
     def __init__(self, model: MultitrackTransformer, batch: int, dtype: torch.dtype, device: torch.device):
-        config, tracks = model.config, model.max_tracks
-        n_heads, head_size = config.n_heads, config.d_model // config.n_heads
         self.layers = [LayerWeights.of(block) for block in model.blocks]
         self.token_weight, self.token_bias = model._step_token_weights(dtype)  # (width, d_model), (d_model,)
         heads = (model.head, model.visible_head, model.recency_head)
@@ -182,6 +181,16 @@ class StepScratch:
         self.ln_out = _norm_arguments(model.ln_out)
         self.copy_active, self.copy_visible = model.copy_active, model.copy_visible  # (T,), (T + 1,)
         self.copy_asset = model.copy_asset[:, None]  # (T, 1)
+        # `_residual`'s deadband as a hardshrink threshold: |change| >= RESIDUAL_DEADBAND is kept,
+        # and hardshrink keeps |change| > its threshold, so the threshold is the float just below
+        deadband = torch.tensor(RESIDUAL_DEADBAND, dtype=dtype)
+        self.shrink_threshold = torch.nextafter(deadband, torch.zeros_like(deadband)).item()
+        self._make_constants(model, batch, dtype, device)
+        self._make_frame_buffers(model, batch, dtype, device)
+        self._make_layer_buffers(model.config, batch, dtype, device)
+        self._make_head_buffers(model, batch, dtype, device)
+
+    def _make_constants(self, model: MultitrackTransformer, batch: int, dtype: torch.dtype, device: torch.device) -> None:
         # numbers the kernels take, as 0-dim tensors: wrapping a Python number costs more than
         # the kernel it is passed to
         def constant(value: float, kind: torch.dtype = dtype) -> torch.Tensor:
@@ -193,9 +202,16 @@ class StepScratch:
         self.window_frames = constant(float(model.window_length))
         self.last_frame = constant(float(model.window_length - 1))  # ages and frames since on top stop here
         self.one_frame, self.last_age = constant(1, torch.long), constant(model.window_length - 1, torch.long)
-        self.ones = constant(1.0).expand(batch, tracks, 1)  # (B, T, 1): what the one-hots scatter
+        self.off_keys = constant(-1, torch.long), constant(-2, torch.long)  # keys of tracks off (`_step_motion`)
+        self.ones = constant(1.0).expand(batch, model.max_tracks, 1)  # (B, T, 1): what the one-hots scatter
         self.age_ones = self.ones[:, 0]  # (B, 1)
-        # the frame: inputs of the last three frames, the tracks on and the one on top
+
+    def _make_frame_buffers(
+        self, model: MultitrackTransformer, batch: int, dtype: torch.dtype, device: torch.device
+    ) -> None:
+        """The inputs of the last three frames, the tracks on and the one on top, the shot age
+        and the steady motion's last two frames (`_step_inputs`)."""
+        tracks = model.max_tracks
         self.inputs = [
             TokenInputs(batch, tracks, model.asset_classes, model.window_length, dtype, device) for _ in range(3)
         ]
@@ -207,10 +223,8 @@ class StepScratch:
         self.classes = torch.arange(tracks + 1, device=device)  # (T + 1,)
         self.top = torch.empty(batch, tracks + 1, dtype=torch.bool, device=device)  # (B, T + 1): one-hot visible class
         self.on_top = self.top[:, 1:]  # (B, T)
-        self.off_keys = torch.tensor([-1, -2], device=device).unbind()  # keys of tracks off (`_step_motion`)
         self.top_keys = [torch.empty(batch, tracks, dtype=torch.long, device=device) for _ in range(2)]  # (B, T)
         self.shot_age = torch.zeros(batch, 1, dtype=torch.long, device=device)  # (B, 1) frames
-        # steady motion: the last two frames' keys and steps (see `_step_motion`)
         self.motion_keys = [torch.empty(batch, tracks, dtype=torch.long, device=device) for _ in range(2)]  # (B, T)
         self.same_keys = [torch.empty(batch, tracks, dtype=torch.bool, device=device) for _ in range(2)]  # (B, T)
         value_shape = (batch, tracks, VALUE_COUNT)
@@ -221,7 +235,9 @@ class StepScratch:
         self.within = torch.empty(value_shape, dtype=torch.bool, device=device)
         self.product = torch.empty(value_shape, dtype=dtype, device=device)
         self.half_move = torch.empty(value_shape, dtype=dtype, device=device)
-        # attention
+
+    def _make_layer_buffers(self, config: ModelConfig, batch: int, dtype: torch.dtype, device: torch.device) -> None:
+        n_heads, head_size = config.n_heads, config.d_model // config.n_heads
         self.x = torch.empty(batch, config.d_model, dtype=dtype, device=device)  # (B, d_model): the residual stream
         self.qkv = torch.empty(batch, 3 * config.d_model, dtype=dtype, device=device)  # (B, nh * 3 * hs)
         qkv_heads = self.qkv.view(batch, n_heads, 3, head_size)  # (B, nh, 3, hs), see `LayerWeights`
@@ -230,28 +246,29 @@ class StepScratch:
         self.kv = qkv_heads[:, :, 1:]  # (B, nh, 2, hs): as a cache slot holds them
         self.projected = torch.empty(batch, config.d_model, dtype=dtype, device=device)  # (B, d_model)
         self.hidden = torch.empty(batch, config.d_ff, dtype=dtype, device=device)  # (B, d_ff)
-        # heads
-        head_width = model.head_width
+
+    def _make_head_buffers(
+        self, model: MultitrackTransformer, batch: int, dtype: torch.dtype, device: torch.device
+    ) -> None:
+        """The heads' output and its parts (`_predict_next`), and the pair of visible logits
+        `_step_rank_by_recency` takes both log-sum-exps of."""
+        tracks, head_width = model.max_tracks, model.head_width
         self.head_out = torch.empty(batch, self.head_bias.shape[0], dtype=dtype, device=device)  # (B, T * (1 + K + 7) + T + 2)
         per_track = self.head_out[:, : tracks * head_width].unflatten(1, (tracks, head_width))  # (B, T, 1 + K + 7)
-        self.active_delta, self.asset_delta, self.values_delta = per_track.split(
+        active_delta, self.asset_delta, self.values_delta = per_track.split(
             (1, model.asset_classes, VALUE_COUNT), dim=-1
         )  # (B, T, 1), (B, T, K), (B, T, 7)
-        self.active_delta = self.active_delta.squeeze(-1)  # (B, T)
+        self.active_delta = active_delta.squeeze(-1)  # (B, T)
         self.visible_logits, self.rank = self.head_out[:, tracks * head_width :].split((tracks + 1, 1), dim=-1)  # (B, T + 1), (B, 1)
         self.stays_on = torch.empty(batch, tracks, dtype=dtype, device=device)  # (B, T): +1 on, -1 off
         self.recency = torch.zeros(batch, tracks + 1, dtype=dtype, device=device)  # (B, T + 1): 0 for "none"
         self.recency_tracks = self.recency[:, 1:]  # (B, T)
         self.ranked_pair = torch.empty(batch, 2, tracks + 1, dtype=dtype, device=device)  # (B, 2, T + 1)
         self.ranked_before, self.ranked_after = self.ranked_pair.unbind(1)  # (B, T + 1) each
+        self.top_pair = self.top[:, None]  # (B, 1, T + 1)
         self.ranked_totals = torch.empty(batch, 2, dtype=dtype, device=device)  # (B, 2): log-sum-exps
         self.totals_before, self.totals_after = self.ranked_totals.split(1, dim=-1)  # (B, 1) each
         self.total_shift = torch.empty(batch, 1, dtype=dtype, device=device)  # (B, 1)
-        self.top_pair = self.top[:, None]  # (B, 1, T + 1)
-        # `_residual`'s deadband as a hardshrink threshold: |change| >= RESIDUAL_DEADBAND is kept,
-        # and hardshrink keeps |change| > its threshold, so the threshold is the float just below
-        deadband = torch.tensor(RESIDUAL_DEADBAND, dtype=dtype)
-        self.shrink_threshold = torch.nextafter(deadband, torch.zeros_like(deadband)).item()
 
 
 class RotaryEmbedding(nn.Module):
