@@ -10,7 +10,7 @@ from torch import nn
 from multitrack.config import load_config
 from multitrack.data.normalize import NormStats
 from multitrack.evaluate.metrics import Frames
-from multitrack.evaluate.rollout import FrameTensors, decode_frames, encode_frames, rollout, sample_frame
+from multitrack.evaluate.rollout import FrameTensors, LayoutMemory, decode_frames, encode_frames, rollout, sample_frame
 from multitrack.model.transformer import MultitrackTransformer, Prediction
 
 TRACKS, CLASSES = 3, 5
@@ -124,6 +124,36 @@ class TestSampling:
             np.testing.assert_array_equal(active.numpy(), expected_active)
             np.testing.assert_array_equal(asset.numpy(), np.where(expected_active, expected_asset, 0))
             np.testing.assert_array_equal(values.numpy(), np.where(expected_active[..., None], p[2], 0))
+
+
+class TestLayoutMemory:
+    """A split (V1 + V2, cropped halves) and a single shot (V1 alone, full frame) alternate."""
+
+    SPLIT, SINGLE = [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]
+
+    def _prompt(self) -> FrameTensors:
+        active = torch.tensor([[self.SPLIT, self.SPLIT, self.SINGLE, self.SINGLE]])  # (1, 4, T)
+        values = torch.zeros(1, 4, TRACKS, 7)
+        values[0, :2, :2, 3] = 25.0  # crop_left of both halves while split
+        return FrameTensors(active, active.long(), values)
+
+    def test_a_layout_seen_before_gets_its_geometry_back(self):
+        memory = LayoutMemory(self._prompt())
+        values = torch.zeros(1, TRACKS, 7)
+        values[0, 0, 3] = 7.0  # the model's point guess: neither layout's crop
+        active = torch.tensor([self.SPLIT])
+        _, _, kept = memory.follow(active, active.long(), values, restore=True)
+        assert kept[0, :2, 3].tolist() == [25.0, 25.0]  # the split as it last was
+        assert values[0, 0, 3] == 7.0  # the caller's tensor is left alone
+        _, _, again = memory.follow(active, active.long(), values, restore=True)
+        assert again[0, 0, 3] == 7.0  # no change of layout: the model's values stand
+
+    def test_a_layout_never_seen_keeps_the_models_values(self):
+        memory = LayoutMemory(self._prompt())
+        active = torch.tensor([[1.0, 1.0, 1.0]])
+        values = torch.full((1, TRACKS, 7), 3.0)
+        _, _, kept = memory.follow(active, active.long(), values, restore=True)
+        assert torch.equal(kept, values)
 
 
 class TestRollout:
