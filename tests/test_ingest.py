@@ -458,11 +458,17 @@ def test_ingest_leaves_pandas_unimported(corpus, tmp_path):
     assert result.stdout.strip() == "False"
 
 
-def test_chunk_size_shrinks_to_single_files_at_the_end():
-    # jobs 2: up to 4 files a task while at least 4 x 4 x 2 = 32 files wait, 1 once fewer than 16 do.
-    assert [ingest_module._chunk_size(remaining, 2) for remaining in (100, 32, 31, 24, 23, 16, 15, 1)] == [
-        4, 4, 3, 3, 2, 2, 1, 1,
+def test_task_chunks_are_guided_by_the_bytes_still_waiting():
+    tasks = list("abcdefghij")
+    # jobs 1: a chunk holds at most a quarter of the waiting bytes (at least one file), 4 files at most.
+    # 100 waiting -> budget 25: a (60) alone; 40 -> 10: b c (5 + 5); 30 -> 7.5: d e f (2 each) + g (1);
+    # 23 -> 5.75: h (20) alone; 3 -> 0.75: i, then j.
+    sizes_bytes = [60, 5, 5, 2, 2, 2, 1, 20, 2, 1]
+    assert ingest_module.task_chunks(tasks, sizes_bytes, jobs=1) == [
+        ["a"], ["b", "c"], ["d", "e", "f", "g"], ["h"], ["i"], ["j"],
     ]
+    # equal sizes, 10 files, jobs 2: budget 10/8 of a file -> one file a chunk throughout
+    assert ingest_module.task_chunks(tasks, [7] * 10, jobs=2) == [[task] for task in tasks]
 
 
 def test_jobs_2_in_chunks_yields_every_file_once_in_order(tmp_path, monkeypatch):
@@ -480,5 +486,5 @@ def test_jobs_2_in_chunks_yields_every_file_once_in_order(tmp_path, monkeypatch)
     results = list(ingest_module.convert_files(files, 3, None, jobs=2))
     assert [result.input.relative for result in results] == [f"t{index:02d}.xml" for index in range(40)]
     assert all(len(result.timelines) == 2 for result in results)
-    # remaining // 8 capped at 4: 40, 36, 32 waiting -> 4 each; 28, 25 -> 3; 22, 20, 18, 16 -> 2; 14 single files
+    # equal sizes: up to waiting / 8 files, 4 at most: 40, 36, 32 waiting -> 4; 28, 25 -> 3; 22 .. 16 -> 2; then 1
     assert chunk_sizes == [4, 4, 4, 3, 3, 2, 2, 2, 2] + [1] * 14

@@ -58,7 +58,7 @@ ROWS_PER_BATCH = 65_536  # rows per Arrow batch and Parquet row group: bounds th
 # small files behind a long one sat idle until the long one was done, and while the
 # parent encoded a row group (~17 ms) both workers filled the window and stopped.
 IN_FLIGHT_PER_JOB = 8
-FILES_PER_TASK = 4  # files a pool task converts, at most (see _chunk_size)
+FILES_PER_TASK = 4  # files a pool task converts, at most (see task_chunks)
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ def convert_files(
     if jobs <= 1 or len(files) <= 1:
         yield from map(_convert_task, tasks)
         return
-    waiting = collections.deque(tasks)
+    waiting = collections.deque(task_chunks(tasks, [_size_bytes(file) for file in files], jobs))
     while waiting:
         suspects = yield from _convert_in_pool(waiting, jobs)
         # a worker died: the files it may have held are retried one per fresh worker, in order,
@@ -206,19 +206,48 @@ def convert_files(
             yield _convert_alone(task)
 
 
+def task_chunks(tasks: list[tuple], sizes_bytes: list[int], jobs: int) -> list[list[tuple]]:
+    """Split the tasks, in order, into the chunks pool workers convert one at a time.
+
+    Each pool task costs the parent a round trip through the executor's threads and
+    pipes (a tenth of its CPU in --jobs 2 at one file a task), so a chunk takes up
+    to FILES_PER_TASK files; guided by size, it holds at most 1/(4 x jobs) of the
+    bytes still waiting (at least one file), so a large file goes alone and the last
+    files go one by one, and the workers finish together.
+    """
+    chunks, waiting_bytes, first = [], sum(sizes_bytes), 0
+    while first < len(tasks):
+        budget_bytes = waiting_bytes / (4 * jobs)
+        stop, chunk_bytes = first + 1, sizes_bytes[first]
+        while stop < len(tasks) and stop - first < FILES_PER_TASK and chunk_bytes + sizes_bytes[stop] <= budget_bytes:
+            chunk_bytes += sizes_bytes[stop]
+            stop += 1
+        chunks.append(tasks[first:stop])
+        waiting_bytes -= chunk_bytes
+        first = stop
+    return chunks
+
+
+def _size_bytes(file: InputFile) -> int:
+    try:
+        return file.path.stat().st_size
+    except OSError:
+        return 0  # the worker reports why it cannot be read
+
+
 def _convert_in_pool(waiting: collections.deque, jobs: int) -> Generator[FileResult, None, list[tuple]]:
-    """Convert tasks from `waiting` in a pool until it is empty (returns []) or a worker dies.
+    """Convert the chunks in `waiting` in a pool until it is empty (returns []) or a worker dies.
 
     A worker killed by the system (out of memory) or crashing in a C library breaks the
     pool; the tasks then in flight are returned. (multiprocessing.Pool waited forever.)
     """
-    in_flight: collections.deque = collections.deque()  # (tasks, future) of each submitted chunk
+    in_flight: collections.deque = collections.deque()  # (chunk, future)
     files_ahead = 0
     with ProcessPoolExecutor(max_workers=jobs, mp_context=_pool_context()) as pool:
         try:
             while waiting or in_flight:
                 while waiting and files_ahead < IN_FLIGHT_PER_JOB * jobs:
-                    chunk = [waiting.popleft() for _ in range(_chunk_size(len(waiting), jobs))]
+                    chunk = waiting.popleft()
                     in_flight.append((chunk, pool.submit(_convert_chunk, chunk)))
                     files_ahead += len(chunk)
                     if not waiting:  # workers exit as they run dry, while the last results are written
@@ -231,16 +260,6 @@ def _convert_in_pool(waiting: collections.deque, jobs: int) -> Generator[FileRes
         except BrokenProcessPool:
             return [task for chunk, _ in in_flight for task in chunk]
     return []
-
-
-def _chunk_size(remaining: int, jobs: int) -> int:
-    """Files per pool task: up to FILES_PER_TASK, down to 1 for the last 4 x jobs files.
-
-    Each task costs the parent a round trip through the pool's threads and pipes
-    (~0.3 ms, a third of --jobs 2's parent overhead at one file a task); single
-    files at the end keep the workers finishing together.
-    """
-    return max(1, min(FILES_PER_TASK, remaining // (4 * jobs)))
 
 
 def _convert_alone(task: tuple[InputFile, int, int | None]) -> FileResult:
