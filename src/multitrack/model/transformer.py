@@ -669,6 +669,7 @@ class MultitrackTransformer(nn.Module):
         on_top = visible_logits + scratch.copy_visible  # (B, T + 1): the copy bonus, at the top class only
         return torch.where(scratch.top, on_top, ranked)
 
+
 def carry_values(active: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """Each track's values at its last active frame up to t: (B, L, T), (B, L, T, 7) -> (B, L, T, 7).
 
