@@ -3,9 +3,9 @@
 The story of `ingest`:
 1. find the input files (folders: every *.xml below, sorted) and give each its
    path relative to the folder it was found in;
-2. convert each file in a worker (read bytes, sha256, parse, frame arrays per
-   timeline, packed as `TimelineColumns` with all-zero columns left out); a bad
-   file becomes an error entry and the batch goes on;
+2. convert each file in a worker, a few files a pool task (read bytes, sha256,
+   parse, frame arrays per timeline, packed as `TimelineColumns` with all-zero
+   columns left out); a bad file becomes an error entry and the batch goes on;
 3. stream the results, in input order, into a ParquetWriter (and a CSV writer on
    request) a bounded number of rows at a time, so memory does not grow with the
    number of files;
