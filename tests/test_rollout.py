@@ -25,7 +25,7 @@ def model(tiny_config) -> MultitrackTransformer:
     # the heads start at zero (an untrained model copies the current frame whatever its layers
     # compute): random heads make the rollouts depend on attention and the cache
     with torch.no_grad():
-        for head in (model.head, model.visible_head):
+        for head in (model.head, model.visible_head, model.recency_head, model.next_head):
             nn.init.normal_(head.weight, std=0.3)
     return model
 

@@ -40,7 +40,7 @@ def _with_random_heads(model: MultitrackTransformer) -> MultitrackTransformer:
     compute; random heads make every output depend on attention and the cache."""
     torch.manual_seed(1)
     with torch.no_grad():
-        for head in (model.head, model.visible_head):
+        for head in (model.head, model.visible_head, model.recency_head, model.next_head):
             nn.init.normal_(head.weight, std=0.3)
     return model
 
@@ -175,6 +175,13 @@ def test_window_motion_needs_the_same_asset_three_frames_running():
     assert torch.allclose(motion[0, :, 0, 1], torch.tensor([0.0, 0.0, 0.1, 0.0]))
 
 
+@pytest.mark.parametrize("length", [1, 2])
+def test_windows_too_short_for_a_move_have_none(model, length):
+    active, asset, values = _frames(1, length, seed=3)
+    assert window_motion(active, asset, values).shape == (1, length, TRACKS, 7)
+    assert model(active, asset, values).values.shape == (1, length, TRACKS, 7)
+
+
 def test_cached_steps_equal_the_full_pass_on_moving_tracks(model):
     model = _with_random_heads(model)
     active = torch.ones(1, LENGTH, TRACKS)
@@ -209,11 +216,16 @@ def test_recency_rank_reorders_the_next_track_without_changing_the_chance_of_a_c
     active = torch.tensor([[[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]])  # (1, 2, 3)
     since = torch.tensor([[[1, 0, 11], [0, 1, 11]]])  # (1, 2, 3), capped at LENGTH - 1
     logits = torch.zeros(1, 2, TRACKS + 1)
-    ranked = model._rank_by_recency(logits, active, since, torch.full((1, 2, 1), 5.0))  # (1, 2, T + 1)
+    ranked = model._rank_by_recency(logits, active, since, torch.full((1, 2, 1), 5.0), torch.zeros(1, 2, TRACKS + 1))  # (1, 2, T + 1)
     before, after = torch.softmax(logits, -1), torch.softmax(ranked, -1)
     torch.testing.assert_close(after[0, 1, 1], before[0, 1, 1])  # V1 stays on top: unchanged
     assert after[0, 1, 3] > after[0, 1, 2] > after[0, 1, 0]  # V3 (least recent) > V2 > nothing
     torch.testing.assert_close(after[0, 0, 2], before[0, 0, 2])  # at frame 0 V2 was on top
+    # the next-track head moves the choice among the others, never the chance of staying
+    nudged = model._rank_by_recency(logits, active, since, torch.zeros(1, 2, 1), torch.tensor([[[0, 0, 4.0, 0]] * 2]))
+    after = torch.softmax(nudged, -1)
+    torch.testing.assert_close(after[0, 1, 1], before[0, 1, 1])
+    assert after[0, 1, 2] > after[0, 1, 3] and after[0, 1, 2] > after[0, 1, 0]
 
 
 def test_inactive_tracks_carry_their_last_values_forward():

@@ -175,8 +175,8 @@ class StepScratch:
     def __init__(self, model: MultitrackTransformer, batch: int, dtype: torch.dtype, device: torch.device):
         self.layers = [LayerWeights.of(block) for block in model.blocks]
         self.token_weight, self.token_bias = model._step_token_weights(dtype)  # (width, d_model), (d_model,)
-        heads = (model.head, model.visible_head, model.recency_head)
-        self.head_weight = _one_row_weight(torch.cat([head.weight for head in heads]))  # (d_model, T * (1 + K + 7) + T + 2)
+        heads = (model.head, model.visible_head, model.recency_head, model.next_head)
+        self.head_weight = _one_row_weight(torch.cat([head.weight for head in heads]))  # (d_model, T * (1 + K + 7) + 2T + 3)
         self.head_bias = torch.cat([head.bias for head in heads])
         self.ln_out = _norm_arguments(model.ln_out)
         self.copy_active, self.copy_visible = model.copy_active, model.copy_visible  # (T,), (T + 1,)
@@ -253,13 +253,15 @@ class StepScratch:
         """The heads' output and its parts (`_predict_next`), and the pair of visible logits
         `_step_rank_by_recency` takes both log-sum-exps of."""
         tracks, head_width = model.max_tracks, model.head_width
-        self.head_out = torch.empty(batch, self.head_bias.shape[0], dtype=dtype, device=device)  # (B, T * (1 + K + 7) + T + 2)
+        self.head_out = torch.empty(batch, self.head_bias.shape[0], dtype=dtype, device=device)  # (B, T * (1 + K + 7) + 2T + 3)
         per_track = self.head_out[:, : tracks * head_width].unflatten(1, (tracks, head_width))  # (B, T, 1 + K + 7)
         active_delta, self.asset_delta, self.values_delta = per_track.split(
             (1, model.asset_classes, VALUE_COUNT), dim=-1
         )  # (B, T, 1), (B, T, K), (B, T, 7)
         self.active_delta = active_delta.squeeze(-1)  # (B, T)
-        self.visible_logits, self.rank = self.head_out[:, tracks * head_width :].split((tracks + 1, 1), dim=-1)  # (B, T + 1), (B, 1)
+        self.visible_logits, self.rank, self.next_delta = self.head_out[:, tracks * head_width :].split(
+            (tracks + 1, 1, tracks + 1), dim=-1
+        )  # (B, T + 1), (B, 1), (B, T + 1)
         self.stays_on = torch.empty(batch, tracks, dtype=dtype, device=device)  # (B, T): +1 on, -1 off
         self.recency = torch.zeros(batch, tracks + 1, dtype=dtype, device=device)  # (B, T + 1): 0 for "none"
         self.recency_tracks = self.recency[:, 1:]  # (B, T)
@@ -401,11 +403,13 @@ class MultitrackTransformer(nn.Module):
         self.head_width = 1 + asset_classes + VALUE_COUNT  # per track: active, K assets, 7 values
         self.head = nn.Linear(config.d_model, max_tracks * self.head_width)
         self.visible_head = nn.Linear(config.d_model, max_tracks + 1)
+        # which track comes next, given a cut, apart from whether one comes (`_rank_by_recency`)
+        self.next_head = nn.Linear(config.d_model, max_tracks + 1)
         # how strongly, given a cut, the next track leans to the one on top least recently: it
         # depends on the context (after the wide of a multicam, yes; after a close-up, the wide)
         self.recency_head = nn.Linear(config.d_model, 1)
         self.apply(_init_weights)
-        for head in (self.head, self.visible_head, self.recency_head):
+        for head in (self.head, self.visible_head, self.recency_head, self.next_head):
             nn.init.zeros_(head.weight)  # an untrained model predicts exactly "nothing changes"
         self.copy_active = nn.Parameter(torch.full((max_tracks,), _copy_logit(2)))
         self.copy_asset = nn.Parameter(torch.full((max_tracks,), _copy_logit(asset_classes)))
@@ -428,8 +432,9 @@ class MultitrackTransformer(nn.Module):
             x = block(x)
         x = self.ln_out(x)
         prediction = self._predict(x, active, asset, values + motion)
-        rank = self.recency_head(x)  # (B, L, 1)
-        return prediction._replace(visible_logits=self._rank_by_recency(prediction.visible_logits, active, since_on_top, rank))
+        rank, next_delta = self.recency_head(x), self.next_head(x)  # (B, L, 1), (B, L, T + 1)
+        visible_logits = self._rank_by_recency(prediction.visible_logits, active, since_on_top, rank, next_delta)
+        return prediction._replace(visible_logits=visible_logits)
 
     def new_cache(self, max_frames: int | None = None) -> KVCache:
         return KVCache(max_frames=max_frames or self.window_length)
@@ -627,16 +632,24 @@ class MultitrackTransformer(nn.Module):
         return torch.where(values_delta.abs() < RESIDUAL_DEADBAND, 0.0, values_delta)
 
     def _rank_by_recency(
-        self, visible_logits: torch.Tensor, active: torch.Tensor, since_on_top: torch.Tensor, rank: torch.Tensor
+        self,
+        visible_logits: torch.Tensor,
+        active: torch.Tensor,
+        since_on_top: torch.Tensor,
+        rank: torch.Tensor,
+        next_delta: torch.Tensor,
     ) -> torch.Tensor:
-        """Visible-track logits (…, T + 1) with the tracks other than the one on top now
-        re-ranked by how long ago each was on top (…, T), their total kept: the chance of a cut
-        is the head's, and only the choice of the next track, given a cut, leans (by `rank`
-        (…, 1) from the recency head) towards the angle an editor showed least recently."""
+        """Visible-track logits (…, T + 1) as two factors: the chance of a cut is the visible
+        head's (the total of the tracks other than the one on top), and which of them comes,
+        given a cut, is ranked by the next-track head (`next_delta` (…, T + 1)) and by how
+        long ago each was on top (…, T), leaning (by `rank` (…, 1) from the recency head)
+        towards the angle an editor showed least recently. In training the ranking reads the
+        visible head's logits without their gradient, so the two heads learn one factor each:
+        learning which angle comes next does not teach the model to cut more or less often."""
         recency = since_on_top.to(visible_logits.dtype) / self.window_length  # (…, T): 0 .. <1
         recency = F.pad(recency, (1, 0))  # (…, T + 1): "nothing visible" has none
         others = F.one_hot(visible_classes(active), self.max_tracks + 1) == 0  # (…, T + 1)
-        shifted = visible_logits + rank * recency
+        shifted = visible_logits.detach() + next_delta + rank * recency
         before = torch.where(others, visible_logits, -torch.inf).logsumexp(dim=-1, keepdim=True)  # (…, 1)
         after = torch.where(others, shifted, -torch.inf).logsumexp(dim=-1, keepdim=True)  # (…, 1)
         return torch.where(others, shifted - (after - before), visible_logits)
@@ -662,6 +675,7 @@ class MultitrackTransformer(nn.Module):
         torch.div(inputs.since_on_top, scratch.window_frames, out=scratch.recency_tracks)  # (B, T)
         scratch.ranked_before.copy_(visible_logits)
         torch.addcmul(visible_logits, scratch.rank, scratch.recency, out=scratch.ranked_after)  # shifted by recency
+        scratch.ranked_after.add_(scratch.next_delta)  # and by the next-track head
         scratch.ranked_pair.masked_fill_(scratch.top_pair, scratch.minus_inf)  # only the tracks not on top
         torch.logsumexp(scratch.ranked_pair, dim=-1, out=scratch.ranked_totals)  # (B, 2)
         # keeps the total of the tracks not on top
@@ -703,7 +717,7 @@ def window_motion(active: torch.Tensor, asset: torch.Tensor, values: torch.Tenso
     key = torch.where(active > 0.5, asset, -1)  # (B, L, T): the asset shown, -1 when off
     steady = (key[:, 2:] >= 0) & (key[:, 2:] == key[:, 1:-1]) & (key[:, 2:] == key[:, :-2])  # (B, L-2, T)
     moving = steady_motion(values[:, :-2], values[:, 1:-1], values[:, 2:], steady)  # (B, L-2, T, 7)
-    return F.pad(moving, (0, 0, 0, 0, 2, 0))  # (B, L, T, 7): zeros before frame 2
+    return F.pad(moving, (0, 0, 0, 0, 2, 0))[:, : active.shape[1]]  # (B, L, T, 7): zeros before frame 2
 
 
 def _one_row_weight(weight: torch.Tensor) -> torch.Tensor:
