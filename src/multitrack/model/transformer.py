@@ -44,11 +44,13 @@ COPY_INIT_PROBABILITY = 0.98
 # once) is not steady and is not carried on.
 STEADY_STEP_RATIO = 3.0
 MOTION_INPUT_GAIN = 10.0  # per-frame moves are small in normalised units: scaled up as inputs
-# Out of training, value changes the head predicts below this (normalised units: ~1.5 px of
-# position, 0.008 of scale) are its noise, and are dropped: a still frame stays exactly still,
-# and in a rollout, where each frame's steady move is measured on the frames the model itself
-# made, noise cannot build up into a drift that speeds itself up.
-RESIDUAL_DEADBAND = 0.01
+# Out of training, value changes the head predicts below this (normalised units: on the demo
+# ~0.7 px of position, 0.002 of scale) are its noise, and are dropped: a still frame stays
+# exactly still, and in a rollout, where each frame's steady move is measured on the frames
+# the model itself made, noise cannot build up into a drift that speeds itself up. It sits
+# well above that noise (~2e-4) and below the first step of a slow push-in (~5e-3), which
+# must get through for the move to start.
+RESIDUAL_DEADBAND = 0.003
 
 
 class Prediction(NamedTuple):
