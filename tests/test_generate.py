@@ -45,6 +45,7 @@ def make_bundle(path, overrides=()):
     model = MultitrackTransformer(config.model, 2, 4, config.window.length)
     with torch.no_grad():  # a bias towards V1 active: a random model would flicker every frame
         model.head.bias.view(2, -1)[0, 0] = 3.0
+        model.visible_head.bias[0] = -6.0  # and against an empty screen, which it would keep
     return write_bundle(path, model, config, DataInfo(2, 4, STATS.to_dict(), "0" * 64), {"epochs": 0})
 
 

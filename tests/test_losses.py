@@ -80,6 +80,22 @@ def test_next_track_is_scored_among_the_others_at_cuts_only():
                         losses.total.item() - expected, rel_tol=1e-6)
 
 
+def test_move_is_scored_where_a_steady_move_goes_on_or_stops():
+    # one track, scale 0, 1, 2, 3, 3: moving steadily at frames 2 and 3; the move goes on into
+    # frame 3 and stops at frame 4. Frames 0 and 1 have no move to score.
+    scale = torch.tensor([0.0, 1.0, 2.0, 3.0, 3.0])
+    values = torch.zeros(1, 5, 1, 7)
+    values[0, :, 0, 0] = scale
+    batch = {"active": torch.ones(1, 5, 1), "asset": torch.ones(1, 5, 1, dtype=torch.long), "values": values,
+             "mask": torch.ones(1, 5, dtype=torch.bool)}
+    move_logits = torch.tensor([[[5.0], [5.0], [1.0], [2.0]]])  # (1, L=4, 1): position t predicts t + 1
+    prediction = Prediction(torch.zeros(1, 4, 1), torch.zeros(1, 4, 1, 2), values[:, 1:], torch.zeros(1, 4, 2),
+                            torch.zeros(1, 4, 1, 7), move_logits)
+    losses = multitask_loss(prediction, batch, LossConfig())
+    goes_on, stops = -math.log(1 / (1 + math.exp(-1.0))), -math.log(1 - 1 / (1 + math.exp(-2.0)))
+    assert math.isclose(losses.move.item(), (goes_on + stops) / 2, rel_tol=1e-6)
+
+
 def test_no_active_target_gives_zero_asset_and_value_loss():
     batch = _batch(0)
     batch["active"][:] = 0
@@ -115,7 +131,7 @@ def test_masked_entries_do_not_change_the_loss(seed, junk):
 
 def test_masked_predictions_get_no_gradient():
     batch = _batch(3)
-    parts = [part.clone().requires_grad_() for part in _prediction(3)]
+    parts = [part.clone().requires_grad_() for part in _prediction(3)[:4]]
     multitask_loss(Prediction(*parts), batch, LossConfig()).total.backward()
     padding = ~batch["mask"][:, 1:]
     assert torch.all(parts[0].grad[padding] == 0)

@@ -57,6 +57,7 @@ class LossConfig:
     # on the demo, weight 1 tied Markov's next-track accuracy but left the visible-track loss
     # well above (val 0.088 against 0.072) and sampled shots twice too long
     next_track: float = 0.0
+    move: float = 1.0  # whether a track's steady (keyframed) move goes on into the next frame
     smooth_l1_beta: float = 0.001  # normalised units: below it the loss is quadratic (~L1: a 0 residual is the median)
     change_weight: float = 1.0  # weight of active flips and asset switches in their terms
 

@@ -9,6 +9,9 @@
   one among the classes other than the current top (which track comes next, *given* a cut:
   DESIGN.md §3). It moves no probability between "cut" and "no cut", so it sharpens the
   choice of the next angle without teaching the model to cut more often;
+- `move`: binary cross-entropy of whether a track's steady move (model/transformer.py) goes
+  on into the target frame, where the track moves steadily now and shows the same asset in
+  the target frame (keyframed moves end; the values term is fitted on the move carried on);
 - padded frames (mask False) count nowhere;
 - `loss.change_weight` counts the rare (frame, track) entries where `active` flips or the
   asset switches that many times in their component's mean: cuts are a few frames in a
@@ -26,9 +29,9 @@ import torch
 import torch.nn.functional as F
 
 from multitrack.config import LossConfig
-from multitrack.model.transformer import Prediction, visible_classes
+from multitrack.model.transformer import Prediction, visible_classes, window_motion
 
-COMPONENTS = ("active", "asset", "values", "visible", "next_track")
+COMPONENTS = ("active", "asset", "values", "visible", "next_track", "move")
 
 
 class LossBreakdown(NamedTuple):
@@ -38,6 +41,7 @@ class LossBreakdown(NamedTuple):
     values: torch.Tensor  # mean Smooth-L1 per active target track and value
     visible: torch.Tensor  # mean CE of the visible-track class per real target frame
     next_track: torch.Tensor  # mean CE of the new top track among the others, per target frame with a cut
+    move: torch.Tensor  # mean BCE of "the steady move goes on", per moving (frame, track)
 
 
 def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weights: LossConfig) -> LossBreakdown:
@@ -83,9 +87,25 @@ def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weigh
     ).view_as(target_visible)  # (B*L,) -> (B, L)
     next_track = _masked_mean(next_ce, cuts)
 
+    move = _move_loss(prediction, batch, frame_track)
+
     total = (weights.active * active + weights.asset * asset + weights.values * values
-             + weights.visible * visible + weights.next_track * next_track)
-    return LossBreakdown(total, active, asset, values, visible, next_track)
+             + weights.visible * visible + weights.next_track * next_track + weights.move * move)
+    return LossBreakdown(total, active, asset, values, visible, next_track, move)
+
+
+def _move_loss(prediction: Prediction, batch: dict[str, torch.Tensor], frame_track: torch.Tensor) -> torch.Tensor:
+    """BCE of move_logits (B, L, T) against "still moving steadily in the target frame"."""
+    if prediction.move_logits is None:
+        return prediction.values.new_zeros(())
+    # steady moves over all L + 1 frames: at t the input's, at t + 1 the target's
+    motion = window_motion(batch["active"], batch["asset"], batch["values"].to(prediction.values.dtype))  # (B, L+1, T, 7)
+    moving = (motion != 0).any(dim=-1)  # (B, L + 1, T)
+    key = torch.where(batch["active"] > 0.5, batch["asset"], -1)  # (B, L + 1, T): asset shown, -1 off
+    scored = frame_track & moving[:, :-1] & (key[:, 1:] == key[:, :-1]) & (key[:, 1:] >= 0)  # (B, L, T)
+    logits = _fill(prediction.move_logits, scored)
+    bce = F.binary_cross_entropy_with_logits(logits, _fill(moving[:, 1:].to(logits.dtype), scored), reduction="none")
+    return _masked_mean(bce, scored)  # (B, L, T) -> scalar
 
 
 def _fill(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:

@@ -36,6 +36,7 @@ ROTATION_TABLE_FRAMES = 1024  # positions of rotary angles `step` computes at on
 # logits and a residual on the values. The Transformer then only has to learn what changes,
 # and when. The bonus starts where "stays" has this probability:
 COPY_INIT_PROBABILITY = 0.98
+MOVE_INIT_PROBABILITY = 0.9  # an untrained model's chance that a steady move goes on
 # Keyframed geometry moves in straight lines between keyframes (docs/xmeml.md: linear
 # interpolation), so "keeps moving as it moved" is the next frame's best first guess for a
 # track in motion, as "stays as it is" is for a still one. A move is steady when the last two
@@ -64,8 +65,14 @@ class Prediction(NamedTuple):
 
     active_logits: torch.Tensor  # (B, L, T) or (B, T) from `step`
     asset_logits: torch.Tensor  # (B, L, T, K) or (B, T, K)
-    values: torch.Tensor  # (B, L, T, 7) or (B, T, 7), normalised
+    values: torch.Tensor  # (B, L, T, 7) or (B, T, 7), normalised: the likeliest next values
     visible_logits: torch.Tensor  # (B, L, T + 1) or (B, T + 1)
+    # each track's steady move (B, L, T, 7) or (B, T, 7), and the logit that it goes on into
+    # the next frame (B, L, T) or (B, T): out of training `values` carry the move on where that
+    # is likelier than not; a rollout draws it (`sample_frame`). From `step`, `motion` is a
+    # buffer the next step overwrites.
+    motion: torch.Tensor | None = None
+    move_logits: torch.Tensor | None = None
 
 
 @dataclass
@@ -177,8 +184,8 @@ class StepScratch:
     def __init__(self, model: MultitrackTransformer, batch: int, dtype: torch.dtype, device: torch.device):
         self.layers = [LayerWeights.of(block) for block in model.blocks]
         self.token_weight, self.token_bias = model._step_token_weights(dtype)  # (width, d_model), (d_model,)
-        heads = (model.head, model.visible_head, model.recency_head, model.next_head)
-        self.head_weight = _one_row_weight(torch.cat([head.weight for head in heads]))  # (d_model, T * (1 + K + 7) + 2T + 3)
+        heads = (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head)
+        self.head_weight = _one_row_weight(torch.cat([head.weight for head in heads]))  # (d_model, T * (1 + K + 7) + 3T + 3)
         self.head_bias = torch.cat([head.bias for head in heads])
         self.ln_out = _norm_arguments(model.ln_out)
         self.copy_active, self.copy_visible = model.copy_active, model.copy_visible  # (T,), (T + 1,)
@@ -255,15 +262,15 @@ class StepScratch:
         """The heads' output and its parts (`_predict_next`), and the pair of visible logits
         `_step_rank_by_recency` takes both log-sum-exps of."""
         tracks, head_width = model.max_tracks, model.head_width
-        self.head_out = torch.empty(batch, self.head_bias.shape[0], dtype=dtype, device=device)  # (B, T * (1 + K + 7) + 2T + 3)
+        self.head_out = torch.empty(batch, self.head_bias.shape[0], dtype=dtype, device=device)  # (B, T * (1 + K + 7) + 3T + 3)
         per_track = self.head_out[:, : tracks * head_width].unflatten(1, (tracks, head_width))  # (B, T, 1 + K + 7)
         active_delta, self.asset_delta, self.values_delta = per_track.split(
             (1, model.asset_classes, VALUE_COUNT), dim=-1
         )  # (B, T, 1), (B, T, K), (B, T, 7)
         self.active_delta = active_delta.squeeze(-1)  # (B, T)
-        self.visible_logits, self.rank, self.next_delta = self.head_out[:, tracks * head_width :].split(
-            (tracks + 1, 1, tracks + 1), dim=-1
-        )  # (B, T + 1), (B, 1), (B, T + 1)
+        self.visible_logits, self.rank, self.next_delta, self.move_logits = self.head_out[:, tracks * head_width :].split(
+            (tracks + 1, 1, tracks + 1, tracks), dim=-1
+        )  # (B, T + 1), (B, 1), (B, T + 1), (B, T)
         self.stays_on = torch.empty(batch, tracks, dtype=dtype, device=device)  # (B, T): +1 on, -1 off
         self.recency = torch.zeros(batch, tracks + 1, dtype=dtype, device=device)  # (B, T + 1): 0 for "none"
         self.recency_tracks = self.recency[:, 1:]  # (B, T)
@@ -407,15 +414,18 @@ class MultitrackTransformer(nn.Module):
         self.visible_head = nn.Linear(config.d_model, max_tracks + 1)
         # which track comes next, given a cut, apart from whether one comes (`_rank_by_recency`)
         self.next_head = nn.Linear(config.d_model, max_tracks + 1)
+        # whether each track's steady move goes on into the next frame (keyframed moves end)
+        self.move_head = nn.Linear(config.d_model, max_tracks)
         # how strongly, given a cut, the next track leans to the one on top least recently: it
         # depends on the context (after the wide of a multicam, yes; after a close-up, the wide)
         self.recency_head = nn.Linear(config.d_model, 1)
         self.apply(_init_weights)
-        for head in (self.head, self.visible_head, self.recency_head, self.next_head):
+        for head in (self.head, self.visible_head, self.recency_head, self.next_head, self.move_head):
             nn.init.zeros_(head.weight)  # an untrained model predicts exactly "nothing changes"
         self.copy_active = nn.Parameter(torch.full((max_tracks,), _copy_logit(2)))
         self.copy_asset = nn.Parameter(torch.full((max_tracks,), _copy_logit(asset_classes)))
         self.copy_visible = nn.Parameter(torch.full((max_tracks + 1,), _copy_logit(max_tracks + 1)))
+        nn.init.constant_(self.move_head.bias, _logit(MOVE_INIT_PROBABILITY))  # untrained: moves go on
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -433,10 +443,13 @@ class MultitrackTransformer(nn.Module):
         for block in self.blocks:
             x = block(x)
         x = self.ln_out(x)
-        prediction = self._predict(x, active, asset, values + motion)
+        move_logits = self.move_head(x)  # (B, L, T)
+        # training fits the values on the move carried on; out of it, the likelier outcome
+        goes_on = motion if self.training else motion * (move_logits >= 0).unsqueeze(-1)  # (B, L, T, 7)
+        prediction = self._predict(x, active, asset, values + goes_on)
         rank, next_delta = self.recency_head(x), self.next_head(x)  # (B, L, 1), (B, L, T + 1)
         visible_logits = self._rank_by_recency(prediction.visible_logits, active, since_on_top, rank, next_delta)
-        return prediction._replace(visible_logits=visible_logits)
+        return prediction._replace(visible_logits=visible_logits, motion=motion, move_logits=move_logits)
 
     def new_cache(self, max_frames: int | None = None) -> KVCache:
         return KVCache(max_frames=max_frames or self.window_length)
@@ -666,9 +679,10 @@ class MultitrackTransformer(nn.Module):
         torch.addcmul(scratch.minus_one, inputs.active, scratch.two, out=scratch.stays_on)  # (B, T): +1 on, -1 off
         active_logits = torch.addcmul(scratch.active_delta, scratch.copy_active, scratch.stays_on)  # (B, T)
         asset_logits = torch.addcmul(scratch.asset_delta, scratch.copy_asset, inputs.asset_one_hot)  # (B, T, K)
-        carried_on = inputs.values + inputs.motion  # (B, T, 7)
-        values = carried_on + F.hardshrink(scratch.values_delta, scratch.shrink_threshold)
-        return Prediction(active_logits, asset_logits, values, self._step_rank_by_recency(scratch, inputs))
+        goes_on = inputs.motion * (scratch.move_logits >= 0).unsqueeze(-1)  # (B, T, 7): the likelier outcome
+        values = inputs.values + goes_on + F.hardshrink(scratch.values_delta, scratch.shrink_threshold)
+        visible_logits = self._step_rank_by_recency(scratch, inputs)
+        return Prediction(active_logits, asset_logits, values, visible_logits, inputs.motion, scratch.move_logits)
 
     def _step_rank_by_recency(self, scratch: StepScratch, inputs: TokenInputs) -> torch.Tensor:
         """The visible head's logits (B, T + 1) with the copy bonus and `_rank_by_recency`:
@@ -780,6 +794,10 @@ def visible_classes(active: torch.Tensor) -> torch.Tensor:
     tracks = active.shape[-1]
     numbers = torch.arange(1, tracks + 1, device=active.device)  # (T,): V1 = 1
     return torch.where(active > 0.5, numbers, 0).amax(dim=-1)
+
+
+def _logit(probability: float) -> float:
+    return math.log(probability / (1.0 - probability))
 
 
 def _copy_logit(classes: int) -> float:
