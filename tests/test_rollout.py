@@ -26,7 +26,7 @@ def model(tiny_config) -> MultitrackTransformer:
     # compute): random heads make the rollouts depend on attention and the cache
     torch.manual_seed(1)  # heads of their own seed: some draws leave nothing on screen for good
     with torch.no_grad():
-        for head in (model.head, model.visible_head, model.recency_head, model.next_head):
+        for head in (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head):
             nn.init.normal_(head.weight, std=0.3)
     return model
 

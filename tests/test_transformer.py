@@ -40,7 +40,7 @@ def _with_random_heads(model: MultitrackTransformer) -> MultitrackTransformer:
     compute; random heads make every output depend on attention and the cache."""
     torch.manual_seed(1)
     with torch.no_grad():
-        for head in (model.head, model.visible_head, model.recency_head, model.next_head):
+        for head in (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head):
             nn.init.normal_(head.weight, std=0.3)
     return model
 
