@@ -96,6 +96,23 @@ def test_move_is_scored_where_a_steady_move_goes_on_or_stops():
     assert math.isclose(losses.move.item(), (goes_on + stops) / 2, rel_tol=1e-6)
 
 
+def test_values_are_scored_with_the_move_as_it_truly_went():
+    # scale ramps 0, 1, 2, 3, 4: the move (1 per frame from frame 2) goes on. The model predicts
+    # "stops" (move logit < 0) and holds 2 -> 2 and 3 -> 3; the values term must score the
+    # residual given the true outcome, carried + move = the truth, so it is 0 there.
+    values = torch.zeros(1, 5, 1, 7)
+    values[0, :, 0, 0] = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0])
+    batch = {"active": torch.ones(1, 5, 1), "asset": torch.ones(1, 5, 1, dtype=torch.long), "values": values,
+             "mask": torch.ones(1, 5, dtype=torch.bool)}
+    motion = torch.zeros(1, 4, 1, 7)
+    motion[0, 2:, 0, 0] = 1.0  # the steady move at input frames 2 and 3
+    held = values[:, :4].clone()  # (1, L=4, 1, 7): the likelier outcome "stops" holds each frame
+    held[0, :2] = values[0, 1:3]  # frames 0 and 1 have no move: predicted exactly
+    prediction = Prediction(torch.zeros(1, 4, 1), torch.zeros(1, 4, 1, 2), held, torch.zeros(1, 4, 2),
+                            motion, torch.full((1, 4, 1), -1.0))
+    assert multitask_loss(prediction, batch, LossConfig()).values.item() == 0.0
+
+
 def test_no_active_target_gives_zero_asset_and_value_loss():
     batch = _batch(0)
     batch["active"][:] = 0

@@ -191,17 +191,22 @@ def run_rollouts(
     for number, prompt in enumerate(tqdm(prompts, desc="rollouts", unit="prompt", disable=not options.progress)):
         fps = float(split.fps[prompt.start_row])
         table = split.aspect_tables[prompt.timeline]
-        context = split.frames.rows(slice(prompt.start_row, prompt.start_row + prompt.prompt_frames))
         after = prompt.start_row + prompt.prompt_frames
         truth.append(Excerpt(split.frames.rows(slice(after, after + prompt.horizon_frames)), fps, table))
         generator = torch.Generator().manual_seed(options.seed * 100_003 + number)
-        tensors = encode_frames(context, bundle.stats, bundle.model.asset_classes, batch=options.samples)
+        # encoded from the timeline's start, so tracks off in the prompt carry the geometry they
+        # last had, as in training (`NormStats.apply`); then cut to the prompt
+        start, _ = split.timeline(prompt.timeline)
+        history = split.frames.rows(slice(start, after))
+        tensors = encode_frames(history, bundle.stats, bundle.model.asset_classes, batch=options.samples)
+        tensors = tensors.span(tensors.frames - prompt.prompt_frames, tensors.frames)
         sampled = rollout(bundle.model, tensors, prompt.horizon_frames, options.temperature, generator)
         samples["model"].extend(Excerpt(frames, fps, table) for frames in decode_frames(sampled, bundle.stats))
         for name in BASELINES:
             for sample in range(options.samples):
                 rng = np.random.default_rng([options.seed, number, sample])
-                frames = baseline_rollout(name, baseline_stats, context, prompt.horizon_frames, fps, rng)
+                # the same history the model's prompt was encoded from
+                frames = baseline_rollout(name, baseline_stats, history, prompt.horizon_frames, fps, rng)
                 samples[name].append(Excerpt(frames, fps, table))
     return truth, samples
 

@@ -62,8 +62,9 @@ class FrameTensors:
 
 
 def encode_frames(frames: Frames, stats: NormStats, asset_classes: int, batch: int = 1) -> FrameTensors:
-    """Frame-table arrays (N, T …) -> model tensors repeated `batch` times: assets folded into
-    K-1 "other" (DESIGN.md §2), values normalised and zeroed where inactive."""
+    """Frame-table arrays (N, T …) of one timeline from its start -> model tensors repeated
+    `batch` times: assets folded into K-1 "other" (DESIGN.md §2), values normalised, and where
+    a track is off, the geometry it last had (`NormStats.apply`)."""
     active = frames.active.astype(bool)
     asset = np.where(active, np.minimum(frames.asset, asset_classes - 1), 0)
     values = stats.apply(frames.values, active)  # (N, T, 7)

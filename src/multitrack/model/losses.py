@@ -3,7 +3,9 @@
 - `active`: binary cross-entropy on every track of every real target frame;
 - `asset`: cross-entropy over the K classes, only on tracks active in the target frame;
 - `values`: Smooth-L1 on the 7 normalised values, only on tracks active in the target frame
-  (an inactive track's values are 0 by convention and mean nothing);
+  (an inactive track's values are its carried geometry, not a measurement); a steady move is
+  counted as it truly went on or stopped, so the value head fits what is left given the
+  move's outcome, which the `move` term scores;
 - `visible`: cross-entropy of which track is on top in the target frame (0 = none);
 - `next_track`: at target frames where the top track changes, the cross-entropy of the new
   one among the classes other than the current top (which track comes next, *given* a cut:
@@ -64,10 +66,12 @@ def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weigh
     switches = on & (target_asset != batch["asset"][:, :-1])  # (B, L, T): a new asset on the track
     asset = _weighted_mean(ce.view_as(target_asset), on, switches, weights.change_weight)  # (B*L*T,) -> (B, L, T)
 
+    moves = _steady_moves(batch, prediction.values.dtype)
     on_values = on.unsqueeze(-1).expand_as(prediction.values)  # (B, L, T, 7)
     target_values = _fill(batch["values"][:, 1:].to(prediction.values.dtype), on_values)
     smooth_l1 = F.smooth_l1_loss(
-        _fill(prediction.values, on_values), target_values, beta=weights.smooth_l1_beta, reduction="none"
+        _fill(_given_move_outcome(prediction, moves), on_values), target_values, beta=weights.smooth_l1_beta,
+        reduction="none",
     )  # (B, L, T, 7)
     values = _masked_mean(smooth_l1, on_values)
 
@@ -87,20 +91,36 @@ def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weigh
     ).view_as(target_visible)  # (B*L,) -> (B, L)
     next_track = _masked_mean(next_ce, cuts)
 
-    move = _move_loss(prediction, batch, frame_track)
+    move = _move_loss(prediction, batch, frame_track, moves)
 
     total = (weights.active * active + weights.asset * asset + weights.values * values
              + weights.visible * visible + weights.next_track * next_track + weights.move * move)
     return LossBreakdown(total, active, asset, values, visible, next_track, move)
 
 
-def _move_loss(prediction: Prediction, batch: dict[str, torch.Tensor], frame_track: torch.Tensor) -> torch.Tensor:
+def _steady_moves(batch: dict[str, torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
+    """(B, L + 1, T) bool: the track moves steadily at each frame of the batch (at t the
+    input's move, at t + 1 whether it went on into the target)."""
+    motion = window_motion(batch["active"], batch["asset"], batch["values"].to(dtype))  # (B, L + 1, T, 7)
+    return (motion != 0).any(dim=-1)
+
+
+def _given_move_outcome(prediction: Prediction, moves: torch.Tensor) -> torch.Tensor:
+    """The predicted values (B, L, T, 7) with each steady move carried on where it truly went
+    on and not where it stopped, instead of where the move head thought likelier."""
+    if prediction.motion is None:
+        return prediction.values
+    went_on = moves[:, 1:].to(prediction.values.dtype)  # (B, L, T)
+    likelier = (prediction.move_logits >= 0).to(prediction.values.dtype)  # (B, L, T): what values hold
+    return prediction.values + prediction.motion * (went_on - likelier).unsqueeze(-1)
+
+
+def _move_loss(
+    prediction: Prediction, batch: dict[str, torch.Tensor], frame_track: torch.Tensor, moving: torch.Tensor
+) -> torch.Tensor:
     """BCE of move_logits (B, L, T) against "still moving steadily in the target frame"."""
     if prediction.move_logits is None:
         return prediction.values.new_zeros(())
-    # steady moves over all L + 1 frames: at t the input's, at t + 1 the target's
-    motion = window_motion(batch["active"], batch["asset"], batch["values"].to(prediction.values.dtype))  # (B, L+1, T, 7)
-    moving = (motion != 0).any(dim=-1)  # (B, L + 1, T)
     key = torch.where(batch["active"] > 0.5, batch["asset"], -1)  # (B, L + 1, T): asset shown, -1 off
     scored = frame_track & moving[:, :-1] & (key[:, 1:] == key[:, :-1]) & (key[:, 1:] >= 0)  # (B, L, T)
     logits = _fill(prediction.move_logits, scored)

@@ -1,15 +1,19 @@
 """The causal multi-track Transformer: one token per frame, next-frame heads (DESIGN.md §3).
 
 Each frame's T tracks are described by `active`, an embedded `asset` id, the 7 normalised
-geometry values and a learned embedding of the track's layer (V1 is the bottom layer).
-Track vectors are concatenated and projected to one `d_model` token per frame, so a window
-of L frames is L tokens. Causal self-attention with rotary positions reads frames 0..t and
-the heads at t predict frame t+1: per track an `active` logit, K `asset` logits and 7
-values.
+geometry values, their steady move, the frames since the track was on top and a learned
+embedding of the track's layer (V1 is the bottom layer); the shot's age is added to the
+frame. Track vectors are concatenated and projected to one `d_model` token per frame, so a
+window of L frames is L tokens. Causal self-attention with rotary positions reads frames
+0..t and the heads at t predict frame t+1: per track an `active` logit, K `asset` logits, 7
+values (as changes from the current frame carried on by its steady move) and whether the
+move goes on; which track is on top (the chance of a change, and which track given one).
 
 Rotary positions make attention depend only on the distance between frames, so a rollout
 can keep a key/value cache of the last `window_length` frames and drop the oldest keys
-as it slides (`step`), exactly like the windows the model was trained on.
+as it slides (`step`), like the windows the model was trained on, except that the cached
+frames' inputs (steady moves, shot age, frames since on top) remember context from before
+the window that a fresh window would not see.
 
 B = batch, L = frames, T = tracks, K = asset classes, V = 7 values, nh = heads,
 hs = head size, S = cached frames.
@@ -68,9 +72,9 @@ class Prediction(NamedTuple):
     values: torch.Tensor  # (B, L, T, 7) or (B, T, 7), normalised: the likeliest next values
     visible_logits: torch.Tensor  # (B, L, T + 1) or (B, T + 1)
     # each track's steady move (B, L, T, 7) or (B, T, 7), and the logit that it goes on into
-    # the next frame (B, L, T) or (B, T): out of training `values` carry the move on where that
-    # is likelier than not; a rollout draws it (`sample_frame`). From `step`, `motion` is a
-    # buffer the next step overwrites.
+    # the next frame (B, L, T) or (B, T): `values` carry the move on where that is likelier
+    # than not; a rollout draws it (`sample_frame`). From `step`, `motion` is a buffer a later
+    # step overwrites: use it before the next step.
     motion: torch.Tensor | None = None
     move_logits: torch.Tensor | None = None
 
@@ -444,8 +448,8 @@ class MultitrackTransformer(nn.Module):
             x = block(x)
         x = self.ln_out(x)
         move_logits = self.move_head(x)  # (B, L, T)
-        # training fits the values on the move carried on; out of it, the likelier outcome
-        goes_on = motion if self.training else motion * (move_logits >= 0).unsqueeze(-1)  # (B, L, T, 7)
+        # the likelier outcome; the loss fits the value head on the true one (`multitask_loss`)
+        goes_on = motion * (move_logits >= 0).unsqueeze(-1)  # (B, L, T, 7)
         prediction = self._predict(x, active, asset, values + goes_on)
         rank, next_delta = self.recency_head(x), self.next_head(x)  # (B, L, 1), (B, L, T + 1)
         visible_logits = self._rank_by_recency(prediction.visible_logits, active, since_on_top, rank, next_delta)
@@ -675,14 +679,14 @@ class MultitrackTransformer(nn.Module):
         The three heads are one matrix product; the copy bonuses are added at the current asset
         and visible class through the one-hots the token was made from; the deadband is a
         hardshrink (the same numbers in fewer kernels)."""
-        torch.addmm(scratch.head_bias, x, scratch.head_weight, out=scratch.head_out)  # (B, T * (1 + K + 7) + T + 2)
+        torch.addmm(scratch.head_bias, x, scratch.head_weight, out=scratch.head_out)  # (B, T * (1 + K + 7) + 3T + 3)
         torch.addcmul(scratch.minus_one, inputs.active, scratch.two, out=scratch.stays_on)  # (B, T): +1 on, -1 off
         active_logits = torch.addcmul(scratch.active_delta, scratch.copy_active, scratch.stays_on)  # (B, T)
         asset_logits = torch.addcmul(scratch.asset_delta, scratch.copy_asset, inputs.asset_one_hot)  # (B, T, K)
         goes_on = inputs.motion * (scratch.move_logits >= 0).unsqueeze(-1)  # (B, T, 7): the likelier outcome
         values = inputs.values + goes_on + F.hardshrink(scratch.values_delta, scratch.shrink_threshold)
         visible_logits = self._step_rank_by_recency(scratch, inputs)
-        return Prediction(active_logits, asset_logits, values, visible_logits, inputs.motion, scratch.move_logits)
+        return Prediction(active_logits, asset_logits, values, visible_logits, inputs.motion, scratch.move_logits.clone())
 
     def _step_rank_by_recency(self, scratch: StepScratch, inputs: TokenInputs) -> torch.Tensor:
         """The visible head's logits (B, T + 1) with the copy bonus and `_rank_by_recency`:
