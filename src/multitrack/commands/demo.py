@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from multitrack.commands.argtypes import non_negative_int, positive_int, positive_seconds
 from multitrack.config import add_override_argument
 
 # What the demo changes from the default config: whole editors per split (8 train, 2 val,
@@ -34,17 +35,17 @@ DEMO_OVERRIDES = [
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workdir", type=Path, default=Path("demo"), metavar="DIR",
                         help="where every stage writes its output (default ./demo)")
-    parser.add_argument("--timelines", type=int, default=110, metavar="N",
+    parser.add_argument("--timelines", type=positive_int, default=110, metavar="N",
                         help="synthetic timelines to write (default 110)")
-    parser.add_argument("--editors", type=int, default=12, metavar="E",
+    parser.add_argument("--editors", type=positive_int, default=12, metavar="E",
                         help="editor profiles (default 12: 8 train, 2 val, 2 test)")
-    parser.add_argument("--min-seconds", type=float, default=40.0, metavar="A",
+    parser.add_argument("--min-seconds", type=positive_seconds, default=40.0, metavar="A",
                         help="shortest timeline in seconds (default 40)")
-    parser.add_argument("--max-seconds", type=float, default=90.0, metavar="B",
+    parser.add_argument("--max-seconds", type=positive_seconds, default=90.0, metavar="B",
                         help="longest timeline in seconds (default 90)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S",
+    parser.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
                         help="seed of the corpus, the split, training and sampling (default 0)")
-    parser.add_argument("--jobs", type=int, default=2, metavar="N", help="ingest processes (default 2)")
+    parser.add_argument("--jobs", type=positive_int, default=2, metavar="N", help="ingest processes (default 2)")
     add_override_argument(parser, "trainer.max_epochs=20 (applied after the demo's own)")
 
 

@@ -10,6 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from multitrack.commands.argtypes import positive_int
+
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
@@ -20,28 +22,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="xmeml files or folders (every *.xml below)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.parquet", help="the frame table to write")
     parser.add_argument(
-        "--max-tracks", type=_positive_int, default=20, metavar="T", help="video tracks kept per timeline (default 20)"
+        "--max-tracks", type=positive_int, default=20, metavar="T", help="video tracks kept per timeline (default 20)"
     )
-    parser.add_argument("--jobs", type=_positive_int, default=1, metavar="N", help="parallel worker processes (default 1)")
+    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="parallel worker processes (default 1)")
     parser.add_argument("--csv", action="store_true", help="also write OUT.csv")
     parser.add_argument(
         "--max-frames",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="F",
         help="refuse timelines longer than this many frames (default: 24 hours at each timeline's rate)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,19 +10,21 @@ import argparse
 import sys
 from collections import Counter
 
+from multitrack.commands.argtypes import non_negative_int, positive_int, positive_seconds
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out_dir", metavar="OUT_DIR", help="folder to write the corpus to (new, empty, "
                         "or an earlier synth corpus, whose files are replaced)")
-    parser.add_argument("--timelines", type=_positive_int, required=True, metavar="N",
+    parser.add_argument("--timelines", type=positive_int, required=True, metavar="N",
                         help="how many timelines to write")
-    parser.add_argument("--seed", type=_non_negative_int, required=True, metavar="S",
+    parser.add_argument("--seed", type=non_negative_int, required=True, metavar="S",
                         help="corpus seed: the same arguments always give the same bytes")
-    parser.add_argument("--editors", type=_positive_int, default=5, metavar="E",
+    parser.add_argument("--editors", type=positive_int, default=5, metavar="E",
                         help="editor profiles; timeline i is cut by profile i mod E (default 5)")
-    parser.add_argument("--min-seconds", type=_positive_float, default=60.0, metavar="A",
+    parser.add_argument("--min-seconds", type=positive_seconds, default=60.0, metavar="A",
                         help="shortest timeline length in seconds (default 60)")
-    parser.add_argument("--max-seconds", type=_positive_float, default=180.0, metavar="B",
+    parser.add_argument("--max-seconds", type=positive_seconds, default=180.0, metavar="B",
                         help="longest timeline length in seconds (default 180)")
 
 
@@ -45,22 +47,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text}")
-    return value
 
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:  # numpy's SeedSequence takes whole numbers from 0
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
-    return value
