@@ -97,7 +97,8 @@ def test_windows_and_fingerprint(tmp_path):
     # a: 9-frame windows every 4 frames at 0, 4, 8 and a tail at 12..19; b: one short window; c: one full one.
     windows = np.load(out / "train/windows.npy").tolist()
     assert windows == [[0, 9], [4, 9], [8, 9], [12, 8], [20, 5], [25, 9]]
-    hashes = {name: file_sha256(out / "train" / name) for name in ("active.npy", "asset.npy", "values.npy", "windows.npy")}
+    names = ("active.npy", "asset.npy", "values.npy", "since_on_top.npy", "windows.npy")
+    hashes = {name: file_sha256(out / "train" / name) for name in names}
     assert prepared.fingerprint == split_digest(hashes)
     assert prepared.splits["val"].rows == 0 and prepared.splits["val"].windows == 0
 

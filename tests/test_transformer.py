@@ -97,14 +97,15 @@ def test_cache_slides_to_the_window_with_relative_positions(total):
     # the window's own, as in the fresh pass (the cache carries them from further back)
     active[:, total - LENGTH] = 1.0
     # and nothing on screen for a window's length before it: the cache's shot age restarts at
-    # the window's first frame and its frames-since-on-top are all at their cap there, as in
-    # the fresh pass
+    # the window's first frame, as in the fresh pass; the fresh pass is given the frames since
+    # on top counted from the first frame, as the cache counts them
     active[:, max(0, total - 2 * LENGTH):total - LENGTH] = 0.0
     cache = None
     for t in range(total):
         step, cache = model.step(active[:, t], asset[:, t], values[:, t], cache)
     assert cache.frames == LENGTH and cache.position == total
-    window = model(active[:, -LENGTH:], asset[:, -LENGTH:], values[:, -LENGTH:])
+    since_on_top = frames_since_on_top(active)[:, -LENGTH:]  # (1, LENGTH, T)
+    window = model(active[:, -LENGTH:], asset[:, -LENGTH:], values[:, -LENGTH:], since_on_top)
     for whole, one in zip(window, step):
         torch.testing.assert_close(one, whole[:, -1], rtol=1e-4, atol=1e-5)
 

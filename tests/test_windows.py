@@ -6,6 +6,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
+from multitrack.data.recency import SINCE_ON_TOP_MAX
 from multitrack.data.windows import WindowDataset, check_window, split_windows, timeline_windows
 from multitrack.errors import ConfigError
 
@@ -56,7 +57,8 @@ def _split_dir(tmp_path, rows=7, tracks=2):
     active = (np.arange(rows * tracks).reshape(rows, tracks) % 2).astype(np.uint8)
     asset = np.arange(rows * tracks, dtype=np.int16).reshape(rows, tracks)
     values = np.arange(rows * tracks * 7, dtype=np.float32).reshape(rows, tracks, 7)
-    for name, array in (("active", active), ("asset", asset), ("values", values)):
+    since_on_top = np.arange(rows * tracks, dtype=np.int16).reshape(rows, tracks) + 100
+    for name, array in (("active", active), ("asset", asset), ("values", values), ("since_on_top", since_on_top)):
         np.save(tmp_path / f"{name}.npy", array)
     np.save(tmp_path / "windows.npy", np.array([[0, 5], [4, 3]], np.int64))
     return active, asset, values
@@ -75,6 +77,9 @@ def test_dataset_items_are_padded_and_masked(tmp_path):
     assert np.array_equal(tail["asset"][:3].numpy(), asset[4:7])
     assert np.array_equal(tail["values"][:3].numpy(), values[4:7])
     assert not tail["values"][3:].any() and not tail["active"][3:].any()
+    # frames since on top come as prepared (counted over the whole timeline), padding "never"
+    assert full["since_on_top"].dtype == torch.int64
+    assert tail["since_on_top"].tolist() == [[108, 109], [110, 111], [112, 113], [SINCE_ON_TOP_MAX] * 2, [SINCE_ON_TOP_MAX] * 2]
 
 
 def test_dataset_pickles_without_its_memory_maps(tmp_path):

@@ -17,13 +17,22 @@ from typing import Any
 import numpy as np
 
 from multitrack.data.normalize import VALUE_FEATURES, NormStats, load_stats
+from multitrack.data.recency import SINCE_ON_TOP_DTYPE
 from multitrack.data.split import SPLITS
 from multitrack.errors import DataError
 
 PREPARED_FORMAT = "multitrack-prepared"
-PREPARED_VERSION = 2  # 2: values of inactive tracks hold their carried geometry, not 0
-ARRAY_FILES = ("active.npy", "asset.npy", "values.npy", "windows.npy")
-ARRAY_DTYPES = {"active": np.uint8, "asset": np.int16, "values": np.float32, "windows": np.int64}
+# 2: values of inactive tracks hold their carried geometry, not 0; 3: since_on_top.npy
+PREPARED_VERSION = 3
+ARRAY_FILES = ("active.npy", "asset.npy", "values.npy", "since_on_top.npy", "windows.npy")
+ARRAY_DTYPES = {
+    "active": np.uint8,
+    "asset": np.int16,
+    "values": np.float32,
+    "since_on_top": SINCE_ON_TOP_DTYPE,
+    "windows": np.int64,
+}
+FRAME_ARRAYS = ("active", "asset", "values", "since_on_top")  # one row per frame
 # JSON beside the arrays whose sha256 prepared.json also records: an edited stats.json would
 # silently change the normalisation the model learns and ships
 JSON_FILES = ("stats.json", *(f"{split}/timelines.json" for split in SPLITS))
@@ -39,8 +48,9 @@ class PreparedSplit:
     windows: int  # W
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The split's arrays, memory-mapped read-only: active (N, T), asset (N, T), values (N, T, 7)."""
-        return {name: np.load(self.path / f"{name}.npy", mmap_mode="r") for name in ("active", "asset", "values")}
+        """The split's arrays, memory-mapped read-only: active (N, T), asset (N, T), values
+        (N, T, 7), since_on_top (N, T) (`multitrack.data.recency`)."""
+        return {name: np.load(self.path / f"{name}.npy", mmap_mode="r") for name in FRAME_ARRAYS}
 
     def timeline_arrays(self, index: int) -> dict[str, np.ndarray]:
         """One whole timeline's rows (memory-mapped slices) for rollouts over full timelines."""
@@ -142,6 +152,7 @@ def _open_split(root: Path, name: str, tracks: int) -> PreparedSplit:
         "active": (rows, tracks),
         "asset": (rows, tracks),
         "values": (rows, tracks, len(VALUE_FEATURES)),
+        "since_on_top": (rows, tracks),
     }
     for array_name, shape in expected.items():
         _check_array(root, f"{name}/{array_name}.npy", shape, ARRAY_DTYPES[array_name])

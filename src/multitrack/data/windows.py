@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from multitrack.data.prepared import FRAME_ARRAYS
+from multitrack.data.recency import SINCE_ON_TOP_MAX
 from multitrack.errors import ConfigError
 
 
@@ -79,7 +81,7 @@ class WindowDataset(Dataset):
         if self._arrays is None:
             self._arrays = {
                 name: np.load(self.split_dir / f"{name}.npy", mmap_mode="r")
-                for name in ("active", "asset", "values")
+                for name in FRAME_ARRAYS
             }
         return self._arrays
 
@@ -95,10 +97,14 @@ class WindowDataset(Dataset):
         active[:valid] = arrays["active"][rows]
         asset[:valid] = arrays["asset"][rows]
         values[:valid] = arrays["values"][rows]
+        # padding rows count on as if no track were on top again (never read: causal, masked)
+        since_on_top = np.full((span, tracks), SINCE_ON_TOP_MAX, np.int64)
+        since_on_top[:valid] = arrays["since_on_top"][rows]
         mask = np.arange(span) < valid  # True = a real frame; the tail is padding
         return {
             "active": torch.from_numpy(active),  # (L+1, T)
             "asset": torch.from_numpy(asset),  # (L+1, T)
             "values": torch.from_numpy(values),  # (L+1, T, 7)
+            "since_on_top": torch.from_numpy(since_on_top),  # (L+1, T): over the whole timeline
             "mask": torch.from_numpy(mask),  # (L+1,)
         }

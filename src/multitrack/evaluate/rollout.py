@@ -32,7 +32,7 @@ import torch
 
 from multitrack.data.normalize import NormStats
 from multitrack.evaluate.metrics import Frames
-from multitrack.model.transformer import MultitrackTransformer, Prediction
+from multitrack.model.transformer import MultitrackTransformer, Prediction, frames_since_on_top
 
 
 SINGLE_THREAD_BATCH = 8  # batches up to this size roll out on one intra-op thread
@@ -230,11 +230,14 @@ class LayoutMemory:
 
 
 def _sample_cached(model, prompt, n_frames, temperature, generator) -> list[Frame]:
-    # only the last window of the prompt: the model never saw more context in training
-    context = prompt.span(max(0, prompt.frames - model.window_length), prompt.frames)
+    # only the last window of the prompt: the model never saw more context in training, apart
+    # from the frames since each track was on top, counted over the whole prompt
+    start = max(0, prompt.frames - model.window_length)
+    context = prompt.span(start, prompt.frames)
+    since_on_top = frames_since_on_top(prompt.active)[:, start]  # (B, T)
     cache = model.new_cache()
     for index in range(context.frames):
-        prediction, cache = model.step(*context.frame(index), cache)
+        prediction, cache = model.step(*context.frame(index), cache, since_on_top if index == 0 else None)
     layouts = LayoutMemory(prompt)
     frames = []
     for index in range(n_frames):
@@ -255,8 +258,10 @@ def _sample_naive(model, prompt, n_frames, temperature, generator) -> list[Frame
     frames = []
     for index in range(n_frames):
         end = prompt.frames + index
-        window = sequence.span(max(0, end - model.window_length), end)
-        full = model(window.active, window.asset, window.values)  # (B, L, T …)
+        start = max(0, end - model.window_length)
+        window = sequence.span(start, end)
+        since_on_top = frames_since_on_top(sequence.active[:, :end])[:, start:]  # (B, L, T): over all frames so far
+        full = model(window.active, window.asset, window.values, since_on_top)  # (B, L, T …)
         prediction = Prediction(*(None if part is None else part[:, -1] for part in full))  # the last frame predicts the next
         frames.append(layouts.follow(*sample_frame(prediction, temperature, generator), restore=True))
         sequence.active[:, end], sequence.asset[:, end], sequence.values[:, end] = frames[-1]

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from multitrack.config import ModelConfig
+from multitrack.data.recency import SINCE_ON_TOP_MAX
 
 VALUE_COUNT = 7  # scale, pos_x, pos_y, crop_left/right/top/bottom (DESIGN.md §2)
 ROTARY_BASE = 10_000.0
@@ -56,6 +57,11 @@ MOTION_INPUT_GAIN = 10.0  # per-frame moves are small in normalised units: scale
 # well above that noise (~2e-4) and below the first step of a slow push-in (~5e-3), which
 # must get through for the move to start.
 RESIDUAL_DEADBAND = 0.003
+# Frames since each track was on top count up to this many windows, then read "long ago".
+# They are counted over the whole timeline (prepared data, rollout prompts), not only the
+# window: with 3 close-ups and 4 s shots, the one an editor showed least recently was last
+# on top 10-30 s before the cut, past a window of 100 frames at 10 fps.
+RECENCY_CAP_WINDOWS = 8
 
 
 class Prediction(NamedTuple):
@@ -162,7 +168,7 @@ class TokenInputs:
         self.active = per_track[..., 0]  # (B, T)
         self.values = per_track[..., 1 : 1 + VALUE_COUNT]  # (B, T, 7): carried values
         self.motion = per_track[..., 1 + VALUE_COUNT : 1 + 2 * VALUE_COUNT]  # (B, T, 7)
-        self.since_on_top = per_track[..., -1]  # (B, T): frames, capped at the window's last
+        self.since_on_top = per_track[..., -1]  # (B, T): frames, capped at `recency_cap_frames`
         self.one_hots = self.row[:, dense:]  # (B, T * K + ages)
         self.asset_one_hot = self.one_hots[:, : tracks * classes].unflatten(1, (tracks, classes))  # (B, T, K)
         self.age_one_hot = self.one_hots[:, tracks * classes :]  # (B, ages)
@@ -213,7 +219,7 @@ class StepScratch:
         self.minus_one, self.minus_inf = constant(-1.0), constant(-torch.inf)
         self.step_ratio = constant(STEADY_STEP_RATIO)
         self.window_frames = constant(float(model.window_length))
-        self.last_frame = constant(float(model.window_length - 1))  # ages and frames since on top stop here
+        self.recency_cap = constant(float(model.recency_cap_frames))  # frames since on top stop here
         self.one_frame, self.last_age = constant(1, torch.long), constant(model.window_length - 1, torch.long)
         self.off_keys = constant(-1, torch.long), constant(-2, torch.long)  # keys of tracks off (`_step_motion`)
         self.ones = constant(1.0).expand(batch, model.max_tracks, 1)  # (B, T, 1): what the one-hots scatter
@@ -434,14 +440,32 @@ class MultitrackTransformer(nn.Module):
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> Prediction:
-        """Frames (B, L, T), (B, L, T), (B, L, T, 7) -> predictions for frames 1..L."""
+    @property
+    def recency_cap_frames(self) -> int:
+        """Frames since on top are capped here (RECENCY_CAP_WINDOWS windows)."""
+        return min(RECENCY_CAP_WINDOWS * self.window_length - 1, SINCE_ON_TOP_MAX)
+
+    def forward(
+        self,
+        active: torch.Tensor,
+        asset: torch.Tensor,
+        values: torch.Tensor,
+        since_on_top: torch.Tensor | None = None,
+    ) -> Prediction:
+        """Frames (B, L, T), (B, L, T), (B, L, T, 7) -> predictions for frames 1..L.
+
+        `since_on_top` (B, L, T): frames since each track was on top, counted over the whole
+        timeline (`frames_since_on_top` of everything up to the window); without it, they are
+        counted from the window's first frame, a track not on top since then reading "long ago".
+        """
         self._check_tracks(active)
         values = carry_values(active, values)  # (B, L, T, 7)
         motion = window_motion(active, asset, values)  # (B, L, T, 7)
         cap = self.window_length - 1  # ages stop at the window's last frame, as `step` sees them
         ages = shot_ages(active, asset).clamp(max=cap)  # (B, L)
-        since_on_top = frames_since_on_top(active).clamp(max=cap)  # (B, L, T)
+        if since_on_top is None:
+            since_on_top = frames_since_on_top(active)
+        since_on_top = since_on_top.clamp(max=self.recency_cap_frames)  # (B, L, T)
         x = self._frame_tokens(active, asset, values, motion, since_on_top) + self._age_tokens(ages)  # (B, L, d_model)
         x = self.embed_dropout(x)
         for block in self.blocks:
@@ -465,8 +489,13 @@ class MultitrackTransformer(nn.Module):
         frame_asset: torch.Tensor,
         frame_values: torch.Tensor,
         cache: KVCache | None = None,
+        since_on_top: torch.Tensor | None = None,
     ) -> tuple[Prediction, KVCache]:
         """One frame (B, T), (B, T), (B, T, 7) -> prediction for the next frame (B, T, …), cache.
+
+        `since_on_top` (B, T) is read at the cache's first frame only: the frames since each
+        track was on top, counted over the frames before it (as `forward` takes them); without
+        it, no track was. Later frames count on from there.
 
         For rollouts: it runs as in eval mode (no dropout), with the layers' kernels called
         directly on weights and buffers arranged once per rollout (`StepScratch`), since on one
@@ -477,7 +506,7 @@ class MultitrackTransformer(nn.Module):
             self._check_tracks(frame_active)
             self._allocate(cache, frame_values)
         scratch = cache.scratch
-        inputs = self._step_inputs(cache, frame_active, frame_asset, frame_values)
+        inputs = self._step_inputs(cache, frame_active, frame_asset, frame_values, since_on_top)
         x = torch.addmm(scratch.token_bias, inputs.row, scratch.token_weight, out=scratch.x)  # (B, d_model)
         rotation = self._rotation(cache, x)
         for layer, block in enumerate(self.blocks):
@@ -486,11 +515,17 @@ class MultitrackTransformer(nn.Module):
         return self._predict_next(torch.layer_norm(x, *scratch.ln_out), scratch, inputs), cache
 
     def _step_inputs(
-        self, cache: KVCache, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor
+        self,
+        cache: KVCache,
+        active: torch.Tensor,
+        asset: torch.Tensor,
+        values: torch.Tensor,
+        since_on_top: torch.Tensor | None,
     ) -> TokenInputs:
         """The frame at cache.position (B, T), (B, T), (B, T, 7) -> its token's inputs, as
         `forward` makes them for a window's frame: values carried (`carry_values`), steady
-        motion (`window_motion`), frames since on top and shot age (capped at the window's last)."""
+        motion (`window_motion`), frames since on top (capped at `recency_cap_frames`) and shot
+        age (capped at the window's last frame)."""
         scratch, position = cache.scratch, cache.position
         now, before = scratch.inputs[position % 3], scratch.inputs[(position - 1) % 3]
         torch.gt(active, scratch.half, out=scratch.on)  # (B, T)
@@ -503,7 +538,7 @@ class MultitrackTransformer(nn.Module):
         torch.mul(scratch.on, scratch.track_numbers, out=scratch.numbered_on)  # (B, T)
         torch.amax(scratch.numbered_on, dim=-1, keepdim=True, out=scratch.visible)  # (B, 1)
         torch.eq(scratch.classes, scratch.visible, out=scratch.top)  # (B, T + 1)
-        self._step_ages(scratch, position, asset, now, before)
+        self._step_ages(scratch, position, asset, now, before, since_on_top)
         self._step_motion(scratch, position, asset, now, before, scratch.inputs[(position - 2) % 3])
         now.one_hots.zero_()
         now.asset_one_hot.scatter_(-1, asset[..., None], scratch.ones)  # (B, T, K)
@@ -511,18 +546,26 @@ class MultitrackTransformer(nn.Module):
         return now
 
     def _step_ages(
-        self, scratch: StepScratch, position: int, asset: torch.Tensor, now: TokenInputs, before: TokenInputs
+        self,
+        scratch: StepScratch,
+        position: int,
+        asset: torch.Tensor,
+        now: TokenInputs,
+        before: TokenInputs,
+        since_on_top: torch.Tensor | None,
     ) -> None:
         """Shot age (`shot_ages`) and frames since each track was on top (`frames_since_on_top`),
-        one frame on, both capped at the window's last frame."""
+        one frame on, capped as `forward` caps them."""
         top_key = scratch.top_keys[position % 2]
         torch.where(scratch.on_top, asset, scratch.off_keys[0], out=top_key)  # (B, T): the top track's asset, -1 elsewhere
         if position == 0:
-            now.since_on_top.copy_(scratch.last_frame)  # never on top before the window: at the cap, as in `forward`
+            # given, or never on top before: at the cap, as in `forward`
+            now.since_on_top.copy_(scratch.recency_cap if since_on_top is None else since_on_top)
+            now.since_on_top.clamp_max_(scratch.recency_cap)
         else:
             same_shot = torch.eq(top_key, scratch.top_keys[(position - 1) % 2]).all(dim=-1, keepdim=True)  # (B, 1)
             scratch.shot_age.add_(scratch.one_frame).clamp_max_(scratch.last_age).mul_(same_shot)  # 0 at a cut
-            torch.add(before.since_on_top, scratch.one, out=now.since_on_top).clamp_max_(scratch.last_frame)
+            torch.add(before.since_on_top, scratch.one, out=now.since_on_top).clamp_max_(scratch.recency_cap)
         now.since_on_top.masked_fill_(scratch.on_top, scratch.zero)
 
     @staticmethod
@@ -776,14 +819,14 @@ def shot_ages(active: torch.Tensor, asset: torch.Tensor) -> torch.Tensor:
 
 
 def frames_since_on_top(active: torch.Tensor) -> torch.Tensor:
-    """(B, L, T) frames -> (B, L, T) frames since each track was last the top one in the window
-    (0 while it is), huge before it ever was: callers cap it. Editors come back to the angle
-    they showed least recently (DESIGN.md §3: which track comes next); this makes it an input."""
+    """(B, L, T) frames -> (B, L, T) frames since each track was last the top one in them
+    (0 while it is), SINCE_ON_TOP_MAX before it ever was or longer ago. Editors come back to
+    the angle they showed least recently (DESIGN.md §3: which track comes next); this makes
+    it an input. `multitrack.data.recency` counts the same over a prepared timeline."""
     on_top = _on_top(active)  # (B, L, T)
     frame = torch.arange(active.shape[1], device=active.device).view(1, -1, 1)  # (1, L, 1)
-    never = -(1 << 30)
-    last = torch.where(on_top, frame, never).cummax(dim=1).values  # (B, L, T)
-    return frame - last
+    last = torch.where(on_top, frame, -SINCE_ON_TOP_MAX).cummax(dim=1).values  # (B, L, T)
+    return (frame - last).clamp(max=SINCE_ON_TOP_MAX)
 
 
 def _on_top(active: torch.Tensor) -> torch.Tensor:

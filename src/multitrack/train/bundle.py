@@ -32,7 +32,9 @@ from multitrack.model.transformer import MultitrackTransformer
 from multitrack.train.module import CHECKPOINT_KEY, DataInfo
 
 BUNDLE_FORMAT = "multitrack-bundle"
-BUNDLE_VERSION = 2  # 2: frame tokens carry each track's steady motion (model/transformer.py)
+# 2: frame tokens carry each track's steady motion; 3: frames since on top counted over the
+# whole timeline, up to RECENCY_CAP_WINDOWS windows (model/transformer.py)
+BUNDLE_VERSION = 3
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "bundle.json"
 MODEL_PREFIX = "model."  # the LightningModule holds the Transformer as `self.model`

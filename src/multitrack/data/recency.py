@@ -1,0 +1,38 @@
+"""Frames since each track was on top, over a whole timeline.
+
+Editors come back to the angle they showed least recently (a speaker who has been
+waiting): in a 4-angle multicam with 4 s shots that angle was last on screen 10-30 s
+before the cut, longer ago than a training window reaches. So `prepare` counts, for every
+frame of a timeline, the frames since each track was last the top one from the timeline's
+start, and the model reads that instead of a count that starts at its window
+(`MultitrackTransformer.forward`'s `since_on_top`; `frames_since_on_top` there counts the
+same in torch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SINCE_ON_TOP_DTYPE = np.int16
+# "never on top, or this long ago or longer": the largest count the prepared array holds
+# (18 minutes at 30 fps; the model caps far below it)
+SINCE_ON_TOP_MAX = int(np.iinfo(SINCE_ON_TOP_DTYPE).max)
+
+
+def top_tracks(active: np.ndarray) -> np.ndarray:
+    """(N, T) active flags -> (N,) index of the topmost active track, -1 where none is."""
+    on = np.asarray(active) > 0
+    tracks = on.shape[1]
+    last_on = tracks - 1 - np.argmax(on[:, ::-1], axis=1)  # (N,): the highest track on
+    return np.where(on.any(axis=1), last_on, -1)
+
+
+def frames_since_on_top(active: np.ndarray) -> np.ndarray:
+    """(N, T) active flags of one timeline from its start -> (N, T) int16: frames since each
+    track was the top one (0 while it is), SINCE_ON_TOP_MAX before it ever was or longer ago."""
+    frames, tracks = np.asarray(active).shape
+    top = top_tracks(active)  # (N,)
+    frame = np.arange(frames, dtype=np.int64)[:, None]  # (N, 1)
+    on_top = top[:, None] == np.arange(tracks)  # (N, T)
+    last = np.maximum.accumulate(np.where(on_top, frame, -SINCE_ON_TOP_MAX), axis=0)  # (N, T)
+    return np.minimum(frame - last, SINCE_ON_TOP_MAX).astype(SINCE_ON_TOP_DTYPE)

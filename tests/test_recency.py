@@ -1,0 +1,64 @@
+"""Frames since each track was on top, over a whole timeline (numpy, for prepare)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from multitrack.data.recency import SINCE_ON_TOP_MAX, frames_since_on_top, top_tracks
+from multitrack.model import transformer
+
+NEVER = SINCE_ON_TOP_MAX
+
+
+def test_top_tracks_is_the_highest_track_on():
+    active = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [1, 0, 1], [0, 1, 0]], np.uint8)
+    assert top_tracks(active).tolist() == [-1, 0, 1, 2, 1]
+
+
+def test_counts_by_hand():
+    # V1 the wide under everything; V2 and V3 close-ups cut in over it, then nothing on screen
+    active = np.array(
+        [
+            [1, 0, 0],  # 0: V1 on top
+            [1, 1, 0],  # 1: V2 on top
+            [1, 1, 0],  # 2: V2
+            [1, 0, 1],  # 3: V3
+            [1, 0, 0],  # 4: V1
+            [0, 0, 0],  # 5: nothing
+            [0, 1, 0],  # 6: V2
+        ],
+        np.uint8,
+    )
+    expected = [
+        [0, NEVER, NEVER],
+        [1, 0, NEVER],
+        [2, 0, NEVER],
+        [3, 1, 0],
+        [0, 2, 1],
+        [1, 3, 2],
+        [2, 0, 3],
+    ]
+    since = frames_since_on_top(active)
+    assert since.dtype == np.int16
+    assert since.tolist() == expected
+
+
+def test_long_ago_reads_as_never():
+    active = np.zeros((SINCE_ON_TOP_MAX + 5, 1), np.uint8)
+    active[0] = 1
+    since = frames_since_on_top(active)
+    assert since[SINCE_ON_TOP_MAX - 1, 0] == SINCE_ON_TOP_MAX - 1
+    assert since[SINCE_ON_TOP_MAX, 0] == NEVER and since[-1, 0] == NEVER
+
+
+@settings(max_examples=50, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 4)), elements=st.integers(0, 1)))
+def test_numpy_and_torch_count_the_same(active):
+    # prepare writes the numpy count; rollouts and windows without it use the model's torch one
+    expected = frames_since_on_top(active).astype(np.int64)
+    counted = transformer.frames_since_on_top(torch.as_tensor(active, dtype=torch.float32)[None])[0]
+    assert counted.tolist() == expected.tolist()
