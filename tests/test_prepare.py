@@ -55,6 +55,23 @@ def test_arrays_hold_normalised_values_and_folded_assets(tmp_path):
     assert entry["fps"] == 25.0 and entry["width"] == 1920 and entry["assets"][0]["width"] == 3840
 
 
+def test_frames_since_on_top_count_from_each_timeline_start(tmp_path):
+    # a: V1 on top for 3 frames, then V2 over it for 2; b: V2 alone. b follows a in the
+    # split's rows but counts from its own first frame (32767: never on top)
+    a = constant_timeline("a", 5)
+    a.active[3:, 1], a.asset[3:, 1] = 1, 2
+    b = constant_timeline("b", 3)
+    b.active[:, 0], b.active[:, 1], b.asset[:, 0], b.asset[:, 1] = 0, 1, 0, 1
+    out = prepare(write_frame_table(tmp_path / "f.parquet", [a, b]), tmp_path / "p", _config("data.split=[1, 0, 0]"))
+    never = 32767
+    expected = {
+        "a": [[0, never], [0, never], [0, never], [1, 0], [2, 0]],
+        "b": [[never, 0], [never, 0], [never, 0]],
+    }
+    arrays = _arrays_by_timeline(open_prepared(out, verify_hashes=True))
+    assert {tid: split_arrays["since_on_top"].tolist() for tid, (_, split_arrays) in arrays.items()} == expected
+
+
 def test_fold_assets():
     folded, changed = fold_assets(np.array([[0, 1, 2], [3, 4, 9]]), asset_classes=3)
     assert folded.tolist() == [[0, 1, 2], [2, 2, 2]] and changed == 3

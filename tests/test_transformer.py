@@ -13,6 +13,7 @@ from multitrack.model.transformer import (
     RotaryEmbedding,
     carry_values,
     frames_since_on_top,
+    ranking_recency,
     steady_motion,
     window_motion,
 )
@@ -214,9 +215,9 @@ def test_frames_since_on_top_count_from_each_tracks_last_turn_on_top():
 
 
 def test_recency_rank_reorders_the_next_track_without_changing_the_chance_of_a_cut(model):
-    # V1 on top now; V2 was on top 1 frame ago, V3 never: with a positive rank, V3 leads
+    # V1 on top now; V2 was on top 1 frame ago, V3 6 frames ago: with a positive rank, V3 leads
     active = torch.tensor([[[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]])  # (1, 2, 3)
-    since = torch.tensor([[[1, 0, 11], [0, 1, 11]]])  # (1, 2, 3), capped at LENGTH - 1
+    since = ranking_recency(torch.tensor([[[1, 0, 5], [0, 1, 6]]]), LENGTH, model.recency_cap_frames)  # (1, 2, 3)
     logits = torch.zeros(1, 2, TRACKS + 1)
     ranked = model._rank_by_recency(logits, active, since, torch.full((1, 2, 1), 5.0), torch.zeros(1, 2, TRACKS + 1))  # (1, 2, T + 1)
     before, after = torch.softmax(logits, -1), torch.softmax(ranked, -1)
@@ -228,6 +229,32 @@ def test_recency_rank_reorders_the_next_track_without_changing_the_chance_of_a_c
     after = torch.softmax(nudged, -1)
     torch.testing.assert_close(after[0, 1, 1], before[0, 1, 1])
     assert after[0, 1, 2] > after[0, 1, 3] and after[0, 1, 2] > after[0, 1, 0]
+
+
+def test_tracks_never_on_top_take_no_part_in_the_lean_to_the_least_recent(model):
+    # unused tracks were never on top: were they the least recent, every cut would lean to them
+    cap = model.recency_cap_frames
+    since = torch.tensor([[0, LENGTH, cap, cap + 5]])
+    assert ranking_recency(since, LENGTH, cap).tolist() == [[0.0, 1.0, 0.0, 0.0]]
+    assert cap == 8 * LENGTH - 1  # RECENCY_CAP_WINDOWS windows
+
+
+def test_steps_given_the_frames_since_on_top_before_them_equal_a_pass_given_them(model):
+    # a cache started mid-timeline (a rollout's last prompt window) is told how long ago each
+    # track was on top; it must count on as `forward` does when given the whole count
+    model = _with_random_heads(model)
+    active, asset, values = _frames(1, 3 * LENGTH, seed=4)
+    since = frames_since_on_top(active)  # (1, 3L, T): over all frames
+    start = 2 * LENGTH
+    window = (active[:, start:], asset[:, start:], values[:, start:])
+    full = model(*window, since[:, start:])
+    cache = None
+    for t in range(LENGTH):
+        step, cache = model.step(*(part[:, t] for part in window), cache, since[:, start] if t == 0 else None)
+        for whole, one in zip(full, step):
+            torch.testing.assert_close(one, whole[:, t], rtol=1e-4, atol=1e-5)
+    # without the count, the window's frames read "never on top" before the first: different
+    assert not torch.allclose(model(*window).visible_logits, full.visible_logits)
 
 
 def test_a_move_goes_on_only_where_the_move_head_says_it_is_likelier(model):

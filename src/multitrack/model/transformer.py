@@ -284,6 +284,7 @@ class StepScratch:
         self.stays_on = torch.empty(batch, tracks, dtype=dtype, device=device)  # (B, T): +1 on, -1 off
         self.recency = torch.zeros(batch, tracks + 1, dtype=dtype, device=device)  # (B, T + 1): 0 for "none"
         self.recency_tracks = self.recency[:, 1:]  # (B, T)
+        self.never = torch.empty(batch, tracks, dtype=torch.bool, device=device)  # (B, T): never on top (`ranking_recency`)
         self.ranked_pair = torch.empty(batch, 2, tracks + 1, dtype=dtype, device=device)  # (B, 2, T + 1)
         self.ranked_before, self.ranked_after = self.ranked_pair.unbind(1)  # (B, T + 1) each
         self.top_pair = self.top[:, None]  # (B, 1, T + 1)
@@ -476,7 +477,8 @@ class MultitrackTransformer(nn.Module):
         goes_on = motion * (move_logits >= 0).unsqueeze(-1)  # (B, L, T, 7)
         prediction = self._predict(x, active, asset, values + goes_on)
         rank, next_delta = self.recency_head(x), self.next_head(x)  # (B, L, 1), (B, L, T + 1)
-        visible_logits = self._rank_by_recency(prediction.visible_logits, active, since_on_top, rank, next_delta)
+        recency = ranking_recency(since_on_top, self.window_length, self.recency_cap_frames)  # (B, L, T)
+        visible_logits = self._rank_by_recency(prediction.visible_logits, active, recency, rank, next_delta)
         return prediction._replace(visible_logits=visible_logits, motion=motion, move_logits=move_logits)
 
     def new_cache(self, max_frames: int | None = None) -> KVCache:
@@ -697,19 +699,18 @@ class MultitrackTransformer(nn.Module):
         self,
         visible_logits: torch.Tensor,
         active: torch.Tensor,
-        since_on_top: torch.Tensor,
+        recency: torch.Tensor,
         rank: torch.Tensor,
         next_delta: torch.Tensor,
     ) -> torch.Tensor:
         """Visible-track logits (…, T + 1) as two factors: the chance of a cut is the visible
         head's (the total of the tracks other than the one on top), and which of them comes,
         given a cut, is ranked by the next-track head (`next_delta` (…, T + 1)) and by how
-        long ago each was on top (…, T), leaning (by `rank` (…, 1) from the recency head)
+        long ago each was on top (`ranking_recency` (…, T)), leaning (by `rank` (…, 1) from the recency head)
         towards the angle an editor showed least recently. In training the ranking reads the
         visible head's logits without their gradient, so the two heads learn one factor each:
         learning which angle comes next does not teach the model to cut more or less often."""
-        recency = since_on_top.to(visible_logits.dtype) / self.window_length  # (…, T): 0 .. <1
-        recency = F.pad(recency, (1, 0))  # (…, T + 1): "nothing visible" has none
+        recency = F.pad(recency.to(visible_logits.dtype), (1, 0))  # (…, T + 1): "nothing visible" has none
         others = F.one_hot(visible_classes(active), self.max_tracks + 1) == 0  # (…, T + 1)
         shifted = visible_logits.detach() + next_delta + rank * recency
         before = torch.where(others, visible_logits, -torch.inf).logsumexp(dim=-1, keepdim=True)  # (…, 1)
@@ -736,6 +737,7 @@ class MultitrackTransformer(nn.Module):
         both log-sum-exps over the tracks not on top in one call, on a (B, 2, T + 1) pair."""
         visible_logits = scratch.visible_logits  # (B, T + 1)
         torch.div(inputs.since_on_top, scratch.window_frames, out=scratch.recency_tracks)  # (B, T)
+        scratch.recency_tracks.masked_fill_(torch.ge(inputs.since_on_top, scratch.recency_cap, out=scratch.never), 0.0)
         scratch.ranked_before.copy_(visible_logits)
         torch.addcmul(visible_logits, scratch.rank, scratch.recency, out=scratch.ranked_after)  # shifted by recency
         scratch.ranked_after.add_(scratch.next_delta)  # and by the next-track head
@@ -797,6 +799,16 @@ def _norm_arguments(norm: nn.LayerNorm) -> tuple[tuple[int, ...], torch.Tensor, 
     # `torch.layer_norm(x, *_norm_arguments(norm))` is `norm(x)` without the module call and
     # F.layer_norm's dispatch checks, which on one frame cost about as much as the kernel
     return tuple(norm.normalized_shape), norm.weight, norm.bias, norm.eps
+
+
+def ranking_recency(since_on_top: torch.Tensor, window_length: int, cap_frames: int) -> torch.Tensor:
+    """Capped frames since on top (…, T) -> how long ago each track was on top, in windows,
+    as `_rank_by_recency` leans on it: 0 for a track never on top (or `cap_frames` ago). A
+    timeline's unused tracks were never on top; were they the least recent of all, a lean
+    towards the least recent angle would pull every cut towards them, so the lean could not
+    be learned. A close-up not shown yet is ranked by the next-track head instead."""
+    recency = since_on_top.to(torch.get_default_dtype()) / window_length
+    return torch.where(since_on_top >= cap_frames, 0.0, recency)
 
 
 def shown_on_top(active: torch.Tensor, asset: torch.Tensor) -> torch.Tensor:
