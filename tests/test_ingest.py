@@ -329,6 +329,43 @@ def test_table_is_streamed_in_bounded_row_groups(corpus, tmp_path, monkeypatch):
     assert pq.read_table(out).equals(pq.read_table(tmp_path / "whole.parquet"))
 
 
+def test_flush_limits_shrink_with_the_bytes_still_to_come(monkeypatch):
+    monkeypatch.setattr(ingest_module, "ROWS_PER_BATCH", 300)
+    monkeypatch.setattr(ingest_module, "MIN_TAIL_ROWS", 10)
+    monkeypatch.setattr(ingest_module, "TAIL_SHARE", 0.5)
+    # 40 bytes; after each file 30, 20, 10, 0 are still to come: the tail is the last 20
+    assert ingest_module.flush_limits([10, 10, 10, 10]) == [300, 300, 150, 10]
+    assert ingest_module.flush_limits([0, 0]) == [10, 10]
+    assert ingest_module.flush_limits([]) == []
+
+
+def test_writer_flush_writes_a_row_group_of_at_least_min_rows(tmp_path):
+    out = tmp_path / "frames.parquet"
+    with ingest_module.FrameTableWriter(out, 3) as writer:
+        writer.write("T", timeline_columns(two_track_frames()))  # 4 rows, buffered
+        writer.flush(min_rows=5)
+        writer.write("U", timeline_columns(two_track_frames()))
+        writer.flush(min_rows=8)  # 8 rows buffered: one row group
+        writer.write("V", timeline_columns(two_track_frames()))
+    metadata = pq.ParquetFile(out).metadata
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [8, 4]
+    assert read_table(out).timeline.tolist() == ["T"] * 4 + ["U"] * 4 + ["V"] * 4
+
+
+def test_jobs_1_and_2_write_the_same_bytes_with_shrinking_row_groups(tmp_path, monkeypatch):
+    for name in ("a.xml", "b.xml"):
+        (tmp_path / name).write_text(TWO_SEQUENCES, encoding="utf-8")  # 5 + 3 rows, the same bytes
+    monkeypatch.setattr(ingest_module, "ROWS_PER_BATCH", 16)
+    monkeypatch.setattr(ingest_module, "MIN_TAIL_ROWS", 1)
+    monkeypatch.setattr(ingest_module, "TAIL_SHARE", 1.0)  # the limit shrinks from the first file on
+    for jobs in (1, 2):
+        ingest([tmp_path / "a.xml", tmp_path / "b.xml"], tmp_path / f"j{jobs}.parquet", jobs=jobs, progress=False)
+    assert (tmp_path / "j1.parquet").read_bytes() == (tmp_path / "j2.parquet").read_bytes()
+    metadata = pq.ParquetFile(tmp_path / "j2.parquet").metadata
+    # after a.xml half the bytes are still to come: a limit of 16 x 1/2 rows flushes its 8
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [8, 8]
+
+
 def test_a_failed_run_leaves_no_outputs(corpus, tmp_path, monkeypatch):
     def fail(*args):
         raise RuntimeError("disk full")
