@@ -177,7 +177,7 @@ def flush_limits(sizes_bytes: Sequence[int]) -> list[int]:
     row groups while the workers convert, but a full one falling due as they finished
     (~20 ms alone, ~35 ms beside both workers) was written with a core idle: on 100
     synthetic timelines 25 ms passed from the last worker's end to the end of ingest,
-    17 ms with shrinking groups. Sizes, not timing, decide, so every --jobs writes the
+    16 ms with shrinking groups. Sizes, not timing, decide, so every --jobs writes the
     same row groups.
     """
     total_bytes = max(sum(sizes_bytes), 1)
