@@ -55,21 +55,24 @@ def test_arrays_hold_normalised_values_and_folded_assets(tmp_path):
     assert entry["fps"] == 25.0 and entry["width"] == 1920 and entry["assets"][0]["width"] == 3840
 
 
-def test_frames_since_on_top_count_from_each_timeline_start(tmp_path):
-    # a: V1 on top for 3 frames, then V2 over it for 2; b: V2 alone. b follows a in the
-    # split's rows but counts from its own first frame (32767: never on top)
-    a = constant_timeline("a", 5)
-    a.active[3:, 1], a.asset[3:, 1] = 1, 2
+def test_timeline_history_counts_from_each_timeline_start(tmp_path):
+    # a: V1 on top, V2 over it at frames 2-3, V1 again; b: V2 alone. b follows a in the split's
+    # rows but counts from its own first frame (32767: never on top)
+    a = constant_timeline("a", 6)
+    a.active[2:4, 1], a.asset[2:4, 1] = 1, 2
     b = constant_timeline("b", 3)
     b.active[:, 0], b.active[:, 1], b.asset[:, 0], b.asset[:, 1] = 0, 1, 0, 1
     out = prepare(write_frame_table(tmp_path / "f.parquet", [a, b]), tmp_path / "p", _config("data.split=[1, 0, 0]"))
     never = 32767
-    expected = {
-        "a": [[0, never], [0, never], [0, never], [1, 0], [2, 0]],
+    arrays = _arrays_by_timeline(open_prepared(out, verify_hashes=True))
+    since = {tid: split_arrays["since_on_top"].tolist() for tid, (_, split_arrays) in arrays.items()}
+    assert since == {
+        "a": [[0, never], [0, never], [1, 0], [2, 0], [0, 1], [0, 2]],
         "b": [[never, 0], [never, 0], [never, 0]],
     }
-    arrays = _arrays_by_timeline(open_prepared(out, verify_hashes=True))
-    assert {tid: split_arrays["since_on_top"].tolist() for tid, (_, split_arrays) in arrays.items()} == expected
+    # the cuts so far from the track on top now: back on V1, its one cut so far went to V2
+    cuts = {tid: split_arrays["cuts_from_top"].tolist() for tid, (_, split_arrays) in arrays.items()}
+    assert cuts == {"a": [[0, 0], [0, 0], [0, 0], [0, 0], [0, 1], [0, 1]], "b": [[0, 0]] * 3}
 
 
 def test_fold_assets():
@@ -114,7 +117,7 @@ def test_windows_and_fingerprint(tmp_path):
     # a: 9-frame windows every 4 frames at 0, 4, 8 and a tail at 12..19; b: one short window; c: one full one.
     windows = np.load(out / "train/windows.npy").tolist()
     assert windows == [[0, 9], [4, 9], [8, 9], [12, 8], [20, 5], [25, 9]]
-    names = ("active.npy", "asset.npy", "values.npy", "since_on_top.npy", "windows.npy")
+    names = ("active.npy", "asset.npy", "values.npy", "since_on_top.npy", "cuts_from_top.npy", "windows.npy")
     hashes = {name: file_sha256(out / "train" / name) for name in names}
     assert prepared.fingerprint == split_digest(hashes)
     assert prepared.splits["val"].rows == 0 and prepared.splits["val"].windows == 0

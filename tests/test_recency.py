@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from multitrack.data.recency import SINCE_ON_TOP_MAX, frames_since_on_top, top_tracks
+from multitrack.data.recency import SINCE_ON_TOP_MAX, cuts_from_top, frames_since_on_top, top_tracks
 from multitrack.model import transformer
 
 NEVER = SINCE_ON_TOP_MAX
@@ -61,4 +61,22 @@ def test_numpy_and_torch_count_the_same(active):
     # prepare writes the numpy count; rollouts and windows without it use the model's torch one
     expected = frames_since_on_top(active).astype(np.int64)
     counted = transformer.frames_since_on_top(torch.as_tensor(active, dtype=torch.float32)[None])[0]
+    assert counted.tolist() == expected.tolist()
+
+
+def test_cuts_from_top_by_hand():
+    # on top: V1, V2, V1, V2, V3, V1, nothing; at each frame, the cuts so far from the track on
+    # top now to each track
+    active = np.array([[1, 0, 0], [1, 1, 0], [1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 0, 0], [0, 0, 0]], np.uint8)
+    expected = [[0, 0, 0], [0, 0, 0], [0, 1, 0], [1, 0, 0], [0, 0, 0], [0, 2, 0], [0, 0, 0]]
+    cuts = cuts_from_top(active)
+    assert cuts.dtype == np.int16
+    assert cuts.tolist() == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 4)), elements=st.integers(0, 1)))
+def test_numpy_and_torch_count_the_same_cuts(active):
+    expected = cuts_from_top(active).astype(np.int64)
+    counted = transformer.count_cuts_from_top(torch.as_tensor(active, dtype=torch.float32)[None])[0]
     assert counted.tolist() == expected.tolist()

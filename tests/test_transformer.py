@@ -12,8 +12,11 @@ from multitrack.model.transformer import (
     MultitrackTransformer,
     RotaryEmbedding,
     carry_values,
+    count_cuts_from_top,
+    cut_shares,
     frames_since_on_top,
     ranking_recency,
+    step_history,
     steady_motion,
     window_motion,
 )
@@ -99,14 +102,15 @@ def test_cache_slides_to_the_window_with_relative_positions(total):
     active[:, total - LENGTH] = 1.0
     # and nothing on screen for a window's length before it: the cache's shot age restarts at
     # the window's first frame, as in the fresh pass; the fresh pass is given the frames since
-    # on top counted from the first frame, as the cache counts them
+    # on top and the cuts counted from the first frame, as the cache counts them
     active[:, max(0, total - 2 * LENGTH):total - LENGTH] = 0.0
     cache = None
     for t in range(total):
         step, cache = model.step(active[:, t], asset[:, t], values[:, t], cache)
     assert cache.frames == LENGTH and cache.position == total
     since_on_top = frames_since_on_top(active)[:, -LENGTH:]  # (1, LENGTH, T)
-    window = model(active[:, -LENGTH:], asset[:, -LENGTH:], values[:, -LENGTH:], since_on_top)
+    cuts = count_cuts_from_top(active)[:, -LENGTH:]  # (1, LENGTH, T)
+    window = model(active[:, -LENGTH:], asset[:, -LENGTH:], values[:, -LENGTH:], since_on_top, cuts)
     for whole, one in zip(window, step):
         torch.testing.assert_close(one, whole[:, -1], rtol=1e-4, atol=1e-5)
 
@@ -218,17 +222,25 @@ def test_recency_rank_reorders_the_next_track_without_changing_the_chance_of_a_c
     # V1 on top now; V2 was on top 1 frame ago, V3 6 frames ago: with a positive rank, V3 leads
     active = torch.tensor([[[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]])  # (1, 2, 3)
     since = ranking_recency(torch.tensor([[[1, 0, 5], [0, 1, 6]]]), LENGTH, model.recency_cap_frames)  # (1, 2, 3)
+    leaned_on = (since, torch.zeros(1, 2, TRACKS))
     logits = torch.zeros(1, 2, TRACKS + 1)
-    ranked = model._rank_by_recency(logits, active, since, torch.full((1, 2, 1), 5.0), torch.zeros(1, 2, TRACKS + 1))  # (1, 2, T + 1)
+    rank = torch.tensor([[[5.0, 0.0]] * 2])  # (1, 2, 2): lean to the least recent only
+    ranked = model._rank_by_recency(logits, active, leaned_on, rank, torch.zeros(1, 2, TRACKS + 1))  # (1, 2, T + 1)
     before, after = torch.softmax(logits, -1), torch.softmax(ranked, -1)
     torch.testing.assert_close(after[0, 1, 1], before[0, 1, 1])  # V1 stays on top: unchanged
     assert after[0, 1, 3] > after[0, 1, 2] > after[0, 1, 0]  # V3 (least recent) > V2 > nothing
     torch.testing.assert_close(after[0, 0, 2], before[0, 0, 2])  # at frame 0 V2 was on top
     # the next-track head moves the choice among the others, never the chance of staying
-    nudged = model._rank_by_recency(logits, active, since, torch.zeros(1, 2, 1), torch.tensor([[[0, 0, 4.0, 0]] * 2]))
+    nudged = model._rank_by_recency(logits, active, leaned_on, torch.zeros(1, 2, 2), torch.tensor([[[0, 0, 4.0, 0]] * 2]))
     after = torch.softmax(nudged, -1)
     torch.testing.assert_close(after[0, 1, 1], before[0, 1, 1])
     assert after[0, 1, 2] > after[0, 1, 3] and after[0, 1, 2] > after[0, 1, 0]
+    # and the habit lean towards where this editor's cuts from here went: V2 had 3 of 4
+    habit = model._rank_by_recency(logits, active, (since, torch.tensor([[[0, 0, 0], [0, 0.75, 0.25]]])),
+                                   torch.tensor([[[0.0, 4.0]] * 2]), torch.zeros(1, 2, TRACKS + 1))
+    after = torch.softmax(habit, -1)
+    torch.testing.assert_close(after[0, 1, 1], before[0, 1, 1])
+    assert after[0, 1, 2] > after[0, 1, 3] > after[0, 1, 0]
 
 
 def test_tracks_never_on_top_take_no_part_in_the_lean_to_the_least_recent(model):
@@ -239,22 +251,37 @@ def test_tracks_never_on_top_take_no_part_in_the_lean_to_the_least_recent(model)
     assert cap == 8 * LENGTH - 1  # RECENCY_CAP_WINDOWS windows
 
 
-def test_steps_given_the_frames_since_on_top_before_them_equal_a_pass_given_them(model):
+def test_steps_given_the_history_before_them_equal_a_pass_given_it(model):
     # a cache started mid-timeline (a rollout's last prompt window) is told how long ago each
-    # track was on top; it must count on as `forward` does when given the whole count
+    # track was on top and the cuts so far; it must count on as `forward` does when given the
+    # whole counts
     model = _with_random_heads(model)
-    active, asset, values = _frames(1, 3 * LENGTH, seed=4)
-    since = frames_since_on_top(active)  # (1, 3L, T): over all frames
+    active, asset, values = _frames(2, 3 * LENGTH, seed=4)
+    since, cuts = frames_since_on_top(active), count_cuts_from_top(active)  # (2, 3L, T): over all frames
     start = 2 * LENGTH
     window = (active[:, start:], asset[:, start:], values[:, start:])
-    full = model(*window, since[:, start:])
+    full = model(*window, since[:, start:], cuts[:, start:])
+    history = step_history(active[:, : start + 1])
     cache = None
     for t in range(LENGTH):
-        step, cache = model.step(*(part[:, t] for part in window), cache, since[:, start] if t == 0 else None)
+        step, cache = model.step(*(part[:, t] for part in window), cache, history if t == 0 else None)
         for whole, one in zip(full, step):
             torch.testing.assert_close(one, whole[:, t], rtol=1e-4, atol=1e-5)
-    # without the count, the window's frames read "never on top" before the first: different
+    # without the counts, the window's frames read "never on top, no cuts" before the first
     assert not torch.allclose(model(*window).visible_logits, full.visible_logits)
+    assert not torch.allclose(model(*window, since[:, start:]).visible_logits, full.visible_logits)
+
+
+def test_cuts_from_top_count_the_cuts_so_far_from_the_track_on_top_now():
+    # on top: V1, V2, V1, V2, V3, V1, nothing
+    active = torch.tensor([[[1.0, 0, 0], [1, 1, 0], [1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 0, 0], [0, 0, 0]]])
+    expected = [[0, 0, 0], [0, 0, 0], [0, 1, 0], [1, 0, 0], [0, 0, 0], [0, 2, 0], [0, 0, 0]]
+    assert count_cuts_from_top(active)[0].tolist() == expected
+    shares = cut_shares(torch.tensor([[1, 3, 0], [0, 0, 0]]))
+    assert shares.tolist() == [[0.25, 0.75, 0.0], [0.0, 0.0, 0.0]]
+    history = step_history(active)
+    assert history.transitions[0, 1].tolist() == [1, 0, 2, 0]  # from V1: to nothing once, to V2 twice
+    assert history.since_on_top[0].tolist() == [1, 3, 2]
 
 
 def test_a_move_goes_on_only_where_the_move_head_says_it_is_likelier(model):

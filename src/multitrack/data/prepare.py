@@ -46,7 +46,7 @@ from multitrack.data.prepared import (
     file_sha256,
     split_digest,
 )
-from multitrack.data.recency import frames_since_on_top
+from multitrack.data.recency import cuts_from_top, frames_since_on_top
 from multitrack.data.resample import Resampler
 from multitrack.data.split import SPLITS, assign_splits, check_fractions
 from multitrack.data.windows import check_window, split_windows
@@ -195,6 +195,7 @@ def _write_split(
         "asset": NpyWriter(split_dir / "asset.npy", ARRAY_DTYPES["asset"], (tracks,), rows),
         "values": NpyWriter(split_dir / "values.npy", ARRAY_DTYPES["values"], (tracks, len(VALUE_FEATURES)), rows),
         "since_on_top": NpyWriter(split_dir / "since_on_top.npy", ARRAY_DTYPES["since_on_top"], (tracks,), rows),
+        "cuts_from_top": NpyWriter(split_dir / "cuts_from_top.npy", ARRAY_DTYPES["cuts_from_top"], (tracks,), rows),
     }
     timelines, folded = [], 0
     for tid, row_offset in zip(_bar(timeline_ids, split_dir.name, progress), row_offsets.tolist()):
@@ -204,6 +205,7 @@ def _write_split(
         writers["asset"].write(asset)
         writers["values"].write(stats.apply(arrays.values, arrays.active))
         writers["since_on_top"].write(frames_since_on_top(arrays.active))
+        writers["cuts_from_top"].write(cuts_from_top(arrays.active))
         timelines.append(_timeline_record(tid, entries[tid], row_offset, len(arrays.active), resamplers[tid]))
         folded += folded_here
     window_rows = split_windows(row_offsets, frames, config.window.length, config.window.stride)  # (W, 2)

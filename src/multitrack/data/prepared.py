@@ -22,17 +22,19 @@ from multitrack.data.split import SPLITS
 from multitrack.errors import DataError
 
 PREPARED_FORMAT = "multitrack-prepared"
-# 2: values of inactive tracks hold their carried geometry, not 0; 3: since_on_top.npy
+# 2: values of inactive tracks hold their carried geometry, not 0; 3: since_on_top.npy and
+# cuts_from_top.npy
 PREPARED_VERSION = 3
-ARRAY_FILES = ("active.npy", "asset.npy", "values.npy", "since_on_top.npy", "windows.npy")
+ARRAY_FILES = ("active.npy", "asset.npy", "values.npy", "since_on_top.npy", "cuts_from_top.npy", "windows.npy")
 ARRAY_DTYPES = {
     "active": np.uint8,
     "asset": np.int16,
     "values": np.float32,
     "since_on_top": SINCE_ON_TOP_DTYPE,
+    "cuts_from_top": SINCE_ON_TOP_DTYPE,
     "windows": np.int64,
 }
-FRAME_ARRAYS = ("active", "asset", "values", "since_on_top")  # one row per frame
+FRAME_ARRAYS = ("active", "asset", "values", "since_on_top", "cuts_from_top")  # one row per frame
 # JSON beside the arrays whose sha256 prepared.json also records: an edited stats.json would
 # silently change the normalisation the model learns and ships
 JSON_FILES = ("stats.json", *(f"{split}/timelines.json" for split in SPLITS))
@@ -49,7 +51,7 @@ class PreparedSplit:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The split's arrays, memory-mapped read-only: active (N, T), asset (N, T), values
-        (N, T, 7), since_on_top (N, T) (`multitrack.data.recency`)."""
+        (N, T, 7), since_on_top (N, T) and cuts_from_top (N, T) (`multitrack.data.recency`)."""
         return {name: np.load(self.path / f"{name}.npy", mmap_mode="r") for name in FRAME_ARRAYS}
 
     def timeline_arrays(self, index: int) -> dict[str, np.ndarray]:
@@ -153,6 +155,7 @@ def _open_split(root: Path, name: str, tracks: int) -> PreparedSplit:
         "asset": (rows, tracks),
         "values": (rows, tracks, len(VALUE_FEATURES)),
         "since_on_top": (rows, tracks),
+        "cuts_from_top": (rows, tracks),
     }
     for array_name, shape in expected.items():
         _check_array(root, f"{name}/{array_name}.npy", shape, ARRAY_DTYPES[array_name])

@@ -1,4 +1,5 @@
-"""Frames since each track was on top, over a whole timeline.
+"""What a frame remembers of its whole timeline: frames since each track was on top, and
+the cuts so far from the track on top to each track.
 
 Editors come back to the angle they showed least recently (a speaker who has been
 waiting): in a 4-angle multicam with 4 s shots that angle was last on screen 10-30 s
@@ -6,7 +7,7 @@ before the cut, longer ago than a training window reaches. So `prepare` counts, 
 frame of a timeline, the frames since each track was last the top one from the timeline's
 start, and the model reads that instead of a count that starts at its window
 (`MultitrackTransformer.forward`'s `since_on_top`; `frames_since_on_top` there counts the
-same in torch).
+same in torch). `cuts_from_top` counts the editor's own cuts the same way.
 """
 
 from __future__ import annotations
@@ -36,3 +37,22 @@ def frames_since_on_top(active: np.ndarray) -> np.ndarray:
     on_top = top[:, None] == np.arange(tracks)  # (N, T)
     last = np.maximum.accumulate(np.where(on_top, frame, -SINCE_ON_TOP_MAX), axis=0)  # (N, T)
     return np.minimum(frame - last, SINCE_ON_TOP_MAX).astype(SINCE_ON_TOP_DTYPE)
+
+
+def cuts_from_top(active: np.ndarray) -> np.ndarray:
+    """(N, T) active flags of one timeline from its start -> (N, T) int16: at each frame, how
+    many of the timeline's cuts so far (up to this frame) went from the track on top now (or
+    from nothing on screen) to each track. It is this editor's own habit of what comes after
+    what, which a model trained on other editors cannot know otherwise: one returns to the
+    wide after most close-ups, another goes from close-up to close-up."""
+    frames, tracks = np.asarray(active).shape
+    shown = top_tracks(active) + 1  # (N,): class 0 none, j for track j-1
+    counts = np.zeros((tracks + 1, tracks + 1), np.int64)  # (from class, to class)
+    out = np.zeros((frames, tracks), np.int64)
+    changes = np.flatnonzero(shown[1:] != shown[:-1]) + 1  # first frame of each new top
+    bounds = [0, *changes.tolist(), frames]
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        if start > 0:
+            counts[shown[start - 1], shown[start]] += 1
+        out[start:stop] = counts[shown[start], 1:]
+    return np.minimum(out, SINCE_ON_TOP_MAX).astype(SINCE_ON_TOP_DTYPE)

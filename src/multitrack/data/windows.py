@@ -100,11 +100,14 @@ class WindowDataset(Dataset):
         # padding rows count on as if no track were on top again (never read: causal, masked)
         since_on_top = np.full((span, tracks), SINCE_ON_TOP_MAX, np.int64)
         since_on_top[:valid] = arrays["since_on_top"][rows]
+        cuts_from_top = np.zeros((span, tracks), np.int64)
+        cuts_from_top[:valid] = arrays["cuts_from_top"][rows]
         mask = np.arange(span) < valid  # True = a real frame; the tail is padding
         return {
             "active": torch.from_numpy(active),  # (L+1, T)
             "asset": torch.from_numpy(asset),  # (L+1, T)
             "values": torch.from_numpy(values),  # (L+1, T, 7)
             "since_on_top": torch.from_numpy(since_on_top),  # (L+1, T): over the whole timeline
+            "cuts_from_top": torch.from_numpy(cuts_from_top),  # (L+1, T): over the whole timeline
             "mask": torch.from_numpy(mask),  # (L+1,)
         }

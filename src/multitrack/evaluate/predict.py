@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from multitrack.data.normalize import NormStats
-from multitrack.data.recency import frames_since_on_top
+from multitrack.data.recency import cuts_from_top, frames_since_on_top
 from multitrack.evaluate.metrics import NextFrame
 from multitrack.model.transformer import MultitrackTransformer
 
@@ -47,13 +47,16 @@ def predict_timelines(
 
     active (N, T) uint8, asset (N, T) folded classes, values (N, T, 7) *normalised* (as the
     prepared arrays hold them); returned values are de-normalised frame-table units. Each
-    window sees the frames since each track was on top counted from its timeline's start.
+    window sees the frames since each track was on top and the cuts so far counted from its
+    timeline's start.
     """
     model.eval()
     n_rows, n_tracks = active.shape
     since_on_top = np.zeros((n_rows, n_tracks), np.int64)
+    cuts = np.zeros((n_rows, n_tracks), np.int64)
     for offset, frames in zip(row_offsets, frame_counts):
         since_on_top[offset:offset + frames] = frames_since_on_top(active[offset:offset + frames])
+        cuts[offset:offset + frames] = cuts_from_top(active[offset:offset + frames])
     out = _empty_prediction(n_rows, n_tracks)
     jobs = [
         (offset + start, offset + keep_from, offset + keep_to)
@@ -61,7 +64,7 @@ def predict_timelines(
         for start, keep_from, keep_to in window_plan(frames, model.window_length)
     ]
     for first in range(0, len(jobs), BATCH_WINDOWS):
-        frames = (active, asset, values, since_on_top)
+        frames = (active, asset, values, since_on_top, cuts)
         _predict_batch(model, stats, frames, jobs[first:first + BATCH_WINDOWS], out)
     return out
 
@@ -78,7 +81,7 @@ def _empty_prediction(n_rows: int, n_tracks: int) -> NextFrame:
 
 
 def _predict_batch(model, stats, frames, jobs, out: NextFrame) -> None:
-    active, asset, values, since_on_top = frames
+    active, asset, values, since_on_top, cuts = frames
     length = model.window_length
     batch = len(jobs)
     n_tracks = active.shape[1]
@@ -86,13 +89,15 @@ def _predict_batch(model, stats, frames, jobs, out: NextFrame) -> None:
     window_asset = torch.zeros(batch, length, n_tracks, dtype=torch.long)
     window_values = torch.zeros(batch, length, n_tracks, 7)
     window_since = torch.zeros(batch, length, n_tracks, dtype=torch.long)
+    window_cuts = torch.zeros(batch, length, n_tracks, dtype=torch.long)
     for b, (start, _, keep_to) in enumerate(jobs):
         n = keep_to - 1 - start  # input rows start .. keep_to - 2 predict rows up to keep_to - 1
         window_active[b, :n] = torch.as_tensor(active[start:start + n], dtype=torch.float32)
         window_asset[b, :n] = torch.as_tensor(asset[start:start + n].astype(np.int64))
         window_values[b, :n] = torch.as_tensor(values[start:start + n], dtype=torch.float32)
         window_since[b, :n] = torch.as_tensor(since_on_top[start:start + n])
-    prediction = model(window_active, window_asset, window_values, window_since)  # (B, L, T …)
+        window_cuts[b, :n] = torch.as_tensor(cuts[start:start + n])
+    prediction = model(window_active, window_asset, window_values, window_since, window_cuts)  # (B, L, T …)
     active_prob = torch.sigmoid(prediction.active_logits).numpy()  # (B, L, T)
     # which track is on top next: the model's own head, not a product of independent tracks
     visible_prob = torch.softmax(prediction.visible_logits, dim=-1).numpy()  # (B, L, T + 1)

@@ -32,7 +32,13 @@ import torch
 
 from multitrack.data.normalize import NormStats
 from multitrack.evaluate.metrics import Frames
-from multitrack.model.transformer import MultitrackTransformer, Prediction, frames_since_on_top
+from multitrack.model.transformer import (
+    MultitrackTransformer,
+    Prediction,
+    count_cuts_from_top,
+    frames_since_on_top,
+    step_history,
+)
 
 
 SINGLE_THREAD_BATCH = 8  # batches up to this size roll out on one intra-op thread
@@ -231,13 +237,14 @@ class LayoutMemory:
 
 def _sample_cached(model, prompt, n_frames, temperature, generator) -> list[Frame]:
     # only the last window of the prompt: the model never saw more context in training, apart
-    # from the frames since each track was on top, counted over the whole prompt
+    # from what the prepared frames remember of their timeline (frames since on top, cuts so
+    # far), counted over the whole prompt
     start = max(0, prompt.frames - model.window_length)
     context = prompt.span(start, prompt.frames)
-    since_on_top = frames_since_on_top(prompt.active)[:, start]  # (B, T)
+    history = step_history(prompt.active[:, : start + 1])
     cache = model.new_cache()
     for index in range(context.frames):
-        prediction, cache = model.step(*context.frame(index), cache, since_on_top if index == 0 else None)
+        prediction, cache = model.step(*context.frame(index), cache, history if index == 0 else None)
     layouts = LayoutMemory(prompt)
     frames = []
     for index in range(n_frames):
@@ -260,8 +267,9 @@ def _sample_naive(model, prompt, n_frames, temperature, generator) -> list[Frame
         end = prompt.frames + index
         start = max(0, end - model.window_length)
         window = sequence.span(start, end)
-        since_on_top = frames_since_on_top(sequence.active[:, :end])[:, start:]  # (B, L, T): over all frames so far
-        full = model(window.active, window.asset, window.values, since_on_top)  # (B, L, T …)
+        so_far = sequence.active[:, :end]  # (B, end, T): the timeline's history, counted over all frames so far
+        since_on_top, cuts = frames_since_on_top(so_far)[:, start:], count_cuts_from_top(so_far)[:, start:]  # (B, L, T)
+        full = model(window.active, window.asset, window.values, since_on_top, cuts)  # (B, L, T …)
         prediction = Prediction(*(None if part is None else part[:, -1] for part in full))  # the last frame predicts the next
         frames.append(layouts.follow(*sample_frame(prediction, temperature, generator), restore=True))
         sequence.active[:, end], sequence.asset[:, end], sequence.values[:, end] = frames[-1]

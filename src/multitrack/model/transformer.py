@@ -62,6 +62,7 @@ RESIDUAL_DEADBAND = 0.003
 # window: with 3 close-ups and 4 s shots, the one an editor showed least recently was last
 # on top 10-30 s before the cut, past a window of 100 frames at 10 fps.
 RECENCY_CAP_WINDOWS = 8
+RECENCY_LEANS = 2  # the recency head's outputs: towards the least recent track, towards the usual next
 
 
 class Prediction(NamedTuple):
@@ -153,22 +154,32 @@ class LayerWeights(NamedTuple):
         )
 
 
-STEP_TRACK_INPUTS = 1 + 2 * VALUE_COUNT + 1  # per track: active, values, motion, frames since on top
+# per track: active, values, motion, frames since on top, share of cuts from the top track to it
+STEP_TRACK_INPUTS = 1 + 2 * VALUE_COUNT + 2
+
+
+class StepHistory(NamedTuple):
+    """What `MultitrackTransformer.step` is told, at a cache's first frame, of the timeline
+    before it (`step_history`); it counts on from there."""
+
+    since_on_top: torch.Tensor  # (B, T) frames since each track was on top
+    transitions: torch.Tensor  # (B, T + 1, T + 1) cuts so far from each visible class to each
 
 
 class TokenInputs:
     """One frame's inputs to its token, in the layout of `StepScratch.token_weight`'s rows:
-    per track [active, 7 values, 7 motions, frames since on top], then per track a one-hot
+    per track [active, 7 values, 7 motions, frames since on top, cut share], then per track a one-hot
     asset, then a one-hot shot age. Named views into one (B, width) row per frame."""
 
     def __init__(self, batch: int, tracks: int, classes: int, ages: int, dtype: torch.dtype, device: torch.device):
         dense = tracks * STEP_TRACK_INPUTS
         self.row = torch.zeros(batch, dense + tracks * classes + ages, dtype=dtype, device=device)  # (B, width)
-        per_track = self.row[:, :dense].unflatten(1, (tracks, STEP_TRACK_INPUTS))  # (B, T, 16)
+        per_track = self.row[:, :dense].unflatten(1, (tracks, STEP_TRACK_INPUTS))  # (B, T, 17)
         self.active = per_track[..., 0]  # (B, T)
         self.values = per_track[..., 1 : 1 + VALUE_COUNT]  # (B, T, 7): carried values
         self.motion = per_track[..., 1 + VALUE_COUNT : 1 + 2 * VALUE_COUNT]  # (B, T, 7)
-        self.since_on_top = per_track[..., -1]  # (B, T): frames, capped at `recency_cap_frames`
+        self.since_on_top = per_track[..., -2]  # (B, T): frames, capped at `recency_cap_frames`
+        self.cut_share = per_track[..., -1]  # (B, T): `cut_shares`
         self.one_hots = self.row[:, dense:]  # (B, T * K + ages)
         self.asset_one_hot = self.one_hots[:, : tracks * classes].unflatten(1, (tracks, classes))  # (B, T, K)
         self.age_one_hot = self.one_hots[:, tracks * classes :]  # (B, ages)
@@ -222,6 +233,7 @@ class StepScratch:
         self.recency_cap = constant(float(model.recency_cap_frames))  # frames since on top stop here
         self.one_frame, self.last_age = constant(1, torch.long), constant(model.window_length - 1, torch.long)
         self.off_keys = constant(-1, torch.long), constant(-2, torch.long)  # keys of tracks off (`_step_motion`)
+        self.class_count = constant(model.max_tracks + 1, torch.long)  # visible classes (`_step_cuts`)
         self.ones = constant(1.0).expand(batch, model.max_tracks, 1)  # (B, T, 1): what the one-hots scatter
         self.age_ones = self.ones[:, 0]  # (B, 1)
 
@@ -244,6 +256,16 @@ class StepScratch:
         self.on_top = self.top[:, 1:]  # (B, T)
         self.top_keys = [torch.empty(batch, tracks, dtype=torch.long, device=device) for _ in range(2)]  # (B, T)
         self.shot_age = torch.zeros(batch, 1, dtype=torch.long, device=device)  # (B, 1) frames
+        classes = tracks + 1
+        self.transitions = torch.zeros(batch, classes, classes, dtype=dtype, device=device)  # (B, from, to) cuts
+        self.transitions_flat = self.transitions.view(batch, classes * classes)  # (B, (T + 1)²)
+        self.previous_visible = torch.zeros(batch, 1, dtype=torch.long, device=device)  # (B, 1)
+        self.transition_index = torch.empty(batch, 1, dtype=torch.long, device=device)  # (B, 1)
+        self.cut = torch.empty(batch, 1, dtype=dtype, device=device)  # (B, 1): 1 where the top changed
+        self.visible_row = self.visible.view(batch, 1, 1).expand(batch, 1, classes)  # (B, 1, T + 1): gather index
+        self.transition_row = torch.empty(batch, 1, classes, dtype=dtype, device=device)  # (B, 1, T + 1)
+        self.cuts_to_tracks = self.transition_row[:, 0, 1:]  # (B, T)
+        self.cuts_total = torch.empty(batch, 1, dtype=dtype, device=device)  # (B, 1)
         self.motion_keys = [torch.empty(batch, tracks, dtype=torch.long, device=device) for _ in range(2)]  # (B, T)
         self.same_keys = [torch.empty(batch, tracks, dtype=torch.bool, device=device) for _ in range(2)]  # (B, T)
         value_shape = (batch, tracks, VALUE_COUNT)
@@ -278,12 +300,15 @@ class StepScratch:
             (1, model.asset_classes, VALUE_COUNT), dim=-1
         )  # (B, T, 1), (B, T, K), (B, T, 7)
         self.active_delta = active_delta.squeeze(-1)  # (B, T)
-        self.visible_logits, self.rank, self.next_delta, self.move_logits = self.head_out[:, tracks * head_width :].split(
-            (tracks + 1, 1, tracks + 1, tracks), dim=-1
-        )  # (B, T + 1), (B, 1), (B, T + 1), (B, T)
+        self.visible_logits, rank, self.next_delta, self.move_logits = self.head_out[:, tracks * head_width :].split(
+            (tracks + 1, RECENCY_LEANS, tracks + 1, tracks), dim=-1
+        )  # (B, T + 1), (B, 2), (B, T + 1), (B, T)
+        self.rank, self.habit = rank.split(1, dim=-1)  # (B, 1) each: the leans of `_rank_by_recency`
         self.stays_on = torch.empty(batch, tracks, dtype=dtype, device=device)  # (B, T): +1 on, -1 off
         self.recency = torch.zeros(batch, tracks + 1, dtype=dtype, device=device)  # (B, T + 1): 0 for "none"
         self.recency_tracks = self.recency[:, 1:]  # (B, T)
+        self.shares = torch.zeros(batch, tracks + 1, dtype=dtype, device=device)  # (B, T + 1): 0 for "none"
+        self.shares_tracks = self.shares[:, 1:]  # (B, T)
         self.never = torch.empty(batch, tracks, dtype=torch.bool, device=device)  # (B, T): never on top (`ranking_recency`)
         self.ranked_pair = torch.empty(batch, 2, tracks + 1, dtype=dtype, device=device)  # (B, 2, T + 1)
         self.ranked_before, self.ranked_after = self.ranked_pair.unbind(1)  # (B, T + 1) each
@@ -411,8 +436,8 @@ class MultitrackTransformer(nn.Module):
         self.asset_classes = asset_classes
         self.window_length = window_length
         # per track: active, asset embedding, 7 values, their steady motion, frames since it
-        # was on top, track embedding
-        track_width = 1 + config.asset_embed_dim + 2 * VALUE_COUNT + 1 + config.track_embed_dim
+        # was on top, the share of cuts from the track on top that went to it, track embedding
+        track_width = 1 + config.asset_embed_dim + 2 * VALUE_COUNT + 2 + config.track_embed_dim
         self.asset_embed = nn.Embedding(asset_classes, config.asset_embed_dim)
         self.track_embed = nn.Embedding(max_tracks, config.track_embed_dim)
         self.frame_proj = nn.Linear(max_tracks * track_width, config.d_model)
@@ -427,9 +452,11 @@ class MultitrackTransformer(nn.Module):
         self.next_head = nn.Linear(config.d_model, max_tracks + 1)
         # whether each track's steady move goes on into the next frame (keyframed moves end)
         self.move_head = nn.Linear(config.d_model, max_tracks)
-        # how strongly, given a cut, the next track leans to the one on top least recently: it
-        # depends on the context (after the wide of a multicam, yes; after a close-up, the wide)
-        self.recency_head = nn.Linear(config.d_model, 1)
+        # how strongly, given a cut, the next track leans to the one on top least recently, and
+        # to where this editor's cuts from the track on top went so far: it depends on the
+        # context (after the wide of a multicam, the least recent close-up; after a close-up,
+        # the wide, for an editor who keeps coming back to it)
+        self.recency_head = nn.Linear(config.d_model, RECENCY_LEANS)
         self.apply(_init_weights)
         for head in (self.head, self.visible_head, self.recency_head, self.next_head, self.move_head):
             nn.init.zeros_(head.weight)  # an untrained model predicts exactly "nothing changes"
@@ -452,12 +479,14 @@ class MultitrackTransformer(nn.Module):
         asset: torch.Tensor,
         values: torch.Tensor,
         since_on_top: torch.Tensor | None = None,
+        cuts_from_top: torch.Tensor | None = None,
     ) -> Prediction:
         """Frames (B, L, T), (B, L, T), (B, L, T, 7) -> predictions for frames 1..L.
 
-        `since_on_top` (B, L, T): frames since each track was on top, counted over the whole
-        timeline (`frames_since_on_top` of everything up to the window); without it, they are
-        counted from the window's first frame, a track not on top since then reading "long ago".
+        `since_on_top` and `cuts_from_top` (B, L, T): frames since each track was on top, and
+        cuts so far from the track on top to each track, counted over the whole timeline
+        (`frames_since_on_top` and `cuts_from_top` of everything up to the window); without
+        them, they are counted from the window's first frame.
         """
         self._check_tracks(active)
         values = carry_values(active, values)  # (B, L, T, 7)
@@ -467,7 +496,10 @@ class MultitrackTransformer(nn.Module):
         if since_on_top is None:
             since_on_top = frames_since_on_top(active)
         since_on_top = since_on_top.clamp(max=self.recency_cap_frames)  # (B, L, T)
-        x = self._frame_tokens(active, asset, values, motion, since_on_top) + self._age_tokens(ages)  # (B, L, d_model)
+        if cuts_from_top is None:
+            cuts_from_top = count_cuts_from_top(active)
+        shares = cut_shares(cuts_from_top)  # (B, L, T)
+        x = self._frame_tokens(active, asset, values, motion, since_on_top, shares) + self._age_tokens(ages)  # (B, L, d_model)
         x = self.embed_dropout(x)
         for block in self.blocks:
             x = block(x)
@@ -476,9 +508,9 @@ class MultitrackTransformer(nn.Module):
         # the likelier outcome; the loss fits the value head on the true one (`multitask_loss`)
         goes_on = motion * (move_logits >= 0).unsqueeze(-1)  # (B, L, T, 7)
         prediction = self._predict(x, active, asset, values + goes_on)
-        rank, next_delta = self.recency_head(x), self.next_head(x)  # (B, L, 1), (B, L, T + 1)
+        rank, next_delta = self.recency_head(x), self.next_head(x)  # (B, L, 2), (B, L, T + 1)
         recency = ranking_recency(since_on_top, self.window_length, self.recency_cap_frames)  # (B, L, T)
-        visible_logits = self._rank_by_recency(prediction.visible_logits, active, recency, rank, next_delta)
+        visible_logits = self._rank_by_recency(prediction.visible_logits, active, (recency, shares), rank, next_delta)
         return prediction._replace(visible_logits=visible_logits, motion=motion, move_logits=move_logits)
 
     def new_cache(self, max_frames: int | None = None) -> KVCache:
@@ -491,13 +523,14 @@ class MultitrackTransformer(nn.Module):
         frame_asset: torch.Tensor,
         frame_values: torch.Tensor,
         cache: KVCache | None = None,
-        since_on_top: torch.Tensor | None = None,
+        history: StepHistory | None = None,
     ) -> tuple[Prediction, KVCache]:
         """One frame (B, T), (B, T), (B, T, 7) -> prediction for the next frame (B, T, …), cache.
 
-        `since_on_top` (B, T) is read at the cache's first frame only: the frames since each
-        track was on top, counted over the frames before it (as `forward` takes them); without
-        it, no track was. Later frames count on from there.
+        `history` is read at the cache's first frame only: how long ago each track was on top
+        and the cuts so far, counted up to this frame (`step_history`), as `forward` is given
+        them; without it, nothing was on top before and there were no cuts. Later frames count
+        on from there.
 
         For rollouts: it runs as in eval mode (no dropout), with the layers' kernels called
         directly on weights and buffers arranged once per rollout (`StepScratch`), since on one
@@ -508,7 +541,7 @@ class MultitrackTransformer(nn.Module):
             self._check_tracks(frame_active)
             self._allocate(cache, frame_values)
         scratch = cache.scratch
-        inputs = self._step_inputs(cache, frame_active, frame_asset, frame_values, since_on_top)
+        inputs = self._step_inputs(cache, frame_active, frame_asset, frame_values, history)
         x = torch.addmm(scratch.token_bias, inputs.row, scratch.token_weight, out=scratch.x)  # (B, d_model)
         rotation = self._rotation(cache, x)
         for layer, block in enumerate(self.blocks):
@@ -522,12 +555,12 @@ class MultitrackTransformer(nn.Module):
         active: torch.Tensor,
         asset: torch.Tensor,
         values: torch.Tensor,
-        since_on_top: torch.Tensor | None,
+        history: StepHistory | None,
     ) -> TokenInputs:
         """The frame at cache.position (B, T), (B, T), (B, T, 7) -> its token's inputs, as
         `forward` makes them for a window's frame: values carried (`carry_values`), steady
-        motion (`window_motion`), frames since on top (capped at `recency_cap_frames`) and shot
-        age (capped at the window's last frame)."""
+        motion (`window_motion`), frames since on top (capped at `recency_cap_frames`), cut
+        shares and shot age (capped at the window's last frame)."""
         scratch, position = cache.scratch, cache.position
         now, before = scratch.inputs[position % 3], scratch.inputs[(position - 1) % 3]
         torch.gt(active, scratch.half, out=scratch.on)  # (B, T)
@@ -540,7 +573,8 @@ class MultitrackTransformer(nn.Module):
         torch.mul(scratch.on, scratch.track_numbers, out=scratch.numbered_on)  # (B, T)
         torch.amax(scratch.numbered_on, dim=-1, keepdim=True, out=scratch.visible)  # (B, 1)
         torch.eq(scratch.classes, scratch.visible, out=scratch.top)  # (B, T + 1)
-        self._step_ages(scratch, position, asset, now, before, since_on_top)
+        self._step_ages(scratch, position, asset, now, before, None if history is None else history.since_on_top)
+        self._step_cuts(scratch, position, now, None if history is None else history.transitions)
         self._step_motion(scratch, position, asset, now, before, scratch.inputs[(position - 2) % 3])
         now.one_hots.zero_()
         now.asset_one_hot.scatter_(-1, asset[..., None], scratch.ones)  # (B, T, K)
@@ -569,6 +603,21 @@ class MultitrackTransformer(nn.Module):
             scratch.shot_age.add_(scratch.one_frame).clamp_max_(scratch.last_age).mul_(same_shot)  # 0 at a cut
             torch.add(before.since_on_top, scratch.one, out=now.since_on_top).clamp_max_(scratch.recency_cap)
         now.since_on_top.masked_fill_(scratch.on_top, scratch.zero)
+
+    @staticmethod
+    def _step_cuts(scratch: StepScratch, position: int, now: TokenInputs, transitions: torch.Tensor | None) -> None:
+        """The cuts so far from each visible class to each (`cuts_from_top`), one frame on, and
+        the shares of the current top class's row into now.cut_share (`cut_shares`)."""
+        if position == 0:
+            scratch.transitions.copy_(transitions) if transitions is not None else scratch.transitions.zero_()
+        else:
+            torch.ne(scratch.visible, scratch.previous_visible, out=scratch.cut)  # (B, 1): 1 at a cut
+            torch.addcmul(scratch.visible, scratch.previous_visible, scratch.class_count, out=scratch.transition_index)
+            scratch.transitions_flat.scatter_add_(1, scratch.transition_index, scratch.cut)  # (B, (T + 1)²)
+        torch.gather(scratch.transitions, 1, scratch.visible_row, out=scratch.transition_row)  # (B, 1, T + 1)
+        torch.sum(scratch.cuts_to_tracks, dim=-1, keepdim=True, out=scratch.cuts_total).clamp_min_(scratch.one)
+        torch.div(scratch.cuts_to_tracks, scratch.cuts_total, out=now.cut_share)  # (B, T)
+        scratch.previous_visible.copy_(scratch.visible)
 
     @staticmethod
     def _step_motion(
@@ -625,10 +674,10 @@ class MultitrackTransformer(nn.Module):
         d_model, tracks, ages = self.config.d_model, self.max_tracks, self.window_length
         asset_dim = self.config.asset_embed_dim
         weight = self.frame_proj.weight.double().view(d_model, tracks, -1)  # (d_model, T, track_width)
-        active, asset, values, motion, since_on_top, track = weight.split(
-            (1, asset_dim, VALUE_COUNT, VALUE_COUNT, 1, self.config.track_embed_dim), dim=-1
+        active, asset, values, motion, since_on_top, shares, track = weight.split(
+            (1, asset_dim, VALUE_COUNT, VALUE_COUNT, 1, 1, self.config.track_embed_dim), dim=-1
         )
-        dense = torch.cat((active, values, motion * MOTION_INPUT_GAIN, since_on_top / self.window_length), dim=-1)  # (d_model, T, 16)
+        dense = torch.cat((active, values, motion * MOTION_INPUT_GAIN, since_on_top / self.window_length, shares), dim=-1)  # (d_model, T, 17)
         assets = torch.einsum("dte,ke->dtk", asset, self.asset_embed.weight.double())  # (d_model, T, K)
         age_rows = self._age_tokens(torch.arange(ages, device=weight.device)).double()  # (ages, d_model)
         folded = torch.cat((dense.flatten(1), assets.flatten(1), age_rows.t()), dim=1)  # (d_model, width)
@@ -652,9 +701,10 @@ class MultitrackTransformer(nn.Module):
         values: torch.Tensor,
         motion: torch.Tensor,
         since_on_top: torch.Tensor,
+        shares: torch.Tensor,
     ) -> torch.Tensor:
-        """Frames (…, T), (…, T), (…, T, 7), motion (…, T, 7), frames since on top (…, T) ->
-        tokens (…, d_model); … is (B, L), or (B) in `step`."""
+        """Frames (…, T), (…, T), (…, T, 7), motion (…, T, 7), frames since on top (…, T) and
+        cut shares (…, T) -> tokens (…, d_model); … is (B, L), or (B) in `step`."""
         track_ids = self.track_embed.weight.expand(*active.shape, -1)  # (…, T, track_embed_dim)
         per_track = torch.cat(
             (
@@ -663,6 +713,7 @@ class MultitrackTransformer(nn.Module):
                 values,
                 motion * MOTION_INPUT_GAIN,
                 (since_on_top.to(values.dtype) / self.window_length).unsqueeze(-1),
+                shares.to(values.dtype).unsqueeze(-1),
                 track_ids.to(values.dtype),
             ),
             dim=-1,
@@ -699,20 +750,23 @@ class MultitrackTransformer(nn.Module):
         self,
         visible_logits: torch.Tensor,
         active: torch.Tensor,
-        recency: torch.Tensor,
+        leaned_on: tuple[torch.Tensor, torch.Tensor],
         rank: torch.Tensor,
         next_delta: torch.Tensor,
     ) -> torch.Tensor:
         """Visible-track logits (…, T + 1) as two factors: the chance of a cut is the visible
         head's (the total of the tracks other than the one on top), and which of them comes,
-        given a cut, is ranked by the next-track head (`next_delta` (…, T + 1)) and by how
-        long ago each was on top (`ranking_recency` (…, T)), leaning (by `rank` (…, 1) from the recency head)
-        towards the angle an editor showed least recently. In training the ranking reads the
+        given a cut, is ranked by the next-track head (`next_delta` (…, T + 1)) and by two
+        leans (`rank` (…, 2) from the recency head) on `leaned_on`: how long ago each track was on
+        top (`ranking_recency` (…, T)), towards the angle an editor showed least recently, and
+        the share of this timeline's cuts from the track on top that went to it (`cut_shares`
+        (…, T)), towards this editor's usual next track. In training the ranking reads the
         visible head's logits without their gradient, so the two heads learn one factor each:
         learning which angle comes next does not teach the model to cut more or less often."""
-        recency = F.pad(recency.to(visible_logits.dtype), (1, 0))  # (…, T + 1): "nothing visible" has none
+        # (…, T + 1, 2): "nothing visible" has neither
+        leaned = F.pad(torch.stack(leaned_on, dim=-1).to(visible_logits.dtype), (0, 0, 1, 0))
         others = F.one_hot(visible_classes(active), self.max_tracks + 1) == 0  # (…, T + 1)
-        shifted = visible_logits.detach() + next_delta + rank * recency
+        shifted = visible_logits.detach() + next_delta + (leaned * rank.unsqueeze(-2)).sum(dim=-1)
         before = torch.where(others, visible_logits, -torch.inf).logsumexp(dim=-1, keepdim=True)  # (…, 1)
         after = torch.where(others, shifted, -torch.inf).logsumexp(dim=-1, keepdim=True)  # (…, 1)
         return torch.where(others, shifted - (after - before), visible_logits)
@@ -738,8 +792,10 @@ class MultitrackTransformer(nn.Module):
         visible_logits = scratch.visible_logits  # (B, T + 1)
         torch.div(inputs.since_on_top, scratch.window_frames, out=scratch.recency_tracks)  # (B, T)
         scratch.recency_tracks.masked_fill_(torch.ge(inputs.since_on_top, scratch.recency_cap, out=scratch.never), 0.0)
+        scratch.shares_tracks.copy_(inputs.cut_share)  # (B, T)
         scratch.ranked_before.copy_(visible_logits)
         torch.addcmul(visible_logits, scratch.rank, scratch.recency, out=scratch.ranked_after)  # shifted by recency
+        scratch.ranked_after.addcmul_(scratch.habit, scratch.shares)  # and by this editor's cuts
         scratch.ranked_after.add_(scratch.next_delta)  # and by the next-track head
         scratch.ranked_pair.masked_fill_(scratch.top_pair, scratch.minus_inf)  # only the tracks not on top
         torch.logsumexp(scratch.ranked_pair, dim=-1, out=scratch.ranked_totals)  # (B, 2)
@@ -809,6 +865,40 @@ def ranking_recency(since_on_top: torch.Tensor, window_length: int, cap_frames: 
     be learned. A close-up not shown yet is ranked by the next-track head instead."""
     recency = since_on_top.to(torch.get_default_dtype()) / window_length
     return torch.where(since_on_top >= cap_frames, 0.0, recency)
+
+
+def transition_counts(active: torch.Tensor) -> torch.Tensor:
+    """(B, L, T) frames -> (B, L, T + 1, T + 1): at each frame, the cuts so far (up to and
+    including it) from each visible class (0 none, j track j-1) to each."""
+    batch, length, tracks = active.shape
+    classes = tracks + 1
+    shown = visible_classes(active)  # (B, L)
+    previous = torch.cat((shown[:, :1], shown[:, :-1]), dim=1)  # (B, L): the frame before (itself at 0)
+    pair = F.one_hot(previous * classes + shown, classes * classes) * (shown != previous).unsqueeze(-1)  # (B, L, (T + 1)²)
+    return pair.cumsum(dim=1).view(batch, length, classes, classes)  # (B, L, T + 1, T + 1)
+
+
+def count_cuts_from_top(active: torch.Tensor) -> torch.Tensor:
+    """(B, L, T) frames -> (B, L, T): at each frame, the cuts so far from the class on top now
+    to each track (`multitrack.data.recency.cuts_from_top` counts the same over a timeline)."""
+    counts = transition_counts(active)  # (B, L, T + 1, T + 1)
+    shown = visible_classes(active)  # (B, L)
+    row = counts.gather(2, shown[..., None, None].expand(*shown.shape, 1, counts.shape[-1])).squeeze(2)  # (B, L, T + 1)
+    return row[..., 1:].clamp(max=SINCE_ON_TOP_MAX)
+
+
+def cut_shares(cuts_from_top: torch.Tensor) -> torch.Tensor:
+    """Cuts so far from the track on top to each track (…, T) -> the share of them that went to
+    each (…, T), 0 everywhere before the first: this editor's usual next track, from here."""
+    cuts = cuts_from_top.to(torch.get_default_dtype())
+    return cuts / cuts.sum(dim=-1, keepdim=True).clamp(min=1.0)
+
+
+def step_history(active: torch.Tensor) -> StepHistory:
+    """(B, N, T) frames of a timeline from its start -> what `step` is told of them when its
+    cache starts at the last of them."""
+    since = frames_since_on_top(active)[:, -1]  # (B, T)
+    return StepHistory(since, transition_counts(active)[:, -1].to(torch.get_default_dtype()))
 
 
 def shown_on_top(active: torch.Tensor, asset: torch.Tensor) -> torch.Tensor:

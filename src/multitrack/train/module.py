@@ -51,15 +51,10 @@ class MultitrackModule(pl.LightningModule):
         self.best_val: dict[str, float] = {}  # val losses of the best epoch so far, for the bundle summary
 
     def forward(self, batch: dict[str, torch.Tensor]):
-        # frames 0..L-1 in, predictions for frames 1..L out; frames since on top counted over
-        # the whole timeline (prepared data), or from the window's start when a batch lacks them
-        since_on_top = batch.get("since_on_top")
-        return self.model(
-            batch["active"][:, :-1],
-            batch["asset"][:, :-1],
-            batch["values"][:, :-1],
-            None if since_on_top is None else since_on_top[:, :-1],
-        )
+        # frames 0..L-1 in, predictions for frames 1..L out; the timeline's history counted over
+        # the whole timeline (prepared data), or from the window's start when a batch lacks it
+        history = {name: batch[name][:, :-1] for name in ("since_on_top", "cuts_from_top") if name in batch}
+        return self.model(batch["active"][:, :-1], batch["asset"][:, :-1], batch["values"][:, :-1], **history)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         losses = multitask_loss(self(batch), batch, self.config.loss)
