@@ -182,3 +182,23 @@ def test_change_weight_counts_flips_that_many_times():
         assert loss.asset.item() == pytest.approx(torch.log(torch.tensor(3.0)).item(), rel=1e-6)
         # visible: V1 on top -> V2 on top is a change, counted w times; uniform logits: log 3
         assert loss.visible.item() == pytest.approx(torch.log(torch.tensor(3.0)).item(), rel=1e-6)
+
+
+def test_values_are_scored_only_where_they_change_and_the_change_head_learns_where():
+    # scale 1, 1, 1, 2, 2: it changes (beyond any move) only into frame 3. The model predicts a
+    # change of +0.5 everywhere, used nowhere (change logits < 0): the values term scores the
+    # change as if used, at the one changing target only (|1 + 0.5 - 2| = 0.5, Smooth-L1 with
+    # beta 0.001 ~ 0.5 - 0.0005); the change term is the BCE of "changes" at every target
+    values = torch.zeros(1, 5, 1, 7)
+    values[0, :, 0, 0] = torch.tensor([1.0, 1.0, 1.0, 2.0, 2.0])
+    batch = {"active": torch.ones(1, 5, 1), "asset": torch.ones(1, 5, 1, dtype=torch.long), "values": values,
+             "mask": torch.ones(1, 5, dtype=torch.bool)}
+    residual = torch.zeros(1, 4, 1, 7)
+    residual[..., 0] = 0.5
+    change_logits = torch.full((1, 4, 1), -2.0)
+    prediction = Prediction(torch.zeros(1, 4, 1), torch.zeros(1, 4, 1, 2), values[:, :4], torch.zeros(1, 4, 2),
+                            change_logits=change_logits, residual=residual)
+    losses = multitask_loss(prediction, batch, LossConfig())
+    assert math.isclose(losses.values.item(), (0.5 - 0.0005) / 7, rel_tol=1e-5)  # one track, 7 values, one changed
+    no_change, change = -math.log(1 - 1 / (1 + math.exp(2.0))), -math.log(1 / (1 + math.exp(2.0)))
+    assert math.isclose(losses.change.item(), (3 * no_change + change) / 4, rel_tol=1e-6)

@@ -102,13 +102,16 @@ class TestSampling:
     @pytest.mark.parametrize("temperature", [0.5, 1.0])
     def test_draws_come_from_the_generator_in_a_fixed_order(self, temperature):
         # the visible track, then every track's Bernoulli, then the assets by Gumbel-max, then
-        # whether each steady move goes on: the frame sample_frame draws is the one computed
-        # here by hand from the same draws
+        # whether each steady move goes on, then whether each track's values change: the frame
+        # sample_frame draws is the one computed here by hand from the same draws
         logits = torch.Generator().manual_seed(5)
         motion = torch.randn(2, TRACKS, 7, generator=logits)
         move_logits = torch.randn(2, TRACKS, generator=logits)
-        carried = torch.randn(2, TRACKS, 7, generator=logits)  # the values without the move
-        likelier = carried + motion * (move_logits >= 0).unsqueeze(-1)  # what the model's values hold
+        change_logits = torch.randn(2, TRACKS, generator=logits)
+        residual = torch.randn(2, TRACKS, 7, generator=logits)
+        carried = torch.randn(2, TRACKS, 7, generator=logits)  # the values without the move or change
+        # what the model's values hold: each the likelier way
+        likelier = carried + motion * (move_logits >= 0).unsqueeze(-1) + residual * (change_logits >= 0).unsqueeze(-1)
         prediction = Prediction(
             torch.randn(2, TRACKS, generator=logits),
             torch.randn(2, TRACKS, CLASSES, generator=logits),
@@ -116,6 +119,8 @@ class TestSampling:
             torch.randn(2, TRACKS + 1, generator=logits),
             motion,
             move_logits,
+            change_logits,
+            residual,
         )
         for seed in range(20):
             draws = torch.Generator().manual_seed(seed)
@@ -123,6 +128,7 @@ class TestSampling:
             u_active = torch.rand(2, TRACKS, generator=draws).numpy()
             u_asset = torch.rand(2, TRACKS, CLASSES - 1, generator=draws).numpy()
             u_move = torch.rand(2, TRACKS, generator=draws).numpy()
+            u_change = torch.rand(2, TRACKS, generator=draws).numpy()
             p = [part.numpy().astype(np.float64) for part in prediction]
             top = np.argmax(p[3] / temperature - np.log(-np.log(u_visible)), axis=-1)[:, None]  # (2, 1)
             below_on = u_active < 1 / (1 + np.exp(-p[0] / temperature))
@@ -130,7 +136,8 @@ class TestSampling:
             expected_active = (numbers == top) | (below_on & (numbers < top))
             expected_asset = np.argmax(p[1][..., 1:] / temperature - np.log(-np.log(u_asset)), axis=-1) + 1
             goes_on = u_move < 1 / (1 + np.exp(-p[5] / temperature))
-            expected_values = carried.numpy() + p[4] * goes_on[..., None]
+            changes = u_change < 1 / (1 + np.exp(-p[6] / temperature))
+            expected_values = carried.numpy() + p[4] * goes_on[..., None] + p[7] * changes[..., None]
             active, asset, values = sample_frame(prediction, temperature, torch.Generator().manual_seed(seed))
             np.testing.assert_array_equal(active.numpy(), expected_active)
             np.testing.assert_array_equal(asset.numpy(), np.where(expected_active, expected_asset, 0))

@@ -61,14 +61,14 @@ def test_run_folder_holds_checkpoints_logs_config_and_bundle(prepared, tiny_conf
     with open(run_dir / "logs" / "version_0" / "metrics.csv") as file:
         columns = set(next(csv.reader(file)))
     for stage in ("train", "val"):
-        for name in ("loss", "active", "asset", "values", "visible", "next_track", "move"):
+        for name in ("loss", "active", "asset", "values", "visible", "next_track", "move", "change"):
             assert any(column.startswith(f"{stage}/{name}") for column in columns), (stage, name)
     assert "train/grad_norm" in columns
     assert load_config(run_dir / "config.yaml") == config
     bundle = load_bundle(run_dir / "bundle")
     assert bundle.meta["training"]["epochs"] == 2
     assert math.isfinite(bundle.meta["training"]["best_val_loss"])
-    assert set(bundle.meta["training"]["best_val_components"]) == {"active", "asset", "values", "visible", "next_track", "move"}
+    assert set(bundle.meta["training"]["best_val_components"]) == {"active", "asset", "values", "visible", "next_track", "move", "change"}
     assert bundle.stats.to_dict() == json.loads((prepared / "stats.json").read_text())  # the train split's stats, shipped
 
 

@@ -44,7 +44,7 @@ def _with_random_heads(model: MultitrackTransformer) -> MultitrackTransformer:
     compute; random heads make every output depend on attention and the cache."""
     torch.manual_seed(1)
     with torch.no_grad():
-        for head in (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head):
+        for head in (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head, model.change_head):
             nn.init.normal_(head.weight, std=0.3)
     return model
 
@@ -295,6 +295,22 @@ def test_a_move_goes_on_only_where_the_move_head_says_it_is_likelier(model):
         prediction = mode(active, asset, values)
         assert torch.allclose(prediction.values[0, 2:, 0, 0], torch.tensor([1.2, 1.3]))  # held, not carried on
         assert torch.allclose(prediction.motion[0, 2:, 0, 0], torch.tensor([0.1, 0.1]))
+
+
+def test_the_value_head_changes_values_only_where_the_change_head_says_it_is_likelier(model):
+    active, asset = torch.ones(1, 3, TRACKS), torch.ones(1, 3, TRACKS, dtype=torch.long)
+    values = torch.zeros(1, 3, TRACKS, 7)
+    with torch.no_grad():
+        model.head.bias.fill_(0.5)  # the value head says +0.5 on every value (and more)
+        for change_bias, expected in ((-1.0, 0.0), (1.0, 0.5)):
+            model.change_head.bias.fill_(change_bias)
+            prediction = model.eval()(active, asset, values)
+            assert torch.allclose(prediction.values, torch.full_like(prediction.values, expected))
+            assert torch.allclose(prediction.residual, torch.full_like(prediction.residual, 0.5))
+            cache = None
+            for t in range(3):
+                step, cache = model.step(active[:, t], asset[:, t], values[:, t], cache)
+            torch.testing.assert_close(step.values, prediction.values[:, -1])
 
 
 def test_inactive_tracks_carry_their_last_values_forward():

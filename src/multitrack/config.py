@@ -60,6 +60,7 @@ class LossConfig:
     # and the visible-track loss did not suffer (val 0.0707 against 0.0719 without it)
     next_track: float = 1.0
     move: float = 1.0  # whether a track's steady (keyframed) move goes on into the next frame
+    change: float = 1.0  # whether a track's values change beyond its carried move (the value head's hurdle)
     smooth_l1_beta: float = 0.001  # normalised units: below it the loss is quadratic (~L1: a 0 residual is the median)
     change_weight: float = 1.0  # weight of active flips and asset switches in their terms
 

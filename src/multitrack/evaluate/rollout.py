@@ -97,16 +97,17 @@ def sample_frame(
 
     First the track on top (the visible-track head, which knows which cuts go together),
     then every track below it from its own `active` probability; tracks above it are off.
-    Each track's steady move goes on or stops by its own draw (the prediction's values hold
-    the likelier of the two, which is the draw at temperature 0).
+    Each track's steady move goes on or stops by its own draw, and its values change (by the
+    value head's change) or not by another (the prediction's values hold the likelier of each,
+    which is the draw at temperature 0).
     """
-    active_logits, asset_logits, values, visible_logits, motion, move_logits = prediction
+    active_logits, asset_logits, values, visible_logits, motion, move_logits, change_logits, residual = prediction
     if temperature <= 0:
         visible = visible_logits.argmax(dim=-1, keepdim=True)  # (B, 1): 0 none, j = track j-1
         below_on = active_logits > 0
         asset = asset_logits[..., 1:].argmax(dim=-1)  # (B, T): an active track shows some asset, never class 0
     else:
-        visible_gumbel, uniform, asset_gumbel, move_uniform = _draw_noise(asset_logits, generator)
+        visible_gumbel, uniform, asset_gumbel, move_uniform, change_uniform = _draw_noise(asset_logits, generator)
         visible = (_scaled(visible_logits, temperature) - visible_gumbel).argmax(dim=-1, keepdim=True)  # (B, 1)
         below_on = uniform < torch.sigmoid(_scaled(active_logits, temperature))
         asset = (_scaled(asset_logits[..., 1:], temperature) - asset_gumbel).argmax(dim=-1)  # (B, T)
@@ -114,6 +115,10 @@ def sample_frame(
             goes_on = move_uniform < torch.sigmoid(_scaled(move_logits, temperature))  # (B, T): this draw
             likelier = move_logits >= 0  # (B, T): what `values` hold
             values = values + motion * (goes_on.to(values.dtype) - likelier.to(values.dtype)).unsqueeze(-1)
+        if change_logits is not None:
+            changes = change_uniform < torch.sigmoid(_scaled(change_logits, temperature))  # (B, T): this draw
+            likelier = change_logits >= 0  # (B, T): what `values` hold
+            values = values + residual * (changes.to(values.dtype) - likelier.to(values.dtype)).unsqueeze(-1)
     numbers = torch.arange(1, active_logits.shape[-1] + 1, device=active_logits.device)  # (T,)
     active = torch.where(numbers < visible, below_on, numbers == visible)  # (B, T)
     asset = asset.add_(_ONE_CLASS).mul_(active)  # (B, T): 0 where off
@@ -123,22 +128,23 @@ def sample_frame(
 
 def _draw_noise(
     asset_logits: torch.Tensor, generator: torch.Generator | None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Uniform draws for the visible track (B, T + 1), each track's Bernoulli (B, T), the
-    assets (B, T, K - 1) and each track's move (B, T), in that order, as one draw (the same
-    numbers as four: a CPU generator fills a tensor in order). The visible track and the assets get Gumbel noise,
+    assets (B, T, K - 1), each track's move (B, T) and each track's change (B, T), in that
+    order, as one draw (the same numbers as five: a CPU generator fills a tensor in order). The visible track and the assets get Gumbel noise,
     -log(-log(u)), returned as log(-log(u)) to subtract: argmax(logits + g) is a softmax
     sample (Gumbel-max)."""
     batch, tracks, classes = asset_logits.shape
     visible_size, active_size = batch * (tracks + 1), batch * tracks
     asset_end = visible_size + active_size + active_size * (classes - 1)
-    uniform = torch.rand(asset_end + active_size, generator=generator, device=asset_logits.device)  # (all draws,)
+    uniform = torch.rand(asset_end + 2 * active_size, generator=generator, device=asset_logits.device)  # (all draws,)
     log_neg_log = uniform[:asset_end].clamp(_UNIFORM_LOW, _UNIFORM_HIGH).log_().neg_().log_()  # (Gumbel draws,)
     return (
         log_neg_log[:visible_size].view(batch, tracks + 1),
         uniform[visible_size : visible_size + active_size].view(batch, tracks),
         log_neg_log[visible_size + active_size :].view(batch, tracks, classes - 1),
-        uniform[asset_end:].view(batch, tracks),
+        uniform[asset_end : asset_end + active_size].view(batch, tracks),
+        uniform[asset_end + active_size :].view(batch, tracks),
     )
 
 

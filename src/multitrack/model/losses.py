@@ -3,9 +3,14 @@
 - `active`: binary cross-entropy on every track of every real target frame;
 - `asset`: cross-entropy over the K classes, only on tracks active in the target frame;
 - `values`: Smooth-L1 on the 7 normalised values, only on tracks active in the target frame
-  (an inactive track's values are its carried geometry, not a measurement); a steady move is
-  counted as it truly went on or stopped, so the value head fits what is left given the
-  move's outcome, which the `move` term scores;
+  (an inactive track's values are its carried geometry, not a measurement) whose values
+  change beyond their carried move (by RESIDUAL_DEADBAND or more in some value): a steady move
+  is counted as it truly went on or stopped, and the value head's change as if it were used,
+  so the value head fits the change given that there is one, and the move and change heads
+  score whether there is (a hurdle model: most frames change nothing, and a point
+  prediction should then be exactly "nothing changes");
+- `change`: binary cross-entropy of whether a track active in the target frame changes its
+  values beyond its carried move;
 - `visible`: cross-entropy of which track is on top in the target frame (0 = none);
 - `next_track`: at target frames where the top track changes, the cross-entropy of the new
   one among the classes other than the current top (which track comes next, *given* a cut:
@@ -31,9 +36,9 @@ import torch
 import torch.nn.functional as F
 
 from multitrack.config import LossConfig
-from multitrack.model.transformer import Prediction, visible_classes, window_motion
+from multitrack.model.transformer import RESIDUAL_DEADBAND, Prediction, visible_classes, window_motion
 
-COMPONENTS = ("active", "asset", "values", "visible", "next_track", "move")
+COMPONENTS = ("active", "asset", "values", "visible", "next_track", "move", "change")
 
 
 class LossBreakdown(NamedTuple):
@@ -44,6 +49,7 @@ class LossBreakdown(NamedTuple):
     visible: torch.Tensor  # mean CE of the visible-track class per real target frame
     next_track: torch.Tensor  # mean CE of the new top track among the others, per target frame with a cut
     move: torch.Tensor  # mean BCE of "the steady move goes on", per moving (frame, track)
+    change: torch.Tensor  # mean BCE of "the values change beyond the move", per active target track
 
 
 def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weights: LossConfig) -> LossBreakdown:
@@ -67,13 +73,15 @@ def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weigh
     asset = _weighted_mean(ce.view_as(target_asset), on, switches, weights.change_weight)  # (B*L*T,) -> (B, L, T)
 
     moves = _steady_moves(batch, prediction.values.dtype)
-    on_values = on.unsqueeze(-1).expand_as(prediction.values)  # (B, L, T, 7)
-    target_values = _fill(batch["values"][:, 1:].to(prediction.values.dtype), on_values)
+    given = _given_move_outcome(prediction, moves)  # (B, L, T, 7)
+    target = batch["values"][:, 1:].to(given.dtype)  # (B, L, T, 7)
+    change_target, given = _given_change(prediction, given, target, on)  # (B, L, T), (B, L, T, 7)
+    on_values = change_target.unsqueeze(-1).expand_as(given)  # (B, L, T, 7)
     smooth_l1 = F.smooth_l1_loss(
-        _fill(_given_move_outcome(prediction, moves), on_values), target_values, beta=weights.smooth_l1_beta,
-        reduction="none",
+        _fill(given, on_values), _fill(target, on_values), beta=weights.smooth_l1_beta, reduction="none"
     )  # (B, L, T, 7)
     values = _masked_mean(smooth_l1, on_values)
+    change = _change_loss(prediction, change_target, on)
 
     input_visible = visible_classes(batch["active"][:, :-1])  # (B, L)
     target_visible = torch.where(real, visible_classes(target_active), 0)  # (B, L)
@@ -94,8 +102,9 @@ def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weigh
     move = _move_loss(prediction, batch, frame_track, moves)
 
     total = (weights.active * active + weights.asset * asset + weights.values * values
-             + weights.visible * visible + weights.next_track * next_track + weights.move * move)
-    return LossBreakdown(total, active, asset, values, visible, next_track, move)
+             + weights.visible * visible + weights.next_track * next_track + weights.move * move
+             + weights.change * change)
+    return LossBreakdown(total, active, asset, values, visible, next_track, move, change)
 
 
 def _steady_moves(batch: dict[str, torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
@@ -113,6 +122,29 @@ def _given_move_outcome(prediction: Prediction, moves: torch.Tensor) -> torch.Te
     went_on = moves[:, 1:].to(prediction.values.dtype)  # (B, L, T)
     likelier = (prediction.move_logits >= 0).to(prediction.values.dtype)  # (B, L, T): what values hold
     return prediction.values + prediction.motion * (went_on - likelier).unsqueeze(-1)
+
+
+def _given_change(
+    prediction: Prediction, given: torch.Tensor, target: torch.Tensor, on: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which active target tracks (B, L, T) change their values beyond the carried move, and
+    the predicted values (B, L, T, 7) with the value head's change used everywhere (as if the
+    change head had said so). Without a change head every active track counts."""
+    if prediction.change_logits is None:
+        return on, given
+    used = (prediction.change_logits >= 0).unsqueeze(-1).to(given.dtype)  # (B, L, T, 1): what values hold
+    carried = given - prediction.residual * used  # (B, L, T, 7): the frame carried on by its true move
+    changes = on & ((target - carried).abs() >= RESIDUAL_DEADBAND).any(dim=-1)  # (B, L, T)
+    return changes, carried + prediction.residual
+
+
+def _change_loss(prediction: Prediction, changes: torch.Tensor, on: torch.Tensor) -> torch.Tensor:
+    """BCE of change_logits (B, L, T) against "the values change beyond the move", on active target tracks."""
+    if prediction.change_logits is None:
+        return prediction.values.new_zeros(())
+    logits = _fill(prediction.change_logits, on)
+    bce = F.binary_cross_entropy_with_logits(logits, _fill(changes.to(logits.dtype), on), reduction="none")
+    return _masked_mean(bce, on)  # (B, L, T) -> scalar
 
 
 def _move_loss(

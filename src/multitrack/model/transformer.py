@@ -42,6 +42,9 @@ ROTATION_TABLE_FRAMES = 1024  # positions of rotary angles `step` computes at on
 # and when. The bonus starts where "stays" has this probability:
 COPY_INIT_PROBABILITY = 0.98
 MOVE_INIT_PROBABILITY = 0.9  # an untrained model's chance that a steady move goes on
+# an untrained model's chance that a track's values change beyond its carried move: the
+# value head's change is used where a change is likelier than not, so at first nowhere
+CHANGE_INIT_PROBABILITY = 0.05
 # Keyframed geometry moves in straight lines between keyframes (docs/xmeml.md: linear
 # interpolation), so "keeps moving as it moved" is the next frame's best first guess for a
 # track in motion, as "stays as it is" is for a still one. A move is steady when the last two
@@ -84,6 +87,11 @@ class Prediction(NamedTuple):
     # step overwrites: use it before the next step.
     motion: torch.Tensor | None = None
     move_logits: torch.Tensor | None = None
+    # the logit (B, L, T) or (B, T) that a track's values change beyond its carried move, and the
+    # change (B, L, T, 7) or (B, T, 7) the value head gives if they do: `values` hold it where
+    # a change is likelier than not; a rollout draws it
+    change_logits: torch.Tensor | None = None
+    residual: torch.Tensor | None = None
 
 
 @dataclass
@@ -205,8 +213,8 @@ class StepScratch:
     def __init__(self, model: MultitrackTransformer, batch: int, dtype: torch.dtype, device: torch.device):
         self.layers = [LayerWeights.of(block) for block in model.blocks]
         self.token_weight, self.token_bias = model._step_token_weights(dtype)  # (width, d_model), (d_model,)
-        heads = (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head)
-        self.head_weight = _one_row_weight(torch.cat([head.weight for head in heads]))  # (d_model, T * (1 + K + 7) + 3T + 3)
+        heads = (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head, model.change_head)
+        self.head_weight = _one_row_weight(torch.cat([head.weight for head in heads]))  # (d_model, T * (1 + K + 7) + 4T + 4)
         self.head_bias = torch.cat([head.bias for head in heads])
         self.ln_out = _norm_arguments(model.ln_out)
         self.copy_active, self.copy_visible = model.copy_active, model.copy_visible  # (T,), (T + 1,)
@@ -294,15 +302,15 @@ class StepScratch:
         """The heads' output and its parts (`_predict_next`), and the pair of visible logits
         `_step_rank_by_recency` takes both log-sum-exps of."""
         tracks, head_width = model.max_tracks, model.head_width
-        self.head_out = torch.empty(batch, self.head_bias.shape[0], dtype=dtype, device=device)  # (B, T * (1 + K + 7) + 3T + 3)
+        self.head_out = torch.empty(batch, self.head_bias.shape[0], dtype=dtype, device=device)  # (B, T * (1 + K + 7) + 4T + 4)
         per_track = self.head_out[:, : tracks * head_width].unflatten(1, (tracks, head_width))  # (B, T, 1 + K + 7)
         active_delta, self.asset_delta, self.values_delta = per_track.split(
             (1, model.asset_classes, VALUE_COUNT), dim=-1
         )  # (B, T, 1), (B, T, K), (B, T, 7)
         self.active_delta = active_delta.squeeze(-1)  # (B, T)
-        self.visible_logits, rank, self.next_delta, self.move_logits = self.head_out[:, tracks * head_width :].split(
-            (tracks + 1, RECENCY_LEANS, tracks + 1, tracks), dim=-1
-        )  # (B, T + 1), (B, 2), (B, T + 1), (B, T)
+        self.visible_logits, rank, self.next_delta, self.move_logits, self.change_logits = self.head_out[
+            :, tracks * head_width :
+        ].split((tracks + 1, RECENCY_LEANS, tracks + 1, tracks, tracks), dim=-1)  # (B, T + 1), (B, 2), (B, T + 1), (B, T), (B, T)
         self.rank, self.habit = rank.split(1, dim=-1)  # (B, 1) each: the leans of `_rank_by_recency`
         self.stays_on = torch.empty(batch, tracks, dtype=dtype, device=device)  # (B, T): +1 on, -1 off
         self.recency = torch.zeros(batch, tracks + 1, dtype=dtype, device=device)  # (B, T + 1): 0 for "none"
@@ -452,18 +460,22 @@ class MultitrackTransformer(nn.Module):
         self.next_head = nn.Linear(config.d_model, max_tracks + 1)
         # whether each track's steady move goes on into the next frame (keyframed moves end)
         self.move_head = nn.Linear(config.d_model, max_tracks)
+        # whether each track's values change beyond its carried move (a zoom starts, a layout
+        # jumps): the value head's change is used only where this is likelier than not
+        self.change_head = nn.Linear(config.d_model, max_tracks)
         # how strongly, given a cut, the next track leans to the one on top least recently, and
         # to where this editor's cuts from the track on top went so far: it depends on the
         # context (after the wide of a multicam, the least recent close-up; after a close-up,
         # the wide, for an editor who keeps coming back to it)
         self.recency_head = nn.Linear(config.d_model, RECENCY_LEANS)
         self.apply(_init_weights)
-        for head in (self.head, self.visible_head, self.recency_head, self.next_head, self.move_head):
+        for head in (self.head, self.visible_head, self.recency_head, self.next_head, self.move_head, self.change_head):
             nn.init.zeros_(head.weight)  # an untrained model predicts exactly "nothing changes"
         self.copy_active = nn.Parameter(torch.full((max_tracks,), _copy_logit(2)))
         self.copy_asset = nn.Parameter(torch.full((max_tracks,), _copy_logit(asset_classes)))
         self.copy_visible = nn.Parameter(torch.full((max_tracks + 1,), _copy_logit(max_tracks + 1)))
         nn.init.constant_(self.move_head.bias, _logit(MOVE_INIT_PROBABILITY))  # untrained: moves go on
+        nn.init.constant_(self.change_head.bias, _logit(CHANGE_INIT_PROBABILITY))  # untrained: nothing else changes
 
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -507,7 +519,7 @@ class MultitrackTransformer(nn.Module):
         move_logits = self.move_head(x)  # (B, L, T)
         # the likelier outcome; the loss fits the value head on the true one (`multitask_loss`)
         goes_on = motion * (move_logits >= 0).unsqueeze(-1)  # (B, L, T, 7)
-        prediction = self._predict(x, active, asset, values + goes_on)
+        prediction = self._predict(x, active, asset, values + goes_on, self.change_head(x))
         rank, next_delta = self.recency_head(x), self.next_head(x)  # (B, L, 2), (B, L, T + 1)
         recency = ranking_recency(since_on_top, self.window_length, self.recency_cap_frames)  # (B, L, T)
         visible_logits = self._rank_by_recency(prediction.visible_logits, active, (recency, shares), rank, next_delta)
@@ -726,9 +738,12 @@ class MultitrackTransformer(nn.Module):
         features = torch.stack((torch.log1p(age) / math.log1p(self.window_length), age / self.window_length), dim=-1)
         return self.age_proj(features)  # (…, SHOT_AGE_FEATURES) -> (…, d_model)
 
-    def _predict(self, x: torch.Tensor, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> Prediction:
+    def _predict(
+        self, x: torch.Tensor, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor, change_logits: torch.Tensor
+    ) -> Prediction:
         """Heads on x (B, L, d_model), as changes from the current frames (B, L, T), (B, L, T) and
-        their values carried on by their steady motion (B, L, T, 7)."""
+        their values carried on by their steady motion (B, L, T, 7); the value head's change is
+        added where `change_logits` (B, L, T) say a change is likelier than not."""
         batch, length, _ = x.shape
         out = self.head(x).view(batch, length, self.max_tracks, self.head_width)  # (B, L, T, 1 + K + 7)
         active_delta, asset_delta, values_delta = out.split((1, self.asset_classes, VALUE_COUNT), dim=-1)
@@ -738,7 +753,10 @@ class MultitrackTransformer(nn.Module):
         asset_logits = asset_delta + self.copy_asset[:, None] * same_asset  # (B, L, T, K)
         same_visible = F.one_hot(visible_classes(active), self.max_tracks + 1).to(x.dtype)  # (B, L, T + 1)
         visible_logits = self.visible_head(x) + self.copy_visible * same_visible  # (B, L, T + 1)
-        return Prediction(active_logits, asset_logits, values.to(x.dtype) + self._residual(values_delta), visible_logits)
+        residual = self._residual(values_delta)  # (B, L, T, 7)
+        changes = (change_logits >= 0).unsqueeze(-1)  # (B, L, T, 1)
+        values = values.to(x.dtype) + residual * changes
+        return Prediction(active_logits, asset_logits, values, visible_logits, change_logits=change_logits, residual=residual)
 
     def _residual(self, values_delta: torch.Tensor) -> torch.Tensor:
         """The value head's change from the carried-on frame; see RESIDUAL_DEADBAND."""
@@ -782,9 +800,11 @@ class MultitrackTransformer(nn.Module):
         active_logits = torch.addcmul(scratch.active_delta, scratch.copy_active, scratch.stays_on)  # (B, T)
         asset_logits = torch.addcmul(scratch.asset_delta, scratch.copy_asset, inputs.asset_one_hot)  # (B, T, K)
         goes_on = inputs.motion * (scratch.move_logits >= 0).unsqueeze(-1)  # (B, T, 7): the likelier outcome
-        values = inputs.values + goes_on + F.hardshrink(scratch.values_delta, scratch.shrink_threshold)
+        residual = F.hardshrink(scratch.values_delta, scratch.shrink_threshold)  # (B, T, 7)
+        values = inputs.values + goes_on + residual * (scratch.change_logits >= 0).unsqueeze(-1)
         visible_logits = self._step_rank_by_recency(scratch, inputs)
-        return Prediction(active_logits, asset_logits, values, visible_logits, inputs.motion, scratch.move_logits.clone())
+        return Prediction(active_logits, asset_logits, values, visible_logits, inputs.motion, scratch.move_logits.clone(),
+                          scratch.change_logits.clone(), residual)
 
     def _step_rank_by_recency(self, scratch: StepScratch, inputs: TokenInputs) -> torch.Tensor:
         """The visible head's logits (B, T + 1) with the copy bonus and `_rank_by_recency`:
