@@ -32,7 +32,7 @@ from framegen import random_timeline, write_frame_table  # noqa: E402
 from multitrack.config import Config, load_config  # noqa: E402
 from multitrack.data.prepare import prepare  # noqa: E402
 from multitrack.model.losses import multitask_loss  # noqa: E402
-from multitrack.model.transformer import MultitrackTransformer  # noqa: E402
+from multitrack.model.transformer import MultitrackTransformer, count_cuts_from_top, frames_since_on_top  # noqa: E402
 from multitrack.train.module import decay_parameter_groups  # noqa: E402
 from multitrack.train.trainer import train  # noqa: E402
 
@@ -79,6 +79,9 @@ def bare_step_s(config: Config, tracks: int, asset_classes: int, steps: int, war
         "values": torch.randn(*shape, 7),
         "mask": torch.ones(shape[:2], dtype=torch.bool),
     }
+    # the timeline's history, as prepared data hold it (counted over the whole timeline)
+    batch["since_on_top"] = frames_since_on_top(batch["active"])
+    batch["cuts_from_top"] = count_cuts_from_top(batch["active"])
     batch = {name: tensor.to(device) for name, tensor in batch.items()}
     # the pipeline trains in bf16-mixed on a GPU (trainer.resolve_precision): so does the bare loop
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda")
@@ -86,7 +89,8 @@ def bare_step_s(config: Config, tracks: int, asset_classes: int, steps: int, war
     for _ in range(warmup + steps):
         start = time.perf_counter()
         with autocast:
-            prediction = model(batch["active"][:, :-1], batch["asset"][:, :-1], batch["values"][:, :-1])
+            history = (batch["since_on_top"][:, :-1], batch["cuts_from_top"][:, :-1])
+            prediction = model(batch["active"][:, :-1], batch["asset"][:, :-1], batch["values"][:, :-1], *history)
             loss = multitask_loss(prediction, batch, config.loss).total
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -9,7 +11,7 @@ import torch
 from multitrack.config import load_config
 from multitrack.data.normalize import NormStats
 from multitrack.evaluate.predict import predict_timelines, window_plan
-from multitrack.model.transformer import MultitrackTransformer
+from multitrack.model.transformer import MultitrackTransformer, count_cuts_from_top, frames_since_on_top
 
 STATS = NormStats(np.zeros(7), np.ones(7))
 
@@ -40,13 +42,27 @@ def arrays(n: int, seed: int):
     return active, asset, values
 
 
+def _with_random_heads(model: MultitrackTransformer) -> MultitrackTransformer:
+    """A copy whose heads read what the layers compute (zero heads ignore it, and with it the
+    timeline's history)."""
+    model = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for head in (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head, model.change_head):
+            head.weight.copy_(torch.randn(head.weight.shape, generator=generator) * 0.3)
+    return model
+
+
 def test_rows_match_a_direct_forward_pass(model):
+    model = _with_random_heads(model)
     active, asset, values = arrays(20, 0)
     prediction = predict_timelines(model, STATS, active, asset, values, [0], [20])
     with torch.no_grad():
-        # row 12 comes from the window starting at 4 (plan for L = 8): inputs rows 4..11
-        out = model(torch.as_tensor(active[None, 4:12], dtype=torch.float32), torch.as_tensor(asset[None, 4:12]),
-                    torch.as_tensor(values[None, 4:12]))
+        # row 12 comes from the window starting at 4 (plan for L = 8): inputs rows 4..11, with
+        # the frames since on top and the cuts counted from the timeline's first row
+        on = torch.as_tensor(active[None, :12], dtype=torch.float32)
+        since, cuts = frames_since_on_top(on)[:, 4:], count_cuts_from_top(on)[:, 4:]
+        out = model(on[:, 4:], torch.as_tensor(asset[None, 4:12]), torch.as_tensor(values[None, 4:12]), since, cuts)
     np.testing.assert_allclose(prediction.active_prob[12], torch.sigmoid(out.active_logits[0, -1]).numpy(), atol=1e-6)
     np.testing.assert_allclose(prediction.values[12], out.values[0, -1].numpy(), atol=1e-5)
     asset_prob = torch.softmax(out.asset_logits[0, -1], -1).numpy()
@@ -54,6 +70,8 @@ def test_rows_match_a_direct_forward_pass(model):
     # scored against the truth of row 12 itself, over all K classes as trained
     np.testing.assert_allclose(prediction.asset_true_prob[12], asset_prob[[0, 1], asset[12]], atol=1e-6)
     assert (prediction.asset_pred >= 1).all()
+    visible_prob = torch.softmax(out.visible_logits[0, -1], -1).numpy()
+    np.testing.assert_allclose(prediction.visible_prob[12], visible_prob, atol=1e-6)
 
 
 def test_an_untrained_model_scores_the_true_asset_as_persistence_would(model):

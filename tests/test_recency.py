@@ -80,3 +80,19 @@ def test_numpy_and_torch_count_the_same_cuts(active):
     expected = cuts_from_top(active).astype(np.int64)
     counted = transformer.count_cuts_from_top(torch.as_tensor(active, dtype=torch.float32)[None])[0]
     assert counted.tolist() == expected.tolist()
+
+
+def test_an_empty_timeline_has_empty_counts():
+    empty = np.zeros((0, 3), np.uint8)
+    assert frames_since_on_top(empty).shape == (0, 3) and cuts_from_top(empty).shape == (0, 3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 4)), elements=st.integers(0, 1)))
+def test_step_history_is_the_last_row_of_the_counts(active):
+    # rollouts tell the cache the counts up to its first frame, counted directly (a prompt may
+    # be hours long): they must be the per-frame counts' last row
+    frames = torch.as_tensor(active, dtype=torch.float32)[None]  # (1, N, T)
+    history = transformer.step_history(frames)
+    assert history.since_on_top[0].tolist() == frames_since_on_top(active)[-1].astype(np.int64).tolist()
+    assert history.transitions[0].tolist() == transformer.transition_counts(frames)[0, -1].float().tolist()

@@ -11,7 +11,7 @@ from multitrack.config import load_config
 from multitrack.data.normalize import NormStats
 from multitrack.evaluate.metrics import Frames
 from multitrack.evaluate.rollout import FrameTensors, LayoutMemory, decode_frames, encode_frames, rollout, sample_frame
-from multitrack.model.transformer import MultitrackTransformer, Prediction
+from multitrack.model.transformer import MultitrackTransformer, Prediction, step_history
 
 TRACKS, CLASSES = 3, 5
 STATS = NormStats(np.array([1.0, 0.0, 0.0, 5.0, 5.0, 5.0, 5.0]), np.array([0.5, 0.1, 0.1, 2.0, 2.0, 2.0, 2.0]))
@@ -26,7 +26,7 @@ def model(tiny_config) -> MultitrackTransformer:
     # compute): random heads make the rollouts depend on attention and the cache
     torch.manual_seed(1)  # heads of their own seed: some draws leave nothing on screen for good
     with torch.no_grad():
-        for head in (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head):
+        for head in (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head, model.change_head):
             nn.init.normal_(head.weight, std=0.3)
     return model
 
@@ -190,6 +190,30 @@ class TestRollout:
         torch.testing.assert_close(cached.values, naive.values, atol=1e-4, rtol=1e-4)
         # a random model flips tracks: the comparison is not between two empty rollouts
         assert 0 < cached.active.mean() < 1
+
+    def test_a_prompt_longer_than_the_window_is_read_with_its_whole_history(self, model):
+        # the cache reads the prompt's last window, told how long ago each track was on top and
+        # the cuts before it; the naive pass reads the same window given the counts over every
+        # frame. Angles cut V1, V2, V3, V1, ... every 5 frames over three windows.
+        length = model.window_length
+        frames = 3 * length
+        active = np.zeros((frames, TRACKS), bool)
+        active[:, 0] = True
+        angle = (np.arange(frames) // 5) % 3
+        active[angle == 1, 1] = True
+        active[angle == 2, 2] = True
+        asset = np.where(active, [1, 2, 3], 0)
+        values = np.where(active[..., None], 1.0, 0.0) * np.ones(7)
+        prompt = encode_frames(Frames(active, asset, values), STATS, CLASSES, batch=2)
+        runs = [rollout(model, prompt, 1, 1.0, torch.Generator().manual_seed(3), cached=cached) for cached in (True, False)]
+        assert torch.equal(runs[0].active, runs[1].active) and torch.equal(runs[0].asset, runs[1].asset)
+        torch.testing.assert_close(runs[0].values, runs[1].values, atol=1e-4, rtol=1e-4)
+        # and the history matters: the last window alone, counted from its own start, reads otherwise
+        window = prompt.span(frames - length, frames)
+        with torch.inference_mode():
+            whole = model.step(*window.frame(0), None, step_history(prompt.active[:, : frames - length + 1]))[0]
+            alone = model.step(*window.frame(0))[0]
+        assert not torch.allclose(whole.visible_logits, alone.visible_logits)
 
     def test_seed_fixes_the_rollout_and_changes_it(self, model):
         prompt = encode_frames(prompt_frames(20), STATS, CLASSES)

@@ -22,9 +22,9 @@ from multitrack.data.split import SPLITS
 from multitrack.errors import DataError
 
 PREPARED_FORMAT = "multitrack-prepared"
-# 2: values of inactive tracks hold their carried geometry, not 0; 3: since_on_top.npy and
-# cuts_from_top.npy
-PREPARED_VERSION = 3
+# 2: values of inactive tracks hold their carried geometry, not 0; 4: since_on_top.npy and
+# cuts_from_top.npy (3 was a development step with since_on_top.npy alone)
+PREPARED_VERSION = 4
 ARRAY_FILES = ("active.npy", "asset.npy", "values.npy", "since_on_top.npy", "cuts_from_top.npy", "windows.npy")
 ARRAY_DTYPES = {
     "active": np.uint8,

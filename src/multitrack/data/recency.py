@@ -46,6 +46,8 @@ def cuts_from_top(active: np.ndarray) -> np.ndarray:
     what, which a model trained on other editors cannot know otherwise: one returns to the
     wide after most close-ups, another goes from close-up to close-up."""
     frames, tracks = np.asarray(active).shape
+    if frames == 0:
+        return np.zeros((0, tracks), SINCE_ON_TOP_DTYPE)
     shown = top_tracks(active) + 1  # (N,): class 0 none, j for track j-1
     counts = np.zeros((tracks + 1, tracks + 1), np.int64)  # (from class, to class)
     out = np.zeros((frames, tracks), np.int64)

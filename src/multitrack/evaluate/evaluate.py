@@ -194,12 +194,13 @@ def run_rollouts(
         after = prompt.start_row + prompt.prompt_frames
         truth.append(Excerpt(split.frames.rows(slice(after, after + prompt.horizon_frames)), fps, table))
         generator = torch.Generator().manual_seed(options.seed * 100_003 + number)
-        # encoded from the timeline's start, so tracks off in the prompt carry the geometry they
-        # last had, as in training (`NormStats.apply`); then cut to the prompt
+        # the timeline from its start up to the prompt's end, as in training: tracks off in the
+        # prompt carry the geometry they last had (`NormStats.apply`), and the frames since each
+        # track was on top and the cuts so far count from the start; the model reads its last
+        # window, as it reads a prompt that is the timeline's start (`rollout`)
         start, _ = split.timeline(prompt.timeline)
         history = split.frames.rows(slice(start, after))
         tensors = encode_frames(history, bundle.stats, bundle.model.asset_classes, batch=options.samples)
-        tensors = tensors.span(tensors.frames - prompt.prompt_frames, tensors.frames)
         sampled = rollout(bundle.model, tensors, prompt.horizon_frames, options.temperature, generator)
         samples["model"].extend(Excerpt(frames, fps, table) for frames in decode_frames(sampled, bundle.stats))
         for name in BASELINES:

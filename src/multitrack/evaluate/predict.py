@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from multitrack.data.normalize import NormStats
-from multitrack.data.recency import cuts_from_top, frames_since_on_top
+from multitrack.data.recency import SINCE_ON_TOP_DTYPE, cuts_from_top, frames_since_on_top
 from multitrack.evaluate.metrics import NextFrame
 from multitrack.model.transformer import MultitrackTransformer
 
@@ -52,11 +52,12 @@ def predict_timelines(
     """
     model.eval()
     n_rows, n_tracks = active.shape
-    since_on_top = np.zeros((n_rows, n_tracks), np.int64)
-    cuts = np.zeros((n_rows, n_tracks), np.int64)
+    since_on_top = np.zeros((n_rows, n_tracks), SINCE_ON_TOP_DTYPE)
+    cuts = np.zeros((n_rows, n_tracks), SINCE_ON_TOP_DTYPE)
     for offset, frames in zip(row_offsets, frame_counts):
         since_on_top[offset:offset + frames] = frames_since_on_top(active[offset:offset + frames])
         cuts[offset:offset + frames] = cuts_from_top(active[offset:offset + frames])
+    frame_arrays = (active, asset, values, since_on_top, cuts)
     out = _empty_prediction(n_rows, n_tracks)
     jobs = [
         (offset + start, offset + keep_from, offset + keep_to)
@@ -64,8 +65,7 @@ def predict_timelines(
         for start, keep_from, keep_to in window_plan(frames, model.window_length)
     ]
     for first in range(0, len(jobs), BATCH_WINDOWS):
-        frames = (active, asset, values, since_on_top, cuts)
-        _predict_batch(model, stats, frames, jobs[first:first + BATCH_WINDOWS], out)
+        _predict_batch(model, stats, frame_arrays, jobs[first:first + BATCH_WINDOWS], out)
     return out
 
 
@@ -80,8 +80,8 @@ def _empty_prediction(n_rows: int, n_tracks: int) -> NextFrame:
     )
 
 
-def _predict_batch(model, stats, frames, jobs, out: NextFrame) -> None:
-    active, asset, values, since_on_top, cuts = frames
+def _predict_batch(model, stats, frame_arrays, jobs, out: NextFrame) -> None:
+    active, asset, values, since_on_top, cuts = frame_arrays
     length = model.window_length
     batch = len(jobs)
     n_tracks = active.shape[1]
@@ -95,8 +95,8 @@ def _predict_batch(model, stats, frames, jobs, out: NextFrame) -> None:
         window_active[b, :n] = torch.as_tensor(active[start:start + n], dtype=torch.float32)
         window_asset[b, :n] = torch.as_tensor(asset[start:start + n].astype(np.int64))
         window_values[b, :n] = torch.as_tensor(values[start:start + n], dtype=torch.float32)
-        window_since[b, :n] = torch.as_tensor(since_on_top[start:start + n])
-        window_cuts[b, :n] = torch.as_tensor(cuts[start:start + n])
+        window_since[b, :n] = torch.as_tensor(since_on_top[start:start + n].astype(np.int64))
+        window_cuts[b, :n] = torch.as_tensor(cuts[start:start + n].astype(np.int64))
     prediction = model(window_active, window_asset, window_values, window_since, window_cuts)  # (B, L, T …)
     active_prob = torch.sigmoid(prediction.active_logits).numpy()  # (B, L, T)
     # which track is on top next: the model's own head, not a product of independent tracks

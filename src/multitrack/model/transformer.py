@@ -1,13 +1,15 @@
 """The causal multi-track Transformer: one token per frame, next-frame heads (DESIGN.md §3).
 
 Each frame's T tracks are described by `active`, an embedded `asset` id, the 7 normalised
-geometry values, their steady move, the frames since the track was on top and a learned
-embedding of the track's layer (V1 is the bottom layer); the shot's age is added to the
-frame. Track vectors are concatenated and projected to one `d_model` token per frame, so a
-window of L frames is L tokens. Causal self-attention with rotary positions reads frames
-0..t and the heads at t predict frame t+1: per track an `active` logit, K `asset` logits, 7
-values (as changes from the current frame carried on by its steady move) and whether the
-move goes on; which track is on top (the chance of a change, and which track given one).
+geometry values, their steady move, the frames since the track was on top, the share of
+this timeline's cuts from the track on top that went to it (both counted over the whole
+timeline) and a learned embedding of the track's layer (V1 is the bottom layer); the shot's
+age is added to the frame. Track vectors are concatenated and projected to one `d_model`
+token per frame, so a window of L frames is L tokens. Causal self-attention with rotary
+positions reads frames 0..t and the heads at t predict frame t+1: per track an `active`
+logit, K `asset` logits, whether its steady move goes on, whether its values change beyond
+that and, if they do, the 7 values' change; which track is on top (the chance of a change,
+and which track given one).
 
 Rotary positions make attention depend only on the distance between frames, so a rollout
 can keep a key/value cache of the last `window_length` frames and drop the oldest keys
@@ -202,7 +204,7 @@ class StepScratch:
     - the frame token is one matrix product over `TokenInputs`: the asset and track
       embeddings, the shot-age projection and the input scales are all linear, so they are
       folded into its rows and bias (`_step_token_weights`);
-    - the three heads are one matrix product, and every projection reads its weight in the
+    - the heads are one matrix product, and every projection reads its weight in the
       layout `addmm` reads fastest (`LayerWeights`);
     - the inputs of the last three frames stay in a ring, where a step reads them for the
       steady motion and updates the frames since on top in place; q, k and v are views made
@@ -510,7 +512,7 @@ class MultitrackTransformer(nn.Module):
         since_on_top = since_on_top.clamp(max=self.recency_cap_frames)  # (B, L, T)
         if cuts_from_top is None:
             cuts_from_top = count_cuts_from_top(active)
-        shares = cut_shares(cuts_from_top)  # (B, L, T)
+        shares = cut_shares(cuts_from_top, values.dtype)  # (B, L, T)
         x = self._frame_tokens(active, asset, values, motion, since_on_top, shares) + self._age_tokens(ages)  # (B, L, d_model)
         x = self.embed_dropout(x)
         for block in self.blocks:
@@ -521,7 +523,7 @@ class MultitrackTransformer(nn.Module):
         goes_on = motion * (move_logits >= 0).unsqueeze(-1)  # (B, L, T, 7)
         prediction = self._predict(x, active, asset, values + goes_on, self.change_head(x))
         rank, next_delta = self.recency_head(x), self.next_head(x)  # (B, L, 2), (B, L, T + 1)
-        recency = ranking_recency(since_on_top, self.window_length, self.recency_cap_frames)  # (B, L, T)
+        recency = ranking_recency(since_on_top, self.window_length, self.recency_cap_frames, x.dtype)  # (B, L, T)
         visible_logits = self._rank_by_recency(prediction.visible_logits, active, (recency, shares), rank, next_delta)
         return prediction._replace(visible_logits=visible_logits, motion=motion, move_logits=move_logits)
 
@@ -792,10 +794,10 @@ class MultitrackTransformer(nn.Module):
     def _predict_next(self, x: torch.Tensor, scratch: StepScratch, inputs: TokenInputs) -> Prediction:
         """`_predict` and `_rank_by_recency` for one frame: x (B, d_model) and the frame's inputs.
 
-        The three heads are one matrix product; the copy bonuses are added at the current asset
+        The heads are one matrix product; the copy bonuses are added at the current asset
         and visible class through the one-hots the token was made from; the deadband is a
         hardshrink (the same numbers in fewer kernels)."""
-        torch.addmm(scratch.head_bias, x, scratch.head_weight, out=scratch.head_out)  # (B, T * (1 + K + 7) + 3T + 3)
+        torch.addmm(scratch.head_bias, x, scratch.head_weight, out=scratch.head_out)  # (B, T * (1 + K + 7) + 4T + 4)
         torch.addcmul(scratch.minus_one, inputs.active, scratch.two, out=scratch.stays_on)  # (B, T): +1 on, -1 off
         active_logits = torch.addcmul(scratch.active_delta, scratch.copy_active, scratch.stays_on)  # (B, T)
         asset_logits = torch.addcmul(scratch.asset_delta, scratch.copy_asset, inputs.asset_one_hot)  # (B, T, K)
@@ -877,13 +879,15 @@ def _norm_arguments(norm: nn.LayerNorm) -> tuple[tuple[int, ...], torch.Tensor, 
     return tuple(norm.normalized_shape), norm.weight, norm.bias, norm.eps
 
 
-def ranking_recency(since_on_top: torch.Tensor, window_length: int, cap_frames: int) -> torch.Tensor:
+def ranking_recency(
+    since_on_top: torch.Tensor, window_length: int, cap_frames: int, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
     """Capped frames since on top (…, T) -> how long ago each track was on top, in windows,
     as `_rank_by_recency` leans on it: 0 for a track never on top (or `cap_frames` ago). A
     timeline's unused tracks were never on top; were they the least recent of all, a lean
     towards the least recent angle would pull every cut towards them, so the lean could not
     be learned. A close-up not shown yet is ranked by the next-track head instead."""
-    recency = since_on_top.to(torch.get_default_dtype()) / window_length
+    recency = since_on_top.to(dtype) / window_length
     return torch.where(since_on_top >= cap_frames, 0.0, recency)
 
 
@@ -907,18 +911,27 @@ def count_cuts_from_top(active: torch.Tensor) -> torch.Tensor:
     return row[..., 1:].clamp(max=SINCE_ON_TOP_MAX)
 
 
-def cut_shares(cuts_from_top: torch.Tensor) -> torch.Tensor:
+def cut_shares(cuts_from_top: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Cuts so far from the track on top to each track (…, T) -> the share of them that went to
     each (…, T), 0 everywhere before the first: this editor's usual next track, from here."""
-    cuts = cuts_from_top.to(torch.get_default_dtype())
+    cuts = cuts_from_top.to(dtype)
     return cuts / cuts.sum(dim=-1, keepdim=True).clamp(min=1.0)
 
 
 def step_history(active: torch.Tensor) -> StepHistory:
     """(B, N, T) frames of a timeline from its start -> what `step` is told of them when its
-    cache starts at the last of them."""
-    since = frames_since_on_top(active)[:, -1]  # (B, T)
-    return StepHistory(since, transition_counts(active)[:, -1].to(torch.get_default_dtype()))
+    cache starts at the last of them (counted directly: a prompt may be hours of frames)."""
+    batch, _, tracks = active.shape
+    classes = tracks + 1
+    on_top = _on_top(active)  # (B, N, T)
+    frame = torch.arange(active.shape[1], device=active.device).view(1, -1, 1)  # (1, N, 1)
+    last = torch.where(on_top, frame, -SINCE_ON_TOP_MAX).amax(dim=1)  # (B, T): last frame on top
+    since = (active.shape[1] - 1 - last).clamp(max=SINCE_ON_TOP_MAX)  # (B, T), as `frames_since_on_top`'s last row
+    shown = visible_classes(active)  # (B, N)
+    cuts = (shown[:, 1:] != shown[:, :-1]).to(torch.get_default_dtype())  # (B, N - 1)
+    transitions = torch.zeros(batch, classes * classes, device=active.device)  # (B, (T + 1)²)
+    transitions.scatter_add_(1, shown[:, :-1] * classes + shown[:, 1:], cuts)
+    return StepHistory(since, transitions.view(batch, classes, classes))
 
 
 def shown_on_top(active: torch.Tensor, asset: torch.Tensor) -> torch.Tensor:

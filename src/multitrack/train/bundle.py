@@ -32,9 +32,11 @@ from multitrack.model.transformer import MultitrackTransformer
 from multitrack.train.module import CHECKPOINT_KEY, DataInfo
 
 BUNDLE_FORMAT = "multitrack-bundle"
-# 2: frame tokens carry each track's steady motion; 3: frames since on top counted over the
-# whole timeline, up to RECENCY_CAP_WINDOWS windows (model/transformer.py)
-BUNDLE_VERSION = 3
+# 2: frame tokens carry each track's steady motion; 4: frames since on top counted over the
+# whole timeline (up to RECENCY_CAP_WINDOWS windows) and the share of the timeline's cuts
+# from the track on top as inputs, a recency head of two leans, a change head that gates the
+# value head (model/transformer.py). (3 was a development step with part of these.)
+BUNDLE_VERSION = 4
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "bundle.json"
 MODEL_PREFIX = "model."  # the LightningModule holds the Transformer as `self.model`
