@@ -96,14 +96,21 @@ def test_move_is_scored_where_a_steady_move_goes_on_or_stops():
     assert math.isclose(losses.move.item(), (goes_on + stops) / 2, rel_tol=1e-6)
 
 
+def _one_track_scale_batch(scale: list[float]) -> dict[str, torch.Tensor]:
+    """A batch of one track, on and showing one asset throughout, whose scale is `scale`."""
+    frames = len(scale)
+    values = torch.zeros(1, frames, 1, 7)
+    values[0, :, 0, 0] = torch.tensor(scale)
+    return {"active": torch.ones(1, frames, 1), "asset": torch.ones(1, frames, 1, dtype=torch.long),
+            "values": values, "mask": torch.ones(1, frames, dtype=torch.bool)}
+
+
 def test_values_are_scored_with_the_move_as_it_truly_went():
     # scale ramps 0, 1, 2, 3, 4: the move (1 per frame from frame 2) goes on. The model predicts
     # "stops" (move logit < 0) and holds 2 -> 2 and 3 -> 3; the values term must score the
     # residual given the true outcome, carried + move = the truth, so it is 0 there.
-    values = torch.zeros(1, 5, 1, 7)
-    values[0, :, 0, 0] = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0])
-    batch = {"active": torch.ones(1, 5, 1), "asset": torch.ones(1, 5, 1, dtype=torch.long), "values": values,
-             "mask": torch.ones(1, 5, dtype=torch.bool)}
+    batch = _one_track_scale_batch([0.0, 1.0, 2.0, 3.0, 4.0])
+    values = batch["values"]
     motion = torch.zeros(1, 4, 1, 7)
     motion[0, 2:, 0, 0] = 1.0  # the steady move at input frames 2 and 3
     held = values[:, :4].clone()  # (1, L=4, 1, 7): the likelier outcome "stops" holds each frame
@@ -189,10 +196,8 @@ def test_values_are_scored_only_where_they_change_and_the_change_head_learns_whe
     # change of +0.5 everywhere, used nowhere (change logits < 0): the values term scores the
     # change as if used, at the one changing target only (|1 + 0.5 - 2| = 0.5, Smooth-L1 with
     # beta 0.001 ~ 0.5 - 0.0005); the change term is the BCE of "changes" at every target
-    values = torch.zeros(1, 5, 1, 7)
-    values[0, :, 0, 0] = torch.tensor([1.0, 1.0, 1.0, 2.0, 2.0])
-    batch = {"active": torch.ones(1, 5, 1), "asset": torch.ones(1, 5, 1, dtype=torch.long), "values": values,
-             "mask": torch.ones(1, 5, dtype=torch.bool)}
+    batch = _one_track_scale_batch([1.0, 1.0, 1.0, 2.0, 2.0])
+    values = batch["values"]
     residual = torch.zeros(1, 4, 1, 7)
     residual[..., 0] = 0.5
     change_logits = torch.full((1, 4, 1), -2.0)

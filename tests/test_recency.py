@@ -58,10 +58,11 @@ def test_long_ago_reads_as_never():
 @settings(max_examples=50, deadline=None)
 @given(arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 4)), elements=st.integers(0, 1)))
 def test_numpy_and_torch_count_the_same(active):
-    # prepare writes the numpy count; rollouts and windows without it use the model's torch one
-    expected = frames_since_on_top(active).astype(np.int64)
-    counted = transformer.frames_since_on_top(torch.as_tensor(active, dtype=torch.float32)[None])[0]
-    assert counted.tolist() == expected.tolist()
+    # prepare writes the numpy counts; rollouts and windows without them use the model's torch ones
+    frames = torch.as_tensor(active, dtype=torch.float32)[None]  # (1, N, T)
+    for in_numpy, in_torch in ((frames_since_on_top, transformer.frames_since_on_top),
+                               (cuts_from_top, transformer.count_cuts_from_top)):
+        assert in_torch(frames)[0].tolist() == in_numpy(active).astype(np.int64).tolist()
 
 
 def test_cuts_from_top_by_hand():
@@ -72,14 +73,6 @@ def test_cuts_from_top_by_hand():
     cuts = cuts_from_top(active)
     assert cuts.dtype == np.int16
     assert cuts.tolist() == expected
-
-
-@settings(max_examples=50, deadline=None)
-@given(arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 4)), elements=st.integers(0, 1)))
-def test_numpy_and_torch_count_the_same_cuts(active):
-    expected = cuts_from_top(active).astype(np.int64)
-    counted = transformer.count_cuts_from_top(torch.as_tensor(active, dtype=torch.float32)[None])[0]
-    assert counted.tolist() == expected.tolist()
 
 
 def test_an_empty_timeline_has_empty_counts():
