@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from lxml import etree
 
+from multitrack.errors import XmemlError
 from multitrack.timeline.model import Crop, Keyframe, Motion, Param
 from multitrack.timeline.reader_document import XmemlDocument
 
@@ -122,29 +123,47 @@ def _flag_value(doc: XmemlDocument, parameter: etree._Element | None) -> bool:
 
 def read_param(doc: XmemlDocument, parameter: etree._Element, default: float) -> Param:
     """A scalar parameter: static `<value>` plus `<keyframe>`s sorted by `when`."""
-    static_value, keys = None, []
+    static_el, keys = None, []
     for child in parameter:
         if child.tag == "value":
-            static_value = doc.number(child)
+            static_el = child
         elif child.tag == "keyframe":
             when, value_el = _keyframe_parts(doc, child)
             keys.append(Keyframe(when, doc.number(value_el)))
+    static_value = _static_value(doc.number, static_el, keys)
     return _param(static_value, keys, default)
 
 
 def read_point_param(doc: XmemlDocument, parameter: etree._Element) -> tuple[Param, Param]:
     """A `<value><horiz/><vert/></value>` parameter (Basic Motion center) as two Params."""
-    static_point, keys_x, keys_y = None, [], []
+    static_el, keys_x, keys_y = None, [], []
     for child in parameter:
         if child.tag == "value":
-            static_point = _point(doc, child)
+            static_el = child
         elif child.tag == "keyframe":
             when, value_el = _keyframe_parts(doc, child)
             x, y = _point(doc, value_el)
             keys_x.append(Keyframe(when, x))
             keys_y.append(Keyframe(when, y))
+    static_point = _static_value(lambda value_el: _point(doc, value_el), static_el, keys_x)
     static_x, static_y = static_point if static_point else (None, None)
     return _param(static_x, keys_x, 0.0), _param(static_y, keys_y, 0.0)
+
+
+def _static_value(parse, static_el: etree._Element | None, keys: list[Keyframe]):
+    """The parsed static `<value>`; None when absent, or unreadable beside keyframes.
+
+    With keyframes the static value is unreliable and never used (docs/xmeml.md §7), so a
+    malformed one (a `center` without `<vert>`) is no reason to refuse the file.
+    """
+    if static_el is None:
+        return None
+    try:
+        return parse(static_el)
+    except XmemlError:
+        if not keys:
+            raise
+        return None
 
 
 def _param(static_value: float | None, keys: list[Keyframe], default: float) -> Param:
