@@ -175,7 +175,7 @@ class _SequenceReader:
             rate = outer_rate
             notes.extra.append(f"nested sequence has no <rate>; using its parent's {rate}")
         else:
-            rate = self._sequence_rate(sequence_el, fields.get("rate"))
+            rate = self._sequence_rate(sequence_el, fields, notes)
         self._rates.append(rate)
         video_el, audio_el = media_parts(fields.get("media"))
         video_tracks = [self._track(t, notes, True) for t in track_elements(video_el)]
@@ -199,10 +199,17 @@ class _SequenceReader:
 
     # --- sequence-level values ---------------------------------------------------------
 
-    def _sequence_rate(self, sequence_el, rate_el) -> Rate:
-        if rate_el is None:
+    def _sequence_rate(self, sequence_el, fields: dict, notes: _TimelineNotes) -> Rate:
+        rate_el = fields.get("rate")
+        if rate_el is not None:
+            return read_rate(self.doc, rate_el)
+        # The sequence's <timecode> carries the sequence's own rate (docs/xmeml.md §1)
+        timecode_rate_el = fields["timecode"].find("rate") if "timecode" in fields else None
+        if timecode_rate_el is None:
             raise self.doc.error(sequence_el, "sequence has no <rate>", "rate")
-        return read_rate(self.doc, rate_el)
+        rate = read_rate(self.doc, timecode_rate_el)
+        notes.extra.append(f"sequence has no <rate>; using its timecode's {rate}")
+        return rate
 
     def _frame_size(self, video_el, timeline: Timeline) -> tuple[int, int]:
         """format/samplecharacteristics, else the first video file's size, else 1920x1080 (DESIGN §2)."""
@@ -222,7 +229,7 @@ class _SequenceReader:
         return FALLBACK_SIZE_PX
 
     def _duration(self, duration_el, timeline: Timeline) -> int:
-        if duration_el is None:
+        if duration_el is None or not element_text(duration_el):  # <duration/> says nothing either
             last_end = max((c.end_frame for t in timeline.video_tracks for c in t.clips), default=0)
             if len(self._rates) == 1:  # nested multicam sequences never carry one (nrk/tomat…)
                 timeline.warnings.append(f"sequence has no <duration>; using its last clip's end, {last_end}")

@@ -24,7 +24,9 @@ def read_rate(doc: XmemlDocument, rate_el) -> Rate:
     if timebase is None:
         raise doc.error(timebase_el, f"timebase must be a positive integer, got {shown(timebase_el.text)}")
     ntsc_el = parts.get("ntsc")
-    return Rate(timebase, doc.flag(ntsc_el) if ntsc_el is not None else False)
+    # ntsc is missing from FCP7 v1 file rates (docs/xmeml.md §2); an empty <ntsc/> says as little
+    ntsc = doc.flag(ntsc_el) if ntsc_el is not None and element_text(ntsc_el) else False
+    return Rate(timebase, ntsc)
 
 
 def positive_integer(text: str | None) -> int | None:
