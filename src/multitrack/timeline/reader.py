@@ -80,8 +80,11 @@ def _collect_definitions(doc: XmemlDocument) -> _Definitions:
             continue
         ident = element.get("id")
         if is_file:
-            if ident is not None:
-                definitions.files.setdefault(ident, element)
+            # a partial use (`<file id><name/></file>`) must not hide the full definition
+            # that follows it (docs/xmeml.md §5): the one with the most children wins
+            known = definitions.files.get(ident)
+            if ident is not None and (known is None or len(element) > len(known)):
+                definitions.files[ident] = element
             continue
         if ident is not None:
             definitions.sequences.setdefault(ident, element)
@@ -375,8 +378,8 @@ class _SequenceReader:
         ident = file_el.get("id")
         if ident is not None and ident in self._assets:
             return self._assets[ident]
-        definition = file_el if len(file_el) else self.definitions.files.get(ident)
-        if definition is None:
+        definition = self.definitions.files.get(ident, file_el) if ident is not None else file_el
+        if len(definition) == 0:
             return self._undefined_asset(file_el, "file", notes)
         asset = read_file_asset(self.doc, definition)
         return self._assets.setdefault(asset.id, asset)
