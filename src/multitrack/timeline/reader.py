@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from multitrack.errors import XmemlError
 from multitrack.timeline.model import Asset, AssetKind, Clip, Rate, Timeline, Track, Transition
 from multitrack.timeline.reader_assets import (
     element_text,
@@ -159,6 +160,7 @@ class _TimelineNotes:
     without_media: int = 0
     flipped: int = 0
     undefined_refs: int = 0
+    audio_dropped: list[XmemlError] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
 
 
@@ -259,6 +261,10 @@ class _SequenceReader:
         if notes.undefined_refs:
             warnings.append(f"{notes.undefined_refs} clip(s) reference file or sequence ids that are "
                             f"never defined; kept as assets without media")
+        if notes.audio_dropped:
+            first = notes.audio_dropped[0]
+            warnings.append(f"{len(notes.audio_dropped)} audio item(s) cannot be read and were dropped "
+                            f"(audio is not in the frame table); first: {first.element}: {first.reason}")
         if notes.without_media:
             warnings.append(f"{notes.without_media} clipitem(s) have neither a file nor a nested "
                             f"sequence; kept as assets without media")
@@ -266,22 +272,37 @@ class _SequenceReader:
 
     # --- tracks and clips ----------------------------------------------------------------
 
-    def _track(self, track_el, notes: _TimelineNotes, with_effects: bool) -> Track:
+    def _track(self, track_el, notes: _TimelineNotes, is_video: bool) -> Track:
+        """One track; an unreadable audio item is dropped and counted, a video one refuses the file.
+
+        Audio never reaches the frame table (DESIGN.md §2 has video tracks only), so an audio
+        clip that cannot be read is no reason to refuse the file's timelines.
+        """
         items: list[_RawClip | Transition] = []
         track = Track(name=track_el.get("MZ.TrackName", ""))
         for child in track_el:
             tag = child.tag
-            if tag == "clipitem" or tag == "generatoritem":
-                items.append(self._raw_clip(child, notes, with_effects))
-            elif tag == "transitionitem":
-                items.append(self._transition(child))
-            elif tag == "enabled":
-                track.enabled = self.doc.flag(child)
+            try:
+                if tag == "clipitem" or tag == "generatoritem":
+                    items.append(self._raw_clip(child, notes, is_video))
+                elif tag == "transitionitem":
+                    items.append(self._transition(child))
+                elif tag == "enabled":
+                    track.enabled = self.doc.flag(child)
+            except XmemlError as exc:
+                if is_video:
+                    raise
+                notes.audio_dropped.append(exc)
         for index, item in enumerate(items):
             if isinstance(item, Transition):
                 track.transitions.append(item)
-            else:
+                continue
+            try:
                 track.clips.append(self._resolve_clip(items, index, notes))
+            except XmemlError as exc:
+                if is_video:
+                    raise
+                notes.audio_dropped.append(exc)
         return track
 
     def _raw_clip(self, element, notes: _TimelineNotes, with_effects: bool) -> _RawClip:
