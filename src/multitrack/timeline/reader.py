@@ -40,7 +40,7 @@ KNOWN_VERSIONS = frozenset({"1", "3", "4", "5"})
 FALLBACK_SIZE_PX = (1920, 1080)
 MAX_NESTING_DEPTH = 64  # nested sequences inside nested sequences; real files use 1 or 2
 _CLIP_TAGS = frozenset({"name", "enabled", "start", "end", "in", "out", "file", "sequence",
-                        "masterclipid", "effect"})
+                        "multiclip", "masterclipid", "effect"})
 _NO_EFFECTS = ClipEffects()
 
 
@@ -384,6 +384,8 @@ class _SequenceReader:
             asset = self._file_asset(fields["file"], notes)
         elif "sequence" in fields:
             asset = self._sequence_asset(fields["sequence"], notes)
+        elif "multiclip" in fields:
+            asset = self._multiclip_asset(fields["multiclip"], notes)
         elif element.tag == "generatoritem":
             asset = read_generator_asset(fields)
         else:
@@ -404,6 +406,25 @@ class _SequenceReader:
             return self._undefined_asset(file_el, "file", notes)
         asset = read_file_asset(self.doc, definition)
         return self._assets.setdefault(asset.id, asset)
+
+    def _multiclip_asset(self, multiclip_el, notes: _TimelineNotes) -> Asset:
+        """An FCP7 multicam clip: the file of the angle it shows.
+
+        Premiere writes multicam as nested sequences (docs/xmeml.md §5); FCP7 writes a
+        `<multiclip>` of `<angle>`s, each holding a clip with its file, and marks the angle on
+        screen with `<activevideoangle>TRUE` (Apple's FCP7 XML Interchange Format). Without
+        that mark, or for a bare `<multiclip id/>`, the multiclip itself is the asset, without
+        media, and counted in the warning.
+        """
+        for angle in multiclip_el.iterchildren("angle"):
+            active_el = angle.find("activevideoangle")
+            file_el = next(angle.iter("file"), None)
+            if active_el is not None and file_el is not None and self.doc.flag(active_el):
+                return self._file_asset(file_el, notes)
+        notes.without_media += 1
+        name = element_text(multiclip_el.find("name"))
+        ident = multiclip_el.get("id") or f"multiclip:{name}"
+        return self._assets.setdefault(ident, Asset(id=ident, name=name or ident))
 
     def _undefined_asset(self, ref_el, kind: str, notes: _TimelineNotes) -> Asset:
         """A bare reference to an id never defined: an error in a timeline, a warning when nested.
