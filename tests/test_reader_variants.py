@@ -203,7 +203,8 @@ def test_enabled_missing_on_clip_and_track_means_enabled(read):
 
 
 def test_tracks_with_zero_clips(read):
-    video = ("<track/>" + track(clipitem(0, 10, 0, 10)) + track(enabled="<enabled>TRUE</enabled><locked>FALSE</locked>"))
+    locked_empty = track(enabled="<enabled>TRUE</enabled><locked>FALSE</locked>")
+    video = "<track/>" + track(clipitem(0, 10, 0, 10)) + locked_empty
     [timeline] = read(document(sequence(video, duration="20")))
     assert [len(t.clips) for t in timeline.video_tracks] == [0, 1, 0]
     frames = timeline_frames(timeline)
