@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -100,6 +101,17 @@ def test_bundle_of_another_shape_is_refused(setup, tmp_path, tiny_config):
     bundle = make_bundle(tmp_path / "run", other, tiny_config, ["data.asset_classes=6"])
     with pytest.raises(DataError, match="asset classes, but the bundle"):
         evaluate(bundle, prepared, tmp_path / "out", OPTIONS)
+
+
+def test_a_changed_prepared_array_is_refused(setup, tmp_path):
+    prepared, bundle, _, _ = setup
+    copy = tmp_path / "prepared"
+    shutil.copytree(prepared, copy)
+    since = np.load(copy / "test" / "since_on_top.npy")
+    since[0, 0] += 1  # same shape and dtype: only its sha256 tells
+    np.save(copy / "test" / "since_on_top.npy", since)
+    with pytest.raises(DataError, match=r"test/since_on_top.npy does not match the sha256"):
+        evaluate(bundle, copy, tmp_path / "out", OPTIONS)
 
 
 def test_prompts_are_back_to_back_and_capped(setup):

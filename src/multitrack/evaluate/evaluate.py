@@ -74,7 +74,8 @@ def evaluate(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Path, 
     """Score the bundle on `options.split`; write metrics.json, plots and report.html; return the metrics."""
     options = options or EvaluateOptions()
     bundle = load_bundle(bundle_dir)
-    data = open_prepared(data_dir)
+    # hashes too: an edited or corrupted array would otherwise be scored without a word
+    data = open_prepared(data_dir, verify_hashes=True)
     check_compatible(bundle, data, Path(bundle_dir), Path(data_dir), options.split)
     split = load_split(data, options.split)
     train = load_split(data, "train")
