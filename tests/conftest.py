@@ -29,3 +29,16 @@ def real_corpus() -> Path:
 @pytest.fixture(scope="session")
 def tiny_config() -> Path:
     return TINY_CONFIG
+
+
+@pytest.fixture
+def read(tmp_path):
+    """read(xml text or bytes, name="t.xml") -> the timelines `read_xmeml` finds in it, via a file."""
+    from multitrack.timeline.reader import read_xmeml
+
+    def _read(data: str | bytes, name: str = "t.xml"):
+        path = tmp_path / name
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        return read_xmeml(path)
+
+    return _read

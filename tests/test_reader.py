@@ -52,15 +52,6 @@ def document(*sequences, version="4", bom=False) -> bytes:
     return (b"\xef\xbb\xbf" if bom else b"") + text.encode()
 
 
-@pytest.fixture
-def read(tmp_path):
-    def _read(data: bytes | str, name="t.xml"):
-        path = tmp_path / name
-        path.write_bytes(data.encode() if isinstance(data, str) else data)
-        return read_xmeml(path)
-    return _read
-
-
 def one_clip_doc(extra="", start=0, end=50, in_frame=0, out_frame=50):
     return document(sequence(track(clipitem(start, end, in_frame, out_frame, file=FILE_1, extra=extra))))
 

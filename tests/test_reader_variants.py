@@ -12,7 +12,6 @@ import pytest
 from multitrack.errors import XmemlError
 from multitrack.features.frames import timeline_frames
 from multitrack.timeline.model import AssetKind, Rate
-from multitrack.timeline.reader import read_xmeml
 
 RATE_25 = "<rate><timebase>25</timebase><ntsc>FALSE</ntsc></rate>"
 SIZE_1080 = "<samplecharacteristics><width>1920</width><height>1080</height></samplecharacteristics>"
@@ -66,15 +65,6 @@ def param(parameter_id, value=None, keys=()):
     value_xml = f"<value>{value}</value>" if value is not None else ""
     keys_xml = "".join(f"<keyframe><when>{w}</when><value>{v}</value></keyframe>" for w, v in keys)
     return f"<parameter><parameterid>{parameter_id}</parameterid>{value_xml}{keys_xml}</parameter>"
-
-
-@pytest.fixture
-def read(tmp_path):
-    def _read(data: str | bytes, name="t.xml"):
-        path = tmp_path / name
-        path.write_bytes(data.encode() if isinstance(data, str) else data)
-        return read_xmeml(path)
-    return _read
 
 
 def spans(timeline, track_index=0):
