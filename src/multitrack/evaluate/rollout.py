@@ -131,9 +131,9 @@ def _draw_noise(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Uniform draws for the visible track (B, T + 1), each track's Bernoulli (B, T), the
     assets (B, T, K - 1), each track's move (B, T) and each track's change (B, T), in that
-    order, as one draw (the same numbers as five: a CPU generator fills a tensor in order). The visible track and the assets get Gumbel noise,
-    -log(-log(u)), returned as log(-log(u)) to subtract: argmax(logits + g) is a softmax
-    sample (Gumbel-max)."""
+    order, as one draw (the same numbers as five: a CPU generator fills a tensor in order).
+    The visible track and the assets get Gumbel noise, -log(-log(u)), returned as
+    log(-log(u)) to subtract: argmax(logits + g) is a softmax sample (Gumbel-max)."""
     batch, tracks, classes = asset_logits.shape
     visible_size, active_size = batch * (tracks + 1), batch * tracks
     asset_end = visible_size + active_size + active_size * (classes - 1)
