@@ -87,15 +87,19 @@ def main() -> None:
         secret.write_text(SECRET_MARKER)
         context = Context(secret_path=secret, url=url)
         reference = reference_seconds(workdir / "reference")
-        print("| case | bad input | message (`multitrack ingest`, file alone) | exit alone | seconds alone "
-              "| exit in batch | good files written |")
+        print(
+            "| case | bad input | message (`multitrack ingest`, file alone) | exit alone | seconds alone "
+            "| exit in batch | good files written |"
+        )
         print("|---|---|---|---|---|---|---|")
         print(f"| reference | two good files, no bad one | read | 0 | {reference:.2f} | 0 | yes |")
         for case in cases:
             message, seconds, alone_status = run_alone(case, workdir / case.name / "alone", context)
             written, batch_status = run_in_batch(case, workdir / case.name / "batch", context)
-            print(f"| {case.name} | {markdown_cell(case.what)} | {markdown_cell(message)} | {alone_status} "
-                  f"| {seconds:.2f} | {batch_status} | {'yes' if written else '**NO**'} |")
+            print(
+                f"| {case.name} | {markdown_cell(case.what)} | {markdown_cell(message)} | {alone_status} "
+                f"| {seconds:.2f} | {batch_status} | {'yes' if written else '**NO**'} |"
+            )
         print(f"\nHTTP requests received by the local server: {len(requested)}")
 
 

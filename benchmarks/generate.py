@@ -61,9 +61,11 @@ def main() -> None:
     model = MultitrackTransformer(config.model, MAX_TRACKS, config.data.asset_classes, config.window.length).eval()
     stats = NormStats(np.array([1.0, 0, 0, 0, 0, 0, 0]), np.array([0.3, 0.1, 0.1, 5, 5, 5, 5]))
     start = prompt(config.window.length, stats, config.data.asset_classes)
-    print(f"model: {model.parameter_count():,} parameters, window {config.window.length} frames, "
-          f"{MAX_TRACKS} tracks, batch 1 (one intra-op thread, as for any batch up to {SINGLE_THREAD_BATCH}; "
-          f"torch has {torch.get_num_threads()}), best of {args.repeats}")
+    print(
+        f"model: {model.parameter_count():,} parameters, window {config.window.length} frames, "
+        f"{MAX_TRACKS} tracks, batch 1 (one intra-op thread, as for any batch up to {SINGLE_THREAD_BATCH}; "
+        f"torch has {torch.get_num_threads()}), best of {args.repeats}"
+    )
 
     cached_runs, naive_runs = [], []
     for _ in range(args.repeats):

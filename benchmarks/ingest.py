@@ -138,24 +138,34 @@ def bench_corpus(label: str, root: Path, repeat: int, workdir: Path) -> None:
     otio_s, otio_count, otio_failures = otio_reference(files)
 
     print(f"\n== {label}: {root} ==")
-    print(f"files {len(files)} ({report.failed} failed), {megabytes:.1f} MB, {report.timelines} timelines, "
-          f"{report.frames} frames; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"files {len(files)} ({report.failed} failed), {megabytes:.1f} MB, {report.timelines} timelines, "
+        f"{report.frames} frames; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     print(
         f"ingest --jobs 1: {report.total_s:.3f} s = {len(files) / report.total_s:.1f} files/s, "
         f"{megabytes / report.total_s:.2f} MB/s, {report.frames / report.total_s:,.0f} frames/s"
     )
     print(f"  split: parse {report.parse_s:.3f} s, features {report.features_s:.3f} s, write {report.write_s:.3f} s")
     print(f"bare lxml.etree.parse of the {len(good)} readable files: {lxml_s:.3f} s")
-    print(f"  parse + features of the same files: {parse_s + features_s:.3f} s "
-          f"(parse {parse_s:.3f}, features {features_s:.3f}) = "
-          f"{(parse_s + features_s) / lxml_s:.2f}x lxml (target <= 3x)")
-    print(f"OpenTimelineIO fcp_xml read of {otio_count} files: {otio_s:.3f} s"
-          + (f" (it fails on {len(otio_failures)}: {', '.join(otio_failures)})" if otio_failures else ""))
-    print(f"  whole ingest (parse + features + Parquet) of all {len(files)} files: {report.total_s:.3f} s "
-          f"-> OTIO read / ingest = {otio_s / report.total_s:.1f}x (target >= 5x)")
-    print(f"ingest --jobs 2: {parallel.total_s:.3f} s -> speedup {report.total_s / parallel.total_s:.2f}x "
-          f"over --jobs 1 (target >= 1.5x on 100 synthetic timelines); a pure CPU loop gets "
-          f"{parallel_ceiling(report.total_s):.2f}x from 2 processes on this machine right now")
+    print(
+        f"  parse + features of the same files: {parse_s + features_s:.3f} s "
+        f"(parse {parse_s:.3f}, features {features_s:.3f}) = "
+        f"{(parse_s + features_s) / lxml_s:.2f}x lxml (target <= 3x)"
+    )
+    print(
+        f"OpenTimelineIO fcp_xml read of {otio_count} files: {otio_s:.3f} s"
+        + (f" (it fails on {len(otio_failures)}: {', '.join(otio_failures)})" if otio_failures else "")
+    )
+    print(
+        f"  whole ingest (parse + features + Parquet) of all {len(files)} files: {report.total_s:.3f} s "
+        f"-> OTIO read / ingest = {otio_s / report.total_s:.1f}x (target >= 5x)"
+    )
+    print(
+        f"ingest --jobs 2: {parallel.total_s:.3f} s -> speedup {report.total_s / parallel.total_s:.2f}x "
+        f"over --jobs 1 (target >= 1.5x on 100 synthetic timelines); a pure CPU loop gets "
+        f"{parallel_ceiling(report.total_s):.2f}x from 2 processes on this machine right now"
+    )
 
 
 def _count_to(limit: int) -> int:

@@ -43,8 +43,9 @@ def write_corpus(path: Path, timelines: int, tracks: int, rows_per_group: int) -
     rows, corpus, pending = 0, [], []
     with pq.ParquetWriter(path, frame_schema(tracks)) as writer:
         for i in range(timelines):
-            timeline = random_timeline(f"editor{i % 5}/tl_{i:04d}", int(rng.integers(100, 401)), tracks, seed=i,
-                                       folder=f"editor{i % 5}")
+            timeline = random_timeline(
+                f"editor{i % 5}/tl_{i:04d}", int(rng.integers(100, 401)), tracks, seed=i, folder=f"editor{i % 5}"
+            )
             pending.append(frame_table(timeline))
             if i == timelines - 1 or sum(t.num_rows for t in pending) >= rows_per_group:
                 group = pa.concat_tables(pending)
@@ -52,7 +53,11 @@ def write_corpus(path: Path, timelines: int, tracks: int, rows_per_group: int) -
                 pending = []
             rows += timeline.frames
             # The manifest needs ids, rates and assets only: keep a 1-frame stand-in, not the arrays.
-            timeline.active, timeline.asset, timeline.values = timeline.active[:1], timeline.asset[:1], timeline.values[:1]
+            timeline.active, timeline.asset, timeline.values = (
+                timeline.active[:1],
+                timeline.asset[:1],
+                timeline.values[:1],
+            )
             corpus.append(timeline)
     path.with_suffix(".manifest.json").write_text(json.dumps(manifest(corpus)))
     return rows
@@ -92,7 +97,9 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=1000)
     parser.add_argument("--tracks", type=int, default=8)
     parser.add_argument(
-        "--rows-per-group", type=int, default=0,
+        "--rows-per-group",
+        type=int,
+        default=0,
         help="0 (default): one Parquet row group per timeline, as ingest writes; N: groups of >= N rows",
     )
     parser.add_argument("--workdir", type=Path, default=None)
@@ -114,9 +121,11 @@ def main() -> None:
             f"peak RSS {run['peak_mib']:7.1f} MiB (after imports {run['baseline_mib']:6.1f} MiB, "
             f"growth {run['growth_mib']:6.1f} MiB), prepare {run['seconds']:.1f} s"
         )
-    print(f"corpus ratio {large['rows'] / small['rows']:.1f}x frames; "
-          f"peak RSS ratio {large['peak_mib'] / small['peak_mib']:.2f}x; "
-          f"growth-above-imports ratio {large['growth_mib'] / max(small['growth_mib'], 1e-9):.2f}x")
+    print(
+        f"corpus ratio {large['rows'] / small['rows']:.1f}x frames; "
+        f"peak RSS ratio {large['peak_mib'] / small['peak_mib']:.2f}x; "
+        f"growth-above-imports ratio {large['growth_mib'] / max(small['growth_mib'], 1e-9):.2f}x"
+    )
 
 
 if __name__ == "__main__":

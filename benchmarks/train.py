@@ -111,9 +111,14 @@ def main() -> None:
     batches = args.warmup + args.steps
     config = load_config(
         args.config,
-        [f"trainer.limit_train_batches={batches}", "trainer.max_epochs=1", f"trainer.accelerator={args.accelerator}",
-         "trainer.devices=1", "trainer.num_workers=0"],
-    )  # fmt: skip
+        [
+            f"trainer.limit_train_batches={batches}",
+            "trainer.max_epochs=1",
+            f"trainer.accelerator={args.accelerator}",
+            "trainer.devices=1",
+            "trainer.num_workers=0",
+        ],
+    )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         prepared = prepared_data(config, work, batches)
@@ -123,11 +128,19 @@ def main() -> None:
         bare = bare_step_s(config, info.max_tracks, info.asset_classes, args.steps, args.warmup, args.accelerator)
         pipeline = pipeline_step_s(config, prepared, work, args.warmup)
     batch = config.trainer.batch_size
-    params = MultitrackTransformer(config.model, info.max_tracks, info.asset_classes, config.window.length).parameter_count()
-    print(f"model: {params:,} parameters; batch {batch} windows of {config.window.length} frames x {info.max_tracks} tracks;"
-          f" {args.accelerator}, torch threads {torch.get_num_threads()}")  # fmt: skip
-    print(f"bare forward+backward+step: {batch / bare:8.1f} windows/s  ({bare * 1000:.0f} ms/step, median of {args.steps})")
-    print(f"pipeline (Lightning + data): {batch / pipeline:8.1f} windows/s  ({pipeline * 1000:.0f} ms/step, median of {args.steps})")
+    params = MultitrackTransformer(
+        config.model, info.max_tracks, info.asset_classes, config.window.length
+    ).parameter_count()
+    print(
+        f"model: {params:,} parameters; batch {batch} windows of {config.window.length} frames x {info.max_tracks} tracks;"
+        f" {args.accelerator}, torch threads {torch.get_num_threads()}"
+    )
+    print(
+        f"bare forward+backward+step: {batch / bare:8.1f} windows/s  ({bare * 1000:.0f} ms/step, median of {args.steps})"
+    )
+    print(
+        f"pipeline (Lightning + data): {batch / pipeline:8.1f} windows/s  ({pipeline * 1000:.0f} ms/step, median of {args.steps})"
+    )
     print(f"ratio pipeline / bare: {bare / pipeline:.3f}  (target >= 0.9)")
 
 

@@ -37,8 +37,7 @@ MEMORY_LIMIT_BYTES = 3 * 1024**3  # a process that tries to expand an entity bom
 TIME_LIMIT_S = 60  # far above any case (all take well under a few seconds), far below a hang
 
 RATE_25 = "<rate><timebase>25</timebase><ntsc>FALSE</ntsc></rate>"
-FORMAT_1080 = ("<format><samplecharacteristics><width>1920</width><height>1080</height>"
-               "</samplecharacteristics></format>")
+FORMAT_1080 = "<format><samplecharacteristics><width>1920</width><height>1080</height></samplecharacteristics></format>"
 
 
 @dataclass(frozen=True)
@@ -72,16 +71,21 @@ class Case:
 
 # --- xmeml pieces ------------------------------------------------------------------------
 
+
 def file_def(ident: str = "file-1", name: str = "a.mov", width: int = 1920, height: int = 1080) -> str:
-    return (f'<file id="{ident}"><name>{name}</name><pathurl>file://localhost/media/{name}</pathurl>'
-            f"{RATE_25}<duration>100000</duration><media><video><samplecharacteristics>"
-            f"<width>{width}</width><height>{height}</height></samplecharacteristics></video></media></file>")
+    return (
+        f'<file id="{ident}"><name>{name}</name><pathurl>file://localhost/media/{name}</pathurl>'
+        f"{RATE_25}<duration>100000</duration><media><video><samplecharacteristics>"
+        f"<width>{width}</width><height>{height}</height></samplecharacteristics></video></media></file>"
+    )
 
 
 def clipitem(start, end, in_frame=0, out_frame=None, file='<file id="file-1"/>', name="a.mov") -> str:
-    out_frame = (int(end) - int(start) if out_frame is None else out_frame)
-    return (f"<clipitem><name>{name}</name><start>{start}</start><end>{end}</end>"
-            f"<in>{in_frame}</in><out>{out_frame}</out>{file}</clipitem>")
+    out_frame = int(end) - int(start) if out_frame is None else out_frame
+    return (
+        f"<clipitem><name>{name}</name><start>{start}</start><end>{end}</end>"
+        f"<in>{in_frame}</in><out>{out_frame}</out>{file}</clipitem>"
+    )
 
 
 def track(*items: str) -> str:
@@ -89,13 +93,18 @@ def track(*items: str) -> str:
 
 
 def sequence(*video_tracks: str, name="cut", duration=50, rate=RATE_25, attrs='id="sequence-1"') -> str:
-    return (f"<sequence {attrs}><name>{name}</name><duration>{duration}</duration>{rate}"
-            f"<media><video>{FORMAT_1080}{''.join(video_tracks)}</video></media></sequence>")
+    return (
+        f"<sequence {attrs}><name>{name}</name><duration>{duration}</duration>{rate}"
+        f"<media><video>{FORMAT_1080}{''.join(video_tracks)}</video></media></sequence>"
+    )
 
 
 def document(*sequences: str, doctype="<!DOCTYPE xmeml>", encoding="UTF-8") -> str:
-    return (f'<?xml version="1.0" encoding="{encoding}"?>\n{doctype}\n<xmeml version="4">\n'
-            + "\n".join(sequences) + "\n</xmeml>\n")
+    return (
+        f'<?xml version="1.0" encoding="{encoding}"?>\n{doctype}\n<xmeml version="4">\n'
+        + "\n".join(sequences)
+        + "\n</xmeml>\n"
+    )
 
 
 def one_clip(start=0, end=50, **sequence_args) -> str:
@@ -104,6 +113,7 @@ def one_clip(start=0, end=50, **sequence_args) -> str:
 
 
 # --- the good files of every batch -----------------------------------------------------------
+
 
 def write_good_files(folder: Path) -> list[GoodFile]:
     """Two small valid timelines: 40 and 75 frames."""
@@ -116,11 +126,13 @@ def write_good_files(folder: Path) -> list[GoodFile]:
 
 # --- the cases ---------------------------------------------------------------------------------
 
+
 def _replaced(old: str, new: str, **one_clip_args) -> Callable[[Context], bytes]:
     def build(_: Context) -> bytes:
         text = one_clip(**one_clip_args)
         assert old in text, old
         return text.replace(old, new, 1).encode()
+
     return build
 
 
@@ -131,8 +143,9 @@ def _binary_garbage(_: Context) -> bytes:
 
 def _truncated(_: Context) -> bytes:
     """A valid file cut inside its 4th line (the second sequence's clip)."""
-    text = document(sequence(track(clipitem(0, 50, file=file_def()))),
-                    sequence(track(clipitem(0, 20)), attrs='id="sequence-2"'))
+    text = document(
+        sequence(track(clipitem(0, 50, file=file_def()))), sequence(track(clipitem(0, 20)), attrs='id="sequence-2"')
+    )
     lines = text.split("\n")
     return ("\n".join(lines[:3]) + "\n" + lines[3][: len(lines[3]) // 2]).encode()
 
@@ -167,8 +180,10 @@ def _check_thousand_tracks(table, entry: dict) -> None:
     [timeline] = entry["timelines"]
     dropped = THOUSAND_TRACKS - DEFAULT_MAX_TRACKS
     assert (timeline["tracks_kept"], timeline["tracks_dropped"]) == (DEFAULT_MAX_TRACKS, dropped)
-    assert any(f"{THOUSAND_TRACKS - DEFAULT_MAX_TRACKS} video track(s) above V{DEFAULT_MAX_TRACKS} dropped" in w
-               for w in timeline["warnings"]), timeline["warnings"]
+    assert any(
+        f"{THOUSAND_TRACKS - DEFAULT_MAX_TRACKS} video track(s) above V{DEFAULT_MAX_TRACKS} dropped" in w
+        for w in timeline["warnings"]
+    ), timeline["warnings"]
     assert table.num_rows == 30
     assert f"v{DEFAULT_MAX_TRACKS + 1:02d}_active" not in table.column_names
     v1_asset = table.column("v01_asset").to_numpy()
@@ -186,8 +201,11 @@ HUNDRED_K = 100_000
 def many_clipitems(count: int) -> bytes:
     """`count` one-frame clips on V1 alternating between two files: frame f shows file 1 + f % 2."""
     definitions = clipitem(0, 1, file=file_def("file-1", "a.mov")) + clipitem(1, 2, file=file_def("file-2", "b.mov"))
-    refs = [f"<clipitem><name>c</name><start>{f}</start><end>{f + 1}</end><in>{f}</in><out>{f + 1}</out>"
-            f'<file id="file-{1 + f % 2}"/></clipitem>' for f in range(2, count)]
+    refs = [
+        f"<clipitem><name>c</name><start>{f}</start><end>{f + 1}</end><in>{f}</in><out>{f + 1}</out>"
+        f'<file id="file-{1 + f % 2}"/></clipitem>'
+        for f in range(2, count)
+    ]
     return document(sequence(track(definitions, *refs), duration=count)).encode()
 
 
@@ -234,16 +252,22 @@ DEEP_LEVELS = 100_000
 
 
 def _deep_nesting(_: Context) -> bytes:
-    return (b'<?xml version="1.0"?>\n<xmeml version="4"><sequence>' + b"<a>" * DEEP_LEVELS
-            + b"</a>" * DEEP_LEVELS + b"</sequence></xmeml>\n")
+    return (
+        b'<?xml version="1.0"?>\n<xmeml version="4"><sequence>'
+        + b"<a>" * DEEP_LEVELS
+        + b"</a>" * DEEP_LEVELS
+        + b"</sequence></xmeml>\n"
+    )
 
 
 LATIN1_NAME = "Ærøskøbing café"
 
 
 def _latin1(_: Context) -> bytes:
-    text = document(sequence(track(clipitem(0, 50, file=file_def(name="kåre.mov"), name="kåre.mov")),
-                             name=LATIN1_NAME), encoding="ISO-8859-1")
+    text = document(
+        sequence(track(clipitem(0, 50, file=file_def(name="kåre.mov"), name="kåre.mov")), name=LATIN1_NAME),
+        encoding="ISO-8859-1",
+    )
     return text.encode("latin-1")
 
 
@@ -273,73 +297,176 @@ def _check_one_clip(table, entry: dict) -> None:
 CASES: tuple[Case, ...] = (
     Case("empty", "empty file", lambda _: b"", r"document: file is empty"),
     Case("binary_garbage", "binary garbage", _binary_garbage, r"document: not XML: starts with b'\\x00\\x89PNG.*'"),
-    Case("truncated", "truncated XML", _truncated,
-         rf"document: not well-formed XML \(line {TRUNCATED_LAST_LINE}: [^)]+\)"),
-    Case("wrong_root", "well-formed XML, not xmeml",
-         lambda _: b'<?xml version="1.0"?>\n<fcpxml version="1.10"><resources/></fcpxml>\n',
-         r"fcpxml \(line 2\): root element is <fcpxml>, expected <xmeml>"),
-    Case("no_sequence", "xmeml with no sequence",
-         lambda _: b'<?xml version="1.0"?>\n<xmeml version="4"><project><name>p</name><children/></project></xmeml>',
-         r"xmeml \(line 2\): holds no <sequence>: there is no timeline in this file"),
-    Case("no_rate", "sequence without rate", lambda c: one_clip(rate="").encode(),
-         r"sequence/rate \(line 4\): sequence has no <rate>"),
-    Case("zero_timebase", "timebase 0", _replaced("<timebase>25</timebase><ntsc>FALSE</ntsc></rate><media>",
-                                                  "<timebase>0</timebase><ntsc>FALSE</ntsc></rate><media>"),
-         r"sequence/rate/timebase \(line 4\): timebase must be a positive integer, got '0'"),
-    Case("negative_timebase", "timebase -25", _replaced("<timebase>25</timebase><ntsc>FALSE</ntsc></rate><media>",
-                                                        "<timebase>-25</timebase><ntsc>FALSE</ntsc></rate><media>"),
-         r"sequence/rate/timebase \(line 4\): timebase must be a positive integer, got '-25'"),
-    Case("non_numeric_frame", "start 'ten'", _replaced("<start>0</start>", "<start>ten</start>"),
-         r"sequence/media/video/track/clipitem/start \(line 4\): expected an integer frame, got 'ten'"),
-    Case("nan_frame", "end NaN", _replaced("<end>50</end>", "<end>NaN</end>"),
-         r"sequence/media/video/track/clipitem/end \(line 4\): expected an integer frame, got 'NaN'"),
-    Case("infinite_frame", "out -Infinity", _replaced("<out>50</out>", "<out>-Infinity</out>"),
-         r"sequence/media/video/track/clipitem/out \(line 4\): expected an integer frame, got '-Infinity'"),
-    Case("start_after_end", "clip start 60 after end 50", _replaced("<start>0</start>", "<start>60</start>"),
-         r"sequence/media/video/track/clipitem \(line 4\): start 60 after end 50"),
-    Case("undefined_file_id", "clip references an undefined file id",
-         lambda _: document(sequence(track(clipitem(0, 50, file=file_def()),
-                                           clipitem(50, 60, file='<file id="file-9"/>')), duration=60)).encode(),
-         r"sequence/media/video/track/clipitem\[2\]/file \(line 4\): references file id 'file-9' that is not defined"),
-    Case("nested_self", "nested sequence contains itself", _nested_self,
-         r"sequence/media/video/track/clipitem/sequence/media/video/track/clipitem/sequence \(line 4\): "
-         r"nested sequence 'sequence-3' contains itself"),
-    Case("nested_cycle", "nested sequences form a cycle", _nested_cycle,
-         r"sequence(/media/video/track/clipitem/sequence){3} \(line 4\): "
-         r"nested sequence 'sequence-3' contains itself via sequence-4"),
+    Case(
+        "truncated",
+        "truncated XML",
+        _truncated,
+        rf"document: not well-formed XML \(line {TRUNCATED_LAST_LINE}: [^)]+\)",
+    ),
+    Case(
+        "wrong_root",
+        "well-formed XML, not xmeml",
+        lambda _: b'<?xml version="1.0"?>\n<fcpxml version="1.10"><resources/></fcpxml>\n',
+        r"fcpxml \(line 2\): root element is <fcpxml>, expected <xmeml>",
+    ),
+    Case(
+        "no_sequence",
+        "xmeml with no sequence",
+        lambda _: b'<?xml version="1.0"?>\n<xmeml version="4"><project><name>p</name><children/></project></xmeml>',
+        r"xmeml \(line 2\): holds no <sequence>: there is no timeline in this file",
+    ),
+    Case(
+        "no_rate",
+        "sequence without rate",
+        lambda c: one_clip(rate="").encode(),
+        r"sequence/rate \(line 4\): sequence has no <rate>",
+    ),
+    Case(
+        "zero_timebase",
+        "timebase 0",
+        _replaced(
+            "<timebase>25</timebase><ntsc>FALSE</ntsc></rate><media>",
+            "<timebase>0</timebase><ntsc>FALSE</ntsc></rate><media>",
+        ),
+        r"sequence/rate/timebase \(line 4\): timebase must be a positive integer, got '0'",
+    ),
+    Case(
+        "negative_timebase",
+        "timebase -25",
+        _replaced(
+            "<timebase>25</timebase><ntsc>FALSE</ntsc></rate><media>",
+            "<timebase>-25</timebase><ntsc>FALSE</ntsc></rate><media>",
+        ),
+        r"sequence/rate/timebase \(line 4\): timebase must be a positive integer, got '-25'",
+    ),
+    Case(
+        "non_numeric_frame",
+        "start 'ten'",
+        _replaced("<start>0</start>", "<start>ten</start>"),
+        r"sequence/media/video/track/clipitem/start \(line 4\): expected an integer frame, got 'ten'",
+    ),
+    Case(
+        "nan_frame",
+        "end NaN",
+        _replaced("<end>50</end>", "<end>NaN</end>"),
+        r"sequence/media/video/track/clipitem/end \(line 4\): expected an integer frame, got 'NaN'",
+    ),
+    Case(
+        "infinite_frame",
+        "out -Infinity",
+        _replaced("<out>50</out>", "<out>-Infinity</out>"),
+        r"sequence/media/video/track/clipitem/out \(line 4\): expected an integer frame, got '-Infinity'",
+    ),
+    Case(
+        "start_after_end",
+        "clip start 60 after end 50",
+        _replaced("<start>0</start>", "<start>60</start>"),
+        r"sequence/media/video/track/clipitem \(line 4\): start 60 after end 50",
+    ),
+    Case(
+        "undefined_file_id",
+        "clip references an undefined file id",
+        lambda _: document(
+            sequence(track(clipitem(0, 50, file=file_def()), clipitem(50, 60, file='<file id="file-9"/>')), duration=60)
+        ).encode(),
+        r"sequence/media/video/track/clipitem\[2\]/file \(line 4\): references file id 'file-9' that is not defined",
+    ),
+    Case(
+        "nested_self",
+        "nested sequence contains itself",
+        _nested_self,
+        r"sequence/media/video/track/clipitem/sequence/media/video/track/clipitem/sequence \(line 4\): "
+        r"nested sequence 'sequence-3' contains itself",
+    ),
+    Case(
+        "nested_cycle",
+        "nested sequences form a cycle",
+        _nested_cycle,
+        r"sequence(/media/video/track/clipitem/sequence){3} \(line 4\): "
+        r"nested sequence 'sequence-3' contains itself via sequence-4",
+    ),
     Case("thousand_tracks", "1,000 video tracks", _thousand_tracks, usable=True, check_table=_check_thousand_tracks),
-    Case("hundred_k_clipitems", "100,000 one-frame clipitems", _hundred_k_clipitems, usable=True,
-         check_table=_check_hundred_k),
-    Case("xxe_local_file", "external entity reading a local file", _xxe_local_file,
-         r"DOCTYPE: declares entities \('xxe'\); xmeml never uses entities and multitrack does not expand them"),
-    Case("network_entity", "external parameter entity on a URL", _network_entity,
-         r"DOCTYPE: declares entities \('remote'\); xmeml never uses entities and multitrack does not expand them"),
-    Case("network_dtd", "entity from an external DTD on a URL", _network_dtd,
-         r"line 4: uses entity 'leak' from an external DTD \('http://127\.0\.0\.1:\d+/xmeml\.dtd'\), "
-         r"which multitrack never loads"),
-    Case("network_dtd_unused", "external DTD on a URL, no entity used", _network_dtd_unused, usable=True,
-         check_table=_check_one_clip),
-    Case("billion_laughs", "billion laughs", _billion_laughs,
-         r"DOCTYPE: declares entities that expand beyond the parser's limit \(an entity bomb\); "
-         r"xmeml never uses entities and multitrack does not expand them"),
-    Case("deep_nesting", f"{DEEP_LEVELS:,} nested elements", _deep_nesting,
-         r"document \(line 2\): elements nested deeper than 256 levels, the parser's limit against hostile files"),
+    Case(
+        "hundred_k_clipitems",
+        "100,000 one-frame clipitems",
+        _hundred_k_clipitems,
+        usable=True,
+        check_table=_check_hundred_k,
+    ),
+    Case(
+        "xxe_local_file",
+        "external entity reading a local file",
+        _xxe_local_file,
+        r"DOCTYPE: declares entities \('xxe'\); xmeml never uses entities and multitrack does not expand them",
+    ),
+    Case(
+        "network_entity",
+        "external parameter entity on a URL",
+        _network_entity,
+        r"DOCTYPE: declares entities \('remote'\); xmeml never uses entities and multitrack does not expand them",
+    ),
+    Case(
+        "network_dtd",
+        "entity from an external DTD on a URL",
+        _network_dtd,
+        r"line 4: uses entity 'leak' from an external DTD \('http://127\.0\.0\.1:\d+/xmeml\.dtd'\), "
+        r"which multitrack never loads",
+    ),
+    Case(
+        "network_dtd_unused",
+        "external DTD on a URL, no entity used",
+        _network_dtd_unused,
+        usable=True,
+        check_table=_check_one_clip,
+    ),
+    Case(
+        "billion_laughs",
+        "billion laughs",
+        _billion_laughs,
+        r"DOCTYPE: declares entities that expand beyond the parser's limit \(an entity bomb\); "
+        r"xmeml never uses entities and multitrack does not expand them",
+    ),
+    Case(
+        "deep_nesting",
+        f"{DEEP_LEVELS:,} nested elements",
+        _deep_nesting,
+        r"document \(line 2\): elements nested deeper than 256 levels, the parser's limit against hostile files",
+    ),
     Case("latin1", "ISO-8859-1 declaration, non-ASCII names", _latin1, usable=True, check_table=_check_latin1),
-    Case("unknown_encoding", "unsupported encoding declaration",
-         lambda _: one_clip().replace("UTF-8", "x-mac-klingon").encode(),
-         r"document: not well-formed XML \(line 1: Unsupported encoding: x-mac-klingon\)"),
-    Case("control_char_name", "name with a control character (U+0001)",
-         lambda _: one_clip(name="cam\x01one").encode(),
-         r"document: not well-formed XML \(line 4: PCDATA invalid Char value 1\)"),
-    Case("control_char_reference", "name with a control character reference (&#1;)",
-         lambda _: one_clip(name="cam&#1;one").encode(),
-         r"document: not well-formed XML \(line 4: xmlParseCharRef: invalid xmlChar value 1\)"),
-    Case("carriage_return_name", "name with &#13; and a tab", _carriage_return_name, usable=True,
-         check_table=_check_carriage_return),
-    Case("multiline_bad_value", "bad timebase holding newlines",
-         _replaced("<timebase>25</timebase><ntsc>FALSE</ntsc></rate><media>",
-                   "<timebase>2\n5\r\n</timebase><ntsc>FALSE</ntsc></rate><media>"),
-         r"sequence/rate/timebase \(line 4\): timebase must be a positive integer, got '2\\n5'"),
+    Case(
+        "unknown_encoding",
+        "unsupported encoding declaration",
+        lambda _: one_clip().replace("UTF-8", "x-mac-klingon").encode(),
+        r"document: not well-formed XML \(line 1: Unsupported encoding: x-mac-klingon\)",
+    ),
+    Case(
+        "control_char_name",
+        "name with a control character (U+0001)",
+        lambda _: one_clip(name="cam\x01one").encode(),
+        r"document: not well-formed XML \(line 4: PCDATA invalid Char value 1\)",
+    ),
+    Case(
+        "control_char_reference",
+        "name with a control character reference (&#1;)",
+        lambda _: one_clip(name="cam&#1;one").encode(),
+        r"document: not well-formed XML \(line 4: xmlParseCharRef: invalid xmlChar value 1\)",
+    ),
+    Case(
+        "carriage_return_name",
+        "name with &#13; and a tab",
+        _carriage_return_name,
+        usable=True,
+        check_table=_check_carriage_return,
+    ),
+    Case(
+        "multiline_bad_value",
+        "bad timebase holding newlines",
+        _replaced(
+            "<timebase>25</timebase><ntsc>FALSE</ntsc></rate><media>",
+            "<timebase>2\n5\r\n</timebase><ntsc>FALSE</ntsc></rate><media>",
+        ),
+        r"sequence/rate/timebase \(line 4\): timebase must be a positive integer, got '2\\n5'",
+    ),
 )
 
 CASES_BY_NAME = {case.name: case for case in CASES}
@@ -354,6 +481,7 @@ def write_case(case: Case, folder: Path, context: Context) -> Path:
 
 # --- running `multitrack ingest` under limits ---------------------------------------------------
 
+
 def limit_memory() -> None:  # pragma: no cover - runs in the child before exec
     import resource
 
@@ -362,8 +490,17 @@ def limit_memory() -> None:  # pragma: no cover - runs in the child before exec
 
 def run_ingest(inputs: list[Path], out_path: Path, *extra: str) -> subprocess.CompletedProcess:
     """`multitrack ingest` in a child process limited in time and address space."""
-    command = [sys.executable, "-m", "multitrack", "ingest", *map(str, inputs), "-o", str(out_path),
-               "--no-progress", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "multitrack",
+        "ingest",
+        *map(str, inputs),
+        "-o",
+        str(out_path),
+        "--no-progress",
+        *extra,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=TIME_LIMIT_S, preexec_fn=limit_memory)
 
 

@@ -43,7 +43,12 @@ class FakeTimeline:
 
 
 def constant_timeline(
-    tid: str, frames: int, tracks: int = 2, values: tuple[float, ...] = (1.0, 0, 0, 0, 0, 0, 0), asset: int = 1, **meta: Any
+    tid: str,
+    frames: int,
+    tracks: int = 2,
+    values: tuple[float, ...] = (1.0, 0, 0, 0, 0, 0, 0),
+    asset: int = 1,
+    **meta: Any,
 ) -> FakeTimeline:
     """Track V1 active over every frame with the same values and asset; the other tracks empty."""
     active = np.zeros((frames, tracks), np.int8)
@@ -54,7 +59,9 @@ def constant_timeline(
     return FakeTimeline(tid, active, asset_ids, value_rows, **meta)
 
 
-def random_timeline(tid: str, frames: int, tracks: int = 3, seed: int = 0, assets: int = 5, **meta: Any) -> FakeTimeline:
+def random_timeline(
+    tid: str, frames: int, tracks: int = 3, seed: int = 0, assets: int = 5, **meta: Any
+) -> FakeTimeline:
     """Shots of 5..30 frames; in each a random set of tracks is active with one asset and layout."""
     rng = np.random.default_rng(seed)
     active = np.zeros((frames, tracks), np.int8)
@@ -69,7 +76,9 @@ def random_timeline(tid: str, frames: int, tracks: int = 3, seed: int = 0, asset
             active[start:end, track] = 1
             asset[start:end, track] = rng.integers(1, assets + 1)
             values[start:end, track] = [
-                rng.uniform(0.5, 1.5), rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3),
+                rng.uniform(0.5, 1.5),
+                rng.uniform(-0.3, 0.3),
+                rng.uniform(-0.3, 0.3),
                 *rng.uniform(0, 20, size=4),
             ]
         start = end
@@ -108,7 +117,12 @@ def manifest(timelines: list[FakeTimeline]) -> dict[str, Any]:
         "max_tracks": tracks,
         "columns": column_names(tracks),
         "files": files,
-        "summary": {"files": len(files), "failed": 0, "timelines": len(files), "frames": sum(t.frames for t in timelines)},
+        "summary": {
+            "files": len(files),
+            "failed": 0,
+            "timelines": len(files),
+            "frames": sum(t.frames for t in timelines),
+        },
     }
 
 
@@ -128,8 +142,15 @@ def _entry(timeline: FakeTimeline) -> dict[str, Any]:
         "tracks_kept": timeline.tracks,
         "tracks_dropped": 0,
         "assets": [
-            {"number": n, "id": f"file-{n}", "name": f"clip{n}.mp4", "kind": "file", "pathurl": f"file://media/clip{n}.mp4",
-             "width": 3840, "height": 2160}
+            {
+                "number": n,
+                "id": f"file-{n}",
+                "name": f"clip{n}.mp4",
+                "kind": "file",
+                "pathurl": f"file://media/clip{n}.mp4",
+                "width": 3840,
+                "height": 2160,
+            }
             for n in asset_ids
         ],
         "media_size_unknown": 0,
@@ -156,17 +177,27 @@ def write_frame_table(
     return path
 
 
-def tiny_corpus(timelines: int = 8, tracks: int = 3, seed: int = 0, editors: int = 2, fps: float = 25.0) -> list[FakeTimeline]:
+def tiny_corpus(
+    timelines: int = 8, tracks: int = 3, seed: int = 0, editors: int = 2, fps: float = 25.0
+) -> list[FakeTimeline]:
     """`timelines` random timelines of 20..60 frames, spread over `editors` folders."""
     rng = np.random.default_rng(seed)
     return [
-        random_timeline(f"editor{i % editors}/tl_{i:03d}", int(rng.integers(20, 61)), tracks, seed=seed * 1000 + i,
-                        folder=f"editor{i % editors}", fps=fps)
+        random_timeline(
+            f"editor{i % editors}/tl_{i:03d}",
+            int(rng.integers(20, 61)),
+            tracks,
+            seed=seed * 1000 + i,
+            folder=f"editor{i % editors}",
+            fps=fps,
+        )
         for i in range(timelines)
     ]
 
 
-def prepare_tiny(tmp_path: Path, overrides: list[str] | None = None, timelines: list[FakeTimeline] | None = None) -> Path:
+def prepare_tiny(
+    tmp_path: Path, overrides: list[str] | None = None, timelines: list[FakeTimeline] | None = None
+) -> Path:
     """A prepared folder at tmp_path/prepared from a tiny corpus, with configs/tiny.yaml and `overrides`."""
     from multitrack.config import load_config
     from multitrack.data.prepare import prepare

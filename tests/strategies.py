@@ -41,11 +41,9 @@ from multitrack.timeline.model import (
     Transition,
 )
 
-RATES = (Rate(24, True), Rate(24), Rate(25), Rate(30, True), Rate(30), Rate(50), Rate(60, True),
-         Rate(60))
+RATES = (Rate(24, True), Rate(24), Rate(25), Rate(30, True), Rate(30), Rate(50), Rate(60, True), Rate(60))
 SEQUENCE_SIZES = ((1920, 1080), (3840, 2160), (1080, 1920), (1280, 720))
-MEDIA_SIZES = ((1920, 1080), (3840, 2160), (1280, 720), (1080, 1920), (720, 576), (2048, 858),
-               (314, 478))
+MEDIA_SIZES = ((1920, 1080), (3840, 2160), (1280, 720), (1080, 1920), (720, 576), (2048, 858), (314, 478))
 ASSET_DURATION_FRAMES = 20_000  # long enough for every in/out the strategies draw
 MAX_IN_FRAME = 5_000
 
@@ -66,13 +64,19 @@ def _values(low: float, high: float) -> st.SearchStrategy[float]:
 def _key_whens(in_frame: int, out_frame: int) -> st.SearchStrategy[list[float]]:
     """1–4 distinct source frames, ascending; keys may lie outside [in, out] (§7)."""
     frames = st.integers(in_frame - 20, out_frame + 20)
-    return st.lists(frames, min_size=1, max_size=4, unique=True).map(
-        lambda ws: [float(w) for w in sorted(ws)])
+    return st.lists(frames, min_size=1, max_size=4, unique=True).map(lambda ws: [float(w) for w in sorted(ws)])
 
 
 @st.composite
-def params(draw, low: float, high: float, in_frame: int = 0, out_frame: int = 100,
-           whens: list[float] | None = None, keyframed: bool | None = None) -> Param:
+def params(
+    draw,
+    low: float,
+    high: float,
+    in_frame: int = 0,
+    out_frame: int = 100,
+    whens: list[float] | None = None,
+    keyframed: bool | None = None,
+) -> Param:
     """A Param in [low, high], static or keyed at source frames around [in, out]."""
     value = draw(_values(low, high))
     if keyframed is None:
@@ -101,8 +105,7 @@ def motions(draw, in_frame: int = 0, out_frame: int = 100) -> Motion | None:
 @st.composite
 def crops(draw, in_frame: int = 0, out_frame: int = 100) -> Crop | None:
     """None or a non-default Crop; each side static 0 or a value in 0..60 %."""
-    sides = [draw(st.one_of(st.just(Param(0.0)), params(0.0, 60.0, in_frame, out_frame)))
-             for _ in range(4)]
+    sides = [draw(st.one_of(st.just(Param(0.0)), params(0.0, 60.0, in_frame, out_frame))) for _ in range(4)]
     crop = Crop(*sides)
     return None if crop.is_default else crop
 
@@ -130,8 +133,13 @@ def file_assets(draw, asset_id: str = "file-1", rate: Rate | None = None) -> Ass
 
 
 @st.composite
-def clips(draw, asset_id: str = "file-1", start_frame: int | None = None,
-          length_frames: int | None = None, with_effects: bool = True) -> Clip:
+def clips(
+    draw,
+    asset_id: str = "file-1",
+    start_frame: int | None = None,
+    length_frames: int | None = None,
+    with_effects: bool = True,
+) -> Clip:
     """One clip at speed 100 with optional Motion/Crop keyed on its source axis."""
     if start_frame is None:
         start_frame = draw(st.integers(0, 500))
@@ -207,8 +215,7 @@ def _add_fades(draw, track: Track) -> None:
     fade = draw(st.integers(1, 10))
     fits = all(start >= first.start_frame + fade for start, _ in taken)
     if draw(st.booleans()) and fade < first.length_frames // 2 and fits:
-        track.transitions.insert(0, Transition(first.start_frame, first.start_frame + fade,
-                                               "start-black"))
+        track.transitions.insert(0, Transition(first.start_frame, first.start_frame + fade, "start-black"))
     fits = all(end <= last.end_frame - fade for _, end in taken)
     if draw(st.booleans()) and fade < last.length_frames // 2 and fits:
         track.transitions.append(Transition(last.end_frame - fade, last.end_frame, "end-black"))
@@ -217,8 +224,12 @@ def _add_fades(draw, track: Track) -> None:
 def _moved(clip: Clip, start: int = 0, end: int = 0) -> Clip:
     """The clip with its start moved by `start` and its end by `end` frames."""
     return dataclasses.replace(
-        clip, start_frame=clip.start_frame + start, in_frame=clip.in_frame + start,
-        end_frame=clip.end_frame + end, out_frame=clip.out_frame + end)
+        clip,
+        start_frame=clip.start_frame + start,
+        in_frame=clip.in_frame + start,
+        end_frame=clip.end_frame + end,
+        out_frame=clip.out_frame + end,
+    )
 
 
 @st.composite
@@ -227,8 +238,7 @@ def _audio_track(draw, asset_ids: list[str], max_clips: int) -> Track:
     cursor = draw(st.integers(0, 40))
     for _ in range(draw(st.integers(1, max_clips))):
         cursor += draw(st.integers(0, 20))
-        clip = draw(clips(draw(st.sampled_from(asset_ids)), cursor, draw(st.integers(3, 150)),
-                          with_effects=False))
+        clip = draw(clips(draw(st.sampled_from(asset_ids)), cursor, draw(st.integers(3, 150)), with_effects=False))
         clip_list.append(clip)
         cursor = clip.end_frame
     return Track(clip_list, [], enabled=draw(st.integers(0, 4)) > 0, name=draw(_track_names()))
@@ -242,8 +252,15 @@ def _track_names() -> st.SearchStrategy[str]:
 def _nested_asset(draw, asset_id: str, rate: Rate) -> Asset:
     """A nested sequence used as a clip: its own size and length, the sequence's rate."""
     width_px, height_px = draw(st.sampled_from(SEQUENCE_SIZES))
-    return Asset(id=asset_id, name=draw(names), kind=AssetKind.SEQUENCE, rate=rate,
-                 width_px=width_px, height_px=height_px, duration_frames=ASSET_DURATION_FRAMES)
+    return Asset(
+        id=asset_id,
+        name=draw(names),
+        kind=AssetKind.SEQUENCE,
+        rate=rate,
+        width_px=width_px,
+        height_px=height_px,
+        duration_frames=ASSET_DURATION_FRAMES,
+    )
 
 
 @st.composite
@@ -254,9 +271,15 @@ def _generator_asset(draw) -> Asset:
 
 
 @st.composite
-def timelines(draw, max_video_tracks: int = 4, max_clips_per_track: int = 5,
-              audio: bool = True, nested: bool = True, generators: bool = True,
-              transitions: bool = True) -> Timeline:
+def timelines(
+    draw,
+    max_video_tracks: int = 4,
+    max_clips_per_track: int = 5,
+    audio: bool = True,
+    nested: bool = True,
+    generators: bool = True,
+    transitions: bool = True,
+) -> Timeline:
     """A whole valid Timeline (see the module docstring for what valid means)."""
     rate = draw(rates())
     width_px, height_px = draw(st.sampled_from(SEQUENCE_SIZES))
@@ -266,8 +289,10 @@ def timelines(draw, max_video_tracks: int = 4, max_clips_per_track: int = 5,
     if generators and draw(st.booleans()):
         matte = draw(_generator_asset())
         pool[matte.id] = matte
-    video_tracks = [draw(_video_track(pool, max_clips_per_track, transitions))
-                    for _ in range(draw(st.integers(1, max_video_tracks)))]
+    video_tracks = [
+        draw(_video_track(pool, max_clips_per_track, transitions))
+        for _ in range(draw(st.integers(1, max_video_tracks)))
+    ]
     audio_ids = sorted(i for i, a in pool.items() if a.has_audio)
     audio_tracks = []
     if audio and audio_ids:

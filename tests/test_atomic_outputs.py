@@ -72,6 +72,7 @@ def _cli(capsys, *argv: str) -> tuple[int, str]:
 
 # --- fixtures: one of each output, written once ---------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("ingested")
@@ -91,6 +92,7 @@ def trained(tmp_path_factory, tiny_config) -> tuple[Path, Path]:
 
 
 # --- atomic writes -----------------------------------------------------------------------------
+
 
 def test_frame_table_csv_and_manifest_arrive_by_rename(tmp_path):
     write_good_files(tmp_path / "in")
@@ -122,6 +124,7 @@ def test_checkpoints_bundle_and_run_config_arrive_by_rename(tmp_path, tiny_confi
 
 # --- damaged outputs fail naming themselves ------------------------------------------------------
 
+
 def _flip_byte(path: Path, offset: int) -> None:
     data = bytearray(path.read_bytes())
     data[offset] ^= 0x10
@@ -133,8 +136,10 @@ def test_truncated_parquet(ingested, tmp_path, capsys):
     cut.write_bytes(ingested.read_bytes()[:-100])
     status, err = _cli(capsys, "prepare", str(cut), "-o", str(tmp_path / "p"), "--no-progress")
     assert status == 1
-    assert err.startswith(f"multitrack prepare: error: {cut}: not a readable Parquet frame table: Parquet magic "
-                          f"bytes not found in footer.")
+    assert err.startswith(
+        f"multitrack prepare: error: {cut}: not a readable Parquet frame table: Parquet magic "
+        f"bytes not found in footer."
+    )
     assert not (tmp_path / "p").exists()
 
 
@@ -147,8 +152,10 @@ def test_corrupt_parquet_page_is_caught_by_its_checksum(ingested, tmp_path, caps
     _flip_byte(corrupt, chunk.data_page_offset + chunk.total_compressed_size - 3)  # inside the page's data
     status, err = _cli(capsys, "prepare", str(corrupt), "-o", str(tmp_path / "p"), "--no-progress")
     assert status == 1
-    assert err.startswith(f"multitrack prepare: error: {corrupt}: row group 0 cannot be read (corrupt or truncated "
-                          f"file): could not verify page integrity, CRC checksum verification failed")
+    assert err.startswith(
+        f"multitrack prepare: error: {corrupt}: row group 0 cannot be read (corrupt or truncated "
+        f"file): could not verify page integrity, CRC checksum verification failed"
+    )
     assert err.count("\n") == 1
 
 
@@ -178,17 +185,32 @@ def _nan_in_values(path: Path) -> None:
 
 
 PREPARED_DAMAGE = {
-    "truncated npy": ("train/values.npy", _truncate_npy,
-                      r"train/values\.npy is not a readable \.npy array: mmap length is greater than file size"),
-    "NaN written into values": ("train/values.npy", _nan_in_values,
-                                r"train/values\.npy does not match the sha256 in prepared\.json \(modified\?\)"),
-    "asset_classes edited": ("prepared.json", lambda p: _edit_json(p, lambda c: c.update(asset_classes=2)),
-                             r"prepared\.json was changed after prepare wrote it \(its content_sha256 does not "
-                             r"match\); rerun 'multitrack prepare'"),
-    "window edited": ("prepared.json", lambda p: _edit_json(p, lambda c: c["window"].update(length=64)),
-                      r"prepared\.json was changed after prepare wrote it"),
-    "stats mean edited": ("stats.json", lambda p: _edit_json(p, lambda c: c["scale"].update(mean=5.0)),
-                          r"stats\.json does not match the sha256 in prepared\.json \(modified\?\)"),
+    "truncated npy": (
+        "train/values.npy",
+        _truncate_npy,
+        r"train/values\.npy is not a readable \.npy array: mmap length is greater than file size",
+    ),
+    "NaN written into values": (
+        "train/values.npy",
+        _nan_in_values,
+        r"train/values\.npy does not match the sha256 in prepared\.json \(modified\?\)",
+    ),
+    "asset_classes edited": (
+        "prepared.json",
+        lambda p: _edit_json(p, lambda c: c.update(asset_classes=2)),
+        r"prepared\.json was changed after prepare wrote it \(its content_sha256 does not "
+        r"match\); rerun 'multitrack prepare'",
+    ),
+    "window edited": (
+        "prepared.json",
+        lambda p: _edit_json(p, lambda c: c["window"].update(length=64)),
+        r"prepared\.json was changed after prepare wrote it",
+    ),
+    "stats mean edited": (
+        "stats.json",
+        lambda p: _edit_json(p, lambda c: c["scale"].update(mean=5.0)),
+        r"stats\.json does not match the sha256 in prepared\.json \(modified\?\)",
+    ),
 }
 
 
@@ -197,8 +219,16 @@ def test_damaged_prepared_folder_is_refused_by_train(damage, trained, tmp_path, 
     relative, spoil, message = PREPARED_DAMAGE[damage]
     copy = shutil.copytree(trained[0], tmp_path / "prepared")
     spoil(copy / relative)
-    status, err = _cli(capsys, "train", "--config", str(Path(trained[1]) / "config.yaml"), "--data", str(copy),
-                       "--run-dir", str(tmp_path / "run"))
+    status, err = _cli(
+        capsys,
+        "train",
+        "--config",
+        str(Path(trained[1]) / "config.yaml"),
+        "--data",
+        str(copy),
+        "--run-dir",
+        str(tmp_path / "run"),
+    )
     assert status == 1
     assert err.startswith(f"multitrack train: error: {copy}")
     assert re.search(message, err), err
@@ -222,12 +252,22 @@ def test_damaged_bundle_is_refused_naming_it(trained, tmp_path, capsys):
     bundle = shutil.copytree(trained[1] / "bundle", tmp_path / "bundle")
     weights = bundle / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-64])  # a copy cut short
-    argv = ["generate", str(bundle), "--prompt", str(tmp_path / "prompt" / prompt.name), "--seconds", "1",
-            "-o", str(tmp_path / "out.xml")]
+    argv = [
+        "generate",
+        str(bundle),
+        "--prompt",
+        str(tmp_path / "prompt" / prompt.name),
+        "--seconds",
+        "1",
+        "-o",
+        str(tmp_path / "out.xml"),
+    ]
     status, err = _cli(capsys, *argv)
     assert status == 1
-    assert err == (f"multitrack generate: error: {weights}: sha256 does not match bundle.json: the weights are "
-                   f"corrupt or were replaced\n")
+    assert err == (
+        f"multitrack generate: error: {weights}: sha256 does not match bundle.json: the weights are "
+        f"corrupt or were replaced\n"
+    )
     # the JSON rewritten to match the cut weights: the safetensors reader still refuses them
     _edit_json(bundle / "bundle.json", lambda meta: meta["weights"].update(sha256=_sha256(weights)))
     status, err = _cli(capsys, *argv)

@@ -55,8 +55,11 @@ def _assert_nothing_leaked(result, out_path, http_requests) -> None:
 
 
 def _skipped_lines(stderr: str) -> list[str]:
-    return [line.removeprefix("multitrack ingest: skipped ") for line in stderr.splitlines()
-            if line.startswith("multitrack ingest: skipped ")]
+    return [
+        line.removeprefix("multitrack ingest: skipped ")
+        for line in stderr.splitlines()
+        if line.startswith("multitrack ingest: skipped ")
+    ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -98,8 +101,9 @@ def test_all_in_one_batch_with_good_files(context, http_requests, tmp_path):
             assert message_pattern(case, folder / case.file_name).fullmatch(entry["error"]), entry["error"]
     written = {good.timeline_id for good in goods} | {case.name for case in CASES if case.usable}
     assert set(table.column("timeline").unique().to_pylist()) == written
-    assert _skipped_lines(result.stderr) == [file_entry(manifest, case.file_name)["error"]
-                                            for case in sorted(ERROR_CASES, key=lambda c: c.file_name)]
+    assert _skipped_lines(result.stderr) == [
+        file_entry(manifest, case.file_name)["error"] for case in sorted(ERROR_CASES, key=lambda c: c.file_name)
+    ]
     assert manifest["summary"]["failed"] == len(ERROR_CASES)
     _assert_nothing_leaked(result, out_path, http_requests)
 
@@ -118,8 +122,10 @@ def test_a_file_that_kills_its_worker_is_reported_and_the_batch_goes_on(tmp_path
 
     monkeypatch.setattr(ingest_module, "convert_file", dies_on_the_killer)  # forked workers inherit it
     report = ingest_module.ingest([folder], tmp_path / "frames.parquet", jobs=2, progress=False)
-    assert report.errors == [f"{folder / 'killer.xml'}: the worker process converting it died (killed by the "
-                             f"system, e.g. out of memory, or crashed); skipped"]
+    assert report.errors == [
+        f"{folder / 'killer.xml'}: the worker process converting it died (killed by the "
+        f"system, e.g. out of memory, or crashed); skipped"
+    ]
     manifest, table = read_outputs(tmp_path / "frames.parquet")
     assert [entry["path"] for entry in manifest["files"]] == ["good_a.xml", "good_b.xml", "killer.xml"]
     for good in goods:

@@ -163,8 +163,15 @@ class TestRollout:
         prompt = frames_from_visible([0, 0, 0, 1], n_tracks=2)  # last shot 1 frame old
         for seed in range(5):
             continuation = rollout("semi_markov", stats, prompt, 8, 1.0, np.random.default_rng(seed))
-            joined = Frames(*(np.concatenate([a, b]) for a, b in zip(
-                (prompt.active, prompt.asset, prompt.values), (continuation.active, continuation.asset, continuation.values))))
+            joined = Frames(
+                *(
+                    np.concatenate([a, b])
+                    for a, b in zip(
+                        (prompt.active, prompt.asset, prompt.values),
+                        (continuation.active, continuation.asset, continuation.values),
+                    )
+                )
+            )
             # shots of 3 frames: the prompt's V2 shot ends after 2 more frames, then every 3
             assert np.flatnonzero(cut_mask(joined, starts(12))).tolist() == [3, 6, 9]
         # the transition matrix (94 % V1 -> V2) alternates tracks; V2's layout is reused

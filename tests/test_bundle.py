@@ -16,8 +16,10 @@ from multitrack.errors import BundleError
 from multitrack.train.bundle import BUNDLE_VERSION, export_checkpoint, load_bundle, read_checkpoint, write_bundle
 from multitrack.train.module import DataInfo, MultitrackModule
 
-STATS = {name: {"mean": 0.5, "std": 2.0} for name in
-         ("scale", "pos_x", "pos_y", "crop_left", "crop_right", "crop_top", "crop_bottom")}  # fmt: skip
+STATS = {
+    name: {"mean": 0.5, "std": 2.0}
+    for name in ("scale", "pos_x", "pos_y", "crop_left", "crop_right", "crop_top", "crop_bottom")
+}
 DATA = DataInfo(max_tracks=4, asset_classes=8, stats=STATS, fingerprint="f" * 64, features={"features": ["active"]})
 
 
@@ -135,7 +137,10 @@ def test_truncated_and_foreign_checkpoints_are_named(module, tmp_path):
 
 def test_incompatible_format_version_says_which_versions(bundle_dir):
     _edit_meta(bundle_dir, lambda meta: meta.update(format_version=1, package_version="0.0.9"))
-    with pytest.raises(BundleError, match=rf"bundle format version 1 \(written by multitrack 0\.0\.9\) is not supported: multitrack 0\.1\.0 reads format version {BUNDLE_VERSION}"):
+    with pytest.raises(
+        BundleError,
+        match=rf"bundle format version 1 \(written by multitrack 0\.0\.9\) is not supported: multitrack 0\.1\.0 reads format version {BUNDLE_VERSION}",
+    ):
         load_bundle(bundle_dir)
 
 
@@ -151,7 +156,10 @@ def test_changed_weights_fail_the_sha256_check(bundle_dir):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda m: m["config"]["model"].update(d_model=64), r"tensor \S+ has shape \[32, \d+\] but the model .* needs \[64, \d+\]"),
+        (
+            lambda m: m["config"]["model"].update(d_model=64),
+            r"tensor \S+ has shape \[32, \d+\] but the model .* needs \[64, \d+\]",
+        ),
         (lambda m: m.update(max_tracks=6), r"has shape .* but the model \(max_tracks=6"),
         (lambda m: m.update(asset_classes="8"), r"asset_classes: expected a positive integer, got '8'"),
         (lambda m: m["config"]["model"].update(n_heads=5), r"config: d_model 32 is not a multiple of n_heads 5"),

@@ -108,8 +108,15 @@ class _RecordOrder(L.LightningModule):
 def test_lightning_sets_the_epoch_on_the_sampler(prepared_dir):
     module = MultitrackDataModule(prepared_dir, batch_size=4, seed=2)
     recorder = _RecordOrder()
-    trainer = L.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    trainer = L.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
     trainer.fit(recorder, datamodule=module)
     for epoch in (0, 1):
         seen = torch.cat([values.flatten(1) for values in recorder.seen[epoch]])

@@ -31,10 +31,22 @@ def test_two_cpu_processes_train_on_different_windows(tmp_path, tiny_config):
     env = {**os.environ, "MULTITRACK_RECORD_WINDOWS": str(tmp_path / "seen")}
     env.pop("MULTITRACK_RUN_DIR", None)
     command = [
-        sys.executable, "-m", "multitrack", "train", "--config", str(tiny_config), "--data", str(prepared),
-        "--run-dir", str(tmp_path / "run"),
-        "--set", "trainer.strategy=ddp", "trainer.devices=2", "trainer.accelerator=cpu", "trainer.max_epochs=2",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "multitrack",
+        "train",
+        "--config",
+        str(tiny_config),
+        "--data",
+        str(prepared),
+        "--run-dir",
+        str(tmp_path / "run"),
+        "--set",
+        "trainer.strategy=ddp",
+        "trainer.devices=2",
+        "trainer.accelerator=cpu",
+        "trainer.max_epochs=2",
+    ]
     result = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
 

@@ -24,7 +24,9 @@ from multitrack.train.bundle import write_bundle  # noqa: E402
 from multitrack.train.module import DataInfo  # noqa: E402
 
 # 10 timelines of 60..105 frames at 25 fps, 3 tracks; configs/tiny.yaml splits them 6/2/2
-CORPUS = [random_timeline(f"editor{i % 2}/tl_{i}", 60 + 5 * i, tracks=3, seed=i, folder=f"editor{i % 2}") for i in range(10)]
+CORPUS = [
+    random_timeline(f"editor{i % 2}/tl_{i}", 60 + 5 * i, tracks=3, seed=i, folder=f"editor{i % 2}") for i in range(10)
+]
 OPTIONS = EvaluateOptions(prompt_seconds=0.4, horizon_seconds=0.8, samples=2, max_prompts=3)
 
 
@@ -57,12 +59,25 @@ def test_metrics_have_every_predictor_and_figure(setup):
     for name in ("model", "persistence", "markov", "semi_markov"):
         figures = saved[name]
         assert set(figures["all_frames"]) >= {
-            "active_accuracy", "active_f1", "active_log_loss", "asset_accuracy", "asset_log_loss",
-            "scale_mae", "position_mae", "position_mae_px", "crop_mae", "iou",
+            "active_accuracy",
+            "active_f1",
+            "active_log_loss",
+            "asset_accuracy",
+            "asset_log_loss",
+            "scale_mae",
+            "position_mae",
+            "position_mae_px",
+            "crop_mae",
+            "iou",
         }
         assert 0 < figures["all_frames"]["asset_log_loss"] < -np.log(1e-7)
         assert set(figures["cuts"]) >= {"next_track_accuracy", "cut_f1", "tolerance_frames"}
-        assert set(figures["rollout"]) >= {"shot_length_w1_seconds", "track_share_tv", "layout_share_tv", "zoom_rate_abs_diff"}
+        assert set(figures["rollout"]) >= {
+            "shot_length_w1_seconds",
+            "track_share_tv",
+            "layout_share_tv",
+            "zoom_rate_abs_diff",
+        }
         assert figures["n_frames"] == saved["model"]["n_frames"] > 0
     assert saved["settings"]["prompts"] == 3
 
@@ -88,8 +103,24 @@ def test_report_is_self_contained(setup):
 
 def test_cli_evaluate(setup, tmp_path, capsys):
     prepared, bundle, _, _ = setup
-    code = main(["evaluate", str(bundle), "--data", str(prepared), "-o", str(tmp_path / "cli"),
-                 "--prompt-seconds", "0.4", "--horizon-seconds", "0.8", "--samples", "1", "--max-prompts", "1"])
+    code = main(
+        [
+            "evaluate",
+            str(bundle),
+            "--data",
+            str(prepared),
+            "-o",
+            str(tmp_path / "cli"),
+            "--prompt-seconds",
+            "0.4",
+            "--horizon-seconds",
+            "0.8",
+            "--samples",
+            "1",
+            "--max-prompts",
+            "1",
+        ]
+    )
     assert code == 0
     assert "change_frames.active_log_loss" in capsys.readouterr().out
     assert (tmp_path / "cli" / "report.html").is_file()
@@ -121,12 +152,19 @@ def test_prompts_are_back_to_back_and_capped(setup):
     for prompt in prompts:
         offset, frames = split.timeline(prompt.timeline)
         assert prompt.prompt_frames == 5  # 0.2 s at 25 fps
-        assert offset <= prompt.start_row and prompt.start_row + prompt.prompt_frames + prompt.horizon_frames <= offset + frames
+        assert (
+            offset <= prompt.start_row
+            and prompt.start_row + prompt.prompt_frames + prompt.horizon_frames <= offset + frames
+        )
     assert len(choose_prompts(split, EvaluateOptions(prompt_seconds=0.2, horizon_seconds=0.4, max_prompts=2))) == 2
 
 
 def test_aspect_table():
-    entry = {"width": 1920, "height": 1080, "assets": [{"number": 1, "width": 1080, "height": 1920}, {"number": 7, "width": 640, "height": 480}]}
+    entry = {
+        "width": 1920,
+        "height": 1080,
+        "assets": [{"number": 1, "width": 1080, "height": 1920}, {"number": 7, "width": 640, "height": 480}],
+    }
     table = aspect_table(entry, asset_classes=4)
     # a portrait phone clip in a 16:9 frame: (16/9) / (9/16); number 7 folds into "other": 1
     np.testing.assert_allclose(table, [1.0, (16 / 9) / (9 / 16), 1.0, 1.0])

@@ -18,14 +18,33 @@ RATE = Rate(25)
 def multicam_prompt() -> Timeline:
     """Two camera angles in sync (A: source = timeline + 1000, B: + 1250), a logo over them."""
     assets = {
-        "cam-a": Asset("cam-a", "cam A.mp4", pathurl="file://localhost/media/camA.mp4", width_px=3840, height_px=2160,
-                       rate=RATE, duration_frames=20000, has_audio=True),
-        "cam-b": Asset("cam-b", "cam B.mp4", pathurl="file://localhost/media/camB.mp4", width_px=1920, height_px=1080,
-                       rate=RATE, duration_frames=20000),
+        "cam-a": Asset(
+            "cam-a",
+            "cam A.mp4",
+            pathurl="file://localhost/media/camA.mp4",
+            width_px=3840,
+            height_px=2160,
+            rate=RATE,
+            duration_frames=20000,
+            has_audio=True,
+        ),
+        "cam-b": Asset(
+            "cam-b",
+            "cam B.mp4",
+            pathurl="file://localhost/media/camB.mp4",
+            width_px=1920,
+            height_px=1080,
+            rate=RATE,
+            duration_frames=20000,
+        ),
         "logo": Asset("logo", "logo.png", pathurl="file://localhost/media/logo.png", width_px=500, height_px=500),
     }
-    v1 = Track([Clip("cam-a", 0, 100, 1000, 1100), Clip("cam-b", 100, 175, 1350, 1425), Clip("cam-a", 175, 250, 1175, 1250)])
-    v2 = Track([Clip("logo", 50, 150, 0, 100, motion=Motion(scale=Param(40.0), center_x=Param(0.5), center_y=Param(-0.4)))])
+    v1 = Track(
+        [Clip("cam-a", 0, 100, 1000, 1100), Clip("cam-b", 100, 175, 1350, 1425), Clip("cam-a", 175, 250, 1175, 1250)]
+    )
+    v2 = Track(
+        [Clip("logo", 50, 150, 0, 100, motion=Motion(scale=Param(40.0), center_x=Param(0.5), center_y=Param(-0.4)))]
+    )
     a1 = Track([Clip("cam-a", 0, 250, 1000, 1250)])
     return Timeline("interview", RATE, 1920, 1080, 250, [v1, v2], [a1], assets)
 
@@ -50,7 +69,10 @@ def prompt_and_continuation(generated: int = 100):
 def test_track_runs():
     active = np.array([[1, 0], [1, 1], [1, 1], [0, 1], [1, 0]], bool)
     asset = np.array([[1, 0], [1, 2], [3, 2], [0, 2], [3, 0]])
-    runs = [(r.track, r.start_frame, r.end_frame, r.asset_number) for r in track_runs(Frames(active, asset, np.zeros((5, 2, 7))))]
+    runs = [
+        (r.track, r.start_frame, r.end_frame, r.asset_number)
+        for r in track_runs(Frames(active, asset, np.zeros((5, 2, 7))))
+    ]
     assert runs == [(0, 0, 2, 1), (0, 2, 3, 3), (0, 4, 5, 3), (1, 1, 4, 2)]
 
 
@@ -60,7 +82,11 @@ def test_one_clip_per_run_and_angles_stay_in_sync():
     v1 = conversion.timeline.video_tracks[0].clips
     # prompt's three clips, then B (250-290) and A (290-350)
     assert [(c.asset_id, c.start_frame, c.end_frame) for c in v1] == [
-        ("cam-a", 0, 100), ("cam-b", 100, 175), ("cam-a", 175, 250), ("cam-b", 250, 290), ("cam-a", 290, 350)
+        ("cam-a", 0, 100),
+        ("cam-b", 100, 175),
+        ("cam-a", 175, 250),
+        ("cam-b", 250, 290),
+        ("cam-a", 290, 350),
     ]
     for clip in v1:
         assert clip.in_frame - clip.start_frame == {"cam-a": 1000, "cam-b": 1250}[clip.asset_id]
@@ -121,4 +147,6 @@ def test_opentimelineio_reads_the_same_clips(tmp_path):
             (c.in_frame, c.end_frame - c.start_frame) for c in ours.clips
         ]
         assert [theirs.range_of_child(c).start_time.to_frames() for c in clips] == [c.start_frame for c in ours.clips]
-        assert [c.media_reference.target_url for c in clips] == [timeline.assets[c.asset_id].pathurl for c in ours.clips]
+        assert [c.media_reference.target_url for c in clips] == [
+            timeline.assets[c.asset_id].pathurl for c in ours.clips
+        ]

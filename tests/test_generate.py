@@ -27,20 +27,42 @@ STATS = NormStats(np.array([1.0, 0, 0, 0, 0, 0, 0]), np.array([0.2, 0.05, 0.05, 
 
 def write_prompt(path) -> None:
     assets = {
-        name: Asset(name, f"{name}.mp4", pathurl=f"file://localhost/media/{name}.mp4", width_px=1920, height_px=1080,
-                    rate=RATE, duration_frames=50_000, has_audio=True)
+        name: Asset(
+            name,
+            f"{name}.mp4",
+            pathurl=f"file://localhost/media/{name}.mp4",
+            width_px=1920,
+            height_px=1080,
+            rate=RATE,
+            duration_frames=50_000,
+            has_audio=True,
+        )
         for name in OFFSETS
     }
     cuts = [0, 30, 55, 90, 120]
-    v1 = Track([Clip(name, s, e, s + OFFSETS[name], e + OFFSETS[name])
-                for (s, e), name in zip(zip(cuts, cuts[1:]), ["cam-a", "cam-b", "cam-a", "cam-b"])])
+    v1 = Track(
+        [
+            Clip(name, s, e, s + OFFSETS[name], e + OFFSETS[name])
+            for (s, e), name in zip(zip(cuts, cuts[1:]), ["cam-a", "cam-b", "cam-a", "cam-b"])
+        ]
+    )
     a1 = Track([Clip("cam-a", 0, 120, 1000, 1120)])
     write_xmeml(Timeline("podcast", RATE, 1920, 1080, 120, [v1, Track()], [a1], assets), path)
 
 
 def make_bundle(path, overrides=()):
-    config = load_config(None, ["model.d_model=16", "model.n_heads=2", "model.n_layers=1", "model.d_ff=32",
-                                "window.length=16", "data.asset_classes=4", *overrides])
+    config = load_config(
+        None,
+        [
+            "model.d_model=16",
+            "model.n_heads=2",
+            "model.n_layers=1",
+            "model.d_ff=32",
+            "window.length=16",
+            "data.asset_classes=4",
+            *overrides,
+        ],
+    )
     torch.manual_seed(0)
     model = MultitrackTransformer(config.model, 2, 4, config.window.length)
     with torch.no_grad():  # a bias towards V1 active: a random model would flicker every frame
@@ -135,7 +157,9 @@ def test_empty_prompt_is_refused(files, tmp_path):
 
 def test_cli_file_and_folder(files, tmp_path, capsys):
     prompt, bundle = files
-    assert main(["generate", str(bundle), "--prompt", str(prompt), "--seconds", "1", "-o", str(tmp_path / "one.xml")]) == 0
+    assert (
+        main(["generate", str(bundle), "--prompt", str(prompt), "--seconds", "1", "-o", str(tmp_path / "one.xml")]) == 0
+    )
     assert read_xmeml(tmp_path / "one.xml")[0].duration_frames == 145
     folder = tmp_path / "prompts"
     (folder / "show").mkdir(parents=True)
@@ -159,8 +183,13 @@ def test_real_prompts_continue_and_read_back(real_corpus, files, tmp_path, name)
     ours = sum(len(t.clips) for t in timeline.video_tracks)
     read = otio.adapters.read_from_file(str(out), adapter_name="fcp_xml")
     # a nested sequence (Premiere's multicam, docs/xmeml.md §5) reads as a Stack in OTIO
-    theirs = sum(1 for t in read.tracks if t.kind == otio.schema.TrackKind.Video
-                 for item in t if isinstance(item, (otio.schema.Clip, otio.schema.Stack)))
+    theirs = sum(
+        1
+        for t in read.tracks
+        if t.kind == otio.schema.TrackKind.Video
+        for item in t
+        if isinstance(item, (otio.schema.Clip, otio.schema.Stack))
+    )
     assert ours == theirs == result.clips
     # every clip keeps an offset (source - timeline frame) that its asset had in the prompt
     prompt_offsets: dict[str, set[int]] = {}

@@ -105,19 +105,37 @@ INTERVIEW = xmeml(
         50,
         track(
             clipitem(
-                "clipitem-1", "wide.mov", 0, -1, 0, 30,
-                file_definition("file-1", "wide.mov", (3840, 2160)), motion(50),
+                "clipitem-1",
+                "wide.mov",
+                0,
+                -1,
+                0,
+                30,
+                file_definition("file-1", "wide.mov", (3840, 2160)),
+                motion(50),
             )
             + TRANSITION
             + clipitem(
-                "clipitem-2", "close.mov", -1, 50, 100, 126,
-                file_definition("file-2", "close.mov", (1280, 720)), motion(150, KEYED_CENTER),
+                "clipitem-2",
+                "close.mov",
+                -1,
+                50,
+                100,
+                126,
+                file_definition("file-2", "close.mov", (1280, 720)),
+                motion(150, KEYED_CENTER),
             )
         )
         + track(
             clipitem(
-                "clipitem-3", "still.png", 10, 20, 0, 10,
-                file_definition("file-3", "still.png", None), motion(40) + crop_left(25),
+                "clipitem-3",
+                "still.png",
+                10,
+                20,
+                0,
+                10,
+                file_definition("file-3", "still.png", None),
+                motion(40) + crop_left(25),
             )
             + clipitem("clipitem-4", "wide.mov", 30, 40, 0, 10, '<file id="file-1"/>', enabled="FALSE")
         )
@@ -210,8 +228,20 @@ def test_manifest_shape(corpus, tmp_path):
     assert interview["error"] is None
     (entry,) = interview["timelines"]
     assert set(entry) == {
-        "id", "name", "folder", "timebase", "ntsc", "fps", "width", "height", "frames",
-        "tracks_kept", "tracks_dropped", "assets", "media_size_unknown", "warnings",
+        "id",
+        "name",
+        "folder",
+        "timebase",
+        "ntsc",
+        "fps",
+        "width",
+        "height",
+        "frames",
+        "tracks_kept",
+        "tracks_dropped",
+        "assets",
+        "media_size_unknown",
+        "warnings",
     }
     assert (entry["id"], entry["name"], entry["folder"]) == ("editor01/interview", "Interview", "editor01")
     rate_and_size = (entry["timebase"], entry["ntsc"], entry["fps"], entry["width"], entry["height"])
@@ -502,7 +532,12 @@ def test_task_chunks_are_guided_by_the_bytes_still_waiting():
     # 23 -> 5.75: h (20) alone; 3 -> 0.75: i, then j.
     sizes_bytes = [60, 5, 5, 2, 2, 2, 1, 20, 2, 1]
     assert ingest_module.task_chunks(tasks, sizes_bytes, jobs=1) == [
-        ["a"], ["b", "c"], ["d", "e", "f", "g"], ["h"], ["i"], ["j"],
+        ["a"],
+        ["b", "c"],
+        ["d", "e", "f", "g"],
+        ["h"],
+        ["i"],
+        ["j"],
     ]
     # equal sizes, 10 files, jobs 2: budget 10/8 of a file -> one file a chunk throughout
     assert ingest_module.task_chunks(tasks, [7] * 10, jobs=2) == [[task] for task in tasks]

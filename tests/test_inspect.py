@@ -38,7 +38,9 @@ def test_inspect_bad_file_exits_1_with_one_line(tmp_path, capsys):
     assert captured.out == ""
     [line] = captured.err.splitlines()
     assert line.startswith("multitrack inspect: error: ")
-    assert "broken.xml: sequence/media/video/track/clipitem/start (line 6): expected an integer frame, got 'zero'" in line
+    assert (
+        "broken.xml: sequence/media/video/track/clipitem/start (line 6): expected an integer frame, got 'zero'" in line
+    )
 
 
 def test_inspect_file_without_sequence(real_corpus, capsys):

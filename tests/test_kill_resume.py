@@ -30,8 +30,13 @@ pytestmark = pytest.mark.slow
 
 BATCH_SIZE = 2
 EPOCHS = 3
-TRAIN_SETTINGS = [f"trainer.batch_size={BATCH_SIZE}", f"trainer.max_epochs={EPOCHS}", "trainer.patience=10",
-                  "trainer.save_every=1", "model.dropout=0.2"]  # dropout: the RNG state must resume too
+TRAIN_SETTINGS = [
+    f"trainer.batch_size={BATCH_SIZE}",
+    f"trainer.max_epochs={EPOCHS}",
+    "trainer.patience=10",
+    "trainer.save_every=1",
+    "model.dropout=0.2",
+]  # dropout: the RNG state must resume too
 WAIT_LIMIT_S = 300
 # one intra-op thread: on 2 shared cores, OpenMP threads spin-waiting on each other made a
 # tiny run about 12x slower; the same count in every run keeps float sums in the same order
@@ -70,13 +75,15 @@ def prepared(tmp_path_factory) -> Path:
 def test_training_killed_between_checkpoints_resumes_to_the_same_weights(prepared, tiny_config, tmp_path):
     settings = ["--config", str(tiny_config), "--set", *TRAIN_SETTINGS]
     whole = tmp_path / "whole"
-    subprocess.run(_train_command(prepared, whole, *settings), check=True, capture_output=True, timeout=WAIT_LIMIT_S,
-                   env=CHILD_ENV)
+    subprocess.run(
+        _train_command(prepared, whole, *settings), check=True, capture_output=True, timeout=WAIT_LIMIT_S, env=CHILD_ENV
+    )
 
     killed = tmp_path / "killed"
     checkpoints = killed / "checkpoints"
-    process = subprocess.Popen(_train_command(prepared, killed, *settings), env=CHILD_ENV,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _train_command(prepared, killed, *settings), env=CHILD_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         # epoch000.ckpt is the last file epoch 1 writes (after best and last): kill as epoch 2 starts
         _wait_for([checkpoints / "last.ckpt", checkpoints / "epoch000.ckpt"], process)
@@ -88,8 +95,13 @@ def test_training_killed_between_checkpoints_resumes_to_the_same_weights(prepare
     assert read_checkpoint(checkpoints / "last.ckpt")["epoch"] == 0
     assert not (checkpoints / "epoch001.ckpt").exists() and not (killed / "bundle").exists()
 
-    resumed = subprocess.run(_train_command(prepared, killed, "--resume", "last"), capture_output=True, text=True,
-                             timeout=WAIT_LIMIT_S, env=CHILD_ENV)
+    resumed = subprocess.run(
+        _train_command(prepared, killed, "--resume", "last"),
+        capture_output=True,
+        text=True,
+        timeout=WAIT_LIMIT_S,
+        env=CHILD_ENV,
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 
     expected = load_file(whole / "bundle" / "model.safetensors")

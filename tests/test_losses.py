@@ -66,7 +66,12 @@ def test_hand_computed_single_track():
 def test_next_track_is_scored_among_the_others_at_cuts_only():
     # three tracks; V1 on top, then a cut to V3, then V3 stays: one cut in two target frames
     active = torch.tensor([[[1.0, 0, 0], [1, 0, 1], [1, 0, 1]]])  # (1, 3, 3)
-    batch = {"active": active, "asset": active.long(), "values": torch.zeros(1, 3, 3, 7), "mask": torch.ones(1, 3, dtype=torch.bool)}
+    batch = {
+        "active": active,
+        "asset": active.long(),
+        "values": torch.zeros(1, 3, 3, 7),
+        "mask": torch.ones(1, 3, dtype=torch.bool),
+    }
     logits = torch.tensor([[[0.0, 5.0, 1.0, 2.0], [0.0, 0.0, 0.0, 9.0]]])  # (1, 2, T + 1): none, V1, V2, V3
     prediction = Prediction(torch.zeros(1, 2, 3), torch.zeros(1, 2, 3, 2), torch.zeros(1, 2, 3, 7), logits)
     losses = multitask_loss(prediction, batch, LossConfig(next_track=1.0))
@@ -76,8 +81,11 @@ def test_next_track_is_scored_among_the_others_at_cuts_only():
     no_cut = {**batch, "active": active[:, [0, 0, 0]]}  # V1 stays on top throughout
     assert multitask_loss(prediction, no_cut, LossConfig(next_track=1.0)).next_track.item() == 0.0
     # off by default: logged, not in the total
-    assert math.isclose(multitask_loss(prediction, batch, LossConfig(next_track=0.0)).total.item(),
-                        losses.total.item() - expected, rel_tol=1e-6)
+    assert math.isclose(
+        multitask_loss(prediction, batch, LossConfig(next_track=0.0)).total.item(),
+        losses.total.item() - expected,
+        rel_tol=1e-6,
+    )
 
 
 def test_move_is_scored_where_a_steady_move_goes_on_or_stops():
@@ -86,11 +94,21 @@ def test_move_is_scored_where_a_steady_move_goes_on_or_stops():
     scale = torch.tensor([0.0, 1.0, 2.0, 3.0, 3.0])
     values = torch.zeros(1, 5, 1, 7)
     values[0, :, 0, 0] = scale
-    batch = {"active": torch.ones(1, 5, 1), "asset": torch.ones(1, 5, 1, dtype=torch.long), "values": values,
-             "mask": torch.ones(1, 5, dtype=torch.bool)}
+    batch = {
+        "active": torch.ones(1, 5, 1),
+        "asset": torch.ones(1, 5, 1, dtype=torch.long),
+        "values": values,
+        "mask": torch.ones(1, 5, dtype=torch.bool),
+    }
     move_logits = torch.tensor([[[5.0], [5.0], [1.0], [2.0]]])  # (1, L=4, 1): position t predicts t + 1
-    prediction = Prediction(torch.zeros(1, 4, 1), torch.zeros(1, 4, 1, 2), values[:, 1:], torch.zeros(1, 4, 2),
-                            torch.zeros(1, 4, 1, 7), move_logits)
+    prediction = Prediction(
+        torch.zeros(1, 4, 1),
+        torch.zeros(1, 4, 1, 2),
+        values[:, 1:],
+        torch.zeros(1, 4, 2),
+        torch.zeros(1, 4, 1, 7),
+        move_logits,
+    )
     losses = multitask_loss(prediction, batch, LossConfig())
     goes_on, stops = -math.log(1 / (1 + math.exp(-1.0))), -math.log(1 - 1 / (1 + math.exp(-2.0)))
     assert math.isclose(losses.move.item(), (goes_on + stops) / 2, rel_tol=1e-6)
@@ -101,8 +119,12 @@ def _one_track_scale_batch(scale: list[float]) -> dict[str, torch.Tensor]:
     frames = len(scale)
     values = torch.zeros(1, frames, 1, 7)
     values[0, :, 0, 0] = torch.tensor(scale)
-    return {"active": torch.ones(1, frames, 1), "asset": torch.ones(1, frames, 1, dtype=torch.long),
-            "values": values, "mask": torch.ones(1, frames, dtype=torch.bool)}
+    return {
+        "active": torch.ones(1, frames, 1),
+        "asset": torch.ones(1, frames, 1, dtype=torch.long),
+        "values": values,
+        "mask": torch.ones(1, frames, dtype=torch.bool),
+    }
 
 
 def test_values_are_scored_with_the_move_as_it_truly_went():
@@ -115,8 +137,9 @@ def test_values_are_scored_with_the_move_as_it_truly_went():
     motion[0, 2:, 0, 0] = 1.0  # the steady move at input frames 2 and 3
     held = values[:, :4].clone()  # (1, L=4, 1, 7): the likelier outcome "stops" holds each frame
     held[0, :2] = values[0, 1:3]  # frames 0 and 1 have no move: predicted exactly
-    prediction = Prediction(torch.zeros(1, 4, 1), torch.zeros(1, 4, 1, 2), held, torch.zeros(1, 4, 2),
-                            motion, torch.full((1, 4, 1), -1.0))
+    prediction = Prediction(
+        torch.zeros(1, 4, 1), torch.zeros(1, 4, 1, 2), held, torch.zeros(1, 4, 2), motion, torch.full((1, 4, 1), -1.0)
+    )
     assert multitask_loss(prediction, batch, LossConfig()).values.item() == 0.0
 
 
@@ -201,8 +224,14 @@ def test_values_are_scored_only_where_they_change_and_the_change_head_learns_whe
     residual = torch.zeros(1, 4, 1, 7)
     residual[..., 0] = 0.5
     change_logits = torch.full((1, 4, 1), -2.0)
-    prediction = Prediction(torch.zeros(1, 4, 1), torch.zeros(1, 4, 1, 2), values[:, :4], torch.zeros(1, 4, 2),
-                            change_logits=change_logits, residual=residual)
+    prediction = Prediction(
+        torch.zeros(1, 4, 1),
+        torch.zeros(1, 4, 1, 2),
+        values[:, :4],
+        torch.zeros(1, 4, 2),
+        change_logits=change_logits,
+        residual=residual,
+    )
     losses = multitask_loss(prediction, batch, LossConfig())
     assert math.isclose(losses.values.item(), (0.5 - 0.0005) / 7, rel_tol=1e-5)  # one track, 7 values, one changed
     no_change, change = -math.log(1 - 1 / (1 + math.exp(2.0))), -math.log(1 / (1 + math.exp(2.0)))

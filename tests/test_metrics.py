@@ -88,8 +88,22 @@ class TestRectangles:
     @settings(max_examples=50, deadline=None)
     @given(st.lists(st.floats(0, 1), min_size=8, max_size=8))
     def test_iou_is_symmetric_and_bounded(self, corners):
-        a = np.array([min(corners[0], corners[1]), min(corners[2], corners[3]), max(corners[0], corners[1]), max(corners[2], corners[3])])
-        b = np.array([min(corners[4], corners[5]), min(corners[6], corners[7]), max(corners[4], corners[5]), max(corners[6], corners[7])])
+        a = np.array(
+            [
+                min(corners[0], corners[1]),
+                min(corners[2], corners[3]),
+                max(corners[0], corners[1]),
+                max(corners[2], corners[3]),
+            ]
+        )
+        b = np.array(
+            [
+                min(corners[4], corners[5]),
+                min(corners[6], corners[7]),
+                max(corners[4], corners[5]),
+                max(corners[6], corners[7]),
+            ]
+        )
         assert 0.0 <= rectangle_iou(a, b) <= 1.0
         assert rectangle_iou(a, b) == pytest.approx(rectangle_iou(b, a))
 
@@ -278,4 +292,6 @@ class TestRollout:
         # shots 0.5 s, 0.5 s against one 1 s shot
         assert distances["shot_length_w1_seconds"] == pytest.approx(0.5)
         assert distances["track_share_tv"] == pytest.approx(0.5)
-        assert rollout_distances([frozen], [Excerpt(zooming, 10.0, np.ones(4))])["zoom_rate_abs_diff"] == pytest.approx(0.1)
+        assert rollout_distances([frozen], [Excerpt(zooming, 10.0, np.ones(4))])["zoom_rate_abs_diff"] == pytest.approx(
+            0.1
+        )

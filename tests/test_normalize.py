@@ -4,7 +4,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from multitrack.data.normalize import STD_FLOOR, VALUE_FEATURES, NormStats, StatsAccumulator, fit_stats, load_stats, save_stats
+from multitrack.data.normalize import (
+    STD_FLOOR,
+    VALUE_FEATURES,
+    NormStats,
+    StatsAccumulator,
+    fit_stats,
+    load_stats,
+    save_stats,
+)
 from multitrack.errors import DataError
 
 
@@ -50,8 +58,11 @@ finite = st.floats(-100, 100, width=32)
 
 
 @settings(max_examples=50)
-@given(values=arrays(np.float32, (12, 3, 7), elements=finite), active=arrays(np.int8, (12, 3), elements=st.integers(0, 1)),
-       cut=st.integers(0, 12))
+@given(
+    values=arrays(np.float32, (12, 3, 7), elements=finite),
+    active=arrays(np.int8, (12, 3), elements=st.integers(0, 1)),
+    cut=st.integers(0, 12),
+)
 def test_streaming_fit_equals_one_shot_and_round_trips(values, active, cut):
     accumulator = StatsAccumulator()
     accumulator.update(values[:cut], active[:cut])
@@ -78,8 +89,12 @@ def test_save_and_load_round_trip(tmp_path):
     [
         ("{not json", "not valid JSON"),
         ('{"scale": {"mean": 0}}', "expected mean and std"),
-        ('{"scale": {"mean": 0, "std": 0}, ' + ", ".join(f'"{n}": {{"mean": 0, "std": 1}}' for n in VALUE_FEATURES[1:]) + "}",
-         "std > 0"),
+        (
+            '{"scale": {"mean": 0, "std": 0}, '
+            + ", ".join(f'"{n}": {{"mean": 0, "std": 1}}' for n in VALUE_FEATURES[1:])
+            + "}",
+            "std > 0",
+        ),
     ],
 )
 def test_bad_stats_files_name_the_file(tmp_path, text, message):

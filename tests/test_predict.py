@@ -48,7 +48,14 @@ def _with_random_heads(model: MultitrackTransformer) -> MultitrackTransformer:
     model = copy.deepcopy(model)
     generator = torch.Generator().manual_seed(3)
     with torch.no_grad():
-        for head in (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head, model.change_head):
+        for head in (
+            model.head,
+            model.visible_head,
+            model.recency_head,
+            model.next_head,
+            model.move_head,
+            model.change_head,
+        ):
             head.weight.copy_(torch.randn(head.weight.shape, generator=generator) * 0.3)
     return model
 

@@ -113,7 +113,11 @@ def test_windows_and_fingerprint(tmp_path):
     out = prepare(write_frame_table(tmp_path / "f.parquet", corpus), tmp_path / "p", _config("data.split=[1, 0, 0]"))
     prepared = open_prepared(out)
     train = prepared.splits["train"]
-    assert [(e["id"], e["row_offset"], e["frames"]) for e in train.timelines] == [("a", 0, 20), ("b", 20, 5), ("c", 25, 9)]
+    assert [(e["id"], e["row_offset"], e["frames"]) for e in train.timelines] == [
+        ("a", 0, 20),
+        ("b", 20, 5),
+        ("c", 25, 9),
+    ]
     # a: 9-frame windows every 4 frames at 0, 4, 8 and a tail at 12..19; b: one short window; c: one full one.
     windows = np.load(out / "train/windows.npy").tolist()
     assert windows == [[0, 9], [4, 9], [8, 9], [12, 8], [20, 5], [25, 9]]
@@ -125,7 +129,11 @@ def test_windows_and_fingerprint(tmp_path):
 
 def test_resampling_to_data_fps(tmp_path):
     timeline = random_timeline("a", 10, tracks=2, seed=4, fps=25.0)
-    out = prepare(write_frame_table(tmp_path / "f.parquet", [timeline]), tmp_path / "p", _config("data.fps=50", "data.split=[1, 0, 0]"))
+    out = prepare(
+        write_frame_table(tmp_path / "f.parquet", [timeline]),
+        tmp_path / "p",
+        _config("data.fps=50", "data.split=[1, 0, 0]"),
+    )
     train = open_prepared(out).splits["train"]
     entry = train.timelines[0]
     assert (entry["frames"], entry["fps"], entry["source_frames"], entry["source_fps"]) == (20, 50.0, 10, 25.0)
@@ -145,7 +153,10 @@ def test_nan_stops_prepare_and_writes_nothing(tmp_path):
     frames = write_frame_table(tmp_path / "f.parquet", corpus)
     with pytest.raises(DataError, match=rf"timeline '{corpus[3].id}', frame 11, column v03_crop_right: value is nan"):
         prepare(frames, tmp_path / "out", _config())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.manifest.json", "f.parquet"]  # no output, no staging folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "f.manifest.json",
+        "f.parquet",
+    ]  # no output, no staging folder
 
 
 def test_failed_rerun_keeps_the_previous_folder_and_a_good_one_replaces_it(tmp_path):
@@ -209,7 +220,10 @@ def test_cli(tmp_path, capsys):
 def test_real_corpus_ingested_then_prepared(real_corpus, tmp_path):
     from multitrack.features.ingest import ingest
 
-    picks = {"nrk": ("final_cut_pro.xml", "enabled.xml", "Fade inn og ut.xml"), "otio": ("premiere_example.xml", "hiero_xml_export.xml")}
+    picks = {
+        "nrk": ("final_cut_pro.xml", "enabled.xml", "Fade inn og ut.xml"),
+        "otio": ("premiere_example.xml", "hiero_xml_export.xml"),
+    }
     for folder, names in picks.items():  # links, not copies: two editor folders of a few small files
         (tmp_path / "corpus" / folder).mkdir(parents=True)
         for name in names:

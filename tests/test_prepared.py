@@ -37,12 +37,24 @@ BREAKAGES = {
     "no prepared.json": (lambda d: (d / "prepared.json").unlink(), "prepared.json is missing"),
     "corrupt prepared.json": (lambda d: (d / "prepared.json").write_text("{"), "prepared.json is not valid JSON"),
     "other format": (lambda d: (d / "prepared.json").write_text("[]"), "not a multitrack-prepared document"),
-    "newer version": (lambda d: _rewrite_json(d / "prepared.json", lambda i: i | {"version": 99}), "version 99, this multitrack reads version " + str(PREPARED_VERSION)),
+    "newer version": (
+        lambda d: _rewrite_json(d / "prepared.json", lambda i: i | {"version": 99}),
+        "version 99, this multitrack reads version " + str(PREPARED_VERSION),
+    ),
     "no stats": (lambda d: (d / "stats.json").unlink(), "stats.json is missing"),
     "no values": (lambda d: (d / "val/values.npy").unlink(), "val/values.npy is missing"),
-    "truncated": (lambda d: np.save(d / "train/active.npy", np.load(d / "train/active.npy")[:-1]), r"train/active.npy: expected shape \(\d+, 3\)"),
-    "not npy": (lambda d: (d / "test/asset.npy").write_bytes(b"garbage"), "test/asset.npy is not a readable .npy array"),
-    "wrong dtype": (lambda d: np.save(d / "train/values.npy", np.load(d / "train/values.npy").astype(np.float64)), "expected dtype float32"),
+    "truncated": (
+        lambda d: np.save(d / "train/active.npy", np.load(d / "train/active.npy")[:-1]),
+        r"train/active.npy: expected shape \(\d+, 3\)",
+    ),
+    "not npy": (
+        lambda d: (d / "test/asset.npy").write_bytes(b"garbage"),
+        "test/asset.npy is not a readable .npy array",
+    ),
+    "wrong dtype": (
+        lambda d: np.save(d / "train/values.npy", np.load(d / "train/values.npy").astype(np.float64)),
+        "expected dtype float32",
+    ),
     "window outside": (lambda d: np.save(d / "train/windows.npy", np.array([[0, 10**6]])), "a window reaches outside"),
     "no timelines": (lambda d: (d / "val/timelines.json").unlink(), "val/timelines.json is missing"),
 }

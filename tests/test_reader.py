@@ -19,36 +19,41 @@ FILE_1 = """<file id="file-1"><name>a.mov</name><pathurl>file://localhost/D%3a/a
   <timecode><string>01:00:00:00</string><frame>90000</frame></timecode>
   <media><video><samplecharacteristics><width>1280</width><height>720</height></samplecharacteristics></video>
   <audio><channelcount>2</channelcount></audio></media></file>"""
-FORMAT_1080 = ("<format><samplecharacteristics><width>1920</width><height>1080</height>"
-               "</samplecharacteristics></format>")
+FORMAT_1080 = "<format><samplecharacteristics><width>1920</width><height>1080</height></samplecharacteristics></format>"
 
 
-def clipitem(start, end, in_frame, out_frame, file='<file id="file-1"/>', extra="", tag="clipitem",
-             name="a.mov"):
-    return (f"<{tag} id='c'><name>{name}</name><start>{start}</start><end>{end}</end>"
-            f"<in>{in_frame}</in><out>{out_frame}</out>{file}{extra}</{tag}>")
+def clipitem(start, end, in_frame, out_frame, file='<file id="file-1"/>', extra="", tag="clipitem", name="a.mov"):
+    return (
+        f"<{tag} id='c'><name>{name}</name><start>{start}</start><end>{end}</end>"
+        f"<in>{in_frame}</in><out>{out_frame}</out>{file}{extra}</{tag}>"
+    )
 
 
 def transition(start, end):
-    return (f"<transitionitem><start>{start}</start><end>{end}</end><alignment>center</alignment>"
-            f"<effect><name>Cross Dissolve</name><effectid>Cross Dissolve</effectid></effect>"
-            f"</transitionitem>")
+    return (
+        f"<transitionitem><start>{start}</start><end>{end}</end><alignment>center</alignment>"
+        f"<effect><name>Cross Dissolve</name><effectid>Cross Dissolve</effectid></effect>"
+        f"</transitionitem>"
+    )
 
 
 def track(*items, enabled="TRUE"):
     return f"<track>{''.join(items)}<enabled>{enabled}</enabled></track>"
 
 
-def sequence(*video_tracks, audio="", rate=RATE_25, fmt=FORMAT_1080, name="cut", duration=100,
-             attrs='id="sequence-1"'):
-    return (f"<sequence {attrs}><duration>{duration}</duration>{rate}<name>{name}</name>"
-            f"<media><video>{fmt}{''.join(video_tracks)}</video><audio>{audio}</audio></media>"
-            f"</sequence>")
+def sequence(*video_tracks, audio="", rate=RATE_25, fmt=FORMAT_1080, name="cut", duration=100, attrs='id="sequence-1"'):
+    return (
+        f"<sequence {attrs}><duration>{duration}</duration>{rate}<name>{name}</name>"
+        f"<media><video>{fmt}{''.join(video_tracks)}</video><audio>{audio}</audio></media>"
+        f"</sequence>"
+    )
 
 
 def document(*sequences, version="4", bom=False) -> bytes:
-    text = (f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n<xmeml version="{version}">'
-            f"{''.join(sequences)}</xmeml>")
+    text = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n<xmeml version="{version}">'
+        f"{''.join(sequences)}</xmeml>"
+    )
     return (b"\xef\xbb\xbf" if bom else b"") + text.encode()
 
 
@@ -57,18 +62,20 @@ def one_clip_doc(extra="", start=0, end=50, in_frame=0, out_frame=50):
 
 
 def filter_xml(effect_id, *parameters, name="Effect"):
-    return (f"<filter><effect><name>{name}</name><effectid>{effect_id}</effectid>"
-            f"{''.join(parameters)}</effect></filter>")
+    return f"<filter><effect><name>{name}</name><effectid>{effect_id}</effectid>{''.join(parameters)}</effect></filter>"
 
 
 def param(parameter_id, value="", keys=(), name=None):
     value_xml = f"<value>{value}</value>" if value != "" else ""
     keys_xml = "".join(f"<keyframe><when>{w}</when><value>{v}</value></keyframe>" for w, v in keys)
-    return (f"<parameter><parameterid>{parameter_id}</parameterid><name>{name or parameter_id}</name>"
-            f"{value_xml}{keys_xml}</parameter>")
+    return (
+        f"<parameter><parameterid>{parameter_id}</parameterid><name>{name or parameter_id}</name>"
+        f"{value_xml}{keys_xml}</parameter>"
+    )
 
 
 # --- document skeleton ----------------------------------------------------------------------
+
 
 def test_bom_file_reads_name_rate_size_duration(read):
     [timeline] = read(document(sequence(track(clipitem(0, 50, 0, 50, FILE_1)), duration=75), bom=True))
@@ -93,15 +100,18 @@ def test_sequences_in_project_and_bin_containers_are_timelines(read):
     inner = sequence(track(clipitem(0, 10, 0, 10, FILE_1)), name="in bin", attrs='id="s2"')
     data = document(
         sequence(track(clipitem(0, 20, 0, 20, FILE_1)), name="top"),
-        f"<project><name>p</name><children><bin><name>b</name><children>{inner}</children></bin>"
-        f"</children></project>",
+        f"<project><name>p</name><children><bin><name>b</name><children>{inner}</children></bin></children></project>",
     )
     assert [t.name for t in read(data)] == ["top", "in bin"]
 
 
 def test_sequence_nested_in_clipitem_is_an_asset_not_a_timeline(read):
-    nested = sequence(track(clipitem(0, 30, 0, 30, FILE_1)), name="nest", attrs='id="sequence-2"',
-                      fmt=FORMAT_1080.replace("1920", "1280").replace("1080<", "720<"))
+    nested = sequence(
+        track(clipitem(0, 30, 0, 30, FILE_1)),
+        name="nest",
+        attrs='id="sequence-2"',
+        fmt=FORMAT_1080.replace("1920", "1280").replace("1080<", "720<"),
+    )
     data = document(sequence(track(clipitem(0, 30, 0, 30, file=nested, name="nest"))))
     [timeline] = read(data)
     asset = timeline.assets["sequence-2"]
@@ -109,8 +119,16 @@ def test_sequence_nested_in_clipitem_is_an_asset_not_a_timeline(read):
     assert asset.sequence.video_tracks[0].clips[0].asset_id == "file-1"
 
 
-@pytest.mark.parametrize("ntsc, fps", [("<ntsc>TRUE</ntsc>", 24000 / 1001), ("<ntsc>True</ntsc>", 24000 / 1001),
-                                       ("<ntsc>FALSE</ntsc>", 24.0), ("<ntsc>False</ntsc>", 24.0), ("", 24.0)])
+@pytest.mark.parametrize(
+    "ntsc, fps",
+    [
+        ("<ntsc>TRUE</ntsc>", 24000 / 1001),
+        ("<ntsc>True</ntsc>", 24000 / 1001),
+        ("<ntsc>FALSE</ntsc>", 24.0),
+        ("<ntsc>False</ntsc>", 24.0),
+        ("", 24.0),
+    ],
+)
 def test_rate_ntsc_spellings(read, ntsc, fps):
     rate = f"<rate><timebase>24</timebase>{ntsc}</rate>"
     [timeline] = read(document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), rate=rate)))
@@ -139,6 +157,7 @@ def test_hiero_whole_number_floats_are_frames(read):
 
 # --- -1 edges, transitions, enabled flags -----------------------------------------------------
 
+
 def test_minus_one_edges_come_from_the_transition(read):
     # clip A ends inside the transition, clip B starts inside it (docs/xmeml.md §4)
     video = track(clipitem(0, -1, 0, 60, FILE_1), transition(50, 60), clipitem(-1, 120, 10, 80))
@@ -162,11 +181,15 @@ def test_minus_one_without_transition_uses_out_minus_in(read):
 
 
 def test_both_edges_minus_one_between_two_transitions(read):
-    video = track(clipitem(0, -1, 0, 30, FILE_1), transition(20, 30), clipitem(-1, -1, 5, 35),
-                  transition(45, 55), clipitem(-1, 80, 0, 35))
+    video = track(
+        clipitem(0, -1, 0, 30, FILE_1),
+        transition(20, 30),
+        clipitem(-1, -1, 5, 35),
+        transition(45, 55),
+        clipitem(-1, 80, 0, 35),
+    )
     [timeline] = read(document(sequence(video)))
     assert [(c.start_frame, c.end_frame) for c in timeline.video_tracks[0].clips] == [(0, 30), (20, 55), (45, 80)]
-
 
 
 @settings(max_examples=60, deadline=None)
@@ -181,8 +204,15 @@ def test_minus_one_edges_recover_the_true_edges(tmp_path_factory, lengths, data)
         true_start = start - halves[i - 1] if i > 0 else start
         true_end = start + length + halves[i] if i < len(halves) else start + length
         expected.append((true_start, true_end))
-        items.append(clipitem(-1 if i > 0 else true_start, -1 if i < len(halves) else true_end,
-                              100, 100 + true_end - true_start, FILE_1 if i == 0 else '<file id="file-1"/>'))
+        items.append(
+            clipitem(
+                -1 if i > 0 else true_start,
+                -1 if i < len(halves) else true_end,
+                100,
+                100 + true_end - true_start,
+                FILE_1 if i == 0 else '<file id="file-1"/>',
+            )
+        )
         if i < len(halves):
             cut = start + length
             items.append(transition(cut - halves[i], cut + halves[i]))
@@ -191,9 +221,11 @@ def test_minus_one_edges_recover_the_true_edges(tmp_path_factory, lengths, data)
     clips = read_xmeml(path)[0].video_tracks[0].clips
     assert [(c.start_frame, c.end_frame) for c in clips] == expected
 
+
 def test_disabled_clip_and_track_keep_their_flags(read):
-    video = (track(clipitem(0, 10, 0, 10, FILE_1, extra="<enabled>FALSE</enabled>"))
-             + track(clipitem(0, 10, 0, 10), enabled="FALSE"))
+    video = track(clipitem(0, 10, 0, 10, FILE_1, extra="<enabled>FALSE</enabled>")) + track(
+        clipitem(0, 10, 0, 10), enabled="FALSE"
+    )
     [timeline] = read(document(sequence(video)))
     assert [t.enabled for t in timeline.video_tracks] == [True, False]
     assert [t.clips[0].enabled for t in timeline.video_tracks] == [False, True]
@@ -209,20 +241,24 @@ def test_fcp7_reversed_span_is_flipped_with_a_warning(read):
 
 # --- assets -----------------------------------------------------------------------------------
 
+
 def test_file_defined_after_its_first_reference(read):
     video = track(clipitem(0, 10, 0, 10, '<file id="file-1"/>'), clipitem(10, 20, 0, 10, FILE_1))
     [timeline] = read(document(sequence(video)))
     asset = timeline.assets["file-1"]
-    assert (asset.name, asset.pathurl, asset.width_px, asset.height_px) == ("a.mov", "file://localhost/D%3a/a.mov",
-                                                                           1280, 720)
+    assert (asset.name, asset.pathurl, asset.width_px, asset.height_px) == (
+        "a.mov",
+        "file://localhost/D%3a/a.mov",
+        1280,
+        720,
+    )
     assert (asset.timecode_frame, asset.timecode_string, asset.duration_frames) == (90000, "01:00:00:00", 5000)
     assert asset.rate == Rate(25, False) and asset.has_audio
 
 
 def test_nested_sequence_defined_after_its_first_reference(read):
     nested = sequence(track(clipitem(0, 30, 0, 30, FILE_1)), name="nest", attrs='id="sequence-2"')
-    video = track(clipitem(0, 30, 0, 30, file='<sequence id="sequence-2"/>'),
-                  clipitem(30, 60, 0, 30, file=nested))
+    video = track(clipitem(0, 30, 0, 30, file='<sequence id="sequence-2"/>'), clipitem(30, 60, 0, 30, file=nested))
     [timeline] = read(document(sequence(video)))
     assert [c.asset_id for c in timeline.video_tracks[0].clips] == ["sequence-2", "sequence-2"]
     assert timeline.assets["sequence-2"].kind is AssetKind.SEQUENCE
@@ -263,6 +299,7 @@ def test_clip_without_file_or_sequence_is_kept_with_a_warning(read):
 
 # --- frame size fallback ----------------------------------------------------------------------
 
+
 def test_missing_frame_size_falls_back_to_first_video_file(read):
     [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), fmt="")))
     assert (timeline.width_px, timeline.height_px) == (1280, 720)
@@ -278,11 +315,15 @@ def test_missing_frame_size_without_file_size_is_1080p(read):
 
 # --- effects and keyframes --------------------------------------------------------------------
 
+
 def test_basic_motion_is_matched_on_parameterid(read):
-    center = ("<parameter><parameterid>center</parameterid><name>Mitte</name>"
-              "<value><horiz>-1.94149</horiz><vert>0.25</vert></value></parameter>")
-    extra = filter_xml("basic", param("scale", 93.75, name="Skalierung"), param("rotation", -31), center,
-                       name="Bewegung")
+    center = (
+        "<parameter><parameterid>center</parameterid><name>Mitte</name>"
+        "<value><horiz>-1.94149</horiz><vert>0.25</vert></value></parameter>"
+    )
+    extra = filter_xml(
+        "basic", param("scale", 93.75, name="Skalierung"), param("rotation", -31), center, name="Bewegung"
+    )
     [timeline] = read(one_clip_doc(extra))
     motion = timeline.video_tracks[0].clips[0].motion
     assert (motion.scale.value, motion.rotation.value) == (93.75, -31.0)
@@ -304,10 +345,12 @@ def test_no_filter_means_none_and_other_effects_are_ignored(read):
 
 def test_default_valued_filters_read_as_absent(read):
     # Resolve writes default Basic Motion and Crop on every clip (docs/xmeml.md §6)
-    extra = (filter_xml("basic", param("scale", 100), param("rotation", 0))
-             + filter_xml("crop", param("left", 0), param("right", 0)))
+    extra = filter_xml("basic", param("scale", 100), param("rotation", 0)) + filter_xml(
+        "crop", param("left", 0), param("right", 0)
+    )
     clip = read(one_clip_doc(extra))[0].video_tracks[0].clips[0]
     assert (clip.motion, clip.crop) == (None, None)
+
 
 def test_disabled_resolve_filter_is_ignored(read):
     extra = filter_xml("crop", param("left", 45)).replace("<filter>", "<filter><enabled>FALSE</enabled>")
@@ -323,11 +366,16 @@ def test_keyframes_sorted_outside_keys_kept_static_value_kept(read):
 
 
 def test_fcp7_bezier_handles_are_ignored(read):
-    key = ("<keyframe><when>{w}</when><value>{v}</value><inscale>2</inscale><outscale>1</outscale>"
-           "<inbez><horiz>0.3</horiz><vert>0</vert></inbez></keyframe>")
-    parameter = ("<parameter><parameterid>top</parameterid><name>top</name>"
-                 + key.format(w=291, v=0) + key.format(w=294, v=30)
-                 + "<interpolation><name>FCPCurve</name></interpolation><value>0</value></parameter>")
+    key = (
+        "<keyframe><when>{w}</when><value>{v}</value><inscale>2</inscale><outscale>1</outscale>"
+        "<inbez><horiz>0.3</horiz><vert>0</vert></inbez></keyframe>"
+    )
+    parameter = (
+        "<parameter><parameterid>top</parameterid><name>top</name>"
+        + key.format(w=291, v=0)
+        + key.format(w=294, v=30)
+        + "<interpolation><name>FCPCurve</name></interpolation><value>0</value></parameter>"
+    )
     top = read(one_clip_doc(filter_xml("crop", parameter), start=0, end=10, in_frame=291, out_frame=301))[0]
     top_param = top.video_tracks[0].clips[0].crop.top
     assert [(k.when, k.value) for k in top_param.keyframes] == [(291, 0), (294, 30)]
@@ -335,8 +383,10 @@ def test_fcp7_bezier_handles_are_ignored(read):
 
 
 def test_keyframed_center_without_static_value(read):
-    keys = ("<keyframe><when>1414</when><value><horiz>0</horiz><vert>0</vert></value></keyframe>"
-            "<keyframe><when>1589</when><value><horiz>0.5</horiz><vert>0.359773</vert></value></keyframe>")
+    keys = (
+        "<keyframe><when>1414</when><value><horiz>0</horiz><vert>0</vert></value></keyframe>"
+        "<keyframe><when>1589</when><value><horiz>0.5</horiz><vert>0.359773</vert></value></keyframe>"
+    )
     center = f"<parameter><parameterid>center</parameterid><name>Center</name>{keys}</parameter>"
     motion = read(one_clip_doc(filter_xml("basic", center)))[0].video_tracks[0].clips[0].motion
     assert [(k.when, k.value) for k in motion.center_y.keyframes] == [(1414, 0), (1589, 0.359773)]
@@ -344,8 +394,14 @@ def test_keyframed_center_without_static_value(read):
 
 
 def remap_filter(speed, reverse="FALSE", graph=()):
-    return filter_xml("timeremap", param("variablespeed", 0), param("speed", speed), param("reverse", reverse),
-                      param("graphdict", 0, graph), name="Time Remap")
+    return filter_xml(
+        "timeremap",
+        param("variablespeed", 0),
+        param("speed", speed),
+        param("reverse", reverse),
+        param("graphdict", 0, graph),
+        name="Time Remap",
+    )
 
 
 def test_time_remap_maps_in_out_and_keys_to_the_source_axis(read):
@@ -370,14 +426,17 @@ def test_reversed_remap_keeps_an_ascending_source_span(read):
 
 
 @settings(max_examples=60, deadline=None)
-@given(speed=st.sampled_from([10, 50, 80, 150, 300, 461.842]), in_frame=st.integers(0, 5000),
-       length=st.integers(1, 300), key_offset=st.integers(-50, 350))
+@given(
+    speed=st.sampled_from([10, 50, 80, 150, 300, 461.842]),
+    in_frame=st.integers(0, 5000),
+    length=st.integers(1, 300),
+    key_offset=st.integers(-50, 350),
+)
 def test_remapped_keys_land_on_start_plus_when_minus_in(tmp_path_factory, speed, in_frame, length, key_offset):
     """Invariant: whatever the speed, a key written at `when` acts at timeline start + (when − in)."""
     path = tmp_path_factory.mktemp("remap") / "t.xml"
     extra = remap_filter(speed) + filter_xml("basic", param("rotation", 0, [(in_frame + key_offset, 7)]))
-    path.write_bytes(one_clip_doc(extra, start=100, end=100 + length, in_frame=in_frame,
-                                  out_frame=in_frame + length))
+    path.write_bytes(one_clip_doc(extra, start=100, end=100 + length, in_frame=in_frame, out_frame=in_frame + length))
     clip = read_xmeml(path)[0].video_tracks[0].clips[0]
     [key] = clip.motion.rotation.keyframes
     assert clip.source_frame(100 + key_offset) == pytest.approx(key.when)
@@ -396,24 +455,34 @@ def test_keyframes_read_back_sorted_and_complete(tmp_path_factory, keys):
 
 # --- errors: one line naming file, element and reason -----------------------------------------
 
-@pytest.mark.parametrize("value, got", [("abc", "'abc'"), ("nan", "'nan'"), ("inf", "'inf'"), ("1e999", "'1e999'"),
-                                        ("", "nothing")])
+
+@pytest.mark.parametrize(
+    "value, got", [("abc", "'abc'"), ("nan", "'nan'"), ("inf", "'inf'"), ("1e999", "'1e999'"), ("", "nothing")]
+)
 def test_error_for_non_integer_frame_names_path_and_line(read, value, got):
     video = track(clipitem(0, 10, 0, 10, FILE_1)) + track(clipitem(value, 10, 0, 10))
-    with pytest.raises(XmemlError, match=rf"t\.xml: sequence/media/video/track\[2\]/clipitem/start "
-                                         rf"\(line \d+\): expected an integer frame, got {got}$"):
+    with pytest.raises(
+        XmemlError,
+        match=rf"t\.xml: sequence/media/video/track\[2\]/clipitem/start "
+        rf"\(line \d+\): expected an integer frame, got {got}$",
+    ):
         read(document(sequence(video)))
 
 
 @pytest.mark.parametrize("value, shown", [("nan", "'nan'"), ("inf", "'inf'"), ("-inf", "'-inf'"), (" ", "''")])
 def test_error_for_non_finite_effect_value(read, value, shown):
-    with pytest.raises(XmemlError, match=rf"filter/effect/parameter/value \(line \d+\): expected a number, "
-                                         rf"got {shown}$"):
+    with pytest.raises(
+        XmemlError,
+        match=rf"filter/effect/parameter/value \(line \d+\): expected a number, "
+        rf"got {shown}$",
+    ):
         read(one_clip_doc(filter_xml("basic", param("scale", value))))
 
 
 def test_error_for_undefined_file_id(read):
-    with pytest.raises(XmemlError, match=r"clipitem/file \(line \d+\): references file id 'file-9' that is not defined"):
+    with pytest.raises(
+        XmemlError, match=r"clipitem/file \(line \d+\): references file id 'file-9' that is not defined"
+    ):
         read(document(sequence(track(clipitem(0, 10, 0, 10, '<file id="file-9"/>')))))
 
 
@@ -440,8 +509,11 @@ def test_error_for_nested_cycle_through_another_sequence(read):
 @pytest.mark.parametrize("timebase", ["0", "-25", "29.97", "abc"])
 def test_error_for_bad_timebase(read, timebase):
     rate = f"<rate><timebase>{timebase}</timebase></rate>"
-    with pytest.raises(XmemlError, match=rf"rate/timebase \(line \d+\): timebase must be a positive integer, "
-                                         rf"got '{timebase}'"):
+    with pytest.raises(
+        XmemlError,
+        match=rf"rate/timebase \(line \d+\): timebase must be a positive integer, "
+        rf"got '{timebase}'",
+    ):
         read(document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), rate=rate)))
 
 
@@ -483,8 +555,14 @@ def test_error_for_truncated_xml_names_the_line(read):
         read(data)
 
 
-@pytest.mark.parametrize("data, reason", [(b"", "file is empty"), (b"\xef\xbb\xbf \n", "file is empty"),
-                                          (bytes(range(256)), r"not XML: starts with b'\\x00")])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "file is empty"),
+        (b"\xef\xbb\xbf \n", "file is empty"),
+        (bytes(range(256)), r"not XML: starts with b'\\x00"),
+    ],
+)
 def test_error_for_empty_or_binary_file(read, data, reason):
     with pytest.raises(XmemlError, match=rf"document: {reason}"):
         read(data)
@@ -503,11 +581,14 @@ def test_error_messages_are_one_line(read):
 
 # --- hostile input: nothing expanded, nothing fetched ----------------------------------------
 
+
 def test_xxe_local_file_is_refused_without_reading_it(read, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET")
-    data = (f'<?xml version="1.0"?><!DOCTYPE xmeml [<!ENTITY xxe SYSTEM "file://{secret}">]>'
-            f'<xmeml version="4"><sequence><name>&xxe;</name></sequence></xmeml>')
+    data = (
+        f'<?xml version="1.0"?><!DOCTYPE xmeml [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+        f'<xmeml version="4"><sequence><name>&xxe;</name></sequence></xmeml>'
+    )
     with pytest.raises(XmemlError, match=r"DOCTYPE: declares entities \('xxe'\)") as caught:
         read(data)
     assert "TOP-SECRET" not in str(caught.value)
@@ -515,11 +596,16 @@ def test_xxe_local_file_is_refused_without_reading_it(read, tmp_path):
 
 def test_billion_laughs_is_refused(read):
     levels = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
-    data = (f'<?xml version="1.0"?><!DOCTYPE xmeml [<!ENTITY l0 "lol">{levels}]>'
-            f'<xmeml version="4"><sequence><name>&l9;</name></sequence></xmeml>')
+    data = (
+        f'<?xml version="1.0"?><!DOCTYPE xmeml [<!ENTITY l0 "lol">{levels}]>'
+        f'<xmeml version="4"><sequence><name>&l9;</name></sequence></xmeml>'
+    )
     # libxml2 stops the expansion itself before our DOCTYPE check; told in the same terms
-    with pytest.raises(XmemlError, match=r"t\.xml: DOCTYPE: declares entities that expand beyond the parser's "
-                                         r"limit \(an entity bomb\)"):
+    with pytest.raises(
+        XmemlError,
+        match=r"t\.xml: DOCTYPE: declares entities that expand beyond the parser's "
+        r"limit \(an entity bomb\)",
+    ):
         read(data)
 
 
@@ -548,8 +634,10 @@ def http_requests():
 
 def test_external_entity_on_a_url_is_never_fetched(read, http_requests):
     base, seen = http_requests
-    data = (f'<?xml version="1.0"?><!DOCTYPE xmeml [<!ENTITY % ext SYSTEM "{base}/x.dtd"> %ext;]>'
-            f'<xmeml version="4"><sequence><name>&leak;</name></sequence></xmeml>')
+    data = (
+        f'<?xml version="1.0"?><!DOCTYPE xmeml [<!ENTITY % ext SYSTEM "{base}/x.dtd"> %ext;]>'
+        f'<xmeml version="4"><sequence><name>&leak;</name></sequence></xmeml>'
+    )
     with pytest.raises(XmemlError, match="declares entities"):
         read(data)
     assert seen == []
@@ -558,7 +646,8 @@ def test_external_entity_on_a_url_is_never_fetched(read, http_requests):
 def test_external_dtd_is_not_loaded_and_a_plain_file_still_reads(read, http_requests):
     base, seen = http_requests
     data = document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)))).replace(
-        b"<!DOCTYPE xmeml>", f'<!DOCTYPE xmeml SYSTEM "{base}/xmeml.dtd">'.encode())
+        b"<!DOCTYPE xmeml>", f'<!DOCTYPE xmeml SYSTEM "{base}/xmeml.dtd">'.encode()
+    )
     assert read(data)[0].video_tracks[0].clips[0].end_frame == 5
     assert seen == []
 
@@ -566,8 +655,10 @@ def test_external_dtd_is_not_loaded_and_a_plain_file_still_reads(read, http_requ
 def test_entity_from_an_external_dtd_file_is_not_expanded(read, tmp_path):
     dtd = tmp_path / "x.dtd"
     dtd.write_text('<!ENTITY leak "LEAKED">')
-    data = (f'<?xml version="1.0"?><!DOCTYPE xmeml SYSTEM "file://{dtd}">'
-            f'<xmeml version="4"><sequence><name>&leak;</name></sequence></xmeml>')
+    data = (
+        f'<?xml version="1.0"?><!DOCTYPE xmeml SYSTEM "file://{dtd}">'
+        f'<xmeml version="4"><sequence><name>&leak;</name></sequence></xmeml>'
+    )
     with pytest.raises(XmemlError, match=r"uses entity 'leak' from an external DTD") as caught:
         read(data)
     assert "LEAKED" not in str(caught.value)
@@ -575,8 +666,11 @@ def test_entity_from_an_external_dtd_file_is_not_expanded(read, tmp_path):
 
 def test_deep_nesting_is_a_clear_error(read):
     data = b"<xmeml version='4'>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</xmeml>"
-    with pytest.raises(XmemlError, match=r"t\.xml: document \(line 1\): elements nested deeper than 256 levels, "
-                                         r"the parser's limit against hostile files$"):
+    with pytest.raises(
+        XmemlError,
+        match=r"t\.xml: document \(line 1\): elements nested deeper than 256 levels, "
+        r"the parser's limit against hostile files$",
+    ):
         read(data)
 
 
@@ -605,6 +699,7 @@ def test_thousand_video_tracks_read(read):
 
 # --- the real corpus (../shared/corpus/real), read in place -----------------------------------
 
+
 def test_every_real_file_reads_except_the_empty_one(real_corpus):
     files = sorted(real_corpus.rglob("*.xml"))
     assert len(files) >= 20
@@ -625,7 +720,11 @@ def test_every_real_file_reads_except_the_empty_one(real_corpus):
 def test_real_premiere_example_facts(real_corpus):
     [timeline] = read_xmeml(real_corpus / "otio" / "premiere_example.xml")
     assert (timeline.name, timeline.rate, timeline.width_px, timeline.height_px) == (
-        "sc01_sh010_layerA", Rate(30, False), 1280, 720)
+        "sc01_sh010_layerA",
+        Rate(30, False),
+        1280,
+        720,
+    )
     v2 = timeline.video_tracks[1]
     assert [(c.start_frame, c.end_frame, c.asset_id) for c in v2.clips][-1] == (636, 956, "sequence-2")
     assert timeline.assets["sequence-2"].kind is AssetKind.SEQUENCE
@@ -642,7 +741,10 @@ def test_real_ntsc_generators_and_disabled_tracks(real_corpus):
     assert sum(not c.enabled for t in tags.video_tracks for c in t.clips) == 26
     [enable] = read_xmeml(real_corpus / "otio" / "premiere_enable_property.xml")
     assert [(t.name, t.enabled) for t in enable.video_tracks] == [
-        ("base", True), ("overlay_1", True), ("disabled_track", False)]
+        ("base", True),
+        ("overlay_1", True),
+        ("disabled_track", False),
+    ]
 
 
 def test_real_helaften_clip_keyframes(real_corpus):
@@ -652,7 +754,9 @@ def test_real_helaften_clip_keyframes(real_corpus):
     assert (clip.name, clip.in_frame, clip.out_frame) == ("20160523_223257.mp4", 13, 288)
     assert [k.when for k in clip.motion.center_y.keyframes] == [13, 39, 91, 287]
     # 0.0270833 × 1920 = 52 px: center normalised by the media size (docs/xmeml.md §6)
-    keyed = timeline.video_tracks[1].clips[[c.name for c in timeline.video_tracks[1].clips].index("20160520_075448.mp4")]
+    keyed = timeline.video_tracks[1].clips[
+        [c.name for c in timeline.video_tracks[1].clips].index("20160520_075448.mp4")
+    ]
     assert keyed.motion.center_y.keyframes[0].value == pytest.approx(0.0270833)
     remapped = [c for t in timeline.video_tracks for c in t.clips if c.speed == 300]
     assert [(c.start_frame, c.in_frame, c.out_frame) for c in remapped] == [(409, 75, 153)]
@@ -680,4 +784,3 @@ def test_real_v3_project_file_without_frame_size(real_corpus):
     [timeline] = read_xmeml(real_corpus / "nrk" / "Are-og-Odin.xml")
     assert (timeline.name, timeline.duration_frames, timeline.width_px) == ("Are-og-Odin", 5453, 1920)
     assert any("no frame size" in w for w in timeline.warnings)
-

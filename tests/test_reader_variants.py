@@ -19,8 +19,14 @@ FORMAT_1080 = f"<format>{SIZE_1080}</format>"
 
 
 def file_def(ident="file-1", width=1280, height=720, extra=""):
-    size = (f"<media><video><samplecharacteristics><width>{width}</width><height>{height}</height>"
-            f"</samplecharacteristics></video></media>") if width else ""
+    size = (
+        (
+            f"<media><video><samplecharacteristics><width>{width}</width><height>{height}</height>"
+            f"</samplecharacteristics></video></media>"
+        )
+        if width
+        else ""
+    )
     return f'<file id="{ident}"><name>{ident}.mov</name><duration>5000</duration>{extra}{size}</file>'
 
 
@@ -30,21 +36,34 @@ def file_ref(ident="file-1"):
 
 def clipitem(start, end, in_frame, out_frame, file=None, extra="", tag="clipitem", name="a.mov", ident="c"):
     file = file_def() if file is None else file
-    return (f"<{tag} id='{ident}'><name>{name}</name><start>{start}</start><end>{end}</end>"
-            f"<in>{in_frame}</in><out>{out_frame}</out>{file}{extra}</{tag}>")
+    return (
+        f"<{tag} id='{ident}'><name>{name}</name><start>{start}</start><end>{end}</end>"
+        f"<in>{in_frame}</in><out>{out_frame}</out>{file}{extra}</{tag}>"
+    )
 
 
 def transition(start, end, alignment="center"):
-    return (f"<transitionitem><start>{start}</start><end>{end}</end><alignment>{alignment}</alignment>"
-            f"<effect><name>Cross Dissolve</name><effectid>Cross Dissolve</effectid></effect></transitionitem>")
+    return (
+        f"<transitionitem><start>{start}</start><end>{end}</end><alignment>{alignment}</alignment>"
+        f"<effect><name>Cross Dissolve</name><effectid>Cross Dissolve</effectid></effect></transitionitem>"
+    )
 
 
 def track(*items, enabled="<enabled>TRUE</enabled>"):
     return f"<track>{''.join(items)}{enabled}</track>"
 
 
-def sequence(*video_tracks, audio="", rate=RATE_25, fmt=FORMAT_1080, name="cut", duration="100",
-             ident="sequence-1", media=None, extra=""):
+def sequence(
+    *video_tracks,
+    audio="",
+    rate=RATE_25,
+    fmt=FORMAT_1080,
+    name="cut",
+    duration="100",
+    ident="sequence-1",
+    media=None,
+    extra="",
+):
     duration_xml = f"<duration>{duration}</duration>" if duration is not None else ""
     if media is None:
         media = f"<media><video>{fmt}{''.join(video_tracks)}</video><audio>{audio}</audio></media>"
@@ -52,13 +71,11 @@ def sequence(*video_tracks, audio="", rate=RATE_25, fmt=FORMAT_1080, name="cut",
 
 
 def document(*body, version="4", doctype="<!DOCTYPE xmeml>", encoding="UTF-8") -> str:
-    return (f'<?xml version="1.0" encoding="{encoding}"?>\n{doctype}\n<xmeml version="{version}">'
-            f"{''.join(body)}</xmeml>")
+    return f'<?xml version="1.0" encoding="{encoding}"?>\n{doctype}\n<xmeml version="{version}">{"".join(body)}</xmeml>'
 
 
 def motion_filter(*parameters):
-    return (f"<filter><effect><name>Basic Motion</name><effectid>basic</effectid>{''.join(parameters)}"
-            f"</effect></filter>")
+    return f"<filter><effect><name>Basic Motion</name><effectid>basic</effectid>{''.join(parameters)}</effect></filter>"
 
 
 def param(parameter_id, value=None, keys=()):
@@ -73,6 +90,7 @@ def spans(timeline, track_index=0):
 
 # --- assets: where <file> is defined, and what it says ---------------------------------------
 
+
 def test_file_defined_later_in_another_sequence(read):
     # docs/xmeml.md §5: collect all ids first, wherever they sit
     first = sequence(track(clipitem(0, 10, 0, 10, file_ref("file-9"))), name="A")
@@ -85,9 +103,11 @@ def test_file_defined_later_in_another_sequence(read):
 
 
 def test_file_defined_in_a_bin_master_clip(read):
-    master = (f"<bin><name>b</name><children><clip id='m1'><name>m</name><media><video><track>"
-              f"{clipitem(0, 10, 0, 10, file_def('file-4', 720, 576))}</track></video></media></clip>"
-              f"</children></bin>")
+    master = (
+        f"<bin><name>b</name><children><clip id='m1'><name>m</name><media><video><track>"
+        f"{clipitem(0, 10, 0, 10, file_def('file-4', 720, 576))}</track></video></media></clip>"
+        f"</children></bin>"
+    )
     [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, file_ref("file-4")))), master))
     assert timeline.assets["file-4"].width_px == 720
 
@@ -111,8 +131,9 @@ def test_partial_file_definition_before_the_full_one(read):
 
 
 def test_duplicate_file_ids_keep_the_first_definition(read):
-    video = track(clipitem(0, 10, 0, 10, file_def("file-1", 1280, 720)),
-                  clipitem(10, 20, 0, 10, file_def("file-1", 640, 360)))
+    video = track(
+        clipitem(0, 10, 0, 10, file_def("file-1", 1280, 720)), clipitem(10, 20, 0, 10, file_def("file-1", 640, 360))
+    )
     [timeline] = read(document(sequence(video)))
     assert timeline.assets["file-1"].width_px == 1280
 
@@ -125,17 +146,31 @@ def test_duplicate_clipitem_ids_are_separate_clips(read):
 
 # --- rates -------------------------------------------------------------------------------
 
+
 def test_rate_missing_on_clip_and_file_uses_sequence_frames(read):
     # docs/xmeml.md §2: clip times are sequence frames whatever the clip or file declares
-    [timeline] = read(document(sequence(track(clipitem(5, 30, 100, 125)), rate="<rate><timebase>30</timebase>"
-                                                                              "<ntsc>TRUE</ntsc></rate>")))
+    [timeline] = read(
+        document(
+            sequence(track(clipitem(5, 30, 100, 125)), rate="<rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate>")
+        )
+    )
     clip = timeline.video_tracks[0].clips[0]
     assert (clip.start_frame, clip.end_frame, clip.in_frame) == (5, 30, 100)
     assert timeline.rate == Rate(30, True) and timeline.assets["file-1"].rate is None
 
 
-@pytest.mark.parametrize("ntsc, expected", [("TRUE", True), ("true", True), ("True", True), (" TRUE\n", True),
-                                            ("FALSE", False), ("false", False), ("False", False)])
+@pytest.mark.parametrize(
+    "ntsc, expected",
+    [
+        ("TRUE", True),
+        ("true", True),
+        ("True", True),
+        (" TRUE\n", True),
+        ("FALSE", False),
+        ("false", False),
+        ("False", False),
+    ],
+)
 def test_ntsc_casing_and_whitespace(read, ntsc, expected):
     rate = f"<rate><timebase>30</timebase><ntsc>{ntsc}</ntsc></rate>"
     [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10)), rate=rate)))
@@ -150,8 +185,10 @@ def test_empty_ntsc_reads_like_a_missing_one(read):
 
 def test_sequence_rate_only_in_its_timecode(read):
     # FCP7 timecode blocks carry the sequence's own rate (docs/xmeml.md §1: sequence children)
-    timecode = ("<timecode><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate>"
-                "<string>01:00:00:00</string><frame>86400</frame><displayformat>NDF</displayformat></timecode>")
+    timecode = (
+        "<timecode><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate>"
+        "<string>01:00:00:00</string><frame>86400</frame><displayformat>NDF</displayformat></timecode>"
+    )
     [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10)), rate="", extra=timecode)))
     assert timeline.rate == Rate(24, True)
     assert timeline.timecode_frame == 86400
@@ -171,6 +208,7 @@ def test_sequence_without_any_rate_is_a_clean_error(read):
 
 # --- -1 edges and transitions (docs/xmeml.md §4) ---------------------------------------------
 
+
 def test_minus_one_edges_at_fades_from_and_to_black(read):
     video = track(transition(0, 12, "start-black"), clipitem(-1, -1, 0, 60), transition(50, 60, "end-black"))
     [timeline] = read(document(sequence(video)))
@@ -178,13 +216,19 @@ def test_minus_one_edges_at_fades_from_and_to_black(read):
 
 
 def test_minus_one_on_both_sides_of_two_transitions(read):
-    video = track(clipitem(0, -1, 0, 30), transition(20, 30), clipitem(-1, -1, 5, 35, file_ref()),
-                  transition(45, 55), clipitem(-1, 80, 0, 35, file_ref()))
+    video = track(
+        clipitem(0, -1, 0, 30),
+        transition(20, 30),
+        clipitem(-1, -1, 5, 35, file_ref()),
+        transition(45, 55),
+        clipitem(-1, 80, 0, 35, file_ref()),
+    )
     [timeline] = read(document(sequence(video)))
     assert spans(timeline) == [(0, 30), (20, 55), (45, 80)]
 
 
 # --- enabled flags, empty tracks, audio only ----------------------------------------------------
+
 
 def test_enabled_missing_on_clip_and_track_means_enabled(read):
     [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10), enabled=""))))
@@ -222,8 +266,10 @@ def test_audio_clip_that_cannot_be_placed_does_not_refuse_the_video(read):
     [timeline] = read(document(sequence(track(clipitem(0, 40, 0, 40)), audio=audio)))
     assert spans(timeline) == [(0, 40)]
     assert timeline.audio_tracks[0].clips == []
-    assert any(w.startswith("1 audio item(s) cannot be read and were dropped") and "audio/track/clipitem" in w
-               for w in timeline.warnings)
+    assert any(
+        w.startswith("1 audio item(s) cannot be read and were dropped") and "audio/track/clipitem" in w
+        for w in timeline.warnings
+    )
 
 
 def test_unreadable_video_clip_still_refuses_the_file(read):
@@ -240,6 +286,7 @@ def test_audio_clip_with_an_undefined_file_is_dropped(read):
 
 # --- generators, multiclips, links, Premiere extras ---------------------------------------------
 
+
 def test_generatoritem_with_no_effect(read):
     generator = clipitem(0, 48, 0, 48, file="", tag="generatoritem", name="Slug")
     [timeline] = read(document(sequence(track(generator))))
@@ -254,15 +301,20 @@ def multiclip(ident, active_angle, angles=("file-1", "file-2")):
         f"<angle><name>cam {n}</name><activevideoangle>{'TRUE' if n == active_angle else 'FALSE'}"
         f"</activevideoangle><clip id='{ident}-{n}'><name>cam {n}</name><media><video><track>"
         f"{clipitem(0, 500, 0, 500, file_def(file_id, 1280 * n, 720 * n))}</track></video></media></clip></angle>"
-        for n, file_id in enumerate(angles, start=1))
-    return (f"<multiclip id='{ident}'><name>mc</name><collapsed>TRUE</collapsed><synctype>1</synctype>"
-            f"{angle_xml}</multiclip>")
+        for n, file_id in enumerate(angles, start=1)
+    )
+    return (
+        f"<multiclip id='{ident}'><name>mc</name><collapsed>TRUE</collapsed><synctype>1</synctype>"
+        f"{angle_xml}</multiclip>"
+    )
 
 
 def test_multiclip_asset_is_the_active_video_angle(read):
     # FCP7 multicam: each cut shows one angle; angle n's file is (1280n)x(720n)
-    video = track(clipitem(0, 20, 0, 20, file=multiclip("multiclip-1", 1)),
-                  clipitem(20, 40, 20, 40, file=multiclip("multiclip-1", 2)))
+    video = track(
+        clipitem(0, 20, 0, 20, file=multiclip("multiclip-1", 1)),
+        clipitem(20, 40, 20, 40, file=multiclip("multiclip-1", 2)),
+    )
     [timeline] = read(document(sequence(video)))
     assert [c.asset_id for c in timeline.video_tracks[0].clips] == ["file-1", "file-2"]
     assert timeline.assets["file-2"].width_px == 2560
@@ -272,8 +324,10 @@ def test_multiclip_asset_is_the_active_video_angle(read):
 
 
 def test_multiclip_without_an_active_angle_is_the_asset_itself(read):
-    video = track(clipitem(0, 20, 0, 20, file=multiclip("multiclip-1", active_angle=0)),
-                  clipitem(20, 40, 20, 40, file="<multiclip id='multiclip-1'/>"))
+    video = track(
+        clipitem(0, 20, 0, 20, file=multiclip("multiclip-1", active_angle=0)),
+        clipitem(20, 40, 20, 40, file="<multiclip id='multiclip-1'/>"),
+    )
     [timeline] = read(document(sequence(video)))
     assert [c.asset_id for c in timeline.video_tracks[0].clips] == ["multiclip-1", "multiclip-1"]
     assert timeline.assets["multiclip-1"].name == "mc"
@@ -282,14 +336,17 @@ def test_multiclip_without_an_active_angle_is_the_asset_itself(read):
 
 
 def test_linkclipref_and_ppro_ticks_are_ignored(read):
-    extra = ("<pproTicksIn>2540160000000</pproTicksIn><pproTicksOut>5080320000000</pproTicksOut>"
-             "<link><linkclipref>clipitem-2</linkclipref><mediatype>audio</mediatype><trackindex>1</trackindex>"
-             "<clipindex>1</clipindex></link>")
+    extra = (
+        "<pproTicksIn>2540160000000</pproTicksIn><pproTicksOut>5080320000000</pproTicksOut>"
+        "<link><linkclipref>clipitem-2</linkclipref><mediatype>audio</mediatype><trackindex>1</trackindex>"
+        "<clipindex>1</clipindex></link>"
+    )
     [timeline] = read(document(sequence(track(clipitem(0, 10, 250, 260, extra=extra)))))
     assert timeline.video_tracks[0].clips[0].in_frame == 250
 
 
 # --- keyframes and Basic Motion center (docs/xmeml.md §6, §7) ----------------------------------
+
 
 def test_keyframes_all_before_the_clip_hold_the_last_value(read):
     clip = clipitem(0, 10, 500, 510, extra=motion_filter(param("scale", 80, [(-1000, 100), (5, 200)])))
@@ -310,8 +367,10 @@ def center(value_xml="", keys=()):
 
 def test_center_static_value_missing_vert_is_ignored_when_keyed(read):
     # docs/xmeml.md §7: with keyframes the static value is unreliable, so a broken one is not fatal
-    keyed = center("<value><horiz>0.1</horiz></value>",
-                   [(0, "<horiz>0.25</horiz><vert>0</vert>"), (10, "<horiz>0.25</horiz><vert>0.5</vert>")])
+    keyed = center(
+        "<value><horiz>0.1</horiz></value>",
+        [(0, "<horiz>0.25</horiz><vert>0</vert>"), (10, "<horiz>0.25</horiz><vert>0.5</vert>")],
+    )
     [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, extra=motion_filter(keyed))))))
     motion = timeline.video_tracks[0].clips[0].motion
     assert (motion.center_x.at(5), motion.center_y.at(5)) == (0.25, 0.25)
@@ -325,8 +384,11 @@ def test_scale_static_value_unreadable_beside_keys_is_ignored(read):
 
 def test_center_missing_vert_without_keys_is_a_clean_error(read):
     broken = center("<value><horiz>0.1</horiz></value>")
-    with pytest.raises(XmemlError, match=r"t\.xml: .*clipitem/filter/effect/parameter/value \(line \d+\): "
-                                         r"expected <horiz> and <vert>"):
+    with pytest.raises(
+        XmemlError,
+        match=r"t\.xml: .*clipitem/filter/effect/parameter/value \(line \d+\): "
+        r"expected <horiz> and <vert>",
+    ):
         read(document(sequence(track(clipitem(0, 10, 0, 10, extra=motion_filter(broken))))))
 
 
@@ -338,10 +400,16 @@ def test_center_key_missing_horiz_is_a_clean_error(read):
 
 # --- nested sequences ------------------------------------------------------------------------
 
+
 def test_nested_sequence_referenced_twice_and_from_two_timelines(read):
     nested = sequence(track(clipitem(0, 30, 0, 30)), name="nest", ident="sequence-2")
-    first = sequence(track(clipitem(0, 30, 0, 30, file=nested, name="nest"),
-                           clipitem(30, 60, 0, 30, file="<sequence id='sequence-2'/>")), name="A")
+    first = sequence(
+        track(
+            clipitem(0, 30, 0, 30, file=nested, name="nest"),
+            clipitem(30, 60, 0, 30, file="<sequence id='sequence-2'/>"),
+        ),
+        name="A",
+    )
     second = sequence(track(clipitem(0, 30, 0, 30, file="<sequence id='sequence-2'/>")), name="B", ident="s3")
     timeline_a, timeline_b = read(document(first, second))
     assert [c.asset_id for c in timeline_a.video_tracks[0].clips] == ["sequence-2", "sequence-2"]
@@ -350,6 +418,7 @@ def test_nested_sequence_referenced_twice_and_from_two_timelines(read):
 
 
 # --- numbers: huge, whitespace ---------------------------------------------------------------
+
 
 def test_huge_sequence_duration_is_refused_by_the_frame_limit(read):
     [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10)), duration=str(10**15))))
@@ -371,8 +440,10 @@ def test_overflowing_float_frame_is_a_clean_error(read):
 def test_whitespace_and_newlines_inside_numbers(read):
     spaced_file = file_def().replace("<width>1280", "<width>\n1280 ")
     scale = motion_filter(param("scale", " 50 ", [(" 0 ", "\n40"), ("10 ", " 60")]))
-    clip = (f"<clipitem id='c'><name>a</name><start>\n  5\n</start><end> 15 </end><in>\t0\t</in><out>\n10</out>"
-            f"{spaced_file}{scale}</clipitem>")
+    clip = (
+        f"<clipitem id='c'><name>a</name><start>\n  5\n</start><end> 15 </end><in>\t0\t</in><out>\n10</out>"
+        f"{spaced_file}{scale}</clipitem>"
+    )
     rate = "<rate><timebase>\n 25 \n</timebase><ntsc>\nFALSE\n</ntsc></rate>"
     [timeline] = read(document(sequence(track(clip), rate=rate, duration="\n 20 \n")))
     clip_read = timeline.video_tracks[0].clips[0]
@@ -389,6 +460,7 @@ def test_empty_sequence_duration_reads_like_a_missing_one(read):
 
 # --- encodings and DOCTYPE (docs/xmeml.md §1) ------------------------------------------------
 
+
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
 def test_utf16_file_with_bom(read, codec):
     text = document(sequence(track(clipitem(0, 10, 0, 10, name="Kråke")), name="Øy"), encoding="UTF-16")
@@ -397,8 +469,10 @@ def test_utf16_file_with_bom(read, codec):
     assert (timeline.name, timeline.video_tracks[0].clips[0].name) == ("Øy", "Kråke")
 
 
-@pytest.mark.parametrize("doctype", ["", "<!DOCTYPE xmeml>", '<!DOCTYPE xmeml SYSTEM "xmeml.dtd">',
-                                     "<!DOCTYPE xmeml [<!ELEMENT xmeml ANY>]>"])
+@pytest.mark.parametrize(
+    "doctype",
+    ["", "<!DOCTYPE xmeml>", '<!DOCTYPE xmeml SYSTEM "xmeml.dtd">', "<!DOCTYPE xmeml [<!ELEMENT xmeml ANY>]>"],
+)
 def test_doctype_variants_read(read, doctype):
     [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10))), doctype=doctype))
     assert spans(timeline) == [(0, 10)]

@@ -60,8 +60,10 @@ def test_long_ago_reads_as_never():
 def test_numpy_and_torch_count_the_same(active):
     # prepare writes the numpy counts; rollouts and windows without them use the model's torch ones
     frames = torch.as_tensor(active, dtype=torch.float32)[None]  # (1, N, T)
-    for in_numpy, in_torch in ((frames_since_on_top, transformer.frames_since_on_top),
-                               (cuts_from_top, transformer.count_cuts_from_top)):
+    for in_numpy, in_torch in (
+        (frames_since_on_top, transformer.frames_since_on_top),
+        (cuts_from_top, transformer.count_cuts_from_top),
+    ):
         assert in_torch(frames)[0].tolist() == in_numpy(active).astype(np.int64).tolist()
 
 

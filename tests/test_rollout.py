@@ -26,7 +26,14 @@ def model(tiny_config) -> MultitrackTransformer:
     # compute): random heads make the rollouts depend on attention and the cache
     torch.manual_seed(1)  # heads of their own seed: some draws leave nothing on screen for good
     with torch.no_grad():
-        for head in (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head, model.change_head):
+        for head in (
+            model.head,
+            model.visible_head,
+            model.recency_head,
+            model.next_head,
+            model.move_head,
+            model.change_head,
+        ):
             nn.init.normal_(head.weight, std=0.3)
     return model
 
@@ -34,7 +41,7 @@ def model(tiny_config) -> MultitrackTransformer:
 def prompt_frames(n: int) -> Frames:
     active = np.zeros((n, TRACKS), bool)
     active[:, 0] = True
-    active[n // 2:, 1] = True
+    active[n // 2 :, 1] = True
     asset = np.where(active, [1, 2, 9], 0)  # asset 9 folds into class 4, "other"
     values = np.zeros((n, TRACKS, 7))
     values[..., 0] = np.where(active, 1.0, 0.0)
@@ -98,7 +105,6 @@ class TestSampling:
         lowest = np.array([frame[0, 0].item() for frame in frames])[top == 1]
         assert lowest.mean() == pytest.approx(0.731, abs=0.07)
 
-
     @pytest.mark.parametrize("temperature", [0.5, 1.0])
     def test_draws_come_from_the_generator_in_a_fixed_order(self, temperature):
         # the visible track, then every track's Bernoulli, then the assets by Gumbel-max, then
@@ -141,7 +147,9 @@ class TestSampling:
             active, asset, values = sample_frame(prediction, temperature, torch.Generator().manual_seed(seed))
             np.testing.assert_array_equal(active.numpy(), expected_active)
             np.testing.assert_array_equal(asset.numpy(), np.where(expected_active, expected_asset, 0))
-            np.testing.assert_allclose(values.numpy(), np.where(expected_active[..., None], expected_values, 0), atol=1e-5)
+            np.testing.assert_allclose(
+                values.numpy(), np.where(expected_active[..., None], expected_values, 0), atol=1e-5
+            )
 
 
 class TestLayoutMemory:
@@ -205,7 +213,9 @@ class TestRollout:
         asset = np.where(active, [1, 2, 3], 0)
         values = np.where(active[..., None], 1.0, 0.0) * np.ones(7)
         prompt = encode_frames(Frames(active, asset, values), STATS, CLASSES, batch=2)
-        runs = [rollout(model, prompt, 1, 1.0, torch.Generator().manual_seed(3), cached=cached) for cached in (True, False)]
+        runs = [
+            rollout(model, prompt, 1, 1.0, torch.Generator().manual_seed(3), cached=cached) for cached in (True, False)
+        ]
         assert torch.equal(runs[0].active, runs[1].active) and torch.equal(runs[0].asset, runs[1].asset)
         torch.testing.assert_close(runs[0].values, runs[1].values, atol=1e-4, rtol=1e-4)
         # and the history matters: the last window alone, counted from its own start, reads otherwise
@@ -240,6 +250,8 @@ class TestRollout:
         assert out.active.shape == (1, 4, TRACKS) and out.values.shape == (1, 4, TRACKS, 7)
 
     def test_empty_prompt_is_refused(self, model):
-        empty = FrameTensors(torch.zeros(1, 0, TRACKS), torch.zeros(1, 0, TRACKS, dtype=torch.long), torch.zeros(1, 0, TRACKS, 7))
+        empty = FrameTensors(
+            torch.zeros(1, 0, TRACKS), torch.zeros(1, 0, TRACKS, dtype=torch.long), torch.zeros(1, 0, TRACKS, 7)
+        )
         with pytest.raises(ValueError, match="at least one frame"):
             rollout(model, empty, 5)

@@ -15,8 +15,15 @@ from multitrack.features.schema import (
 
 def test_feature_names_are_the_design_schema_in_order():
     assert FEATURES == (
-        "active", "asset", "scale", "pos_x", "pos_y",
-        "crop_left", "crop_right", "crop_top", "crop_bottom",
+        "active",
+        "asset",
+        "scale",
+        "pos_x",
+        "pos_y",
+        "crop_left",
+        "crop_right",
+        "crop_top",
+        "crop_bottom",
     )
     assert VALUE_FEATURES == FEATURES[2:]
 
@@ -25,9 +32,17 @@ def test_column_names_default_20_tracks():
     columns = column_names()
     assert len(columns) == 2 + 20 * 9
     assert columns[:12] == [
-        "timeline", "frame",
-        "v01_active", "v01_asset", "v01_scale", "v01_pos_x", "v01_pos_y",
-        "v01_crop_left", "v01_crop_right", "v01_crop_top", "v01_crop_bottom",
+        "timeline",
+        "frame",
+        "v01_active",
+        "v01_asset",
+        "v01_scale",
+        "v01_pos_x",
+        "v01_pos_y",
+        "v01_crop_left",
+        "v01_crop_right",
+        "v01_crop_top",
+        "v01_crop_bottom",
         "v02_active",
     ]
     assert columns[-1] == "v20_crop_bottom"
@@ -71,8 +86,13 @@ def test_unknown_media_size_uses_sequence_size():
 
 sizes = st.integers(min_value=16, max_value=8192)
 premiere_rows = st.tuples(
-    st.floats(0, 1000), st.floats(-3, 3), st.floats(-3, 3),
-    st.floats(0, 100), st.floats(0, 100), st.floats(0, 100), st.floats(0, 100),
+    st.floats(0, 1000),
+    st.floats(-3, 3),
+    st.floats(-3, 3),
+    st.floats(0, 100),
+    st.floats(0, 100),
+    st.floats(0, 100),
+    st.floats(0, 100),
 )
 
 

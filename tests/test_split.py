@@ -25,7 +25,11 @@ def test_split_counts(groups, fractions, expected):
 
 @pytest.mark.parametrize(
     ("fractions", "message"),
-    [([0.8, 0.2], "expected 3 fractions"), ([0.8, -0.1, 0.3], "must be finite and >= 0"), ([0, 0.5, 0.5], "train fraction")],
+    [
+        ([0.8, 0.2], "expected 3 fractions"),
+        ([0.8, -0.1, 0.3], "must be finite and >= 0"),
+        ([0, 0.5, 0.5], "train fraction"),
+    ],
 )
 def test_bad_fractions(fractions, message):
     with pytest.raises(ConfigError, match=message):

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
-from multitrack.timeline.model import (Asset, AssetKind, Clip, Crop, Keyframe, Motion, Param, Rate, Timeline,
-                                       Track, Transition)
+from multitrack.timeline.model import (
+    Asset,
+    AssetKind,
+    Clip,
+    Crop,
+    Keyframe,
+    Motion,
+    Param,
+    Rate,
+    Timeline,
+    Track,
+    Transition,
+)
 from multitrack.timeline.summary import summarize, timecode
 
 
@@ -14,17 +25,25 @@ def keyed(*keys) -> Param:
 def small_timeline() -> Timeline:
     zoom = Motion(scale=keyed((0, 100), (50, 120)), center_x=Param(0.25))
     wipe = Crop(top=keyed((0, 0), (4, 30), (8, 100)))
-    v1 = Track(clips=[Clip("file-1", 0, 50, 0, 50, motion=zoom),
-                      Clip("file-2", 50, 100, 0, 50, enabled=False)],
-               transitions=[Transition(45, 55)])
+    v1 = Track(
+        clips=[Clip("file-1", 0, 50, 0, 50, motion=zoom), Clip("file-2", 50, 100, 0, 50, enabled=False)],
+        transitions=[Transition(45, 55)],
+    )
     v2 = Track(clips=[Clip("gen", 10, 20, 0, 10, crop=wipe, speed=300.0)], enabled=False, name="overlay")
     a1 = Track(clips=[Clip("file-1", 0, 50, 0, 50)])
     return Timeline(
-        name="Title\rtwo", rate=Rate(30, True), width_px=1920, height_px=1080, duration_frames=90,
-        video_tracks=[v1, v2], audio_tracks=[a1],
-        assets={"file-1": Asset("file-1", "a.mov", width_px=3840, height_px=2160),
-                "file-2": Asset("file-2", "b.mov"),
-                "gen": Asset("gen", "Color Matte", kind=AssetKind.GENERATOR)},
+        name="Title\rtwo",
+        rate=Rate(30, True),
+        width_px=1920,
+        height_px=1080,
+        duration_frames=90,
+        video_tracks=[v1, v2],
+        audio_tracks=[a1],
+        assets={
+            "file-1": Asset("file-1", "a.mov", width_px=3840, height_px=2160),
+            "file-2": Asset("file-2", "b.mov"),
+            "gen": Asset("gen", "Color Matte", kind=AssetKind.GENERATOR),
+        },
         warnings=["sequence has no frame size"],
     )
 

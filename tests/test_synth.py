@@ -21,8 +21,11 @@ TINY = {"min_seconds": 3.0, "max_seconds": 6.0}
 
 
 def digests(folder):
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_arguments_same_bytes(tmp_path):
@@ -77,8 +80,10 @@ def test_every_style_appears_in_a_small_corpus(tmp_path):
 def test_profiles_differ_measurably_and_consistently():
     """Mean shot length per multicam timeline: tight within an editor, apart between them."""
     profiles = draw_profiles(2, seed=1)
-    means = [[shot_lengths_seconds(synth_timeline(i, 1, p, 90, 90, style="multicam").timeline).mean()
-              for i in range(4)] for p in profiles]
+    means = [
+        [shot_lengths_seconds(synth_timeline(i, 1, p, 90, 90, style="multicam").timeline).mean() for i in range(4)]
+        for p in profiles
+    ]
     fast, slow = sorted(means, key=np.mean)
     assert max(fast) < min(slow)
     for editor_means in means:
@@ -136,8 +141,23 @@ def test_usage_errors_exit_2(tmp_path, argv):
 
 
 def test_min_above_max_is_a_usage_error(tmp_path, capsys):
-    assert main(["synth", str(tmp_path / "x"), "--timelines", "1", "--seed", "1",
-                 "--min-seconds", "9", "--max-seconds", "3"]) == 2
+    assert (
+        main(
+            [
+                "synth",
+                str(tmp_path / "x"),
+                "--timelines",
+                "1",
+                "--seed",
+                "1",
+                "--min-seconds",
+                "9",
+                "--max-seconds",
+                "3",
+            ]
+        )
+        == 2
+    )
     assert "--min-seconds 9 is above --max-seconds 3" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 

@@ -27,8 +27,13 @@ UHD_MEDIA = Asset("file-1", "cam.mp4", width_px=3840, height_px=2160, duration_f
 def make_draft(duration_frames=1000, seed=0, **habits) -> DraftTimeline:
     profile = dataclasses.replace(draw_profiles(1, seed=0)[0], **habits)
     return DraftTimeline(
-        name="t", project="p", rate=Rate(25), width_px=1920, height_px=1080,
-        duration_frames=duration_frames, profile=profile,
+        name="t",
+        project="p",
+        rate=Rate(25),
+        width_px=1920,
+        height_px=1080,
+        duration_frames=duration_frames,
+        profile=profile,
         rng=np.random.Generator(np.random.PCG64(seed)),
     )
 
@@ -70,8 +75,9 @@ def test_sync_clip_source_is_timeline_plus_offset():
 
 
 @settings(max_examples=50, deadline=None)
-@given(seed=st.integers(0, 1000), start=st.integers(0, 500), length=st.integers(1, 3000),
-       mean_seconds=st.floats(0.5, 10.0))
+@given(
+    seed=st.integers(0, 1000), start=st.integers(0, 500), length=st.integers(1, 3000), mean_seconds=st.floats(0.5, 10.0)
+)
 def test_partition_tiles_the_range(seed, start, length, mean_seconds):
     draft = make_draft(seed=seed)
     shots = partition(draft, mean_seconds, start, start + length)

@@ -31,8 +31,8 @@ def visible_runs(timeline: Timeline) -> tuple[list[tuple[int, str | None]], np.n
     for t, track in enumerate(timeline.video_tracks):
         for clip in sorted(track.clips, key=lambda c: c.start_frame):  # incoming clip wins
             if clip.enabled and track.enabled:
-                top[clip.start_frame:clip.end_frame] = t  # higher tracks paint later
-                asset[clip.start_frame:clip.end_frame] = asset_ids.index(clip.asset_id)
+                top[clip.start_frame : clip.end_frame] = t  # higher tracks paint later
+                asset[clip.start_frame : clip.end_frame] = asset_ids.index(clip.asset_id)
     starts = np.r_[0, np.flatnonzero((np.diff(top) != 0) | (np.diff(asset) != 0)) + 1]
     runs = [(int(top[i]), asset_ids[asset[i]] if asset[i] >= 0 else None) for i in starts]
     return runs, np.diff(np.r_[starts, len(top)]) / timeline.rate.fps
@@ -96,7 +96,7 @@ def test_multicam_one_angle_visible_per_shot_and_wide_at_v1(stacked):
         count = np.zeros(timeline.duration_frames, int)
         for track in timeline.video_tracks:
             for clip in track.clips:
-                count[clip.start_frame:clip.end_frame] += 1
+                count[clip.start_frame : clip.end_frame] += 1
         assert count.max() == 1
 
 
@@ -104,8 +104,9 @@ def test_multicam_one_angle_visible_per_shot_and_wide_at_v1(stacked):
 def test_multicam_returns_to_the_wide_with_the_editors_habit(wide_return):
     after_closeup = []
     for index in range(4):
-        timeline = cut("multicam", index, seconds=180.0, angles=4, wide_return=wide_return,
-                       shot_seconds=2.0, disabled_rate=0.0)
+        timeline = cut(
+            "multicam", index, seconds=180.0, angles=4, wide_return=wide_return, shot_seconds=2.0, disabled_rate=0.0
+        )
         tracks = [t for t, _ in visible_shots(timeline)]
         after_closeup += [b == 0 for a, b in zip(tracks, tracks[1:]) if a != 0]
     assert len(after_closeup) > 150
@@ -113,8 +114,9 @@ def test_multicam_returns_to_the_wide_with_the_editors_habit(wide_return):
 
 
 def test_multicam_cuts_from_the_wide_to_the_closeup_waiting_longest():
-    timeline = cut("multicam", seconds=180.0, angles=4, wide_return=1.0, alternate=1.0,
-                   shot_seconds=2.0, disabled_rate=0.0)
+    timeline = cut(
+        "multicam", seconds=180.0, angles=4, wide_return=1.0, alternate=1.0, shot_seconds=2.0, disabled_rate=0.0
+    )
     tracks = [t for t, _ in visible_shots(timeline)]
     closeups = [t for t in tracks if t != 0]
     # wide, close-up, wide, … and the close-ups go round in a fixed order
@@ -148,8 +150,9 @@ def test_pip_hand_computed_bottom_right():
     # A 1920x1080 webcam in a 1920x1080 sequence at 30% width, 2% margin, no crop:
     # box 576x324 px; its centre 960-38.4-288 = 633.6 -> 634 px right, 540-38.4-162 = 339.6
     # -> 340 px down of the frame centre; center is normalised by the media size.
-    draft = make_draft(pip_corner="bottom_right", pip_width=0.3, pip_margin=0.02,
-                       pip_crop_h_pct=0.0, pip_crop_v_pct=0.0)
+    draft = make_draft(
+        pip_corner="bottom_right", pip_width=0.3, pip_margin=0.02, pip_crop_h_pct=0.0, pip_crop_v_pct=0.0
+    )
     webcam = draft.add_camera("webcam.mp4", (1920, 1080), 0)
     layout = _pip_layout(draft, webcam)
     assert layout["crop"] is None
@@ -160,8 +163,17 @@ def test_pip_hand_computed_bottom_right():
 
 @pytest.mark.parametrize("corner", ["top_left", "top_right", "bottom_left", "bottom_right"])
 def test_pip_box_sits_in_the_editors_corner(corner):
-    timeline = cut("pip", seconds=40.0, pip_corner=corner, pip_width=0.3, pip_margin=0.03,
-                   pip_crop_h_pct=10.0, pip_crop_v_pct=5.0, fullscreen_rate=0.3, disabled_rate=0.0)
+    timeline = cut(
+        "pip",
+        seconds=40.0,
+        pip_corner=corner,
+        pip_width=0.3,
+        pip_margin=0.03,
+        pip_crop_h_pct=10.0,
+        pip_crop_v_pct=5.0,
+        fullscreen_rate=0.3,
+        disabled_rate=0.0,
+    )
     margin = 0.03 * timeline.width_px
     boxes = {tuple(round(v) for v in box_px(c, timeline, c.in_frame)) for c in timeline.video_tracks[1].clips}
     full = (0, 0, timeline.width_px, timeline.height_px)
@@ -172,8 +184,9 @@ def test_pip_box_sits_in_the_editors_corner(corner):
     assert (left if "left" in corner else timeline.width_px - right) == pytest.approx(margin, abs=1)
     assert (top if "top" in corner else timeline.height_px - bottom) == pytest.approx(margin, abs=1)
     in_corner = [c for c in timeline.video_tracks[1].clips if box_px(c, timeline, c.in_frame) != full]
-    assert {(c.crop.left.value, c.crop.right.value, c.crop.top.value, c.crop.bottom.value)
-            for c in in_corner} == {(10.0, 10.0, 5.0, 5.0)}
+    assert {(c.crop.left.value, c.crop.right.value, c.crop.top.value, c.crop.bottom.value) for c in in_corner} == {
+        (10.0, 10.0, 5.0, 5.0)
+    }
 
 
 def test_pip_webcam_goes_full_screen_now_and_then_and_stays_in_sync():
@@ -191,8 +204,7 @@ def test_split_screen_puts_the_speakers_side_by_side(boxes):
     timeline = cut("split_screen", seconds=90.0, split_boxes=boxes, split_share=0.9, disabled_rate=0.0)
     v1, v2 = timeline.video_tracks[:2]
     w = timeline.width_px
-    pairs = [(a, b) for a in v1.clips for b in v2.clips
-             if (a.start_frame, a.end_frame) == (b.start_frame, b.end_frame)]
+    pairs = [(a, b) for a in v1.clips for b in v2.clips if (a.start_frame, a.end_frame) == (b.start_frame, b.end_frame)]
     assert pairs
     for a, b in pairs:
         left, right = box_px(a, timeline, a.in_frame), box_px(b, timeline, b.in_frame)
@@ -205,8 +217,9 @@ def test_split_screen_puts_the_speakers_side_by_side(boxes):
 
 
 def test_broll_stills_get_ken_burns_moves_that_keep_the_frame_covered():
-    timeline = cut("broll", seconds=120.0, still_share=1.0, ken_burns=1.2, broll_gap_seconds=4.0,
-                   transition_rate=0.0)  # a dissolve lengthens a clip past its last key
+    timeline = cut(
+        "broll", seconds=120.0, still_share=1.0, ken_burns=1.2, broll_gap_seconds=4.0, transition_rate=0.0
+    )  # a dissolve lengthens a clip past its last key
     stills = [c for c in timeline.video_tracks[1].clips if c.motion and c.motion.scale.is_keyframed]
     assert len(stills) >= 3
     for clip in stills:
@@ -247,8 +260,10 @@ def test_disabled_clips_and_tracks_are_left_behind():
     disabled_clips = sum(not c.enabled for t in timelines for tr in t.video_tracks for c in tr.clips)
     disabled_tracks = sum(not tr.enabled for t in timelines for tr in t.video_tracks)
     assert disabled_clips > 0 and disabled_tracks > 0
-    assert all(any(not c.enabled for tr in t.video_tracks for c in tr.clips) or
-               any(not tr.enabled for tr in t.video_tracks) for t in timelines)
+    assert all(
+        any(not c.enabled for tr in t.video_tracks for c in tr.clips) or any(not tr.enabled for tr in t.video_tracks)
+        for t in timelines
+    )
 
 
 @settings(max_examples=40, deadline=None)

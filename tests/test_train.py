@@ -68,8 +68,18 @@ def test_run_folder_holds_checkpoints_logs_config_and_bundle(prepared, tiny_conf
     bundle = load_bundle(run_dir / "bundle")
     assert bundle.meta["training"]["epochs"] == 2
     assert math.isfinite(bundle.meta["training"]["best_val_loss"])
-    assert set(bundle.meta["training"]["best_val_components"]) == {"active", "asset", "values", "visible", "next_track", "move", "change"}
-    assert bundle.stats.to_dict() == json.loads((prepared / "stats.json").read_text())  # the train split's stats, shipped
+    assert set(bundle.meta["training"]["best_val_components"]) == {
+        "active",
+        "asset",
+        "values",
+        "visible",
+        "next_track",
+        "move",
+        "change",
+    }
+    assert bundle.stats.to_dict() == json.loads(
+        (prepared / "stats.json").read_text()
+    )  # the train split's stats, shipped
 
 
 def test_resumed_run_ends_with_the_weights_of_an_uninterrupted_run(prepared, tiny_config, tmp_path):
@@ -109,7 +119,10 @@ def test_non_finite_loss_stops_and_names_the_intact_checkpoint(prepared, tiny_co
     monkeypatch.setattr(module_under_test, "multitask_loss", loss_turning_nan)
     config = _config(tiny_config, "trainer.max_epochs=3")
     steps_per_epoch = math.ceil(_train_windows(prepared) / config.trainer.batch_size)
-    with pytest.raises(TrainingError, match=r"non-finite training loss at epoch 2, step \d+: .*last good checkpoint \(left intact\): .*last\.ckpt"):
+    with pytest.raises(
+        TrainingError,
+        match=r"non-finite training loss at epoch 2, step \d+: .*last good checkpoint \(left intact\): .*last\.ckpt",
+    ):
         train(config, prepared, tmp_path / "run")
     last = read_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert last["epoch"] == 0
@@ -153,7 +166,9 @@ def test_init_from_a_bundle_of_another_shape_fails_clearly(prepared, tiny_config
     source = load_bundle(train(_config(tiny_config, "trainer.max_epochs=1"), prepared, tmp_path / "s") / "bundle")
     wider = _config(tiny_config, "model.d_model=48")
     write_bundle(tmp_path / "wide", type(source.model)(wider.model, 4, 8, 16), wider, _data_info(source), {})
-    with pytest.raises(BundleError, match=r"--init-from .*wide: tensor \S+ has shape \[48, \d+\] but the model .* needs \[32, \d+\]"):
+    with pytest.raises(
+        BundleError, match=r"--init-from .*wide: tensor \S+ has shape \[48, \d+\] but the model .* needs \[32, \d+\]"
+    ):
         train(_config(tiny_config, "trainer.max_epochs=1"), prepared, tmp_path / "t", init_from=tmp_path / "wide")
 
 
@@ -183,4 +198,6 @@ def _data_info(bundle):
     from multitrack.train.module import DataInfo
 
     meta = bundle.meta
-    return DataInfo(meta["max_tracks"], meta["asset_classes"], meta["stats"], meta["data_fingerprint"], meta["features"])
+    return DataInfo(
+        meta["max_tracks"], meta["asset_classes"], meta["stats"], meta["data_fingerprint"], meta["features"]
+    )

@@ -57,6 +57,7 @@ def _all_finite(checkpoint: dict) -> bool:
 
 # --- NaN in the data ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_value_in_the_table_stops_prepare_naming_timeline_frame_and_column(bad, tmp_path, capsys):
     timelines = [random_timeline(f"ed/t{i}", frames=30, tracks=2, seed=i, folder="ed") for i in range(4)]
@@ -65,12 +66,14 @@ def test_non_finite_value_in_the_table_stops_prepare_naming_timeline_frame_and_c
     status = main(["prepare", str(frames), "-o", str(tmp_path / "prepared"), "--no-progress"])
     err = capsys.readouterr().err
     assert status == 1
-    assert err == (f"multitrack prepare: error: {frames}: timeline 'ed/t2', frame 17, column v02_pos_x: "
-                   f"value is {bad}\n")
+    assert err == (
+        f"multitrack prepare: error: {frames}: timeline 'ed/t2', frame 17, column v02_pos_x: value is {bad}\n"
+    )
     assert not (tmp_path / "prepared").exists() and not list(tmp_path.glob(".prepared*"))
 
 
 # --- non-finite loss ------------------------------------------------------------------------------
+
 
 class PoisonWeightAtEpoch(pl.Callback):
     """Writes NaN into the output bias as `epoch` (0-based) starts: the next loss is NaN."""
@@ -87,8 +90,10 @@ class PoisonWeightAtEpoch(pl.Callback):
 def test_non_finite_loss_stops_with_the_last_good_checkpoint_named_and_intact(prepared, tiny_config, tmp_path):
     run_dir = tmp_path / "run"
     last = run_dir / "checkpoints" / "last.ckpt"
-    expected = (rf"^non-finite training loss at epoch 2, step \d+: training stopped before the update; "
-                rf"last good checkpoint \(left intact\): {re.escape(str(last))}$")
+    expected = (
+        rf"^non-finite training loss at epoch 2, step \d+: training stopped before the update; "
+        rf"last good checkpoint \(left intact\): {re.escape(str(last))}$"
+    )
     with pytest.raises(TrainingError, match=expected):
         train(_config(tiny_config), prepared, run_dir, callbacks=[PoisonWeightAtEpoch(1)])
     checkpoint = read_checkpoint(last)
@@ -99,6 +104,7 @@ def test_non_finite_loss_stops_with_the_last_good_checkpoint_named_and_intact(pr
 
 
 # --- gradient explosion ---------------------------------------------------------------------------
+
 
 class ExplodeGradientsAtStep(pl.Callback):
     """Multiplies every gradient by EXPLOSION after backward at one step; records norms after clipping."""
@@ -123,13 +129,17 @@ class ExplodeGradientsAtStep(pl.Callback):
 
 def test_gradient_explosion_is_clipped_and_reported(prepared, tiny_config, tmp_path):
     explode = ExplodeGradientsAtStep(step=1)
-    config = _config(tiny_config, "trainer.max_epochs=1", f"trainer.gradient_clip_val={CLIP}",
-                     f"trainer.grad_norm_warn={WARN_ABOVE}")
+    config = _config(
+        tiny_config, "trainer.max_epochs=1", f"trainer.gradient_clip_val={CLIP}", f"trainer.grad_norm_warn={WARN_ABOVE}"
+    )
     with pytest.warns(GradNormWarning) as caught:
         run_dir = train(config, prepared, tmp_path / "run", callbacks=[explode])
     [warning] = [str(w.message) for w in caught if issubclass(w.category, GradNormWarning)]  # that step only
-    assert re.fullmatch(rf"gradient norm [\d.e+]+ exceeds trainer\.grad_norm_warn={WARN_ABOVE} at epoch 1, step 1, "
-                        rf"clipped to {CLIP}", warning), warning
+    assert re.fullmatch(
+        rf"gradient norm [\d.e+]+ exceeds trainer\.grad_norm_warn={WARN_ABOVE} at epoch 1, step 1, "
+        rf"clipped to {CLIP}",
+        warning,
+    ), warning
     applied = explode.norm_after_clipping
     assert applied[1] == pytest.approx(CLIP, rel=1e-4)  # the exploded step was clipped to exactly the limit
     assert applied[0] < CLIP  # an ordinary step was not touched
@@ -138,8 +148,10 @@ def test_gradient_explosion_is_clipped_and_reported(prepared, tiny_config, tmp_p
 
 # --- a full disk while saving a checkpoint -----------------------------------------------------------
 
-def test_disk_full_while_saving_a_checkpoint_keeps_the_previous_one(prepared, tiny_config, tmp_path, monkeypatch,
-                                                                    capsys):
+
+def test_disk_full_while_saving_a_checkpoint_keeps_the_previous_one(
+    prepared, tiny_config, tmp_path, monkeypatch, capsys
+):
     real_save = torch.save
     saves: list[Path] = []
 
@@ -155,8 +167,10 @@ def test_disk_full_while_saving_a_checkpoint_keeps_the_previous_one(prepared, ti
     with pytest.raises(TrainingError) as caught:
         train(_config(tiny_config), prepared, tmp_path / "run")
     failed_target = saves[3].name.split(".tmp-")[0].lstrip(".")
-    assert str(caught.value) == (f"{checkpoints / failed_target}: could not write checkpoint: No space left on "
-                                 f"device; the previous checkpoints in {checkpoints} are unchanged")
+    assert str(caught.value) == (
+        f"{checkpoints / failed_target}: could not write checkpoint: No space left on "
+        f"device; the previous checkpoints in {checkpoints} are unchanged"
+    )
     assert sorted(path.name for path in checkpoints.iterdir()) == ["best.ckpt", "epoch000.ckpt", "last.ckpt"]
     last = read_checkpoint(checkpoints / "last.ckpt")
     assert last["epoch"] == 0 and _all_finite(last)

@@ -44,7 +44,14 @@ def _with_random_heads(model: MultitrackTransformer) -> MultitrackTransformer:
     compute; random heads make every output depend on attention and the cache."""
     torch.manual_seed(1)
     with torch.no_grad():
-        for head in (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head, model.change_head):
+        for head in (
+            model.head,
+            model.visible_head,
+            model.recency_head,
+            model.next_head,
+            model.move_head,
+            model.change_head,
+        ):
             nn.init.normal_(head.weight, std=0.3)
     return model
 
@@ -103,7 +110,7 @@ def test_cache_slides_to_the_window_with_relative_positions(total):
     # and nothing on screen for a window's length before it: the cache's shot age restarts at
     # the window's first frame, as in the fresh pass; the fresh pass is given the frames since
     # on top and the cuts counted from the first frame, as the cache counts them
-    active[:, max(0, total - 2 * LENGTH):total - LENGTH] = 0.0
+    active[:, max(0, total - 2 * LENGTH) : total - LENGTH] = 0.0
     cache = None
     for t in range(total):
         step, cache = model.step(active[:, t], asset[:, t], values[:, t], cache)
@@ -170,7 +177,10 @@ def test_steady_motion_carries_on_moves_in_one_direction_only():
     assert moved[:, 0].tolist() == [1.0, 2.5, 0.0, 0.0, 0.0]  # half of the move over the last two steps
     assert moved[:, 1:].abs().sum() == 0  # values that did not move
     # steps 1 then 4: more than STEADY_STEP_RATIO apart, a jump rather than a ramp
-    assert steady_motion(torch.zeros(1, 7), torch.ones(1, 7), torch.full((1, 7), 5.0), torch.tensor([True])).abs().sum() == 0
+    assert (
+        steady_motion(torch.zeros(1, 7), torch.ones(1, 7), torch.full((1, 7), 5.0), torch.tensor([True])).abs().sum()
+        == 0
+    )
 
 
 def test_window_motion_needs_the_same_asset_three_frames_running():
@@ -231,13 +241,20 @@ def test_recency_rank_reorders_the_next_track_without_changing_the_chance_of_a_c
     assert after[0, 1, 3] > after[0, 1, 2] > after[0, 1, 0]  # V3 (least recent) > V2 > nothing
     torch.testing.assert_close(after[0, 0, 2], before[0, 0, 2])  # at frame 0 V2 was on top
     # the next-track head moves the choice among the others, never the chance of staying
-    nudged = model._rank_by_recency(logits, active, leaned_on, torch.zeros(1, 2, 2), torch.tensor([[[0, 0, 4.0, 0]] * 2]))
+    nudged = model._rank_by_recency(
+        logits, active, leaned_on, torch.zeros(1, 2, 2), torch.tensor([[[0, 0, 4.0, 0]] * 2])
+    )
     after = torch.softmax(nudged, -1)
     torch.testing.assert_close(after[0, 1, 1], before[0, 1, 1])
     assert after[0, 1, 2] > after[0, 1, 3] and after[0, 1, 2] > after[0, 1, 0]
     # and the habit lean towards where this editor's cuts from here went: V2 had 3 of 4
-    habit = model._rank_by_recency(logits, active, (since, torch.tensor([[[0, 0, 0], [0, 0.75, 0.25]]])),
-                                   torch.tensor([[[0.0, 4.0]] * 2]), torch.zeros(1, 2, TRACKS + 1))
+    habit = model._rank_by_recency(
+        logits,
+        active,
+        (since, torch.tensor([[[0, 0, 0], [0, 0.75, 0.25]]])),
+        torch.tensor([[[0.0, 4.0]] * 2]),
+        torch.zeros(1, 2, TRACKS + 1),
+    )
     after = torch.softmax(habit, -1)
     torch.testing.assert_close(after[0, 1, 1], before[0, 1, 1])
     assert after[0, 1, 2] > after[0, 1, 3] > after[0, 1, 0]

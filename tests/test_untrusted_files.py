@@ -86,13 +86,17 @@ def _cli(capsys, *argv: str) -> tuple[int, str]:
 def test_poisoned_checkpoint_is_refused_unrun_by_resume_and_export(payload, trained, tmp_path, capsys):
     prepared, run_dir = trained
     marker = tmp_path / "marker.txt"
-    poisoned = _poisoned_checkpoint(run_dir, tmp_path / "elsewhere" / "checkpoints" / "gift.ckpt",
-                                    PAYLOADS[payload], marker)
-    refused = (f"{poisoned}: not a loadable checkpoint: refused: it holds pickled objects other than tensors and "
-               f"plain values (possibly code)\n")
+    poisoned = _poisoned_checkpoint(
+        run_dir, tmp_path / "elsewhere" / "checkpoints" / "gift.ckpt", PAYLOADS[payload], marker
+    )
+    refused = (
+        f"{poisoned}: not a loadable checkpoint: refused: it holds pickled objects other than tensors and "
+        f"plain values (possibly code)\n"
+    )
 
-    status, err = _cli(capsys, "train", "--data", str(prepared), "--run-dir", str(tmp_path / "run"),
-                       "--resume", str(poisoned))
+    status, err = _cli(
+        capsys, "train", "--data", str(prepared), "--run-dir", str(tmp_path / "run"), "--resume", str(poisoned)
+    )
     assert (status, err) == (1, f"multitrack train: error: {refused}")
     status, err = _cli(capsys, "export", str(poisoned), "-o", str(tmp_path / "bundle"))
     assert (status, err) == (1, f"multitrack export: error: {refused}")
@@ -137,11 +141,15 @@ def test_pickle_posing_as_safetensors_is_refused_unrun(trained, tmp_path):
 
 
 LIES = {
-    "d_model": (lambda meta: meta["config"]["model"].update(d_model=48),
-                r"tensor \S+ has shape \[32(, \d+)*\] but the model \(max_tracks=4, asset_classes=8, config\.model\) "
-                r"needs \[48(, \d+)*\]"),
-    "n_layers": (lambda meta: meta["config"]["model"].update(n_layers=3),
-                 r"weights do not fit the model: missing \['blocks\.2\."),
+    "d_model": (
+        lambda meta: meta["config"]["model"].update(d_model=48),
+        r"tensor \S+ has shape \[32(, \d+)*\] but the model \(max_tracks=4, asset_classes=8, config\.model\) "
+        r"needs \[48(, \d+)*\]",
+    ),
+    "n_layers": (
+        lambda meta: meta["config"]["model"].update(n_layers=3),
+        r"weights do not fit the model: missing \['blocks\.2\.",
+    ),
     "max_tracks": (lambda meta: meta.update(max_tracks=6), r"but the model \(max_tracks=6, asset_classes=8"),
     "asset_classes": (lambda meta: meta.update(asset_classes=20), r"but the model \(max_tracks=4, asset_classes=20"),
 }
@@ -155,8 +163,17 @@ def test_bundle_json_lying_about_shapes_is_a_clear_bundle_error(lie, trained, tm
     edit(meta)
     (bundle / "bundle.json").write_text(json.dumps(meta))
     prompt = write_good_files(tmp_path / "prompt")[0]
-    status, err = _cli(capsys, "generate", str(bundle), "--prompt", str(tmp_path / "prompt" / prompt.name),
-                       "--seconds", "1", "-o", str(tmp_path / "out.xml"))
+    status, err = _cli(
+        capsys,
+        "generate",
+        str(bundle),
+        "--prompt",
+        str(tmp_path / "prompt" / prompt.name),
+        "--seconds",
+        "1",
+        "-o",
+        str(tmp_path / "out.xml"),
+    )
     assert status == 1
     [line] = err.splitlines()  # one line, no traceback
     assert line.startswith(f"multitrack generate: error: {bundle / 'model.safetensors'}: ")

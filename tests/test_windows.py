@@ -59,7 +59,13 @@ def _split_dir(tmp_path, rows=7, tracks=2):
     values = np.arange(rows * tracks * 7, dtype=np.float32).reshape(rows, tracks, 7)
     since_on_top = np.arange(rows * tracks, dtype=np.int16).reshape(rows, tracks) + 100
     cuts_from_top = np.arange(rows * tracks, dtype=np.int16).reshape(rows, tracks) + 200
-    arrays = {"active": active, "asset": asset, "values": values, "since_on_top": since_on_top, "cuts_from_top": cuts_from_top}
+    arrays = {
+        "active": active,
+        "asset": asset,
+        "values": values,
+        "since_on_top": since_on_top,
+        "cuts_from_top": cuts_from_top,
+    }
     for name, array in arrays.items():
         np.save(tmp_path / f"{name}.npy", array)
     np.save(tmp_path / "windows.npy", np.array([[0, 5], [4, 3]], np.int64))
@@ -81,7 +87,13 @@ def test_dataset_items_are_padded_and_masked(tmp_path):
     assert not tail["values"][3:].any() and not tail["active"][3:].any()
     # frames since on top come as prepared (counted over the whole timeline), padding "never"
     assert full["since_on_top"].dtype == torch.int64
-    assert tail["since_on_top"].tolist() == [[108, 109], [110, 111], [112, 113], [SINCE_ON_TOP_MAX] * 2, [SINCE_ON_TOP_MAX] * 2]
+    assert tail["since_on_top"].tolist() == [
+        [108, 109],
+        [110, 111],
+        [112, 113],
+        [SINCE_ON_TOP_MAX] * 2,
+        [SINCE_ON_TOP_MAX] * 2,
+    ]
     assert tail["cuts_from_top"].tolist() == [[208, 209], [210, 211], [212, 213], [0, 0], [0, 0]]
 
 

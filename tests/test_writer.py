@@ -28,8 +28,7 @@ from multitrack.timeline.model import (
 )
 from multitrack.timeline.writer import frames_to_ticks, write_xmeml, xmeml_bytes
 
-PROPERTY_SETTINGS = settings(max_examples=30, deadline=None,
-                             suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SAFE_PARSER = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)
 TICKS_PER_FRAME_25 = 10_160_640_000  # 254016000000 / 25
 
@@ -45,15 +44,54 @@ def interview_timeline() -> Timeline:
     """A 25 fps two-camera cut with a dissolve, a keyed PiP still, a nested title,
     a disabled clip and track, and one audio track. Expectations below are by hand."""
     assets = {
-        "file-1": Asset("file-1", "cam_a.mov", AssetKind.FILE, "file://localhost/Volumes/Media/cam_a.mov",
-                        3840, 2160, Rate(25), 5000, 900000, "10:00:00:00", True),
-        "file-2": Asset("file-2", "cam b & co.mov", AssetKind.FILE,
-                        "file://localhost/Volumes/Media/cam%20b%20%26%20co.mov",
-                        1920, 1080, Rate(50), 4000, 0, "00:00:00:00", True),
-        "file-3": Asset("file-3", "logo.png", AssetKind.FILE, "file://localhost/Volumes/Media/logo.png",
-                        314, 478, Rate(25), 1080000, 0, "00:00:00:00", False),
-        "sequence-2": Asset("sequence-2", "Titles", AssetKind.SEQUENCE, rate=Rate(25),
-                            width_px=1920, height_px=1080, duration_frames=500),
+        "file-1": Asset(
+            "file-1",
+            "cam_a.mov",
+            AssetKind.FILE,
+            "file://localhost/Volumes/Media/cam_a.mov",
+            3840,
+            2160,
+            Rate(25),
+            5000,
+            900000,
+            "10:00:00:00",
+            True,
+        ),
+        "file-2": Asset(
+            "file-2",
+            "cam b & co.mov",
+            AssetKind.FILE,
+            "file://localhost/Volumes/Media/cam%20b%20%26%20co.mov",
+            1920,
+            1080,
+            Rate(50),
+            4000,
+            0,
+            "00:00:00:00",
+            True,
+        ),
+        "file-3": Asset(
+            "file-3",
+            "logo.png",
+            AssetKind.FILE,
+            "file://localhost/Volumes/Media/logo.png",
+            314,
+            478,
+            Rate(25),
+            1080000,
+            0,
+            "00:00:00:00",
+            False,
+        ),
+        "sequence-2": Asset(
+            "sequence-2",
+            "Titles",
+            AssetKind.SEQUENCE,
+            rate=Rate(25),
+            width_px=1920,
+            height_px=1080,
+            duration_frames=500,
+        ),
     }
     pip_motion = Motion(
         scale=Param(50.0, (_key(90000, 50), _key(90100, 80))),
@@ -71,18 +109,20 @@ def interview_timeline() -> Timeline:
     )
     v2 = Track(
         clips=[
-            Clip("file-3", 20, 120, 90000, 90100, "logo.png", motion=pip_motion,
-                 crop=Crop(left=Param(10.0))),
+            Clip("file-3", 20, 120, 90000, 90100, "logo.png", motion=pip_motion, crop=Crop(left=Param(10.0))),
             Clip("sequence-2", 150, 200, 0, 50, "Titles", motion=Motion(scale=Param(150.0))),
         ],
         name="V2",
     )
-    v3 = Track(clips=[Clip("file-2", 0, 30, 0, 30, "cam b & co.mov"),
-                      Clip("sequence-2", 40, 60, 100, 120, "Titles")], enabled=False)
-    a1 = Track(clips=[Clip("file-1", 0, 110, 1000, 1110, "cam_a.mov"),
-                      Clip("file-2", 110, 200, 510, 600, "cam b & co.mov")], name="A1")
-    return Timeline("Interview <cut>", Rate(25), 1920, 1080, 250, [v1, v2, v3], [a1], assets,
-                    timecode_frame=90000)
+    v3 = Track(
+        clips=[Clip("file-2", 0, 30, 0, 30, "cam b & co.mov"), Clip("sequence-2", 40, 60, 100, 120, "Titles")],
+        enabled=False,
+    )
+    a1 = Track(
+        clips=[Clip("file-1", 0, 110, 1000, 1110, "cam_a.mov"), Clip("file-2", 110, 200, 510, 600, "cam b & co.mov")],
+        name="A1",
+    )
+    return Timeline("Interview <cut>", Rate(25), 1920, 1080, 250, [v1, v2, v3], [a1], assets, timecode_frame=90000)
 
 
 def _root(timeline: Timeline) -> etree._Element:
@@ -107,8 +147,9 @@ def _read_back(timeline: Timeline, tmp_path: Path) -> list[Timeline]:
 
 def test_document_opens_like_a_premiere_export():
     written = xmeml_bytes(interview_timeline())
-    assert written.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n'
-                              b'<xmeml version="4">\n\t<sequence id="sequence-1"')
+    assert written.startswith(
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n<xmeml version="4">\n\t<sequence id="sequence-1"'
+    )
 
 
 def test_written_file_parses_with_the_safe_parser(tmp_path):
@@ -130,12 +171,15 @@ def test_written_file_parses_with_the_safe_parser(tmp_path):
     assert [t.get("MZ.TrackName") for t in sequence.findall("media/video/track")] == ["V1", "V2", None]
 
 
-@pytest.mark.parametrize(("asset_id", "tag", "uses"), [
-    ("file-1", "file", 3),  # V1 twice, A1 once
-    ("file-2", "file", 3),  # V1, V3, A1
-    ("file-3", "file", 1),
-    ("sequence-2", "sequence", 2),  # V2, V3
-])
+@pytest.mark.parametrize(
+    ("asset_id", "tag", "uses"),
+    [
+        ("file-1", "file", 3),  # V1 twice, A1 once
+        ("file-2", "file", 3),  # V1, V3, A1
+        ("file-3", "file", 1),
+        ("sequence-2", "sequence", 2),  # V2, V3
+    ],
+)
 def test_each_asset_is_defined_at_first_use_then_referenced_bare(asset_id, tag, uses):
     elements = [e for e in _root(interview_timeline()).iter(tag) if e.get("id") == asset_id]
     assert len(elements) == uses
@@ -173,11 +217,16 @@ def test_clips_next_to_a_transition_get_minus_one_edges():
 def test_fades_from_and_to_black_mark_the_faded_edge(tmp_path):
     timeline = interview_timeline()
     track = timeline.video_tracks[0]
-    track.transitions = [Transition(0, 10, "start-black"), *track.transitions,
-                         Transition(240, 250, "end-black")]
+    track.transitions = [Transition(0, 10, "start-black"), *track.transitions, Transition(240, 250, "end-black")]
     items = _items(_root(timeline), "video", 1)
-    assert [e.tag for e in items] == ["transitionitem", "clipitem", "transitionitem", "clipitem",
-                                      "clipitem", "transitionitem"]
+    assert [e.tag for e in items] == [
+        "transitionitem",
+        "clipitem",
+        "transitionitem",
+        "clipitem",
+        "clipitem",
+        "transitionitem",
+    ]
     fade_in, clip_a, _, _, clip_c, fade_out = items
     assert (clip_a.findtext("start"), clip_a.findtext("end")) == ("-1", "-1")
     assert (clip_c.findtext("start"), clip_c.findtext("end")) == ("200", "-1")
@@ -195,11 +244,12 @@ def test_motion_and_crop_filters_keep_premiere_values_and_source_axis_keys():
     motion, crop = (f.find("effect") for f in still.findall("filter"))
     assert (motion.findtext("name"), motion.findtext("effectid")) == ("Basic Motion", "basic")
     assert _parameter(motion, "scale").get("authoringApp") == "PremierePro"
-    scale_keys = [(k.findtext("when"), k.findtext("value"))
-                  for k in _parameter(motion, "scale").findall("keyframe")]
+    scale_keys = [(k.findtext("when"), k.findtext("value")) for k in _parameter(motion, "scale").findall("keyframe")]
     assert scale_keys == [("90000", "50"), ("90100", "80")]  # source frames, not timeline ones
-    center_keys = [(k.findtext("when"), k.findtext("value/horiz"), k.findtext("value/vert"))
-                   for k in _parameter(motion, "center").findall("keyframe")]
+    center_keys = [
+        (k.findtext("when"), k.findtext("value/horiz"), k.findtext("value/vert"))
+        for k in _parameter(motion, "center").findall("keyframe")
+    ]
     assert center_keys == [("90000", "0.5", "-0.25"), ("90100", "0.25", "-0.125")]
     assert _parameter(motion, "rotation").findtext("value") == "0"
     assert _parameter(motion, "centerOffset").findtext("value/horiz") == "0"
@@ -209,21 +259,36 @@ def test_motion_and_crop_filters_keep_premiere_values_and_source_axis_keys():
 
 
 def test_center_keys_are_the_union_of_both_axes():
-    clip = Clip("file-1", 0, 10, 0, 10, "a", motion=Motion(
-        center_x=Param(0.0, (_key(0, 0.0), _key(10, 1.0))), center_y=Param(0.5)))
+    clip = Clip(
+        "file-1",
+        0,
+        10,
+        0,
+        10,
+        "a",
+        motion=Motion(center_x=Param(0.0, (_key(0, 0.0), _key(10, 1.0))), center_y=Param(0.5)),
+    )
     timeline = _single_clip_timeline(clip)
     center = _parameter(_items(_root(timeline), "video", 1)[0], "center")
-    keys = [(k.findtext("when"), k.findtext("value/horiz"), k.findtext("value/vert"))
-            for k in center.findall("keyframe")]
+    keys = [
+        (k.findtext("when"), k.findtext("value/horiz"), k.findtext("value/vert")) for k in center.findall("keyframe")
+    ]
     assert keys == [("0", "0", "0.5"), ("10", "1", "0.5")]
 
 
 def _single_clip_timeline(clip: Clip, asset: Asset | None = None) -> Timeline:
-    asset = asset or Asset(clip.asset_id, "a.mov", pathurl="file://localhost/a.mov", width_px=1280,
-                           height_px=720, rate=Rate(30), duration_frames=1000, timecode_frame=0,
-                           timecode_string="00:00:00:00")
-    return Timeline("one", Rate(30), 1920, 1080, clip.end_frame, [Track([clip])],
-                    assets={asset.id: asset})
+    asset = asset or Asset(
+        clip.asset_id,
+        "a.mov",
+        pathurl="file://localhost/a.mov",
+        width_px=1280,
+        height_px=720,
+        rate=Rate(30),
+        duration_frames=1000,
+        timecode_frame=0,
+        timecode_string="00:00:00:00",
+    )
+    return Timeline("one", Rate(30), 1920, 1080, clip.end_frame, [Track([clip])], assets={asset.id: asset})
 
 
 def test_default_motion_and_crop_are_not_written():
@@ -236,8 +301,7 @@ def test_disabled_clip_and_track_are_written_false():
     root = _root(interview_timeline())
     tracks = root.findall("sequence/media/video/track")
     assert [t.findtext("enabled") for t in tracks] == ["TRUE", "TRUE", "FALSE"]
-    assert [c.findtext("enabled") for c in _items(root, "video", 1) if c.tag == "clipitem"] == [
-        "TRUE", "TRUE", "FALSE"]
+    assert [c.findtext("enabled") for c in _items(root, "video", 1) if c.tag == "clipitem"] == ["TRUE", "TRUE", "FALSE"]
 
 
 def test_audio_track_holds_its_clipitems_with_a_source_track():
@@ -264,7 +328,12 @@ def test_generator_asset_is_a_generatoritem_with_a_color_effect():
     assert item.tag == "generatoritem"
     assert item.find("file") is None
     assert [item.findtext(t) for t in ("name", "start", "end", "in", "out")] == [
-        "Blue Matte", "5", "50", "86313", "86358"]
+        "Blue Matte",
+        "5",
+        "50",
+        "86313",
+        "86358",
+    ]
     assert item.findtext("duration") == str(12 * 3600 * 30)  # a still's 12 hours
     assert item.findtext("effect/effectid") == "Color"
     assert item.findtext("effect/effecttype") == "generator"
@@ -272,8 +341,16 @@ def test_generator_asset_is_a_generatoritem_with_a_color_effect():
 
 def test_retimed_clip_counts_retimed_frames_and_keys(tmp_path):
     # 200%: source frames 100..160 play over timeline 0..30, so in/out are 50..80.
-    clip = Clip("file-1", 0, 30, 100, 160, "fast", speed=200.0,
-                motion=Motion(scale=Param(120.0, (_key(120, 120), _key(140, 150)))))
+    clip = Clip(
+        "file-1",
+        0,
+        30,
+        100,
+        160,
+        "fast",
+        speed=200.0,
+        motion=Motion(scale=Param(120.0, (_key(120, 120), _key(140, 150)))),
+    )
     timeline = _single_clip_timeline(clip)
     item = _items(_root(timeline), "video", 1)[0]
     assert [item.findtext(t) for t in ("in", "out", "duration")] == ["50", "80", "500"]
@@ -294,34 +371,51 @@ def test_same_timeline_gives_the_same_bytes_and_another_a_new_uuid():
     assert len(uuids) == 2
 
 
-@pytest.mark.parametrize(("frames", "rate", "ticks"), [
-    (1, Rate(25), 10_160_640_000),
-    (50, Rate(30), 423_360_000_000),  # premiere_example clipitem-1: pproTicksOut 846720000000 = 100 f
-    (1, Rate(24, True), 10_594_584_000),  # 254016000000 * 1001 / 24000
-    (-1, Rate(60, True), -4_237_833_600),
-])
+@pytest.mark.parametrize(
+    ("frames", "rate", "ticks"),
+    [
+        (1, Rate(25), 10_160_640_000),
+        (50, Rate(30), 423_360_000_000),  # premiere_example clipitem-1: pproTicksOut 846720000000 = 100 f
+        (1, Rate(24, True), 10_594_584_000),  # 254016000000 * 1001 / 24000
+        (-1, Rate(60, True), -4_237_833_600),
+    ],
+)
 def test_frames_to_ticks(frames, rate, ticks):
     assert frames_to_ticks(frames, rate) == ticks
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (100.0, "100"), (93.75, "93.75"), (-0.0, "0"), (1e-7, "0.0000001"), (0.0270833, "0.0270833"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (100.0, "100"),
+        (93.75, "93.75"),
+        (-0.0, "0"),
+        (1e-7, "0.0000001"),
+        (0.0270833, "0.0270833"),
+    ],
+)
 def test_numbers_are_written_without_exponent_or_trailing_zero(value, text):
     clip = Clip("file-1", 0, 10, 0, 10, "a", motion=Motion(rotation=Param(value), scale=Param(99.0)))
     item = _items(_root(_single_clip_timeline(clip)), "video", 1)[0]
     assert _parameter(item, "rotation").findtext("value") == text
 
 
-@pytest.mark.parametrize(("clip", "message"), [
-    (Clip("nope", 0, 10, 0, 10), r"timeline 'one': video track 1 clip 1: asset 'nope' is not in"),
-    (Clip("file-1", 0, 10, 0, 10, name="bell\x07"),
-     r"video track 1 clip 1 name: holds '\\x07', which XML cannot represent"),
-    (Clip("file-1", 0, 10, 0, 10, speed=0.0), r"speed must be a positive percent, got 0.0"),
-    (Clip("file-1", 10, 10, 0, 0), r"video track 1 clip 1: end 10 is not after start 10"),
-    (Clip("file-1", 0, 10, 0, 10, motion=Motion(scale=Param(math.nan))),
-     r"motion.scale holds a value that is not finite"),
-])
+@pytest.mark.parametrize(
+    ("clip", "message"),
+    [
+        (Clip("nope", 0, 10, 0, 10), r"timeline 'one': video track 1 clip 1: asset 'nope' is not in"),
+        (
+            Clip("file-1", 0, 10, 0, 10, name="bell\x07"),
+            r"video track 1 clip 1 name: holds '\\x07', which XML cannot represent",
+        ),
+        (Clip("file-1", 0, 10, 0, 10, speed=0.0), r"speed must be a positive percent, got 0.0"),
+        (Clip("file-1", 10, 10, 0, 0), r"video track 1 clip 1: end 10 is not after start 10"),
+        (
+            Clip("file-1", 0, 10, 0, 10, motion=Motion(scale=Param(math.nan))),
+            r"motion.scale holds a value that is not finite",
+        ),
+    ],
+)
 def test_timelines_that_cannot_be_written_are_refused(clip, message):
     timeline = _single_clip_timeline(dataclasses.replace(clip, asset_id="file-1"))
     timeline.video_tracks[0].clips = [clip]
@@ -347,8 +441,12 @@ def test_any_generated_timeline_reads_back_equal(tmp_path_factory, timeline):
 
 # Where OpenTimelineIO puts the cut inside a transition (otio_fcp_adapter's
 # _transition_cut_point): the end, the start, or the middle rounded down.
-_CUT_AT = {"end": lambda t: t.end_frame, "end-black": lambda t: t.end_frame,
-           "start": lambda t: t.start_frame, "start-black": lambda t: t.start_frame}
+_CUT_AT = {
+    "end": lambda t: t.end_frame,
+    "end-black": lambda t: t.end_frame,
+    "start": lambda t: t.start_frame,
+    "start-black": lambda t: t.start_frame,
+}
 
 
 def _cut_frame(transition: Transition) -> int:
@@ -388,8 +486,13 @@ def _otio_spans(path: Path, fps: float) -> list[list[tuple[str, int, int]]]:
             else:
                 continue  # gaps and transitions
             span = item.range_in_parent()
-            spans.append((label, round(span.start_time.value_rescaled_to(fps)),
-                          round(span.end_time_exclusive().value_rescaled_to(fps))))
+            spans.append(
+                (
+                    label,
+                    round(span.start_time.value_rescaled_to(fps)),
+                    round(span.end_time_exclusive().value_rescaled_to(fps)),
+                )
+            )
         tracks.append(spans)
     return tracks
 
@@ -424,11 +527,11 @@ def test_opentimelineio_finds_generated_clips_in_place(tmp_path_factory, timelin
 # keyframes and time remap (Helaften), generatoritems (premiere_generators), filters on
 # nested-sequence clips (tomat).
 PRIMARY_REFERENCE = "otio/premiere_example.xml"
-EXTRA_REFERENCES = ("otio/premiere_generators.xml", "nrk/Helaften_del-1-MASTER-v3.xml",
-                    "nrk/tomat master v4.xml")
+EXTRA_REFERENCES = ("otio/premiere_generators.xml", "nrk/Helaften_del-1-MASTER-v3.xml", "nrk/tomat master v4.xml")
 # Children that repeat zero or more times: never required to be present.
-REPEATED_TAGS = frozenset({"track", "clipitem", "generatoritem", "transitionitem", "marker",
-                           "link", "filter", "parameter", "keyframe"})
+REPEATED_TAGS = frozenset(
+    {"track", "clipitem", "generatoritem", "transitionitem", "marker", "link", "filter", "parameter", "keyframe"}
+)
 # A track's items follow the timeline, not a grammar: one class for ordering.
 TRACK_ITEM_TAGS = frozenset({"clipitem", "generatoritem", "transitionitem"})
 
@@ -488,7 +591,7 @@ def build_grammar(corpus: Path) -> dict[str, ChildGrammar]:
             entry = grammar.setdefault(key, ChildGrammar())
             entry.tags.update(tags)
             order = _ordering_tags(key, tags)
-            entry.before.update((a, b) for i, a in enumerate(order) for b in order[i + 1:] if a != b)
+            entry.before.update((a, b) for i, a in enumerate(order) for b in order[i + 1 :] if a != b)
             # Required children come from the primary reference where it has the key.
             if required_from.setdefault(key, name) == name:
                 present = set(tags) - REPEATED_TAGS
@@ -506,13 +609,15 @@ def structure_problems(document: etree._Element, grammar: dict[str, ChildGrammar
             problems.append(f"{key}: no reference export has this element")
             continue
         tags = child_tags(element)
-        problems += [f"{key}: <{t}> never appears here in the references" for t in tags
-                     if t not in entry.tags]
+        problems += [f"{key}: <{t}> never appears here in the references" for t in tags if t not in entry.tags]
         problems += [f"{key}: lacks <{t}>" for t in sorted(entry.required - set(tags))]
         order = _ordering_tags(key, tags)
-        problems += [f"{key}: <{a}> before <{b}> is never seen in the references"
-                     for i, a in enumerate(order) for b in order[i + 1:]
-                     if a != b and (a, b) not in entry.before]
+        problems += [
+            f"{key}: <{a}> before <{b}> is never seen in the references"
+            for i, a in enumerate(order)
+            for b in order[i + 1 :]
+            if a != b and (a, b) not in entry.before
+        ]
     return sorted(set(problems))
 
 
@@ -534,10 +639,13 @@ def test_every_written_element_kind_is_checked(premiere_grammar):
     timeline.video_tracks[1].clips.append(Clip("file-3", 200, 210, 5, 25, "logo.png", speed=200.0))
     root = _root(timeline)
     keys = {element_key(e) for e in root.iter(tag=etree.Element)}
-    for expected in ("sequence/media/video/track/generatoritem/effect",
-                     "sequence/media/video/track/clipitem/filter/effect/parameter/keyframe/value",
-                     "sequence/media/video/track/transitionitem/effect", "clipitem/sequence#ref",
-                     "sequence/media/audio/track/clipitem/file#ref"):
+    for expected in (
+        "sequence/media/video/track/generatoritem/effect",
+        "sequence/media/video/track/clipitem/filter/effect/parameter/keyframe/value",
+        "sequence/media/video/track/transitionitem/effect",
+        "clipitem/sequence#ref",
+        "sequence/media/audio/track/clipitem/file#ref",
+    ):
         assert expected in keys
     assert structure_problems(root, premiere_grammar) == []
 

@@ -33,18 +33,44 @@ DEMO_OVERRIDES = [
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workdir", type=Path, default=Path("demo"), metavar="DIR",
-                        help="where every stage writes its output (default ./demo)")
-    parser.add_argument("--timelines", type=positive_int, default=110, metavar="N",
-                        help="synthetic timelines to write (default 110)")
-    parser.add_argument("--editors", type=positive_int, default=12, metavar="E",
-                        help="editor profiles (default 12: 8 train, 2 val, 2 test)")
-    parser.add_argument("--min-seconds", type=positive_seconds, default=40.0, metavar="A",
-                        help="shortest timeline in seconds (default 40)")
-    parser.add_argument("--max-seconds", type=positive_seconds, default=90.0, metavar="B",
-                        help="longest timeline in seconds (default 90)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
-                        help="seed of the corpus, the split, training and sampling (default 0)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("demo"),
+        metavar="DIR",
+        help="where every stage writes its output (default ./demo)",
+    )
+    parser.add_argument(
+        "--timelines", type=positive_int, default=110, metavar="N", help="synthetic timelines to write (default 110)"
+    )
+    parser.add_argument(
+        "--editors",
+        type=positive_int,
+        default=12,
+        metavar="E",
+        help="editor profiles (default 12: 8 train, 2 val, 2 test)",
+    )
+    parser.add_argument(
+        "--min-seconds",
+        type=positive_seconds,
+        default=40.0,
+        metavar="A",
+        help="shortest timeline in seconds (default 40)",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=positive_seconds,
+        default=90.0,
+        metavar="B",
+        help="longest timeline in seconds (default 90)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        metavar="S",
+        help="seed of the corpus, the split, training and sampling (default 0)",
+    )
     parser.add_argument("--jobs", type=positive_int, default=2, metavar="N", help="ingest processes (default 2)")
     add_override_argument(parser, "trainer.max_epochs=20 (applied after the demo's own)")
 
@@ -107,8 +133,15 @@ def _synth(args: argparse.Namespace, corpus: Path) -> None:
     from multitrack.timeline.synth import synth_corpus
 
     with tqdm(total=args.timelines, unit="timeline", desc="synth", file=sys.stderr) as bar:
-        synth_corpus(corpus, args.timelines, args.seed, args.editors, args.min_seconds, args.max_seconds,
-                     on_written=lambda _: bar.update())
+        synth_corpus(
+            corpus,
+            args.timelines,
+            args.seed,
+            args.editors,
+            args.min_seconds,
+            args.max_seconds,
+            on_written=lambda _: bar.update(),
+        )
 
 
 def _ingest(corpus: Path, frames: Path, jobs: int) -> None:
@@ -123,8 +156,9 @@ def _ingest(corpus: Path, frames: Path, jobs: int) -> None:
 def _evaluate(bundle: Path, prepared: Path, out_dir: Path, seed: int) -> dict:
     from multitrack.evaluate.evaluate import EvaluateOptions, evaluate
 
-    options = EvaluateOptions(prompt_seconds=10.0, horizon_seconds=30.0, samples=4, seed=seed,
-                              max_prompts=24, progress=True)
+    options = EvaluateOptions(
+        prompt_seconds=10.0, horizon_seconds=30.0, samples=4, seed=seed, max_prompts=24, progress=True
+    )
     return evaluate(bundle, prepared, out_dir, options)
 
 
@@ -155,8 +189,11 @@ PREDICTORS = ("model", "persistence", "markov", "semi_markov")
 
 
 def _print_summary(paths: dict[str, Path], timings: dict[str, float], metrics: dict, prompt: Path) -> None:
-    print("\nmultitrack demo: done in " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items())
-          + f" (total {sum(timings.values()):.0f}s)")
+    print(
+        "\nmultitrack demo: done in "
+        + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items())
+        + f" (total {sum(timings.values()):.0f}s)"
+    )
     for name, path in paths.items():
         print(f"  {name:<11} {path}")
     print(f"  {'report':<11} {paths['evaluation'] / 'report.html'}")

@@ -13,11 +13,19 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", metavar="BUNDLE", help="a model bundle folder (RUN_DIR/bundle)")
-    parser.add_argument("--data", required=True, metavar="PREPARED_DIR", help="the folder written by 'multitrack prepare'")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"), help="split to score (default: test)")
-    parser.add_argument("-o", "--out", required=True, metavar="OUT_DIR", help="folder for metrics.json, plots and report.html")
+    parser.add_argument(
+        "--data", required=True, metavar="PREPARED_DIR", help="the folder written by 'multitrack prepare'"
+    )
+    parser.add_argument(
+        "--split", default="test", choices=("train", "val", "test"), help="split to score (default: test)"
+    )
+    parser.add_argument(
+        "-o", "--out", required=True, metavar="OUT_DIR", help="folder for metrics.json, plots and report.html"
+    )
     parser.add_argument("--prompt-seconds", type=float, default=10.0, help="prompt length of each rollout (default 10)")
-    parser.add_argument("--horizon-seconds", type=float, default=30.0, help="length of each sampled rollout (default 30)")
+    parser.add_argument(
+        "--horizon-seconds", type=float, default=30.0, help="length of each sampled rollout (default 30)"
+    )
     parser.add_argument("--samples", type=int, default=4, help="rollouts per prompt (default 4)")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0 is greedy (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the rollouts (default 0)")
@@ -46,8 +54,12 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluate(args.bundle, args.data, args.out, options)
     out = Path(args.out)
     print(f"{'figure':40s} {'model':>10s} {'persistence':>12s} {'markov':>10s} {'semi_markov':>12s}")
-    for section, name in (("change_frames", "active_log_loss"), ("cuts", "next_track_accuracy"),
-                          ("all_frames", "active_accuracy"), ("rollout", "shot_length_w1_seconds")):
+    for section, name in (
+        ("change_frames", "active_log_loss"),
+        ("cuts", "next_track_accuracy"),
+        ("all_frames", "active_accuracy"),
+        ("rollout", "shot_length_w1_seconds"),
+    ):
         cells = [figure_value(metrics, p, section, name) for p in ("model", "persistence", "markov", "semi_markov")]
         print(f"{section + '.' + name:40s} " + " ".join(f"{'-' if v is None else f'{v:.4f}':>11s}" for v in cells))
     print(f"metrics: {out / 'metrics.json'}\nreport:  {out / 'report.html'}")

@@ -15,12 +15,18 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", metavar="BUNDLE", help="a model bundle folder (RUN_DIR/bundle)")
-    parser.add_argument("--prompt", required=True, metavar="TIMELINE.xml|DIR", help="the timeline to continue, or a folder of them")
-    parser.add_argument("--prompt-seconds", type=float, default=None, help="use only the prompt's first S seconds (default: all of it)")
+    parser.add_argument(
+        "--prompt", required=True, metavar="TIMELINE.xml|DIR", help="the timeline to continue, or a folder of them"
+    )
+    parser.add_argument(
+        "--prompt-seconds", type=float, default=None, help="use only the prompt's first S seconds (default: all of it)"
+    )
     parser.add_argument("--seconds", type=float, required=True, help="how many seconds to generate after the prompt")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0 is greedy (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampling (default 0)")
-    parser.add_argument("-o", "--out", required=True, metavar="OUT.xml|OUT_DIR", help="output file, or folder for a prompt folder")
+    parser.add_argument(
+        "-o", "--out", required=True, metavar="OUT.xml|OUT_DIR", help="output file, or folder for a prompt folder"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

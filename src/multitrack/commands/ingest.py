@@ -24,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-tracks", type=positive_int, default=20, metavar="T", help="video tracks kept per timeline (default 20)"
     )
-    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="parallel worker processes (default 1)")
+    parser.add_argument(
+        "--jobs", type=positive_int, default=1, metavar="N", help="parallel worker processes (default 1)"
+    )
     parser.add_argument("--csv", action="store_true", help="also write OUT.csv")
     parser.add_argument(
         "--max-frames",
@@ -34,7 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="refuse timelines longer than this many frames (default: 24 hours at each timeline's rate)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,8 +9,13 @@ from multitrack.timeline.summary import DEFAULT_MAX_ASSETS
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="an xmeml (FCP7 XML) export")
-    parser.add_argument("--max-assets", type=int, default=DEFAULT_MAX_ASSETS, metavar="N",
-                        help=f"list at most N assets per timeline (default {DEFAULT_MAX_ASSETS})")
+    parser.add_argument(
+        "--max-assets",
+        type=int,
+        default=DEFAULT_MAX_ASSETS,
+        metavar="N",
+        help=f"list at most N assets per timeline (default {DEFAULT_MAX_ASSETS})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,10 +16,18 @@ from multitrack.config import add_override_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="YAML config; default: the run's config.yaml on --resume, else built-in defaults")
-    parser.add_argument("--data", required=True, metavar="PREPARED_DIR", help="the folder written by 'multitrack prepare'")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML config; default: the run's config.yaml on --resume, else built-in defaults",
+    )
+    parser.add_argument(
+        "--data", required=True, metavar="PREPARED_DIR", help="the folder written by 'multitrack prepare'"
+    )
     add_override_argument(parser, "trainer.max_epochs=3 model.dropout=0.2")
-    parser.add_argument("--resume", metavar="last|PATH", help="continue a run from its last.ckpt or from a checkpoint file")
+    parser.add_argument(
+        "--resume", metavar="last|PATH", help="continue a run from its last.ckpt or from a checkpoint file"
+    )
     parser.add_argument("--init-from", metavar="BUNDLE", help="start from a bundle's weights (fine-tuning)")
     parser.add_argument("--run-dir", metavar="DIR", help="where the run goes; default runs/<timestamp>")
 

@@ -62,10 +62,7 @@ class NormStats:
         return (normalized * self.std + self.mean).astype(np.float32)
 
     def to_dict(self) -> dict[str, dict[str, float]]:
-        return {
-            name: {"mean": float(self.mean[i]), "std": float(self.std[i])}
-            for i, name in enumerate(VALUE_FEATURES)
-        }
+        return {name: {"mean": float(self.mean[i]), "std": float(self.std[i])} for i, name in enumerate(VALUE_FEATURES)}
 
     @classmethod
     def from_dict(cls, raw: dict, where: str = "stats") -> NormStats:
@@ -73,7 +70,9 @@ class NormStats:
             mean = [float(raw[name]["mean"]) for name in VALUE_FEATURES]
             std = [float(raw[name]["std"]) for name in VALUE_FEATURES]
         except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"{where}: expected mean and std for each of {', '.join(VALUE_FEATURES)}: {exc!r}") from None
+            raise DataError(
+                f"{where}: expected mean and std for each of {', '.join(VALUE_FEATURES)}: {exc!r}"
+            ) from None
         if not all(math.isfinite(v) for v in mean + std) or min(std) <= 0:
             raise DataError(f"{where}: statistics must be finite with std > 0")
         return cls(np.array(mean, np.float64), np.array(std, np.float64))
@@ -108,7 +107,9 @@ class StatsAccumulator:
         return NormStats(self.mean.copy(), np.maximum(np.sqrt(variance), floor))
 
 
-def carry_inactive(values: np.ndarray, active: np.ndarray, default: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
+def carry_inactive(
+    values: np.ndarray, active: np.ndarray, default: np.ndarray, first: np.ndarray | None = None
+) -> np.ndarray:
     """values (N, T, 7) with each inactive (N, T) entry replaced by the track's values at its
     last active row of the same timeline, or `default` (7,) before any; first (N,) as in apply."""
     n_rows, n_tracks = active.shape

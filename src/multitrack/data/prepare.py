@@ -63,8 +63,12 @@ def prepare(frames_path: str | Path, out_dir: str | Path, config: Config, progre
     table = FrameTable.open(frames_path, config.data.max_tracks)
     manifest = read_manifest(frames_path)
     entries = _timeline_entries(frames_path, table.timeline_ids, manifest, config)
-    assignment = assign_splits(table.timeline_ids, config.data.split, config.data.seed, _groups(frames_path, entries, config))
-    resamplers = {tid: Resampler.for_timeline(entries[tid], table.frames[tid], config.data.fps) for tid in table.timeline_ids}
+    assignment = assign_splits(
+        table.timeline_ids, config.data.split, config.data.seed, _groups(frames_path, entries, config)
+    )
+    resamplers = {
+        tid: Resampler.for_timeline(entries[tid], table.frames[tid], config.data.fps) for tid in table.timeline_ids
+    }
     by_split = {name: [tid for tid in table.timeline_ids if assignment[tid] == name] for name in SPLITS}
     with _staging_dir(out_dir) as staging:
         stats, stats_count = _fit_stats(table, _bar(by_split["train"], "fit stats", progress), resamplers)
@@ -253,7 +257,9 @@ def _prepared_info(
     written: dict[str, dict[str, Any]],
     stats_count: int,
 ) -> dict[str, Any]:
-    file_hashes = {f"{split}/{name}": digest for split, counts in written.items() for name, digest in counts["sha256"].items()}
+    file_hashes = {
+        f"{split}/{name}": digest for split, counts in written.items() for name, digest in counts["sha256"].items()
+    }
     split_hashes = {split: split_digest(counts["sha256"]) for split, counts in written.items()}
     return {
         "format": PREPARED_FORMAT,
@@ -289,7 +295,11 @@ class NpyWriter:
         self.rows_written = 0
         self.digest = hashlib.sha256()
         self.handle = open(path, "wb")
-        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (rows, *row_shape)}
+        header = {
+            "descr": np.lib.format.dtype_to_descr(self.dtype),
+            "fortran_order": False,
+            "shape": (rows, *row_shape),
+        }
         np.lib.format.write_array_header_1_0(_HashingFile(self.handle, self.digest), header)
 
     def write(self, block: np.ndarray) -> None:

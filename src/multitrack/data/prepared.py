@@ -140,8 +140,10 @@ def _check_info(root: Path, info: Any) -> None:
             raise DataError(f"{root}: prepared.json has no {key!r}")
     # an edited asset_classes or window would otherwise fail deep inside torch, or train silently wrong
     if info.get(CONTENT_DIGEST_KEY) != content_digest(info):
-        raise DataError(f"{root}: prepared.json was changed after prepare wrote it (its {CONTENT_DIGEST_KEY} "
-                        f"does not match); rerun 'multitrack prepare'")
+        raise DataError(
+            f"{root}: prepared.json was changed after prepare wrote it (its {CONTENT_DIGEST_KEY} "
+            f"does not match); rerun 'multitrack prepare'"
+        )
 
 
 def _open_split(root: Path, name: str, tracks: int) -> PreparedSplit:

@@ -24,7 +24,9 @@ def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
     if any(not math.isfinite(f) or f < 0 for f in fractions):
         raise ConfigError(f"data.split: fractions must be finite and >= 0, got {list(fractions)}")
     if fractions[0] <= 0:
-        raise ConfigError(f"data.split: the train fraction must be > 0 (statistics are fitted on it), got {list(fractions)}")
+        raise ConfigError(
+            f"data.split: the train fraction must be > 0 (statistics are fitted on it), got {list(fractions)}"
+        )
     total = float(sum(fractions))
     return tuple(f / total for f in fractions)  # type: ignore[return-value]
 

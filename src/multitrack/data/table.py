@@ -96,14 +96,18 @@ class FrameTable:
             )
 
         def stack(feature: str) -> np.ndarray:  # (N, T): one feature across the kept tracks
-            return np.stack([rows.column(track_column(t, feature)).to_numpy() for t in range(1, self.tracks + 1)], axis=1)
+            return np.stack(
+                [rows.column(track_column(t, feature)).to_numpy() for t in range(1, self.tracks + 1)], axis=1
+            )
 
         values = np.stack([stack(f) for f in VALUE_FEATURES], axis=2).astype(np.float32)  # (N, T, 7)
         self._check_finite(tid, values)
         active, asset = stack("active").astype(np.int8), stack("asset").astype(np.int64)
         if not np.isin(active, (0, 1)).all():
             row, track = np.argwhere(~np.isin(active, (0, 1)))[0]
-            raise self._error(tid, int(row), track_column(track + 1, "active"), f"expected 0 or 1, got {active[row, track]}")
+            raise self._error(
+                tid, int(row), track_column(track + 1, "active"), f"expected 0 or 1, got {active[row, track]}"
+            )
         if (asset < 0).any():
             row, track = np.argwhere(asset < 0)[0]
             raise self._error(tid, int(row), track_column(track + 1, "asset"), f"negative asset id {asset[row, track]}")
@@ -132,7 +136,9 @@ def _count_tracks(path: Path, names: list[str]) -> int:
     for track in range(1, tracks + 1):
         for feature in TRACK_FEATURES:
             if track_column(track, feature) not in present:
-                raise DataError(f"{path}: column {track_column(track, feature)!r} is missing (the table has {tracks} tracks)")
+                raise DataError(
+                    f"{path}: column {track_column(track, feature)!r} is missing (the table has {tracks} tracks)"
+                )
     return tracks
 
 

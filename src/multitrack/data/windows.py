@@ -79,10 +79,7 @@ class WindowDataset(Dataset):
 
     def _open(self) -> dict[str, np.ndarray]:
         if self._arrays is None:
-            self._arrays = {
-                name: np.load(self.split_dir / f"{name}.npy", mmap_mode="r")
-                for name in FRAME_ARRAYS
-            }
+            self._arrays = {name: np.load(self.split_dir / f"{name}.npy", mmap_mode="r") for name in FRAME_ARRAYS}
         return self._arrays
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:

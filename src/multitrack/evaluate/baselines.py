@@ -112,9 +112,7 @@ def _shot_seconds(frames: Frames, first: np.ndarray, fps: np.ndarray) -> np.ndar
 # --- next-frame predictions -------------------------------------------------------------------
 
 
-def predict_next_frame(
-    name: str, stats: BaselineStats, truth: Frames, first: np.ndarray, fps: np.ndarray
-) -> NextFrame:
+def predict_next_frame(name: str, stats: BaselineStats, truth: Frames, first: np.ndarray, fps: np.ndarray) -> NextFrame:
     """The named baseline's prediction of every row from the true rows before it."""
     if name == "persistence":
         cut_prob = np.zeros(len(first))
@@ -166,7 +164,9 @@ def _mixture(stats: BaselineStats, truth: Frames, first: np.ndarray, cut_prob: n
     return NextFrame(active_prob, asset_pred, asset_keep, values, visible_prob, asset_true)
 
 
-def _true_asset_probability(true_asset: np.ndarray, kept_asset: np.ndarray, keep: np.ndarray, asset_classes: int) -> np.ndarray:
+def _true_asset_probability(
+    true_asset: np.ndarray, kept_asset: np.ndarray, keep: np.ndarray, asset_classes: int
+) -> np.ndarray:
     """(N, T) probability of the true asset when the kept asset has probability `keep` and the
     rest is spread evenly over the other real classes (1 … K−1 without the kept one)."""
     other_classes = asset_classes - 2
@@ -252,7 +252,11 @@ class _History:
         track = state - 1
         past = self._all()
         if track < 0:
-            self.current = Frames(np.zeros_like(self.current.active), np.zeros_like(self.current.asset), np.zeros_like(self.current.values))
+            self.current = Frames(
+                np.zeros_like(self.current.active),
+                np.zeros_like(self.current.asset),
+                np.zeros_like(self.current.values),
+            )
             return
         if track == self.state() - 1:
             self._change_asset(track, past, rng)
@@ -277,9 +281,9 @@ class _History:
         active, asset, values = self.current.active.copy(), self.current.asset.copy(), self.current.values.copy()
         seen = np.flatnonzero(past.active[:, track])
         active[0, track] = True
-        active[0, track + 1:] = False
-        asset[0, track + 1:] = 0
-        values[0, track + 1:] = 0.0
+        active[0, track + 1 :] = False
+        asset[0, track + 1 :] = 0
+        values[0, track + 1 :] = 0.0
         if seen.size:
             asset[0, track] = past.asset[seen[-1], track]
             values[0, track] = past.values[seen[-1], track]
@@ -293,4 +297,3 @@ class _History:
 
     def continuation(self, n_frames: int) -> Frames:
         return self._all().rows(slice(self.prompt_rows, self.prompt_rows + n_frames))
-

@@ -70,7 +70,9 @@ class Prompt:
     horizon_frames: int
 
 
-def evaluate(bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Path, options: EvaluateOptions | None = None) -> dict:
+def evaluate(
+    bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Path, options: EvaluateOptions | None = None
+) -> dict:
     """Score the bundle on `options.split`; write metrics.json, plots and report.html; return the metrics."""
     options = options or EvaluateOptions()
     bundle = load_bundle(bundle_dir)
@@ -121,7 +123,7 @@ def load_split(data: PreparedData, name: str) -> SplitFrames:
     for entry in prepared.timelines:
         offset, frames = int(entry["row_offset"]), int(entry["frames"])
         first[offset] = frames > 0
-        fps[offset:offset + frames] = float(entry.get("fps") or DEFAULT_FPS)
+        fps[offset : offset + frames] = float(entry.get("fps") or DEFAULT_FPS)
         tables.append(aspect_table(entry, data.asset_classes))
     aspect = np.ones(active.shape)
     for table, entry in zip(tables, prepared.timelines):
@@ -147,13 +149,19 @@ def aspect_table(entry: dict, asset_classes: int) -> np.ndarray:
     return table
 
 
-def next_frame_metrics(bundle: Bundle, split: SplitFrames, baseline_stats: BaselineStats, options: EvaluateOptions) -> dict:
+def next_frame_metrics(
+    bundle: Bundle, split: SplitFrames, baseline_stats: BaselineStats, options: EvaluateOptions
+) -> dict:
     """score_predictor for the model and every baseline, on the same rows."""
     frames = split.frames
     offsets = [split.timeline(i)[0] for i in range(len(split.timelines))]
     counts = [split.timeline(i)[1] for i in range(len(split.timelines))]
     model_values = bundle.stats.apply(frames.values, frames.active, split.first)  # the model's own normalisation
-    predictions = {"model": predict_timelines(bundle.model, bundle.stats, frames.active, frames.asset, model_values, offsets, counts)}
+    predictions = {
+        "model": predict_timelines(
+            bundle.model, bundle.stats, frames.active, frames.asset, model_values, offsets, counts
+        )
+    }
     for name in BASELINES:
         predictions[name] = predict_next_frame(name, baseline_stats, frames, split.first, split.fps)
     return {

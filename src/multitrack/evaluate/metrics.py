@@ -247,8 +247,8 @@ def next_frame_figures(
         "asset_accuracy": _mean(prediction.asset_pred[rows][on] == truth.asset[rows][on]),
         "asset_log_loss": None if true_prob is None else categorical_log_loss(true_prob[rows][on]),
         "scale_mae": _mean(error[:, SCALE]),
-        "position_mae": _mean(error[:, POS_X:POS_Y + 1]),
-        "position_mae_px": _mean(error[:, POS_X:POS_Y + 1] * pixels),
+        "position_mae": _mean(error[:, POS_X : POS_Y + 1]),
+        "position_mae_px": _mean(error[:, POS_X : POS_Y + 1] * pixels),
         "crop_mae": _mean(error[:, CROPS]),
         "iou": _mean(iou),
     }
@@ -343,7 +343,9 @@ def cut_figures(truth: Frames, prediction: NextFrame, first: np.ndarray, toleran
     return {
         "next_track_accuracy": accuracy,
         "n_track_cuts": n_track_cuts,
-        "cut_f1": event_f1(np.flatnonzero(predicted) + gap[predicted], np.flatnonzero(true_cuts) + gap[true_cuts], tolerance_frames),
+        "cut_f1": event_f1(
+            np.flatnonzero(predicted) + gap[predicted], np.flatnonzero(true_cuts) + gap[true_cuts], tolerance_frames
+        ),
         "tolerance_frames": int(tolerance_frames),
         "n_predicted_cuts": int(predicted.sum()),
     }

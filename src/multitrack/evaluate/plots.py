@@ -30,7 +30,9 @@ LOSS_QUANTITIES = ("loss", *COMPONENTS)  # one colour each in the training curve
 PREDICTOR_COLOURS = {"model": "#1f77b4", "persistence": "#7f7f7f", "markov": "#ff7f0e", "semi_markov": "#2ca02c"}
 
 
-def write_plots(out_dir: Path, metrics: dict, split, truth: list[Excerpt], samples: dict[str, list[Excerpt]], bundle_dir: Path) -> list[tuple[str, Path]]:
+def write_plots(
+    out_dir: Path, metrics: dict, split, truth: list[Excerpt], samples: dict[str, list[Excerpt]], bundle_dir: Path
+) -> list[tuple[str, Path]]:
     """Write every plot that has data; returns (title, path) in report order."""
     images = []
     per_prompt = len(samples["model"]) // len(truth) if truth else 0
@@ -38,7 +40,9 @@ def write_plots(out_dir: Path, metrics: dict, split, truth: list[Excerpt], sampl
         panels = [("editor", truth[index]), ("model, sample 1", samples["model"][index * per_prompt])]
         panels.append(("semi-Markov, sample 1", samples["semi_markov"][index * per_prompt]))
         path = out_dir / f"strip_{index + 1}.png"
-        plot_strips(path, panels, f"Rollout {index + 1}: the editor's frames after the prompt against sampled continuations")
+        plot_strips(
+            path, panels, f"Rollout {index + 1}: the editor's frames after the prompt against sampled continuations"
+        )
         images.append((f"Rollout {index + 1}", path))
     log = find_training_log(bundle_dir)
     if log is not None and plot_training_curves(out_dir / "training_curves.png", log):
@@ -55,7 +59,10 @@ def plot_strips(path: Path, panels: list[tuple[str, Excerpt]], title: str) -> No
     strip_inches, curve_inches = max(1.0, STRIP_INCHES_PER_TRACK * n_tracks), 0.8
     height_inches = len(panels) * (strip_inches + curve_inches) + 1.2  # + title, x label, legend
     figure, axes = plt.subplots(
-        2 * len(panels), 1, figsize=(11, height_inches), sharex=True,
+        2 * len(panels),
+        1,
+        figsize=(11, height_inches),
+        sharex=True,
         gridspec_kw={"height_ratios": [strip_inches, curve_inches] * len(panels)},
     )
     for number, (label, excerpt) in enumerate(panels):
@@ -88,8 +95,16 @@ def _draw_strip(axis, excerpt: Excerpt, n_tracks: int, label: str) -> None:
     shown = np.where(frames.active[:, :n_tracks], frames.asset[:, :n_tracks], 0).T.astype(float)  # (T, N)
     shown[shown == 0] = np.nan  # empty cells stay white
     seconds = len(frames) / excerpt.fps
-    axis.imshow(shown, aspect="auto", origin="lower", cmap="tab20", vmin=1, vmax=20,
-                interpolation="nearest", extent=(0, seconds, 0.5, n_tracks + 0.5))
+    axis.imshow(
+        shown,
+        aspect="auto",
+        origin="lower",
+        cmap="tab20",
+        vmin=1,
+        vmax=20,
+        interpolation="nearest",
+        extent=(0, seconds, 0.5, n_tracks + 0.5),
+    )
     ticks = track_ticks(n_tracks)
     axis.set_yticks(ticks, [f"V{t}" for t in ticks], fontsize=7)
     axis.set_ylabel(label.replace(", ", ",\n"), fontsize=8)  # two short lines fit a low strip
@@ -147,9 +162,16 @@ def _draw_losses(axis, log, columns: list[str], y_label: str) -> None:
         # one colour per quantity, so train (solid) and val (dashed) of it pair up; per-step
         # values are noisy and drawn faint behind the epoch means
         colour = f"C{LOSS_QUANTITIES.index(name)}" if name in LOSS_QUANTITIES else "C7"
-        axis.plot(series["step"], series[column], "--" if column.startswith("val/") else "-", color=colour,
-                  label=column, linewidth=1, alpha=0.4 if column.endswith("_step") else 1.0,
-                  marker="." if len(series) < 30 else None)
+        axis.plot(
+            series["step"],
+            series[column],
+            "--" if column.startswith("val/") else "-",
+            color=colour,
+            label=column,
+            linewidth=1,
+            alpha=0.4 if column.endswith("_step") else 1.0,
+            marker="." if len(series) < 30 else None,
+        )
     axis.set_xlabel("step")
     axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # steps are whole numbers
     axis.set_ylabel(y_label)

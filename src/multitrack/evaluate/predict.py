@@ -55,8 +55,8 @@ def predict_timelines(
     since_on_top = np.zeros((n_rows, n_tracks), SINCE_ON_TOP_DTYPE)
     cuts = np.zeros((n_rows, n_tracks), SINCE_ON_TOP_DTYPE)
     for offset, frames in zip(row_offsets, frame_counts):
-        since_on_top[offset:offset + frames] = frames_since_on_top(active[offset:offset + frames])
-        cuts[offset:offset + frames] = cuts_from_top(active[offset:offset + frames])
+        since_on_top[offset : offset + frames] = frames_since_on_top(active[offset : offset + frames])
+        cuts[offset : offset + frames] = cuts_from_top(active[offset : offset + frames])
     frame_arrays = (active, asset, values, since_on_top, cuts)
     out = _empty_prediction(n_rows, n_tracks)
     jobs = [
@@ -65,7 +65,7 @@ def predict_timelines(
         for start, keep_from, keep_to in window_plan(frames, model.window_length)
     ]
     for first in range(0, len(jobs), BATCH_WINDOWS):
-        _predict_batch(model, stats, frame_arrays, jobs[first:first + BATCH_WINDOWS], out)
+        _predict_batch(model, stats, frame_arrays, jobs[first : first + BATCH_WINDOWS], out)
     return out
 
 
@@ -92,11 +92,11 @@ def _predict_batch(model, stats, frame_arrays, jobs, out: NextFrame) -> None:
     window_cuts = torch.zeros(batch, length, n_tracks, dtype=torch.long)
     for b, (start, _, keep_to) in enumerate(jobs):
         n = keep_to - 1 - start  # input rows start .. keep_to - 2 predict rows up to keep_to - 1
-        window_active[b, :n] = torch.as_tensor(active[start:start + n], dtype=torch.float32)
-        window_asset[b, :n] = torch.as_tensor(asset[start:start + n].astype(np.int64))
-        window_values[b, :n] = torch.as_tensor(values[start:start + n], dtype=torch.float32)
-        window_since[b, :n] = torch.as_tensor(since_on_top[start:start + n].astype(np.int64))
-        window_cuts[b, :n] = torch.as_tensor(cuts[start:start + n].astype(np.int64))
+        window_active[b, :n] = torch.as_tensor(active[start : start + n], dtype=torch.float32)
+        window_asset[b, :n] = torch.as_tensor(asset[start : start + n].astype(np.int64))
+        window_values[b, :n] = torch.as_tensor(values[start : start + n], dtype=torch.float32)
+        window_since[b, :n] = torch.as_tensor(since_on_top[start : start + n].astype(np.int64))
+        window_cuts[b, :n] = torch.as_tensor(cuts[start : start + n].astype(np.int64))
     prediction = model(window_active, window_asset, window_values, window_since, window_cuts)  # (B, L, T …)
     active_prob = torch.sigmoid(prediction.active_logits).numpy()  # (B, L, T)
     # which track is on top next: the model's own head, not a product of independent tracks

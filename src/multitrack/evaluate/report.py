@@ -64,7 +64,9 @@ def comparison_table(metrics: dict) -> str:
         known = [v for v in values if v is not None]
         best = (max(known) if higher_is_better else min(known)) if known else None
         cells = "".join(
-            f'<td class="best">{v:.4f}</td>' if v is not None and v == best else f"<td>{'–' if v is None else f'{v:.4f}'}</td>"
+            f'<td class="best">{v:.4f}</td>'
+            if v is not None and v == best
+            else f"<td>{'–' if v is None else f'{v:.4f}'}</td>"
             for v in values
         )
         arrow = "↑" if higher_is_better else "↓"

@@ -276,7 +276,9 @@ def _sample_naive(model, prompt, n_frames, temperature, generator) -> list[Frame
         so_far = sequence.active[:, :end]  # (B, end, T): the timeline's history, counted over all frames so far
         since_on_top, cuts = frames_since_on_top(so_far)[:, start:], count_cuts_from_top(so_far)[:, start:]  # (B, L, T)
         full = model(window.active, window.asset, window.values, since_on_top, cuts)  # (B, L, T …)
-        prediction = Prediction(*(None if part is None else part[:, -1] for part in full))  # the last frame predicts the next
+        prediction = Prediction(
+            *(None if part is None else part[:, -1] for part in full)
+        )  # the last frame predicts the next
         frames.append(layouts.follow(*sample_frame(prediction, temperature, generator), restore=True))
         sequence.active[:, end], sequence.asset[:, end], sequence.values[:, end] = frames[-1]
     return frames

@@ -177,8 +177,7 @@ def _dropped_warning(timeline: Timeline, max_tracks: int, dropped: int) -> list[
         return []
     clips = sum(len(track.clips) for track in timeline.video_tracks[max_tracks:])
     return [
-        f"{dropped} video track(s) above V{max_tracks} dropped (--max-tracks {max_tracks}), "
-        f"holding {clips} clip(s)"
+        f"{dropped} video track(s) above V{max_tracks} dropped (--max-tracks {max_tracks}), holding {clips} clip(s)"
     ]
 
 
@@ -301,9 +300,7 @@ class _Painter:
             self.warnings.append(f"clip asset '{asset_id}' is not defined; its media size is unknown")
         width, height, unknown = self._media_size(asset)
         self.media_size_unknown.append(unknown)
-        self.factors.append(
-            conversion_factors(width, height, self.timeline.width_px, self.timeline.height_px)
-        )
+        self.factors.append(conversion_factors(width, height, self.timeline.width_px, self.timeline.height_px))
         return code
 
     def _media_size(self, asset: Asset | None) -> tuple[int, int, bool]:

@@ -293,8 +293,14 @@ def _convert_alone(task: tuple[InputFile, int, int | None]) -> FileResult:
             return pool.submit(_convert_task, task).result()
         except BrokenProcessPool:
             file = task[0]
-            return FileResult(file, error=_error_line(file, "the worker process converting it died (killed by the "
-                                                            "system, e.g. out of memory, or crashed); skipped"))
+            return FileResult(
+                file,
+                error=_error_line(
+                    file,
+                    "the worker process converting it died (killed by the "
+                    "system, e.g. out of memory, or crashed); skipped",
+                ),
+            )
 
 
 def _pool_context():
@@ -420,7 +426,7 @@ def frame_batches(
     count. Arrays are built from buffers: `pa.array` on numpy imported pandas (0.2 s).
     """
     shared = shared or SharedColumns()
-    column_types = schema.types[len(KEY_COLUMNS):]
+    column_types = schema.types[len(KEY_COLUMNS) :]
     id_bytes = timeline_id.encode("utf-8")
     for first in range(0, timeline.frame_count, ROWS_PER_BATCH):
         count = min(ROWS_PER_BATCH, timeline.frame_count - first)
@@ -541,8 +547,12 @@ class ManifestWriter:
         self.used_ids: set[str] = set()
         self.entries = 0
         self.stream = path.open("w", encoding="utf-8")
-        head = {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "max_tracks": max_tracks,
-                "columns": column_names(max_tracks)}
+        head = {
+            "format": MANIFEST_FORMAT,
+            "version": MANIFEST_VERSION,
+            "max_tracks": max_tracks,
+            "columns": column_names(max_tracks),
+        }
         self.stream.write(json.dumps(head, ensure_ascii=False)[:-1] + ',\n "files": [')
 
     def add_failure(self, result: FileResult) -> None:
@@ -559,8 +569,12 @@ class ManifestWriter:
         self.entries += 1
 
     def finish(self, report: IngestReport) -> None:
-        summary = {"files": report.files, "failed": report.failed, "timelines": report.timelines,
-                   "frames": report.frames}
+        summary = {
+            "files": report.files,
+            "failed": report.failed,
+            "timelines": report.timelines,
+            "frames": report.frames,
+        }
         self.stream.write(f'\n ],\n "summary": {json.dumps(summary)}}}\n')
 
     def __enter__(self) -> ManifestWriter:

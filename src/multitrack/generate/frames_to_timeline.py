@@ -88,7 +88,7 @@ def frames_to_timeline(
     n_tracks = max(_highest_track(frames) + 1, min(len(prompt.video_tracks), frames.active.shape[1]), 1)
     tracks = [Track(name=_track_name(prompt, t)) for t in range(n_tracks)]
     for run in track_runs(frames):
-        tracks[run.track].clips.append(builder.clip(run, frames.values[run.start_frame:run.end_frame, run.track]))
+        tracks[run.track].clips.append(builder.clip(run, frames.values[run.start_frame : run.end_frame, run.track]))
     timeline = Timeline(
         name=name or f"{prompt.name} (continued)",
         rate=prompt.rate,
@@ -151,10 +151,16 @@ class _ClipBuilder:
         """in − start of the prompt clip this run continues; else of the asset's last clip that
         starts inside the prompt's span; else of its first clip in the whole prompt timeline."""
         clips = sorted(
-            ((clip.start_frame, clip.in_frame - clip.start_frame, track_index == run.track and clip.start_frame <= run.start_frame < clip.end_frame)
-             for track_index, track in enumerate(self.prompt.video_tracks)
-             for clip in track.clips
-             if clip.asset_id == asset_id and clip.enabled),
+            (
+                (
+                    clip.start_frame,
+                    clip.in_frame - clip.start_frame,
+                    track_index == run.track and clip.start_frame <= run.start_frame < clip.end_frame,
+                )
+                for track_index, track in enumerate(self.prompt.video_tracks)
+                for clip in track.clips
+                if clip.asset_id == asset_id and clip.enabled
+            ),
         )
         if run.start_frame < self.prompt_frames:
             covering = [offset for _, offset, covers in clips if covers]
@@ -180,14 +186,18 @@ class _ClipBuilder:
         crop = Crop(left=params[3], right=params[4], top=params[5], bottom=params[6])
         return (None if motion.is_default else motion), (None if crop.is_default else crop)
 
-    def _group_params(self, features: np.ndarray, premiere: np.ndarray, in_frame: int, group: tuple[int, ...]) -> list[Param]:
+    def _group_params(
+        self, features: np.ndarray, premiere: np.ndarray, in_frame: int, group: tuple[int, ...]
+    ) -> list[Param]:
         tolerance = self.tolerance[list(group)]
         if is_constant(features, tolerance):
             return [Param(_clean(premiere[0, i])) for i in range(len(group))]
         keep = simplify_curve(features, tolerance)
         self.keyframes += len(keep)
         return [
-            Param(_clean(premiere[keep[0], i]), tuple(Keyframe(float(in_frame + k), _clean(premiere[k, i])) for k in keep))
+            Param(
+                _clean(premiere[keep[0], i]), tuple(Keyframe(float(in_frame + k), _clean(premiere[k, i])) for k in keep)
+            )
             for i in range(len(group))
         ]
 

@@ -57,7 +57,9 @@ def generate(
     timeline = read_xmeml(prompt_path)[0]
     prompt = timeline_frames(timeline, bundle.model.max_tracks, source=str(prompt_path))
     fps = timeline.rate.fps
-    prompt_frames = prompt.frame_count if prompt_seconds is None else min(prompt.frame_count, round(prompt_seconds * fps))
+    prompt_frames = (
+        prompt.frame_count if prompt_seconds is None else min(prompt.frame_count, round(prompt_seconds * fps))
+    )
     if prompt_frames < 1:
         raise XmemlError(str(prompt_path), f"sequence '{timeline.name}'", "has no frames to continue from")
     new_frames = max(1, round(seconds * fps))
@@ -68,7 +70,9 @@ def generate(
     frames = Frames(
         np.concatenate([prompt.active[:prompt_frames] > 0, numbers > 0]),
         np.concatenate([prompt.asset[:prompt_frames], numbers]),
-        np.concatenate([np.where(prompt.active[:prompt_frames, :, None] > 0, prompt.values[:prompt_frames], 0.0), generated.values]),
+        np.concatenate(
+            [np.where(prompt.active[:prompt_frames, :, None] > 0, prompt.values[:prompt_frames], 0.0), generated.values]
+        ),
     )
     frames.values[~frames.active] = 0.0
     asset_ids = [entry.id for entry in prompt.assets]
@@ -77,7 +81,12 @@ def generate(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     write_xmeml(conversion.timeline, out_path)
     return GenerateResult(
-        out_path, conversion.timeline, prompt_frames, new_frames, conversion.clips, conversion.keyframes,
+        out_path,
+        conversion.timeline,
+        prompt_frames,
+        new_frames,
+        conversion.clips,
+        conversion.keyframes,
         warnings + conversion.warnings,
     )
 
@@ -93,7 +102,13 @@ def hold_rows(frames_out: int, fps_in: float, fps_out: float) -> np.ndarray:
 
 
 def sample_continuation(
-    bundle: Bundle, prompt: TimelineFrames, prompt_frames: int, new_frames: int, fps: float, temperature: float, seed: int
+    bundle: Bundle,
+    prompt: TimelineFrames,
+    prompt_frames: int,
+    new_frames: int,
+    fps: float,
+    temperature: float,
+    seed: int,
 ) -> Frames:
     """new_frames sampled frames (at the timeline's rate) after the prompt's first prompt_frames."""
     rate = model_rate(bundle, fps)
@@ -128,7 +143,9 @@ def class_to_asset_numbers(
         numbers[generated.asset[:, track] >= other, track] = _other_asset(prompt, prompt_frames, track, other)
     unnamed = int(np.count_nonzero(generated.active & (numbers == 0)))
     if unnamed:
-        warnings.append(f"{unnamed} generated track-frames showed an asset class the prompt has no asset for; left empty")
+        warnings.append(
+            f"{unnamed} generated track-frames showed an asset class the prompt has no asset for; left empty"
+        )
     return np.where(generated.active, numbers, 0)
 
 
@@ -142,7 +159,12 @@ def _other_asset(prompt: TimelineFrames, prompt_frames: int, track: int, other: 
 
 
 def generate_folder(
-    bundle_dir: str | Path, prompt_dir: str | Path, seconds: float, out_dir: str | Path, progress: bool = False, **options
+    bundle_dir: str | Path,
+    prompt_dir: str | Path,
+    seconds: float,
+    out_dir: str | Path,
+    progress: bool = False,
+    **options,
 ) -> tuple[list[GenerateResult], list[str]]:
     """generate() for every .xml under prompt_dir into the same relative path under out_dir.
     One bad file never stops the batch: its error message is collected instead."""

@@ -95,15 +95,23 @@ def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weigh
     current = F.one_hot(input_visible, prediction.visible_logits.shape[-1]).bool()  # (B, L, T + 1)
     given_cut = prediction.visible_logits.masked_fill(current, float("-inf"))  # (B, L, T + 1)
     next_ce = F.cross_entropy(
-        _fill(given_cut, cuts.unsqueeze(-1)).flatten(0, 1), torch.where(cuts, target_visible, 0).flatten(), reduction="none"
+        _fill(given_cut, cuts.unsqueeze(-1)).flatten(0, 1),
+        torch.where(cuts, target_visible, 0).flatten(),
+        reduction="none",
     ).view_as(target_visible)  # (B*L,) -> (B, L)
     next_track = _masked_mean(next_ce, cuts)
 
     move = _move_loss(prediction, batch, frame_track, moves)
 
-    total = (weights.active * active + weights.asset * asset + weights.values * values
-             + weights.visible * visible + weights.next_track * next_track + weights.move * move
-             + weights.change * change)
+    total = (
+        weights.active * active
+        + weights.asset * asset
+        + weights.values * values
+        + weights.visible * visible
+        + weights.next_track * next_track
+        + weights.move * move
+        + weights.change * change
+    )
     return LossBreakdown(total, active, asset, values, visible, next_track, move, change)
 
 

@@ -215,8 +215,17 @@ class StepScratch:
     def __init__(self, model: MultitrackTransformer, batch: int, dtype: torch.dtype, device: torch.device):
         self.layers = [LayerWeights.of(block) for block in model.blocks]
         self.token_weight, self.token_bias = model._step_token_weights(dtype)  # (width, d_model), (d_model,)
-        heads = (model.head, model.visible_head, model.recency_head, model.next_head, model.move_head, model.change_head)
-        self.head_weight = _one_row_weight(torch.cat([head.weight for head in heads]))  # (d_model, T * (1 + K + 7) + 4T + 4)
+        heads = (
+            model.head,
+            model.visible_head,
+            model.recency_head,
+            model.next_head,
+            model.move_head,
+            model.change_head,
+        )
+        self.head_weight = _one_row_weight(
+            torch.cat([head.weight for head in heads])
+        )  # (d_model, T * (1 + K + 7) + 4T + 4)
         self.head_bias = torch.cat([head.bias for head in heads])
         self.ln_out = _norm_arguments(model.ln_out)
         self.copy_active, self.copy_visible = model.copy_active, model.copy_visible  # (T,), (T + 1,)
@@ -230,7 +239,9 @@ class StepScratch:
         self._make_layer_buffers(model.config, batch, dtype, device)
         self._make_head_buffers(model, batch, dtype, device)
 
-    def _make_constants(self, model: MultitrackTransformer, batch: int, dtype: torch.dtype, device: torch.device) -> None:
+    def _make_constants(
+        self, model: MultitrackTransformer, batch: int, dtype: torch.dtype, device: torch.device
+    ) -> None:
         # numbers the kernels take, as 0-dim tensors: wrapping a Python number costs more than
         # the kernel it is passed to
         def constant(value: float, kind: torch.dtype = dtype) -> torch.Tensor:
@@ -304,7 +315,9 @@ class StepScratch:
         """The heads' output and its parts (`_predict_next`), and the pair of visible logits
         `_step_rank_by_recency` takes both log-sum-exps of."""
         tracks, head_width = model.max_tracks, model.head_width
-        self.head_out = torch.empty(batch, self.head_bias.shape[0], dtype=dtype, device=device)  # (B, T * (1 + K + 7) + 4T + 4)
+        self.head_out = torch.empty(
+            batch, self.head_bias.shape[0], dtype=dtype, device=device
+        )  # (B, T * (1 + K + 7) + 4T + 4)
         per_track = self.head_out[:, : tracks * head_width].unflatten(1, (tracks, head_width))  # (B, T, 1 + K + 7)
         active_delta, self.asset_delta, self.values_delta = per_track.split(
             (1, model.asset_classes, VALUE_COUNT), dim=-1
@@ -312,14 +325,18 @@ class StepScratch:
         self.active_delta = active_delta.squeeze(-1)  # (B, T)
         self.visible_logits, rank, self.next_delta, self.move_logits, self.change_logits = self.head_out[
             :, tracks * head_width :
-        ].split((tracks + 1, RECENCY_LEANS, tracks + 1, tracks, tracks), dim=-1)  # (B, T + 1), (B, 2), (B, T + 1), (B, T), (B, T)
+        ].split(
+            (tracks + 1, RECENCY_LEANS, tracks + 1, tracks, tracks), dim=-1
+        )  # (B, T + 1), (B, 2), (B, T + 1), (B, T), (B, T)
         self.rank, self.habit = rank.split(1, dim=-1)  # (B, 1) each: the leans of `_rank_by_recency`
         self.stays_on = torch.empty(batch, tracks, dtype=dtype, device=device)  # (B, T): +1 on, -1 off
         self.recency = torch.zeros(batch, tracks + 1, dtype=dtype, device=device)  # (B, T + 1): 0 for "none"
         self.recency_tracks = self.recency[:, 1:]  # (B, T)
         self.shares = torch.zeros(batch, tracks + 1, dtype=dtype, device=device)  # (B, T + 1): 0 for "none"
         self.shares_tracks = self.shares[:, 1:]  # (B, T)
-        self.never = torch.empty(batch, tracks, dtype=torch.bool, device=device)  # (B, T): never on top (`ranking_recency`)
+        self.never = torch.empty(
+            batch, tracks, dtype=torch.bool, device=device
+        )  # (B, T): never on top (`ranking_recency`)
         self.ranked_pair = torch.empty(batch, 2, tracks + 1, dtype=dtype, device=device)  # (B, 2, T + 1)
         self.ranked_before, self.ranked_after = self.ranked_pair.unbind(1)  # (B, T + 1) each
         self.top_pair = self.top[:, None]  # (B, 1, T + 1)
@@ -513,7 +530,9 @@ class MultitrackTransformer(nn.Module):
         if cuts_from_top is None:
             cuts_from_top = count_cuts_from_top(active)
         shares = cut_shares(cuts_from_top, values.dtype)  # (B, L, T)
-        x = self._frame_tokens(active, asset, values, motion, since_on_top, shares) + self._age_tokens(ages)  # (B, L, d_model)
+        x = self._frame_tokens(active, asset, values, motion, since_on_top, shares) + self._age_tokens(
+            ages
+        )  # (B, L, d_model)
         x = self.embed_dropout(x)
         for block in self.blocks:
             x = block(x)
@@ -607,7 +626,9 @@ class MultitrackTransformer(nn.Module):
         """Shot age (`shot_ages`) and frames since each track was on top (`frames_since_on_top`),
         one frame on, capped as `forward` caps them."""
         top_key = scratch.top_keys[position % 2]
-        torch.where(scratch.on_top, asset, scratch.off_keys[0], out=top_key)  # (B, T): the top track's asset, -1 elsewhere
+        torch.where(
+            scratch.on_top, asset, scratch.off_keys[0], out=top_key
+        )  # (B, T): the top track's asset, -1 elsewhere
         if position == 0:
             # given, or never on top before: at the cap, as in `forward`
             now.since_on_top.copy_(scratch.recency_cap if since_on_top is None else since_on_top)
@@ -662,7 +683,9 @@ class MultitrackTransformer(nn.Module):
             now.motion.zero_()
             return
         step_old, size_old, limit_old = scratch.steps[(position - 1) % 2]
-        agree = torch.gt(torch.mul(step_new, step_old, out=scratch.product), scratch.zero, out=scratch.agree)  # same way
+        agree = torch.gt(
+            torch.mul(step_new, step_old, out=scratch.product), scratch.zero, out=scratch.agree
+        )  # same way
         agree &= torch.le(size_new, limit_old, out=scratch.within)  # and neither step is more than
         agree &= torch.le(size_old, limit_new, out=scratch.within)  # STEADY_STEP_RATIO times the other
         agree &= torch.logical_and(same_new, scratch.same_keys[(position - 1) % 2])[..., None]  # (B, T, 1) steady
@@ -675,7 +698,9 @@ class MultitrackTransformer(nn.Module):
 
     def _allocate(self, cache: KVCache, values: torch.Tensor) -> None:
         batch, n_heads, head_size = values.shape[0], self.config.n_heads, self.config.d_model // self.config.n_heads
-        slots = [values.new_zeros(batch, n_heads, cache.max_frames, 2, head_size) for _ in self.blocks]  # (B, nh, max_frames, 2, hs)
+        slots = [
+            values.new_zeros(batch, n_heads, cache.max_frames, 2, head_size) for _ in self.blocks
+        ]  # (B, nh, max_frames, 2, hs)
         cache.keys = [both[..., 0, :] for both in slots]  # (B, nh, max_frames, hs)
         cache.values = [both[..., 1, :] for both in slots]
         cache.slots = [list(both.unbind(2)) for both in slots]  # max_frames of (B, nh, 2, hs)
@@ -691,7 +716,9 @@ class MultitrackTransformer(nn.Module):
         active, asset, values, motion, since_on_top, shares, track = weight.split(
             (1, asset_dim, VALUE_COUNT, VALUE_COUNT, 1, 1, self.config.track_embed_dim), dim=-1
         )
-        dense = torch.cat((active, values, motion * MOTION_INPUT_GAIN, since_on_top / self.window_length, shares), dim=-1)  # (d_model, T, 17)
+        dense = torch.cat(
+            (active, values, motion * MOTION_INPUT_GAIN, since_on_top / self.window_length, shares), dim=-1
+        )  # (d_model, T, 17)
         assets = torch.einsum("dte,ke->dtk", asset, self.asset_embed.weight.double())  # (d_model, T, K)
         age_rows = self._age_tokens(torch.arange(ages, device=weight.device)).double()  # (ages, d_model)
         folded = torch.cat((dense.flatten(1), assets.flatten(1), age_rows.t()), dim=1)  # (d_model, width)
@@ -741,7 +768,12 @@ class MultitrackTransformer(nn.Module):
         return self.age_proj(features)  # (…, SHOT_AGE_FEATURES) -> (…, d_model)
 
     def _predict(
-        self, x: torch.Tensor, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor, change_logits: torch.Tensor
+        self,
+        x: torch.Tensor,
+        active: torch.Tensor,
+        asset: torch.Tensor,
+        values: torch.Tensor,
+        change_logits: torch.Tensor,
     ) -> Prediction:
         """Heads on x (B, L, d_model), as changes from the current frames (B, L, T), (B, L, T) and
         their values carried on by their steady motion (B, L, T, 7); the value head's change is
@@ -758,7 +790,9 @@ class MultitrackTransformer(nn.Module):
         residual = self._residual(values_delta)  # (B, L, T, 7)
         changes = (change_logits >= 0).unsqueeze(-1)  # (B, L, T, 1)
         values = values.to(x.dtype) + residual * changes
-        return Prediction(active_logits, asset_logits, values, visible_logits, change_logits=change_logits, residual=residual)
+        return Prediction(
+            active_logits, asset_logits, values, visible_logits, change_logits=change_logits, residual=residual
+        )
 
     def _residual(self, values_delta: torch.Tensor) -> torch.Tensor:
         """The value head's change from the carried-on frame; see RESIDUAL_DEADBAND."""
@@ -805,8 +839,16 @@ class MultitrackTransformer(nn.Module):
         residual = F.hardshrink(scratch.values_delta, scratch.shrink_threshold)  # (B, T, 7)
         values = inputs.values + goes_on + residual * (scratch.change_logits >= 0).unsqueeze(-1)
         visible_logits = self._step_rank_by_recency(scratch, inputs)
-        return Prediction(active_logits, asset_logits, values, visible_logits, inputs.motion, scratch.move_logits.clone(),
-                          scratch.change_logits.clone(), residual)
+        return Prediction(
+            active_logits,
+            asset_logits,
+            values,
+            visible_logits,
+            inputs.motion,
+            scratch.move_logits.clone(),
+            scratch.change_logits.clone(),
+            residual,
+        )
 
     def _step_rank_by_recency(self, scratch: StepScratch, inputs: TokenInputs) -> torch.Tensor:
         """The visible head's logits (B, T + 1) with the copy bonus and `_rank_by_recency`:
@@ -822,7 +864,9 @@ class MultitrackTransformer(nn.Module):
         scratch.ranked_pair.masked_fill_(scratch.top_pair, scratch.minus_inf)  # only the tracks not on top
         torch.logsumexp(scratch.ranked_pair, dim=-1, out=scratch.ranked_totals)  # (B, 2)
         # keeps the total of the tracks not on top
-        ranked = scratch.ranked_after.sub_(torch.sub(scratch.totals_after, scratch.totals_before, out=scratch.total_shift))
+        ranked = scratch.ranked_after.sub_(
+            torch.sub(scratch.totals_after, scratch.totals_before, out=scratch.total_shift)
+        )
         on_top = visible_logits + scratch.copy_visible  # (B, T + 1): the copy bonus, at the top class only
         return torch.where(scratch.top, on_top, ranked)
 
@@ -844,7 +888,9 @@ def carry_values(active: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     return torch.where((last >= 0).unsqueeze(-1), carried, values[:, :1].expand_as(carried))
 
 
-def steady_motion(older: torch.Tensor, previous: torch.Tensor, current: torch.Tensor, steady: torch.Tensor) -> torch.Tensor:
+def steady_motion(
+    older: torch.Tensor, previous: torch.Tensor, current: torch.Tensor, steady: torch.Tensor
+) -> torch.Tensor:
     """The per-frame move to carry on from three consecutive frames' values (…, T, 7): the mean
     of the last two steps where they agree (see STEADY_STEP_RATIO), else 0. steady (…, T) says
     the track showed the same asset in all three frames."""
@@ -898,7 +944,9 @@ def transition_counts(active: torch.Tensor) -> torch.Tensor:
     classes = tracks + 1
     shown = visible_classes(active)  # (B, L)
     previous = torch.cat((shown[:, :1], shown[:, :-1]), dim=1)  # (B, L): the frame before (itself at 0)
-    pair = F.one_hot(previous * classes + shown, classes * classes) * (shown != previous).unsqueeze(-1)  # (B, L, (T + 1)²)
+    pair = F.one_hot(previous * classes + shown, classes * classes) * (shown != previous).unsqueeze(
+        -1
+    )  # (B, L, (T + 1)²)
     return pair.cumsum(dim=1).view(batch, length, classes, classes)  # (B, L, T + 1, T + 1)
 
 
@@ -994,4 +1042,3 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.normal_(module.weight, mean=0.0, std=0.02)
     if isinstance(module, nn.Linear) and module.bias is not None:
         nn.init.zeros_(module.bias)
-

@@ -39,8 +39,9 @@ from multitrack.timeline.reader_effects import ClipEffects, TimeRemap, read_effe
 KNOWN_VERSIONS = frozenset({"1", "3", "4", "5"})
 FALLBACK_SIZE_PX = (1920, 1080)
 MAX_NESTING_DEPTH = 64  # nested sequences inside nested sequences; real files use 1 or 2
-_CLIP_TAGS = frozenset({"name", "enabled", "start", "end", "in", "out", "file", "sequence",
-                        "multiclip", "masterclipid", "effect"})
+_CLIP_TAGS = frozenset(
+    {"name", "enabled", "start", "end", "in", "out", "file", "sequence", "multiclip", "masterclipid", "effect"}
+)
 _NO_EFFECTS = ClipEffects()
 
 
@@ -62,6 +63,7 @@ def read_xmeml(path: str | Path) -> list[Timeline]:
 
 
 # --- pass 1: definitions -------------------------------------------------------------------
+
 
 @dataclass
 class _Definitions:
@@ -102,12 +104,14 @@ def _inside_clipitem(element: etree._Element) -> bool:
 
 # --- pass 2: nested sequences must not contain themselves -----------------------------------
 
+
 def _nested_refs(sequence_el: etree._Element):
     return sequence_el.iterfind("media/*/track/clipitem/sequence")
 
 
 def _check_nesting(doc: XmemlDocument, definitions: _Definitions, top: etree._Element) -> None:
     """Depth-first over nested-sequence references, with an explicit stack (no recursion limit)."""
+
     def key_of(sequence_el):
         return sequence_el.get("id") or f"@line {sequence_el.sourceline}"
 
@@ -125,7 +129,7 @@ def _check_nesting(doc: XmemlDocument, definitions: _Definitions, top: etree._El
             continue  # undefined: the clip reader reports it with the clip's path
         key = key_of(target)
         if key in chain:
-            cycle = chain[chain.index(key) + 1:]
+            cycle = chain[chain.index(key) + 1 :]
             via = f" via {', '.join(cycle)}" if cycle else ""
             raise doc.error(ref, f"nested sequence '{key}' contains itself{via}")
         if key not in finished:
@@ -134,6 +138,7 @@ def _check_nesting(doc: XmemlDocument, definitions: _Definitions, top: etree._El
 
 
 # --- pass 3: timelines ---------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class _RawClip:
@@ -227,10 +232,12 @@ class _SequenceReader:
                 if asset.kind is AssetKind.FILE and asset.width_px and asset.height_px:
                     timeline.warnings.append(
                         f"sequence has no frame size; using the first video file's size "
-                        f"{asset.width_px}x{asset.height_px} ({shown(asset.name)})")
+                        f"{asset.width_px}x{asset.height_px} ({shown(asset.name)})"
+                    )
                     return asset.width_px, asset.height_px
-        timeline.warnings.append("sequence has no frame size and no video file gives one; "
-                                 f"using {FALLBACK_SIZE_PX[0]}x{FALLBACK_SIZE_PX[1]}")
+        timeline.warnings.append(
+            f"sequence has no frame size and no video file gives one; using {FALLBACK_SIZE_PX[0]}x{FALLBACK_SIZE_PX[1]}"
+        )
         return FALLBACK_SIZE_PX
 
     def _duration(self, duration_el, timeline: Timeline) -> int:
@@ -252,22 +259,34 @@ class _SequenceReader:
         if notes.retimed:
             warnings.append(
                 f"{notes.retimed} time-remapped clip(s) (speed ≠ 100%): source frames and keyframes "
-                f"mapped at constant speed" + (f"; {notes.variable_speed} with variable speed, "
-                                               f"approximated by their speed value"
-                                               if notes.variable_speed else ""))
+                f"mapped at constant speed"
+                + (
+                    f"; {notes.variable_speed} with variable speed, approximated by their speed value"
+                    if notes.variable_speed
+                    else ""
+                )
+            )
         if notes.flipped:
-            warnings.append(f"{notes.flipped} clip(s) written reversed (start > end, in > out); "
-                            f"read as reversed clips over the same span")
+            warnings.append(
+                f"{notes.flipped} clip(s) written reversed (start > end, in > out); "
+                f"read as reversed clips over the same span"
+            )
         if notes.undefined_refs:
-            warnings.append(f"{notes.undefined_refs} clip(s) reference file or sequence ids that are "
-                            f"never defined; kept as assets without media")
+            warnings.append(
+                f"{notes.undefined_refs} clip(s) reference file or sequence ids that are "
+                f"never defined; kept as assets without media"
+            )
         if notes.audio_dropped:
             first = notes.audio_dropped[0]
-            warnings.append(f"{len(notes.audio_dropped)} audio item(s) cannot be read and were dropped "
-                            f"(audio is not in the frame table); first: {first.element}: {first.reason}")
+            warnings.append(
+                f"{len(notes.audio_dropped)} audio item(s) cannot be read and were dropped "
+                f"(audio is not in the frame table); first: {first.element}: {first.reason}"
+            )
         if notes.without_media:
-            warnings.append(f"{notes.without_media} clipitem(s) have neither a file nor a nested "
-                            f"sequence; kept as assets without media")
+            warnings.append(
+                f"{notes.without_media} clipitem(s) have neither a file nor a nested "
+                f"sequence; kept as assets without media"
+            )
         return warnings
 
     # --- tracks and clips ----------------------------------------------------------------
@@ -470,6 +489,7 @@ class _SequenceReader:
 
 # --- -1 edges and time remapping -------------------------------------------------------------
 
+
 def _resolve_edges(doc: XmemlDocument, items: list, index: int) -> tuple[int, int, bool]:
     """Timeline start/end of the clip at `items[index]`, and whether FCP7 wrote it reversed.
 
@@ -495,21 +515,18 @@ def _resolve_edges(doc: XmemlDocument, items: list, index: int) -> tuple[int, in
     elif end == -1 and start != -1:
         end = start + length
     elif start == -1 and end == -1:
-        raise doc.error(raw.element, "start and end are both -1 and no transition beside the clip "
-                                     "gives either")
+        raise doc.error(raw.element, "start and end are both -1 and no transition beside the clip gives either")
     flipped = start > end and length < 0
     if flipped:
         start, end = end, start
     if start < 0:
-        raise doc.error(raw.element, f"start must be a frame ≥ 0 (or -1 next to a transition), "
-                                     f"got {start}", "start")
+        raise doc.error(raw.element, f"start must be a frame ≥ 0 (or -1 next to a transition), got {start}", "start")
     if start > end:
         raise doc.error(raw.element, f"start {start} after end {end}")
     return start, end, flipped
 
 
-def _retime(in_frame: int, out_frame: int, effects: ClipEffects,
-            remap: TimeRemap) -> tuple[int, int, ClipEffects]:
+def _retime(in_frame: int, out_frame: int, effects: ClipEffects, remap: TimeRemap) -> tuple[int, int, ClipEffects]:
     """Move in/out and keyframe `when`s from the retimed axis to the source axis.
 
     With speed ≠ 100, in/out and keyframe `when`s count *retimed* frames (docs/xmeml.md §4:

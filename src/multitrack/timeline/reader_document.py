@@ -144,8 +144,11 @@ def parse_xmeml(path: str | Path) -> XmemlDocument:
         raise XmemlError(path, "document", "not XML: no root element")
     _check_doctype(path, root, resolver)
     if root.tag != "xmeml":
-        raise XmemlError(path, f"{_tag_name(root)} (line {root.sourceline})",
-                         f"root element is <{_tag_name(root)}>, expected <xmeml>")
+        raise XmemlError(
+            path,
+            f"{_tag_name(root)} (line {root.sourceline})",
+            f"root element is <{_tag_name(root)}>, expected <xmeml>",
+        )
     return XmemlDocument(path, root)
 
 
@@ -157,11 +160,18 @@ def _syntax_error(path: str, exc: etree.XMLSyntaxError) -> XmemlError:
     # "see xmlCtxtSetMaxAmplification"), which a user cannot act on; its line for an
     # entity bomb is where the expansion stopped, not where it was declared
     if "entity amplification" in message:
-        return XmemlError(path, "DOCTYPE", "declares entities that expand beyond the parser's limit (an entity "
-                                           "bomb); xmeml never uses entities and multitrack does not expand them")
+        return XmemlError(
+            path,
+            "DOCTYPE",
+            "declares entities that expand beyond the parser's limit (an entity "
+            "bomb); xmeml never uses entities and multitrack does not expand them",
+        )
     if "Excessive depth" in message:
-        return XmemlError(path, f"document (line {line})", f"elements nested deeper than {MAX_ELEMENT_DEPTH} "
-                                                           "levels, the parser's limit against hostile files")
+        return XmemlError(
+            path,
+            f"document (line {line})",
+            f"elements nested deeper than {MAX_ELEMENT_DEPTH} levels, the parser's limit against hostile files",
+        )
     return XmemlError(path, "document", f"not well-formed XML (line {line}: {message})")
 
 
@@ -183,12 +193,18 @@ def _check_doctype(path: str, root: etree._Element, resolver: _RefuseExternal) -
     names = [entity.name for entity in dtd.iterentities()] if dtd is not None else []
     if names:
         listed = ", ".join(shown(name) for name in names[:5])
-        raise XmemlError(path, "DOCTYPE", f"declares entities ({listed}); xmeml never uses entities "
-                                          "and multitrack does not expand them")
+        raise XmemlError(
+            path,
+            "DOCTYPE",
+            f"declares entities ({listed}); xmeml never uses entities and multitrack does not expand them",
+        )
     if resolver.requested:
         # An external DTD was asked for and served empty; its entities would silently vanish.
         unexpanded = next(root.iter(etree.Entity), None)
         if unexpanded is not None:
-            raise XmemlError(path, f"line {unexpanded.sourceline}",
-                             f"uses entity {shown(unexpanded.name)} from an external DTD "
-                             f"({shown(resolver.requested[0])}), which multitrack never loads")
+            raise XmemlError(
+                path,
+                f"line {unexpanded.sourceline}",
+                f"uses entity {shown(unexpanded.name)} from an external DTD "
+                f"({shown(resolver.requested[0])}), which multitrack never loads",
+            )

@@ -96,8 +96,11 @@ def _read_motion(doc: XmemlDocument, effect: etree._Element) -> Motion:
 
 def _read_crop(doc: XmemlDocument, effect: etree._Element) -> Crop:
     parameters = _parameters(effect)
-    sides = {side: read_param(doc, parameters[side], 0.0)
-             for side in ("left", "right", "top", "bottom") if side in parameters}
+    sides = {
+        side: read_param(doc, parameters[side], 0.0)
+        for side in ("left", "right", "top", "bottom")
+        if side in parameters
+    }
     return replace(_CROP_DEFAULTS, **sides)
 
 
@@ -120,6 +123,7 @@ def _flag_value(doc: XmemlDocument, parameter: etree._Element | None) -> bool:
 
 
 # --- parameters and keyframes ------------------------------------------------------------
+
 
 def read_param(doc: XmemlDocument, parameter: etree._Element, default: float) -> Param:
     """A scalar parameter: static `<value>` plus `<keyframe>`s sorted by `when`."""

@@ -44,8 +44,7 @@ def timecode(frame: int, timebase: int) -> str:
 
 def _duration_text(timeline: Timeline) -> str:
     frames = timeline.duration_frames
-    text = (f"{frames} frames = {timecode(frames, timeline.rate.timebase)} "
-            f"({frames / timeline.rate.fps:.2f} s)")
+    text = f"{frames} frames = {timecode(frames, timeline.rate.timebase)} ({frames / timeline.rate.fps:.2f} s)"
     if timeline.end_frame > frames:
         text += f"; clips run on to frame {timeline.end_frame}"
     return text
@@ -57,9 +56,11 @@ def _track_lines(tracks: list[Track], prefix: str) -> list[str]:
         disabled = sum(not clip.enabled for clip in track.clips)
         name = f" '{printable(track.name)}'" if track.name else ""
         state = "" if track.enabled else " (track disabled)"
-        lines.append(f"    {prefix}{number}{name}{state}: {_plural(len(track.clips), 'clip')} "
-                     f"({len(track.clips) - disabled} enabled, {disabled} disabled), "
-                     f"{_plural(len(track.transitions), 'transition')}")
+        lines.append(
+            f"    {prefix}{number}{name}{state}: {_plural(len(track.clips), 'clip')} "
+            f"({len(track.clips) - disabled} enabled, {disabled} disabled), "
+            f"{_plural(len(track.transitions), 'transition')}"
+        )
     return lines
 
 
@@ -71,8 +72,11 @@ def _asset_counts(assets) -> str:
 
 def _asset_lines(assets, max_assets: int) -> list[str]:
     assets = list(assets)
-    lines = [f"    {_KIND_LABELS[asset.kind]:<15} {_size_text(asset):<12} {printable(asset.name) or '(no name)'}"
-             f" [{printable(asset.id)}]" for asset in assets[:max_assets]]
+    lines = [
+        f"    {_KIND_LABELS[asset.kind]:<15} {_size_text(asset):<12} {printable(asset.name) or '(no name)'}"
+        f" [{printable(asset.id)}]"
+        for asset in assets[:max_assets]
+    ]
     if len(assets) > max_assets:
         lines.append(f"    … and {len(assets) - max_assets} more")
     return lines
@@ -103,8 +107,7 @@ def _keyframes_text(clips: list[Clip]) -> str:
         return "none"
     keys = sum(len(param.keyframes) for param in params)
     clips_keyed = sum(bool(params) for params in per_clip)
-    return (f"{_plural(len(params), 'keyframed parameter')} on {_plural(clips_keyed, 'clip')} "
-            f"({_plural(keys, 'key')})")
+    return f"{_plural(len(params), 'keyframed parameter')} on {_plural(clips_keyed, 'clip')} ({_plural(keys, 'key')})"
 
 
 def _remaps_text(clips: list[Clip]) -> str:

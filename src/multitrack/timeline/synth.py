@@ -73,9 +73,15 @@ class SynthReport:
     timelines: list[SynthTimeline]
 
 
-def synth_corpus(out_dir: str | Path, timelines: int, seed: int, editors: int = 5,
-                 min_seconds: float = 60.0, max_seconds: float = 180.0,
-                 on_written: Callable[[SynthTimeline], None] | None = None) -> SynthReport:
+def synth_corpus(
+    out_dir: str | Path,
+    timelines: int,
+    seed: int,
+    editors: int = 5,
+    min_seconds: float = 60.0,
+    max_seconds: float = 180.0,
+    on_written: Callable[[SynthTimeline], None] | None = None,
+) -> SynthReport:
     """Write `timelines` xmeml files, one folder per editor profile, and synth.json;
     `on_written` is called after each file (a progress bar)."""
     from multitrack.timeline.writer import write_xmeml
@@ -93,15 +99,26 @@ def synth_corpus(out_dir: str | Path, timelines: int, seed: int, editors: int = 
         written.append(synth)
         if on_written is not None:
             on_written(synth)
-    arguments = {"timelines": timelines, "seed": seed, "editors": editors,
-                 "min_seconds": min_seconds, "max_seconds": max_seconds}
+    arguments = {
+        "timelines": timelines,
+        "seed": seed,
+        "editors": editors,
+        "min_seconds": min_seconds,
+        "max_seconds": max_seconds,
+    }
     manifest_path = out_dir / MANIFEST_NAME
     manifest_path.write_text(json.dumps(_manifest(arguments, profiles, written), indent=1) + "\n")
     return SynthReport(out_dir, manifest_path, profiles, written)
 
 
-def synth_timeline(index: int, seed: int, profile: EditorProfile, min_seconds: float = 60.0,
-                   max_seconds: float = 180.0, style: str | None = None) -> SynthTimeline:
+def synth_timeline(
+    index: int,
+    seed: int,
+    profile: EditorProfile,
+    min_seconds: float = 60.0,
+    max_seconds: float = 180.0,
+    style: str | None = None,
+) -> SynthTimeline:
     """Timeline `index` of the corpus `seed`, cut by `profile` (in `style` if given,
     else in a style drawn from the profile's mix)."""
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 1, index])))
@@ -114,8 +131,9 @@ def synth_timeline(index: int, seed: int, profile: EditorProfile, min_seconds: f
     return SynthTimeline(draft.finish(), profile.name, style, path)
 
 
-def _draft(index: int, style: str, profile: EditorProfile, rng: np.random.Generator,
-           min_seconds: float, max_seconds: float) -> DraftTimeline:
+def _draft(
+    index: int, style: str, profile: EditorProfile, rng: np.random.Generator, min_seconds: float, max_seconds: float
+) -> DraftTimeline:
     """Sequence settings: the editor's usual rate (now and then another), 1080p or UHD
     (9:16 for vertical), a length between the bounds."""
     rate = profile.rate if rng.random() < 0.8 else RATES[int(rng.integers(len(RATES)))]
@@ -126,9 +144,15 @@ def _draft(index: int, style: str, profile: EditorProfile, rng: np.random.Genera
     seconds = float(rng.uniform(min_seconds, max_seconds))
     title = f"{_TITLES[style]} {index + 1:03d}"
     return DraftTimeline(
-        name=title, project=title.replace(" ", "_"), rate=rate, width_px=width_px,
-        height_px=height_px, duration_frames=max(1, round(seconds * rate.fps)), profile=profile,
-        rng=rng, timecode_frame=profile.timecode_hour * 3600 * rate.timebase,
+        name=title,
+        project=title.replace(" ", "_"),
+        rate=rate,
+        width_px=width_px,
+        height_px=height_px,
+        duration_frames=max(1, round(seconds * rate.fps)),
+        profile=profile,
+        rng=rng,
+        timecode_frame=profile.timecode_hour * 3600 * rate.timebase,
     )
 
 
@@ -144,8 +168,12 @@ def _leave_disabled(draft: DraftTimeline) -> None:
     if draft.rng.random() >= draft.profile.disabled_rate:
         return
     base = draft.video_tracks[0]
-    candidates = [(track, i) for track in draft.video_tracks[1:] for i, clip in enumerate(track.clips)
-                  if _covers(base, clip.start_frame, clip.end_frame)]
+    candidates = [
+        (track, i)
+        for track in draft.video_tracks[1:]
+        for i, clip in enumerate(track.clips)
+        if _covers(base, clip.start_frame, clip.end_frame)
+    ]
     if candidates and draft.rng.random() < 0.5:
         track, i = candidates[int(draft.rng.integers(len(candidates)))]
         track.clips[i] = dataclasses.replace(track.clips[i], enabled=False)

@@ -68,9 +68,17 @@ class DraftTimeline:
             self.video_tracks.append(Track(name=f"V{len(self.video_tracks) + 1}"))
         return self.video_tracks[index]
 
-    def add_asset(self, name: str, folder: str, size_px: tuple[int, int] | None, *,
-                  duration_frames: int, media_rate: Rate | None = None,
-                  has_audio: bool = True, timecode_frame: int = 0) -> Asset:
+    def add_asset(
+        self,
+        name: str,
+        folder: str,
+        size_px: tuple[int, int] | None,
+        *,
+        duration_frames: int,
+        media_rate: Rate | None = None,
+        has_audio: bool = True,
+        timecode_frame: int = 0,
+    ) -> Asset:
         """A media file, numbered file-1, file-2, … in the order the edit first needs it."""
         media_rate = media_rate or self.rate
         asset = Asset(
@@ -92,14 +100,15 @@ class DraftTimeline:
         """A recording long enough for the whole timeline at a fixed sync offset."""
         tail_frames = self.frames(float(self.rng.uniform(2.0, 20.0)))
         return self.add_asset(
-            name, "Footage", size_px,
+            name,
+            "Footage",
+            size_px,
             duration_frames=sync_offset_frames + self.duration_frames + tail_frames,
             timecode_frame=self.time_of_day_frame(),
         )
 
     def add_still(self, name: str, size_px: tuple[int, int]) -> Asset:
-        return self.add_asset(name, "Stills", size_px, has_audio=False,
-                              duration_frames=self.frames(STILL_SECONDS))
+        return self.add_asset(name, "Stills", size_px, has_audio=False, duration_frames=self.frames(STILL_SECONDS))
 
     def time_of_day_frame(self) -> int:
         """A camera's start timecode: some time during a working day, in frames."""
@@ -118,9 +127,15 @@ class DraftTimeline:
         used = {c.asset_id for t in self.video_tracks + self.audio_tracks for c in t.clips}
         assets = {asset_id: asset for asset_id, asset in self.assets.items() if asset_id in used}
         return Timeline(
-            name=self.name, rate=self.rate, width_px=self.width_px, height_px=self.height_px,
-            duration_frames=self.duration_frames, video_tracks=self.video_tracks,
-            audio_tracks=self.audio_tracks, assets=assets, timecode_frame=self.timecode_frame,
+            name=self.name,
+            rate=self.rate,
+            width_px=self.width_px,
+            height_px=self.height_px,
+            duration_frames=self.duration_frames,
+            video_tracks=self.video_tracks,
+            audio_tracks=self.audio_tracks,
+            assets=assets,
+            timecode_frame=self.timecode_frame,
         )
 
 
@@ -172,12 +187,20 @@ def crop_for(left: float = 0.0, right: float = 0.0, top: float = 0.0, bottom: fl
 
 def sync_clip(asset: Asset, start_frame: int, end_frame: int, offset_frames: int, **kwargs) -> Clip:
     """A clip whose source frame is always timeline frame + offset: angles never drift."""
-    return Clip(asset.id, start_frame, end_frame, start_frame + offset_frames,
-                end_frame + offset_frames, name=asset.name, **kwargs)
+    return Clip(
+        asset.id,
+        start_frame,
+        end_frame,
+        start_frame + offset_frames,
+        end_frame + offset_frames,
+        name=asset.name,
+        **kwargs,
+    )
 
 
-def partition(draft: DraftTimeline, mean_seconds: float, start_frame: int = 0,
-              end_frame: int | None = None) -> list[tuple[int, int]]:
+def partition(
+    draft: DraftTimeline, mean_seconds: float, start_frame: int = 0, end_frame: int | None = None
+) -> list[tuple[int, int]]:
     """Cut [start, end) into consecutive shots drawn from the editor's pacing; a last
     sliver shorter than the minimum shot joins the shot before it."""
     end_frame = draft.duration_frames if end_frame is None else end_frame
@@ -221,11 +244,13 @@ def add_fades(draft: DraftTimeline, track: Track) -> None:
         return
     first = min(track.clips, key=lambda c: c.start_frame)
     last = max(track.clips, key=lambda c: c.end_frame)
-    if (draft.rng.random() < draft.profile.transition_rate and first.start_frame == 0
-            and first.length_frames > 3 * fade):
+    if draft.rng.random() < draft.profile.transition_rate and first.start_frame == 0 and first.length_frames > 3 * fade:
         track.transitions.append(Transition(0, fade, "start-black"))
-    if (draft.rng.random() < draft.profile.transition_rate and last.end_frame == draft.duration_frames
-            and last.length_frames > 3 * fade):
+    if (
+        draft.rng.random() < draft.profile.transition_rate
+        and last.end_frame == draft.duration_frames
+        and last.length_frames > 3 * fade
+    ):
         track.transitions.append(Transition(last.end_frame - fade, last.end_frame, "end-black"))
 
 
@@ -238,6 +263,8 @@ def _extend(clip: Clip, start: int = 0, end: int = 0) -> Clip:
     """The clip lengthened at either edge, source in/out moved with it."""
     return dataclasses.replace(
         clip,
-        start_frame=clip.start_frame - start, in_frame=clip.in_frame - start,
-        end_frame=clip.end_frame + end, out_frame=clip.out_frame + end,
+        start_frame=clip.start_frame - start,
+        in_frame=clip.in_frame - start,
+        end_frame=clip.end_frame + end,
+        out_frame=clip.out_frame + end,
     )

@@ -88,8 +88,7 @@ def _merge_short_tail(draft: DraftTimeline, shots: list[tuple[int, int, int]]) -
     return shots
 
 
-def _angle_clips(draft: DraftTimeline, cam: tuple[Asset, int], angle: int, start: int,
-                 end: int) -> list[Clip]:
+def _angle_clips(draft: DraftTimeline, cam: tuple[Asset, int], angle: int, start: int, end: int) -> list[Clip]:
     """One shot of an angle: full frame, or a close-up punched in by cut or by push."""
     asset, offset = cam
     profile = draft.profile
@@ -137,10 +136,14 @@ def cut_pip(draft: DraftTimeline) -> None:
         offset = int(draft.rng.integers(draft.frames(2.0), draft.frames(30.0)))
         size = SCREEN_SIZES[int(draft.rng.integers(len(SCREEN_SIZES)))]
         recorded_frames = offset + (end - start) + draft.frames(5.0)
-        screen = draft.add_asset(f"Screen Recording {number:02d}.mov", "Screen", size,
-                                 duration_frames=recorded_frames, media_rate=screen_rate)
-        webcam = draft.add_asset(f"Webcam {number:02d}.mp4", "Webcam", cam_size,
-                                 duration_frames=recorded_frames)
+        screen = draft.add_asset(
+            f"Screen Recording {number:02d}.mov",
+            "Screen",
+            size,
+            duration_frames=recorded_frames,
+            media_rate=screen_rate,
+        )
+        webcam = draft.add_asset(f"Webcam {number:02d}.mp4", "Webcam", cam_size, duration_frames=recorded_frames)
         draft.video_track(0).clips.append(_full_frame_clip(draft, (screen, offset - start), start, end))
         draft.video_track(1).clips.extend(_webcam_clips(draft, webcam, offset - start, start, end))
         audio_clips.append(sync_clip(webcam, start, end, offset - start))
@@ -181,8 +184,7 @@ def _pip_layout(draft: DraftTimeline, asset: Asset) -> dict:
     sign_y = 1.0 if profile.pip_corner.startswith("bottom") else -1.0  # +v moves down
     dx = sign_x * (draft.width_px / 2 - margin_px - box_w_px / 2)
     dy = sign_y * (draft.height_px / 2 - margin_px - box_h_px / 2)
-    return {"motion": motion_for(asset, 100.0 * scale, dx, dy),
-            "crop": crop_for(crop_h, crop_h, crop_v, crop_v)}
+    return {"motion": motion_for(asset, 100.0 * scale, dx, dy), "crop": crop_for(crop_h, crop_h, crop_v, crop_v)}
 
 
 def cut_split_screen(draft: DraftTimeline) -> None:
@@ -210,8 +212,7 @@ def _next_split_state(draft: DraftTimeline, state: str) -> str:
     return "B" if state == "A" else "A"
 
 
-def _split_clip(draft: DraftTimeline, cam: tuple[Asset, int], side: int, start: int, end: int,
-                skew_pct: float) -> Clip:
+def _split_clip(draft: DraftTimeline, cam: tuple[Asset, int], side: int, start: int, end: int, skew_pct: float) -> Clip:
     """Speaker `side` (0 left, 1 right) in their half of the frame."""
     asset, offset = cam
     seq = _seq(draft)
@@ -224,8 +225,7 @@ def _split_clip(draft: DraftTimeline, cam: tuple[Asset, int], side: int, start: 
     left_pct, right_pct = cut_pct / 2 + skew_pct, cut_pct / 2 - skew_pct
     # The visible box is centred (left − right)/2 of the shown width right of the clip's centre.
     dx = half_centre_px - (left_pct - right_pct) / 200.0 * shown_w_px
-    return sync_clip(asset, start, end, offset, motion=motion_for(asset, fill, dx),
-                     crop=crop_for(left_pct, right_pct))
+    return sync_clip(asset, start, end, offset, motion=motion_for(asset, fill, dx), crop=crop_for(left_pct, right_pct))
 
 
 def cut_broll(draft: DraftTimeline) -> None:
@@ -243,8 +243,9 @@ def cut_broll(draft: DraftTimeline) -> None:
         _add_lower_third(draft)
 
 
-def _jump_cut_clips(draft: DraftTimeline, cams: list[tuple[Asset, int]], mean_seconds: float,
-                    motion_of) -> tuple[list[Clip], list[Clip]]:
+def _jump_cut_clips(
+    draft: DraftTimeline, cams: list[tuple[Asset, int]], mean_seconds: float, motion_of
+) -> tuple[list[Clip], list[Clip]]:
     """Video and sound clips with the pauses cut out: every camera's source jumps ahead
     by the same pause at each cut, so the cameras stay in sync with each other; with two
     cameras the editor switches angle at about half the cuts, and the sound always
@@ -298,12 +299,14 @@ def _broll_insert(draft: DraftTimeline, number: int, start: int, end: int) -> Cl
     return _broll_video(draft, number, start, end, size, fill_scale_pct(size, _seq(draft)))
 
 
-def _broll_video(draft: DraftTimeline, number: int, start: int, end: int, size: tuple[int, int],
-                 scale_pct: float, dy_px: float = 0.0) -> Clip:
+def _broll_video(
+    draft: DraftTimeline, number: int, start: int, end: int, size: tuple[int, int], scale_pct: float, dy_px: float = 0.0
+) -> Clip:
     length = end - start
     source_in = int(draft.rng.integers(0, draft.frames(20.0)))
-    asset = draft.add_asset(f"broll_{number:02d}.mp4", "B-Roll", size,
-                            duration_frames=source_in + length + draft.frames(3.0))
+    asset = draft.add_asset(
+        f"broll_{number:02d}.mp4", "B-Roll", size, duration_frames=source_in + length + draft.frames(3.0)
+    )
     return sync_clip(asset, start, end, source_in - start, motion=motion_for(asset, scale_pct, 0.0, dy_px))
 
 
@@ -337,8 +340,9 @@ def _add_lower_third(draft: DraftTimeline) -> None:
     end = start + draft.frames(float(draft.rng.uniform(4.0, 7.0)))
     if end > draft.duration_frames:
         return  # too short a piece for a name graphic
-    asset = draft.add_asset("Lower Third.png", "Graphics", _seq(draft), has_audio=False,
-                            duration_frames=draft.frames(3600.0 * 12))
+    asset = draft.add_asset(
+        "Lower Third.png", "Graphics", _seq(draft), has_audio=False, duration_frames=draft.frames(3600.0 * 12)
+    )
     source_in = draft.frames(3600.0)
     draft.video_track(2).clips.append(sync_clip(asset, start, end, source_in - start))
 
@@ -412,8 +416,13 @@ def _full_frame_clip(draft: DraftTimeline, cam: tuple[Asset, int], start: int, e
 def _add_mix_audio(draft: DraftTimeline) -> None:
     """The recorder's mix on A1 for the whole length, in sync like the cameras."""
     offset = int(draft.rng.integers(0, draft.frames(10.0)))
-    mix = draft.add_asset("Mix.wav", "Audio", None, duration_frames=offset + draft.duration_frames,
-                          timecode_frame=draft.time_of_day_frame())
+    mix = draft.add_asset(
+        "Mix.wav",
+        "Audio",
+        None,
+        duration_frames=offset + draft.duration_frames,
+        timecode_frame=draft.time_of_day_frame(),
+    )
     draft.add_audio([sync_clip(mix, 0, draft.duration_frames, offset)])
 
 

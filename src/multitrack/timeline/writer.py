@@ -109,8 +109,7 @@ def _check_clip(where: str, element: str, clip: Clip, timeline: Timeline) -> Non
     if clip.asset_id not in timeline.assets:
         raise XmemlError(where, element, f"asset '{clip.asset_id}' is not in timeline.assets")
     if clip.end_frame <= clip.start_frame:
-        raise XmemlError(where, element,
-                         f"end {clip.end_frame} is not after start {clip.start_frame}")
+        raise XmemlError(where, element, f"end {clip.end_frame} is not after start {clip.start_frame}")
     if not (math.isfinite(clip.speed) and clip.speed > 0):
         raise XmemlError(where, element, f"speed must be a positive percent, got {clip.speed}")
     for param_name, param in _clip_params(clip):
@@ -122,8 +121,7 @@ def _check_clip(where: str, element: str, clip: Clip, timeline: Timeline) -> Non
 def _clip_params(clip: Clip) -> list[tuple[str, Param]]:
     params: list[tuple[str, Param]] = []
     if clip.motion is not None:
-        params += [(f"motion.{n}", getattr(clip.motion, n)) for n in
-                   ("scale", "center_x", "center_y", "rotation")]
+        params += [(f"motion.{n}", getattr(clip.motion, n)) for n in ("scale", "center_x", "center_y", "rotation")]
     if clip.crop is not None:
         params += [(f"crop.{n}", getattr(clip.crop, n)) for n in ("left", "right", "top", "bottom")]
     return params
@@ -176,8 +174,7 @@ class _DocumentBuilder:
 
     # ----------------------------------------------------------------------- tracks
 
-    def _track_element(self, track: Track, media_type: str,
-                       output_channel: int | None = None) -> etree._Element:
+    def _track_element(self, track: Track, media_type: str, output_channel: int | None = None) -> etree._Element:
         attributes = {"MZ.TrackName": track.name} if track.name else {}
         element = etree.Element("track", attributes)
         for item in _items_in_document_order(track):
@@ -205,13 +202,17 @@ class _DocumentBuilder:
         _text(effect, "effectcategory", "Dissolve")
         _text(effect, "effecttype", "transition")
         _text(effect, "mediatype", media_type)
-        for tag, value in (("wipecode", 0), ("wipeaccuracy", 100), ("startratio", 0),
-                           ("endratio", 1), ("reverse", "FALSE")):
+        for tag, value in (
+            ("wipecode", 0),
+            ("wipeaccuracy", 100),
+            ("startratio", 0),
+            ("endratio", 1),
+            ("reverse", "FALSE"),
+        ):
             _text(effect, tag, value)
         return element
 
-    def _item_element(self, clip: Clip, transitions: list[Transition],
-                      media_type: str) -> etree._Element:
+    def _item_element(self, clip: Clip, transitions: list[Transition], media_type: str) -> etree._Element:
         self.clipitem_count += 1
         item_id = f"clipitem-{self.clipitem_count}"
         asset = self.timeline.assets[clip.asset_id]
@@ -239,11 +240,9 @@ class _DocumentBuilder:
         _labels(element, "Iris")
         return element
 
-    def _clip_timing(self, element: etree._Element, clip: Clip, asset: Asset,
-                     start: int, end: int) -> None:
+    def _clip_timing(self, element: etree._Element, clip: Clip, asset: Asset, start: int, end: int) -> None:
         """masterclipid … out: the timing block every clipitem opens with."""
-        masterclip_id = self.masterclip_ids.setdefault(
-            asset.id, f"masterclip-{len(self.masterclip_ids) + 1}")
+        masterclip_id = self.masterclip_ids.setdefault(asset.id, f"masterclip-{len(self.masterclip_ids) + 1}")
         _text(element, "masterclipid", masterclip_id)
         _text(element, "name", clip.name)
         _text(element, "enabled", _bool(clip.enabled))
@@ -251,8 +250,7 @@ class _DocumentBuilder:
             _text(element, "duration", round(asset.duration_frames * 100.0 / clip.speed))
         # Clipitem times count sequence frames whatever the media rate (docs/xmeml.md §2).
         element.append(_rate_element(self.rate))
-        for tag, value in (("start", start), ("end", end), ("in", clip.in_frame),
-                           ("out", clip.out_frame)):
+        for tag, value in (("start", start), ("end", end), ("in", clip.in_frame), ("out", clip.out_frame)):
             _text(element, tag, value)
 
     def _file_with_attributes(self, element: etree._Element, asset: Asset, media_type: str) -> None:
@@ -289,8 +287,7 @@ class _DocumentBuilder:
         element.append(_timecode_element(rate, asset.timecode_frame or 0))
         return element
 
-    def _generator_element(self, item_id: str, clip: Clip, asset: Asset,
-                           start: int, end: int) -> etree._Element:
+    def _generator_element(self, item_id: str, clip: Clip, asset: Asset, start: int, end: int) -> etree._Element:
         """Children as in `otio/premiere_generators.xml`; the effect sits directly inside
         (docs/xmeml.md §4)."""
         element = etree.Element("generatoritem", id=item_id)
@@ -299,8 +296,7 @@ class _DocumentBuilder:
         # Premiere gives a generator the synthetic 12-hour length of a still (§4).
         duration_frames = asset.duration_frames or math.ceil(STILL_SECONDS * self.rate.fps)
         _text(element, "duration", duration_frames)
-        for tag, value in (("start", start), ("end", end), ("in", clip.in_frame),
-                           ("out", clip.out_frame)):
+        for tag, value in (("start", start), ("end", end), ("in", clip.in_frame), ("out", clip.out_frame)):
             _text(element, tag, value)
         element.append(_rate_element(self.rate))
         effect = etree.SubElement(element, "effect")
@@ -370,8 +366,12 @@ def retimed_axis(clip: Clip) -> Clip:
         return written_in + (when - clip.in_frame) / ratio
 
     return dataclasses.replace(
-        clip, in_frame=written_in, out_frame=written_in + clip.length_frames,
-        motion=_with_whens(clip.motion, written_when), crop=_with_whens(clip.crop, written_when))
+        clip,
+        in_frame=written_in,
+        out_frame=written_in + clip.length_frames,
+        motion=_with_whens(clip.motion, written_when),
+        crop=_with_whens(clip.crop, written_when),
+    )
 
 
 def _with_whens(effect: Motion | Crop | None, map_when: Callable[[float], float]):
@@ -510,9 +510,14 @@ def _video_format(rate: Rate, width_px: int, height_px: int) -> etree._Element:
     characteristics = etree.SubElement(element, "samplecharacteristics")
     characteristics.append(_rate_element(rate))
     characteristics.append(_codec_element())
-    for tag, value in (("width", width_px), ("height", height_px), ("anamorphic", "FALSE"),
-                       ("pixelaspectratio", "square"), ("fielddominance", "none"),
-                       ("colordepth", 24)):
+    for tag, value in (
+        ("width", width_px),
+        ("height", height_px),
+        ("anamorphic", "FALSE"),
+        ("pixelaspectratio", "square"),
+        ("fielddominance", "none"),
+        ("colordepth", 24),
+    ):
         _text(characteristics, tag, value)
     return element
 
@@ -522,14 +527,19 @@ def _codec_element() -> etree._Element:
     codec = etree.Element("codec")
     _text(codec, "name", "Apple ProRes 422")
     app = etree.SubElement(codec, "appspecificdata")
-    for tag, value in (("appname", "Final Cut Pro"), ("appmanufacturer", "Apple Inc."),
-                       ("appversion", "7.0")):
+    for tag, value in (("appname", "Final Cut Pro"), ("appmanufacturer", "Apple Inc."), ("appversion", "7.0")):
         _text(app, tag, value)
     qtcodec = etree.SubElement(etree.SubElement(app, "data"), "qtcodec")
-    for tag, value in (("codecname", "Apple ProRes 422"), ("codectypename", "Apple ProRes 422"),
-                       ("codectypecode", "apcn"), ("codecvendorcode", "appl"),
-                       ("spatialquality", 1024), ("temporalquality", 0),
-                       ("keyframerate", 0), ("datarate", 0)):
+    for tag, value in (
+        ("codecname", "Apple ProRes 422"),
+        ("codectypename", "Apple ProRes 422"),
+        ("codectypecode", "apcn"),
+        ("codecvendorcode", "appl"),
+        ("spatialquality", 1024),
+        ("temporalquality", 0),
+        ("keyframerate", 0),
+        ("datarate", 0),
+    ):
         _text(qtcodec, tag, value)
     return codec
 
@@ -614,8 +624,14 @@ def _time_remap_filter(speed: float, reverse: bool) -> etree._Element:
 def _filter_effect(name: str, effect_id: str) -> etree._Element:
     """`<filter><effect>` with the header every Premiere motion effect has; returns the effect."""
     effect = etree.SubElement(etree.Element("filter"), "effect")
-    for tag, value in (("name", name), ("effectid", effect_id), ("effectcategory", "motion"),
-                       ("effecttype", "motion"), ("mediatype", "video"), ("pproBypass", "false")):
+    for tag, value in (
+        ("name", name),
+        ("effectid", effect_id),
+        ("effectcategory", "motion"),
+        ("effecttype", "motion"),
+        ("mediatype", "video"),
+        ("pproBypass", "false"),
+    ):
         _text(effect, tag, value)
     return effect
 
@@ -628,8 +644,9 @@ def _parameter(parameter_id: str, name: str) -> etree._Element:
     return parameter
 
 
-def _scalar_parameter(parameter_id: str, name: str, param: Param,
-                      value_min: float | str, value_max: float | str) -> etree._Element:
+def _scalar_parameter(
+    parameter_id: str, name: str, param: Param, value_min: float | str, value_max: float | str
+) -> etree._Element:
     """A scalar with its static value and keys; `when` is a source frame (§7)."""
     parameter = _parameter(parameter_id, name)
     _text(parameter, "valuemin", value_min)

@@ -98,7 +98,9 @@ def load_bundle(bundle_dir: str | Path) -> Bundle:
         raise BundleError(f"{bundle_dir}: {WEIGHTS_FILE} is missing")
     expected_sha = meta["weights"].get("sha256") if isinstance(meta.get("weights"), dict) else None
     if file_sha256(weights_path) != expected_sha:
-        raise BundleError(f"{weights_path}: sha256 does not match bundle.json: the weights are corrupt or were replaced")
+        raise BundleError(
+            f"{weights_path}: sha256 does not match bundle.json: the weights are corrupt or were replaced"
+        )
     try:
         weights = load_file(weights_path)
     except (SafetensorError, OSError) as exc:
@@ -148,9 +150,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise BundleError(f"{path}: not a loadable checkpoint: {reason}") from None
 
 
-def export_checkpoint(
-    checkpoint_path: str | Path, out_dir: str | Path, training: dict[str, Any] | None = None
-) -> Path:
+def export_checkpoint(checkpoint_path: str | Path, out_dir: str | Path, training: dict[str, Any] | None = None) -> Path:
     """Write a bundle from a training checkpoint (best, last or any periodic one).
 
     `training` replaces the summary read from the checkpoint (the trainer knows the whole run).

@@ -32,8 +32,14 @@ class LastCheckpoint(ModelCheckpoint):
     """
 
     def __init__(self, dirpath: Path):
-        super().__init__(dirpath=dirpath, filename="last", save_top_k=1, every_n_epochs=1,
-                         enable_version_counter=False, auto_insert_metric_name=False)  # fmt: skip
+        super().__init__(
+            dirpath=dirpath,
+            filename="last",
+            save_top_k=1,
+            every_n_epochs=1,
+            enable_version_counter=False,
+            auto_insert_metric_name=False,
+        )
 
 
 class RngStateCallback(pl.Callback):
@@ -71,7 +77,9 @@ class RngStateCallback(pl.Callback):
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch = trainer.current_epoch
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         state = self._recorded
         if batch_idx != 0 or state is None or state["epoch"] != trainer.current_epoch - 1:
             return

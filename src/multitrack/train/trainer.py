@@ -67,7 +67,9 @@ def train(
     run_dir = resolve_run_dir(run_dir, resume)
     checkpoint = resolve_checkpoint(resume, run_dir)
     trainer_config = config.trainer
-    datamodule = MultitrackDataModule(data_dir, trainer_config.batch_size, trainer_config.num_workers, trainer_config.seed)
+    datamodule = MultitrackDataModule(
+        data_dir, trainer_config.batch_size, trainer_config.num_workers, trainer_config.seed
+    )
     config = adopt_prepared_window(config, datamodule.prepared)
     pl.seed_everything(trainer_config.seed, workers=True)
     module = MultitrackModule(config, data_info(datamodule.prepared))
@@ -107,11 +109,22 @@ def standard_callbacks(config: Config, run_dir: Path) -> list[Callback]:
     checkpoints = run_dir / CHECKPOINTS
     callbacks: list[Callback] = [
         # the first ModelCheckpoint is trainer.checkpoint_callback: best by val/loss
-        ModelCheckpoint(dirpath=checkpoints, filename="best", monitor="val/loss", mode="min", save_top_k=1,
-                        auto_insert_metric_name=False),  # fmt: skip
+        ModelCheckpoint(
+            dirpath=checkpoints,
+            filename="best",
+            monitor="val/loss",
+            mode="min",
+            save_top_k=1,
+            auto_insert_metric_name=False,
+        ),
         LastCheckpoint(checkpoints),
-        ModelCheckpoint(dirpath=checkpoints, filename="epoch{epoch:03d}", every_n_epochs=settings.save_every,
-                        save_top_k=-1, auto_insert_metric_name=False),  # fmt: skip
+        ModelCheckpoint(
+            dirpath=checkpoints,
+            filename="epoch{epoch:03d}",
+            every_n_epochs=settings.save_every,
+            save_top_k=-1,
+            auto_insert_metric_name=False,
+        ),
         EarlyStopping(monitor="val/loss", mode="min", patience=settings.patience, check_finite=True),
         RngStateCallback(),
         GradNormMonitor(settings.grad_norm_warn, settings.gradient_clip_val),
@@ -187,7 +200,9 @@ def init_from_bundle(module: MultitrackModule, bundle_dir: str | Path) -> None:
     bundle = load_bundle(bundle_dir)
     for key, here in (("max_tracks", module.data.max_tracks), ("asset_classes", module.data.asset_classes)):
         if bundle.meta[key] != here:
-            raise BundleError(f"{bundle_dir}: --init-from: the bundle has {key}={bundle.meta[key]}, the data has {here}")
+            raise BundleError(
+                f"{bundle_dir}: --init-from: the bundle has {key}={bundle.meta[key]}, the data has {here}"
+            )
     load_weights(module.model, bundle.model.state_dict(), source=f"--init-from {bundle_dir}")
 
 
@@ -197,7 +212,11 @@ def write_final_bundle(trainer: pl.Trainer, run_dir: Path) -> Path | None:
     best = getattr(callback, "best_model_path", "") or getattr(callback, "last_model_path", "")
     if not best:
         return None
-    summary = {**training_summary(read_checkpoint(best)), "epochs": trainer.current_epoch, "checkpoint": Path(best).name}
+    summary = {
+        **training_summary(read_checkpoint(best)),
+        "epochs": trainer.current_epoch,
+        "checkpoint": Path(best).name,
+    }
     return export_checkpoint(best, run_dir / "bundle", training=summary)
 
 
