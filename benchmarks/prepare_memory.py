@@ -37,6 +37,7 @@ def write_corpus(path: Path, timelines: int, tracks: int, rows_per_group: int) -
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
+
     from framegen import frame_schema, frame_table, manifest, random_timeline
 
     rng = np.random.default_rng(0)

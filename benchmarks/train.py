@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -28,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # framegen: the tiny frame-table builder tests use
 
 from framegen import random_timeline, write_frame_table  # noqa: E402
-
 from multitrack.config import Config, load_config  # noqa: E402
 from multitrack.data.prepare import prepare  # noqa: E402
 from multitrack.model.losses import multitask_loss  # noqa: E402
@@ -64,7 +64,7 @@ def prepared_data(config: Config, work: Path, batches: int) -> Path:
 def pipeline_step_s(config: Config, prepared: Path, work: Path, warmup: int) -> float:
     timer = StepTimer()
     train(config, prepared, work / "run", callbacks=[timer])
-    steps = [b - a for a, b in zip(timer.starts, timer.starts[1:])][warmup:]
+    steps = [b - a for a, b in pairwise(timer.starts)][warmup:]
     return statistics.median(steps)
 
 
@@ -132,14 +132,17 @@ def main() -> None:
         config.model, info.max_tracks, info.asset_classes, config.window.length
     ).parameter_count()
     print(
-        f"model: {params:,} parameters; batch {batch} windows of {config.window.length} frames x {info.max_tracks} tracks;"
+        f"model: {params:,} parameters; batch {batch} windows of {config.window.length} frames"
+        f" x {info.max_tracks} tracks;"
         f" {args.accelerator}, torch threads {torch.get_num_threads()}"
     )
     print(
-        f"bare forward+backward+step: {batch / bare:8.1f} windows/s  ({bare * 1000:.0f} ms/step, median of {args.steps})"
+        f"bare forward+backward+step: {batch / bare:8.1f} windows/s"
+        f"  ({bare * 1000:.0f} ms/step, median of {args.steps})"
     )
     print(
-        f"pipeline (Lightning + data): {batch / pipeline:8.1f} windows/s  ({pipeline * 1000:.0f} ms/step, median of {args.steps})"
+        f"pipeline (Lightning + data): {batch / pipeline:8.1f} windows/s"
+        f"  ({pipeline * 1000:.0f} ms/step, median of {args.steps})"
     )
     print(f"ratio pipeline / bare: {bare / pipeline:.3f}  (target >= 0.9)")
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from framegen import prepare_tiny, random_timeline
 
 from bad_inputs import write_good_files
+from framegen import prepare_tiny, random_timeline
 from multitrack.cli import main
 from multitrack.config import load_config
 from multitrack.features.ingest import ingest

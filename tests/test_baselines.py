@@ -169,6 +169,7 @@ class TestRollout:
                     for a, b in zip(
                         (prompt.active, prompt.asset, prompt.values),
                         (continuation.active, continuation.asset, continuation.values),
+                        strict=True,
                     )
                 )
             )

@@ -59,7 +59,7 @@ def _edit_meta(bundle_dir: Path, edit) -> None:
 
 def test_round_trip_gives_identical_predictions(module, bundle_dir):
     bundle = load_bundle(bundle_dir)
-    for expected, got in zip(module.model(*_frames()), bundle.model(*_frames())):
+    for expected, got in zip(module.model(*_frames()), bundle.model(*_frames()), strict=True):
         assert torch.equal(expected, got)
     assert not bundle.model.training
     assert bundle.config == module.config
@@ -80,7 +80,7 @@ def test_export_from_a_checkpoint_matches_the_module(module, tmp_path, capsys):
     assert main(["export", str(checkpoint), "-o", str(tmp_path / "exported")]) == 0
     assert "exported" in capsys.readouterr().out
     bundle = load_bundle(tmp_path / "exported")
-    for expected, got in zip(module.model(*_frames()), bundle.model(*_frames())):
+    for expected, got in zip(module.model(*_frames()), bundle.model(*_frames()), strict=True):
         assert torch.equal(expected, got)
     training = bundle.meta["training"]
     assert training["epochs"] == 5 and training["best_epoch"] == 3 and training["best_val_loss"] == 1.5
@@ -139,7 +139,8 @@ def test_incompatible_format_version_says_which_versions(bundle_dir):
     _edit_meta(bundle_dir, lambda meta: meta.update(format_version=1, package_version="0.0.9"))
     with pytest.raises(
         BundleError,
-        match=rf"bundle format version 1 \(written by multitrack 0\.0\.9\) is not supported: multitrack 0\.1\.0 reads format version {BUNDLE_VERSION}",
+        match=rf"bundle format version 1 \(written by multitrack 0\.0\.9\) is not supported: "
+        rf"multitrack 0\.1\.0 reads format version {BUNDLE_VERSION}",
     ):
         load_bundle(bundle_dir)
 

@@ -2,11 +2,11 @@ import lightning as L
 import pytest
 import torch
 import torch.distributed as dist
-from framegen import prepare_tiny
 from hypothesis import given
 from hypothesis import strategies as st
 from torch.utils.data import DistributedSampler, SequentialSampler
 
+from framegen import prepare_tiny
 from multitrack.data.datamodule import EpochShuffleSampler, MultitrackDataModule
 from multitrack.errors import DataError
 
@@ -40,7 +40,7 @@ def test_val_and_test_are_sequential_and_memory_is_pinned_only_with_cuda(prepare
         assert loader.pin_memory == torch.cuda.is_available()
     first = [b["values"] for b in module.val_dataloader()]
     again = [b["values"] for b in module.val_dataloader()]
-    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
 
 
 def _order(module, epoch):
@@ -81,7 +81,10 @@ def test_distributed_sampler_under_ddp(prepared_dir, tmp_path):
 def test_workers_read_the_same_windows(prepared_dir):
     module = MultitrackDataModule(prepared_dir, batch_size=4, num_workers=1)
     single = MultitrackDataModule(prepared_dir, batch_size=4)
-    assert all(torch.equal(a["values"], b["values"]) for a, b in zip(module.val_dataloader(), single.val_dataloader()))
+    assert all(
+        torch.equal(a["values"], b["values"])
+        for a, b in zip(module.val_dataloader(), single.val_dataloader(), strict=True)
+    )
 
 
 def test_broken_folder_fails_at_construction(tmp_path):

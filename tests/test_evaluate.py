@@ -13,7 +13,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from framegen import prepare_tiny, random_timeline  # noqa: E402
-
 from multitrack.cli import main  # noqa: E402
 from multitrack.config import load_config  # noqa: E402
 from multitrack.data.prepared import open_prepared  # noqa: E402

@@ -5,13 +5,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import timelines
 
 from multitrack.errors import XmemlError
 from multitrack.features.frames import interpolate_param, number_assets, timeline_frames
 from multitrack.features.schema import VALUE_FEATURES
-from multitrack.timeline.reader import read_xmeml
-from multitrack.timeline.writer import write_xmeml
 from multitrack.timeline.model import (
     Asset,
     AssetKind,
@@ -24,6 +21,9 @@ from multitrack.timeline.model import (
     Timeline,
     Track,
 )
+from multitrack.timeline.reader import read_xmeml
+from multitrack.timeline.writer import write_xmeml
+from strategies import timelines
 
 SCALE, POS_X, POS_Y, CROP_LEFT, CROP_RIGHT, CROP_TOP, CROP_BOTTOM = range(7)
 
@@ -221,7 +221,7 @@ def test_interpolated_values_stay_between_neighbouring_keys(keys, sources):
     values = interpolate_param(param, np.array(sources))
     whens = [when for when, _ in keys]
     key_values = [value for _, value in keys]
-    for source, value in zip(sources, values):
+    for source, value in zip(sources, values, strict=True):
         after = sum(1 for when in whens if when <= source)
         lower = key_values[max(after - 1, 0)]
         upper = key_values[min(after, len(keys) - 1)]

@@ -141,7 +141,7 @@ def test_opentimelineio_reads_the_same_clips(tmp_path):
     if isinstance(read, otio.schema.SerializableCollection):
         (read,) = list(read)
     video = [t for t in read.tracks if t.kind == otio.schema.TrackKind.Video]
-    for ours, theirs in zip(timeline.video_tracks, video):
+    for ours, theirs in zip(timeline.video_tracks, video, strict=True):
         clips = [item for item in theirs if isinstance(item, otio.schema.Clip)]
         assert [(c.source_range.start_time.to_frames(), c.source_range.duration.to_frames()) for c in clips] == [
             (c.in_frame, c.end_frame - c.start_frame) for c in ours.clips

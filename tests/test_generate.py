@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 import torch
@@ -43,7 +45,7 @@ def write_prompt(path) -> None:
     v1 = Track(
         [
             Clip(name, s, e, s + OFFSETS[name], e + OFFSETS[name])
-            for (s, e), name in zip(zip(cuts, cuts[1:]), ["cam-a", "cam-b", "cam-a", "cam-b"])
+            for (s, e), name in zip(pairwise(cuts), ["cam-a", "cam-b", "cam-a", "cam-b"], strict=True)
         ]
     )
     a1 = Track([Clip("cam-a", 0, 120, 1000, 1120)])
@@ -122,7 +124,7 @@ def test_multicam_angles_stay_in_sync(files, tmp_path):
 def test_seed_and_temperature(files, tmp_path):
     prompt, bundle = files
     paths = [tmp_path / f"{name}.xml" for name in ("a", "b", "c", "g1", "g2")]
-    for path, seed, temperature in zip(paths, (5, 5, 6, 5, 6), (1.0, 1.0, 1.0, 0.0, 0.0)):
+    for path, seed, temperature in zip(paths, (5, 5, 6, 5, 6), (1.0, 1.0, 1.0, 0.0, 0.0), strict=True):
         generate(bundle, prompt, seconds=3, out_path=path, seed=seed, temperature=temperature)
     a, b, c, g1, g2 = (p.read_bytes() for p in paths)
     assert a == b and a != c

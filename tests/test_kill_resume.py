@@ -20,10 +20,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
-from framegen import prepare_tiny, random_timeline
 from safetensors.torch import load_file
 
 from bad_inputs import many_clipitems, run_ingest, write_good_files
+from framegen import prepare_tiny, random_timeline
 from multitrack.train.bundle import read_checkpoint
 
 pytestmark = pytest.mark.slow

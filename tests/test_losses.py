@@ -172,7 +172,7 @@ def test_masked_entries_do_not_change_the_loss(seed, junk):
     )
     for prediction_used, batch_used in ((prediction, changed), (junk_prediction, batch), (junk_prediction, changed)):
         losses = multitask_loss(prediction_used, batch_used, LossConfig())
-        for expected, got in zip(reference, losses):
+        for expected, got in zip(reference, losses, strict=True):
             assert torch.equal(expected, got)
 
 

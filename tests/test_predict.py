@@ -93,7 +93,7 @@ def test_an_untrained_model_scores_the_true_asset_as_persistence_would(model):
 
 def test_timelines_do_not_see_each_other(model):
     a, b = arrays(10, 1), arrays(12, 2)
-    joined = [np.concatenate([x, y]) for x, y in zip(a, b)]
+    joined = [np.concatenate([x, y]) for x, y in zip(a, b, strict=True)]
     together = predict_timelines(model, STATS, *joined, [0, 10], [10, 12])
     alone = predict_timelines(model, STATS, *b, [0], [12])
     np.testing.assert_allclose(together.active_prob[11:], alone.active_prob[1:], atol=1e-6)

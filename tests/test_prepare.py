@@ -2,8 +2,8 @@ import json
 
 import numpy as np
 import pytest
-from framegen import constant_timeline, prepare_tiny, random_timeline, tiny_corpus, write_frame_table
 
+from framegen import constant_timeline, prepare_tiny, random_timeline, tiny_corpus, write_frame_table
 from multitrack.cli import main
 from multitrack.config import load_config
 from multitrack.data.normalize import load_stats
@@ -47,7 +47,7 @@ def test_arrays_hold_normalised_values_and_folded_assets(tmp_path):
         assert np.allclose(arrays["values"][on], expected[on], atol=1e-5)
         # an inactive track holds what it last showed (NormStats.apply carries it): compare
         # every inactive row with the last active row of its track before it
-        for row, track in zip(*np.nonzero(~on)):
+        for row, track in zip(*np.nonzero(~on), strict=True):
             earlier = np.flatnonzero(on[:row, track])
             if earlier.size:
                 assert np.allclose(arrays["values"][row, track], expected[earlier[-1], track], atol=1e-5)

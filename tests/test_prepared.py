@@ -4,8 +4,8 @@ import shutil
 
 import numpy as np
 import pytest
-from framegen import prepare_tiny
 
+from framegen import prepare_tiny
 from multitrack.data.prepared import PREPARED_VERSION, open_prepared
 from multitrack.errors import DataError
 

@@ -200,7 +200,7 @@ def test_minus_one_edges_recover_the_true_edges(tmp_path_factory, lengths, data)
     starts = [sum(lengths[:i]) for i in range(len(lengths))]
     halves = [data.draw(st.integers(1, min(lengths[i], lengths[i + 1]) // 2)) for i in range(len(lengths) - 1)]
     items, expected = [], []
-    for i, (start, length) in enumerate(zip(starts, lengths)):
+    for i, (start, length) in enumerate(zip(starts, lengths, strict=True)):
         true_start = start - halves[i - 1] if i > 0 else start
         true_end = start + length + halves[i] if i < len(halves) else start + length
         expected.append((true_start, true_end))

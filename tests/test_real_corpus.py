@@ -54,7 +54,7 @@ def test_table_has_every_timeline_and_no_nan(ingested):
     parquet = pq.ParquetFile(out)
     counts: dict[str, int] = {}
     for batch in parquet.iter_batches(batch_size=65_536):
-        for timeline, count in zip(*pc.value_counts(batch.column("timeline")).flatten()):
+        for timeline, count in zip(*pc.value_counts(batch.column("timeline")).flatten(), strict=True):
             counts[timeline.as_py()] = counts.get(timeline.as_py(), 0) + count.as_py()
         for name in batch.schema.names[2:]:
             assert not np.isnan(batch.column(name).to_numpy().astype(np.float64)).any(), name

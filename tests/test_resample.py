@@ -2,10 +2,10 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from framegen import random_timeline
 from hypothesis import given
 from hypothesis import strategies as st
 
+from framegen import random_timeline
 from multitrack.data.resample import Resampler, frame_rate, timeline_rate
 from multitrack.data.table import TimelineArrays
 from multitrack.errors import DataError

@@ -1,4 +1,5 @@
 import dataclasses
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -82,7 +83,7 @@ def test_partition_tiles_the_range(seed, start, length, mean_seconds):
     draft = make_draft(seed=seed)
     shots = partition(draft, mean_seconds, start, start + length)
     assert shots[0][0] == start and shots[-1][1] == start + length
-    assert all(a[1] == b[0] for a, b in zip(shots, shots[1:]))
+    assert all(a[1] == b[0] for a, b in pairwise(shots))
     if len(shots) > 1:
         assert min(end - begin for begin, end in shots) >= draft.frames(0.5)
 

@@ -2,17 +2,18 @@
 
 import dataclasses
 from collections import defaultdict
+from itertools import pairwise
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.test_synth_builder import make_draft
 
 from multitrack.timeline.model import Clip, Crop, Motion, Timeline
 from multitrack.timeline.synth import synth_timeline
 from multitrack.timeline.synth_profiles import STYLES, draw_profiles
 from multitrack.timeline.synth_styles import _pip_layout
-from tests.test_synth_builder import make_draft
 
 BASE = draw_profiles(1, seed=3)[0]
 
@@ -108,7 +109,7 @@ def test_multicam_returns_to_the_wide_with_the_editors_habit(wide_return):
             "multicam", index, seconds=180.0, angles=4, wide_return=wide_return, shot_seconds=2.0, disabled_rate=0.0
         )
         tracks = [t for t, _ in visible_shots(timeline)]
-        after_closeup += [b == 0 for a, b in zip(tracks, tracks[1:]) if a != 0]
+        after_closeup += [b == 0 for a, b in pairwise(tracks) if a != 0]
     assert len(after_closeup) > 150
     assert np.mean(after_closeup) == pytest.approx(wide_return, abs=0.1)
 
@@ -283,6 +284,6 @@ def test_every_clip_is_well_formed(index, style, seconds):
                     assert whens == sorted(whens)
                     assert all(clip.in_frame <= w <= clip.out_frame - 1 for w in whens)
         spans = {(t.start_frame, t.end_frame) for t in track.transitions}
-        for before, after in zip(clips, clips[1:]):
+        for before, after in pairwise(clips):
             overlap = (after.start_frame, before.end_frame)
             assert before.end_frame <= after.start_frame or overlap in spans

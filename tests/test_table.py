@@ -1,8 +1,8 @@
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from framegen import constant_timeline, random_timeline, write_frame_table
 
+from framegen import constant_timeline, random_timeline, write_frame_table
 from multitrack.data.table import FrameTable
 from multitrack.errors import DataError
 

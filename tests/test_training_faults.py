@@ -16,8 +16,8 @@ import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
-from framegen import prepare_tiny, random_timeline, write_frame_table
 
+from framegen import prepare_tiny, random_timeline, write_frame_table
 from multitrack.cli import main
 from multitrack.config import load_config
 from multitrack.errors import TrainingError

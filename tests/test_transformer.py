@@ -16,8 +16,8 @@ from multitrack.model.transformer import (
     cut_shares,
     frames_since_on_top,
     ranking_recency,
-    step_history,
     steady_motion,
+    step_history,
     window_motion,
 )
 
@@ -71,9 +71,9 @@ def test_output_at_t_ignores_later_frames(model):
     asset[:, t + 1 :] = (asset[:, t + 1 :] + 1) % CLASSES
     values[:, t + 1 :] += 3.0
     after = model(active, asset, values)
-    for old, new in zip(before, after):
+    for old, new in zip(before, after, strict=True):
         torch.testing.assert_close(old[:, : t + 1], new[:, : t + 1])
-    for old, new in zip(before[:4], after[:4]):  # the heads' outputs (random frames have no steady move)
+    for old, new in zip(before[:4], after[:4], strict=True):  # the heads' outputs (random frames have no steady move)
         assert not torch.allclose(old[:, t + 1 :], new[:, t + 1 :])
 
 
@@ -82,7 +82,7 @@ def _assert_steps_equal_the_full_pass(model, active, asset, values):
     cache = None
     for t in range(active.shape[1]):
         step, cache = model.step(active[:, t], asset[:, t], values[:, t], cache)
-        for whole, one in zip(full, step):
+        for whole, one in zip(full, step, strict=True):
             torch.testing.assert_close(one, whole[:, t], rtol=1e-4, atol=1e-5)
     return cache
 
@@ -118,7 +118,7 @@ def test_cache_slides_to_the_window_with_relative_positions(total):
     since_on_top = frames_since_on_top(active)[:, -LENGTH:]  # (1, LENGTH, T)
     cuts = count_cuts_from_top(active)[:, -LENGTH:]  # (1, LENGTH, T)
     window = model(active[:, -LENGTH:], asset[:, -LENGTH:], values[:, -LENGTH:], since_on_top, cuts)
-    for whole, one in zip(window, step):
+    for whole, one in zip(window, step, strict=True):
         torch.testing.assert_close(one, whole[:, -1], rtol=1e-4, atol=1e-5)
 
 
@@ -282,7 +282,7 @@ def test_steps_given_the_history_before_them_equal_a_pass_given_it(model):
     cache = None
     for t in range(LENGTH):
         step, cache = model.step(*(part[:, t] for part in window), cache, history if t == 0 else None)
-        for whole, one in zip(full, step):
+        for whole, one in zip(full, step, strict=True):
             torch.testing.assert_close(one, whole[:, t], rtol=1e-4, atol=1e-5)
     # without the counts, the window's frames read "never on top, no cuts" before the first
     assert not torch.allclose(model(*window).visible_logits, full.visible_logits)

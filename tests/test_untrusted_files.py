@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from framegen import prepare_tiny, random_timeline
 
 from bad_inputs import write_good_files
+from framegen import prepare_tiny, random_timeline
 from multitrack.cli import main
 from multitrack.config import load_config
 from multitrack.errors import BundleError

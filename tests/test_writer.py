@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from lxml import etree
-from strategies import timelines
 
 from multitrack.errors import XmemlError
 from multitrack.timeline.model import (
@@ -27,6 +26,7 @@ from multitrack.timeline.model import (
     Transition,
 )
 from multitrack.timeline.writer import frames_to_ticks, write_xmeml, xmeml_bytes
+from strategies import timelines
 
 PROPERTY_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SAFE_PARSER = etree.XMLParser(resolve_entities=False, load_dtd=False, no_network=True)

@@ -34,7 +34,6 @@ import numpy as np
 
 from multitrack import __version__
 from multitrack.config import Config
-from multitrack.data.table import FrameTable, TimelineArrays
 from multitrack.data.normalize import VALUE_FEATURES, NormStats, StatsAccumulator, save_stats
 from multitrack.data.prepared import (
     ARRAY_DTYPES,
@@ -49,6 +48,7 @@ from multitrack.data.prepared import (
 from multitrack.data.recency import cuts_from_top, frames_since_on_top
 from multitrack.data.resample import Resampler
 from multitrack.data.split import SPLITS, assign_splits, check_fractions
+from multitrack.data.table import FrameTable, TimelineArrays
 from multitrack.data.windows import check_window, split_windows
 from multitrack.errors import ConfigError, DataError
 
@@ -202,7 +202,7 @@ def _write_split(
         "cuts_from_top": NpyWriter(split_dir / "cuts_from_top.npy", ARRAY_DTYPES["cuts_from_top"], (tracks,), rows),
     }
     timelines, folded = [], 0
-    for tid, row_offset in zip(_bar(timeline_ids, split_dir.name, progress), row_offsets.tolist()):
+    for tid, row_offset in zip(_bar(timeline_ids, split_dir.name, progress), row_offsets.tolist(), strict=True):
         arrays = resamplers[tid].apply(table.read_timeline(tid))
         asset, folded_here = fold_assets(arrays.asset, config.data.asset_classes)
         writers["active"].write(arrays.active)

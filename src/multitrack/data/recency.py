@@ -12,6 +12,8 @@ same in torch). `cuts_from_top` counts the editor's own cuts the same way.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 SINCE_ON_TOP_DTYPE = np.int16
@@ -53,7 +55,7 @@ def cuts_from_top(active: np.ndarray) -> np.ndarray:
     out = np.zeros((frames, tracks), np.int64)
     changes = np.flatnonzero(shown[1:] != shown[:-1]) + 1  # first frame of each new top
     bounds = [0, *changes.tolist(), frames]
-    for start, stop in zip(bounds[:-1], bounds[1:]):
+    for start, stop in pairwise(bounds):
         if start > 0:
             counts[shown[start - 1], shown[start]] += 1
         out[start:stop] = counts[shown[start], 1:]

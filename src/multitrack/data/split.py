@@ -66,7 +66,7 @@ def assign_splits(
     counts = split_counts(len(keys), fractions)
     split_of_group: dict[str, str] = {}
     start = 0
-    for split, count in zip(SPLITS, counts):
+    for split, count in zip(SPLITS, counts, strict=True):
         for index in order[start : start + count]:
             split_of_group[keys[index]] = split
         start += count

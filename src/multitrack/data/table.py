@@ -165,7 +165,7 @@ def _index_timelines(path: Path, parquet: pq.ParquetFile) -> dict[str, list[tupl
         names = encoded.dictionary.to_pylist()
         starts = np.concatenate([[0], np.flatnonzero(np.diff(codes)) + 1])  # runs of one id
         ends = np.append(starts[1:], len(codes))
-        for start, end in zip(starts.tolist(), ends.tolist()):
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
             segments.setdefault(str(names[codes[start]]), []).append((group, start, end - start))
     if not segments:
         raise DataError(f"{path}: the frame table has no rows")

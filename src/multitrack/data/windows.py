@@ -51,7 +51,7 @@ def timeline_windows(frames: int, length: int, stride: int) -> np.ndarray:
 def split_windows(row_offsets: np.ndarray, frames: np.ndarray, length: int, stride: int) -> np.ndarray:
     """(W, 2) windows over a split's concatenated rows: timeline windows shifted by their row offset."""
     parts = [np.zeros((0, 2), np.int64)]
-    for offset, count in zip(row_offsets.tolist(), frames.tolist()):
+    for offset, count in zip(row_offsets.tolist(), frames.tolist(), strict=True):
         windows = timeline_windows(count, length, stride)
         windows[:, 0] += offset
         parts.append(windows)

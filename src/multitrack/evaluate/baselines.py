@@ -105,7 +105,7 @@ def fit_transition(frames: Frames, first: np.ndarray) -> np.ndarray:
 def _shot_seconds(frames: Frames, first: np.ndarray, fps: np.ndarray) -> np.ndarray:
     starts = np.flatnonzero(first)
     ends = np.append(starts[1:], len(first))
-    lengths = [shot_lengths(frames.rows(slice(s, e))) / fps[s] for s, e in zip(starts, ends)]
+    lengths = [shot_lengths(frames.rows(slice(s, e))) / fps[s] for s, e in zip(starts, ends, strict=True)]
     return np.concatenate(lengths) if lengths else np.array([1.0])
 
 

@@ -126,7 +126,7 @@ def load_split(data: PreparedData, name: str) -> SplitFrames:
         fps[offset : offset + frames] = float(entry.get("fps") or DEFAULT_FPS)
         tables.append(aspect_table(entry, data.asset_classes))
     aspect = np.ones(active.shape)
-    for table, entry in zip(tables, prepared.timelines):
+    for table, entry in zip(tables, prepared.timelines, strict=True):
         rows = slice(int(entry["row_offset"]), int(entry["row_offset"]) + int(entry["frames"]))
         aspect[rows] = table[asset[rows]]
     return SplitFrames(Frames(active, asset, values), first, fps, aspect, prepared.timelines, tables)

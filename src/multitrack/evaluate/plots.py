@@ -188,7 +188,7 @@ def plot_per_track(path: Path, metrics: dict) -> None:
     tracks = [t for t, f in metrics["model"]["per_track"].items() if f["asset_accuracy"] is not None]
     figure, axes = plt.subplots(1, len(PER_TRACK_FIGURES), figsize=(4 * len(PER_TRACK_FIGURES), 3.2))
     width = 0.8 / max(1, len(predictors))
-    for axis, figure_name in zip(axes, PER_TRACK_FIGURES):
+    for axis, figure_name in zip(axes, PER_TRACK_FIGURES, strict=True):
         for number, name in enumerate(predictors):
             heights = [metrics[name]["per_track"][t][figure_name] or 0.0 for t in tracks]
             axis.bar(np.arange(len(tracks)) + number * width, heights, width, label=name, color=PREDICTOR_COLOURS[name])

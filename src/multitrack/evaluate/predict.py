@@ -54,14 +54,14 @@ def predict_timelines(
     n_rows, n_tracks = active.shape
     since_on_top = np.zeros((n_rows, n_tracks), SINCE_ON_TOP_DTYPE)
     cuts = np.zeros((n_rows, n_tracks), SINCE_ON_TOP_DTYPE)
-    for offset, frames in zip(row_offsets, frame_counts):
+    for offset, frames in zip(row_offsets, frame_counts, strict=True):
         since_on_top[offset : offset + frames] = frames_since_on_top(active[offset : offset + frames])
         cuts[offset : offset + frames] = cuts_from_top(active[offset : offset + frames])
     frame_arrays = (active, asset, values, since_on_top, cuts)
     out = _empty_prediction(n_rows, n_tracks)
     jobs = [
         (offset + start, offset + keep_from, offset + keep_to)
-        for offset, frames in zip(row_offsets, frame_counts)
+        for offset, frames in zip(row_offsets, frame_counts, strict=True)
         for start, keep_from, keep_to in window_plan(frames, model.window_length)
     ]
     for first in range(0, len(jobs), BATCH_WINDOWS):

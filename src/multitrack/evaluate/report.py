@@ -82,9 +82,11 @@ def _counts(metrics: dict) -> str:
     parts.append(f"{cuts.get('n_track_cuts')} cuts between tracks")
     if settings:
         parts.append(
-            f"split '{settings.get('split')}', {settings.get('prompts')} prompts of {settings.get('prompt_seconds')} s, "
+            f"split '{settings.get('split')}', {settings.get('prompts')} prompts "
+            f"of {settings.get('prompt_seconds')} s, "
             f"{settings.get('samples')} samples of {settings.get('horizon_seconds')} s at temperature "
-            f"{settings.get('temperature')}, seed {settings.get('seed')}, cut tolerance ±{settings.get('tolerance_frames')} frames"
+            f"{settings.get('temperature')}, seed {settings.get('seed')}, "
+            f"cut tolerance ±{settings.get('tolerance_frames')} frames"
         )
     return html.escape("; ".join(parts))
 

@@ -40,7 +40,6 @@ from multitrack.model.transformer import (
     step_history,
 )
 
-
 SINGLE_THREAD_BATCH = 8  # batches up to this size roll out on one intra-op thread
 # numbers sample_frame's kernels take, as 0-dim tensors: wrapping a Python number costs more
 # than the kernel (float64 bounds round to the draws' own dtype as the numbers did)
@@ -175,7 +174,7 @@ def rollout(
     if not frames:
         return prompt.span(0, 0)
     # stacked outside inference mode, so callers get ordinary tensors they may modify in place
-    return FrameTensors(*(torch.stack(part, dim=1) for part in zip(*frames)))  # (B, n_frames, T …)
+    return FrameTensors(*(torch.stack(part, dim=1) for part in zip(*frames, strict=True)))  # (B, n_frames, T …)
 
 
 @contextmanager

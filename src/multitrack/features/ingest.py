@@ -395,7 +395,7 @@ def _record(result: FileResult, report: IngestReport, manifest: ManifestWriter, 
         manifest.add_failure(result)
         return
     ids = timeline_ids(result.input, [timeline.entry["name"] for timeline in result.timelines], manifest.used_ids)
-    for timeline_id, timeline in zip(ids, result.timelines):
+    for timeline_id, timeline in zip(ids, result.timelines, strict=True):
         writer.write(timeline_id, timeline)
         report.timelines += 1
         report.frames += timeline.frame_count
@@ -561,7 +561,9 @@ class ManifestWriter:
     def add_success(self, result: FileResult, ids: list[str]) -> None:
         folder = PurePosixPath(result.input.relative).parent.as_posix()
         folder = "" if folder == "." else folder
-        timelines = [{**timeline.entry, "id": i, "folder": folder} for i, timeline in zip(ids, result.timelines)]
+        timelines = [
+            {**timeline.entry, "id": i, "folder": folder} for i, timeline in zip(ids, result.timelines, strict=True)
+        ]
         self._add({"path": result.input.relative, "sha256": result.sha256, "error": None, "timelines": timelines})
 
     def _add(self, entry: dict) -> None:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -67,7 +68,7 @@ def track_runs(frames: Frames) -> list[Run]:
     for track in range(frames.active.shape[1]):
         shown = np.where(frames.active[:, track], frames.asset[:, track], 0)  # (N,)
         edges = np.flatnonzero(np.diff(np.concatenate([[0], shown, [0]])) != 0)
-        for start, end in zip(edges[:-1], edges[1:]):
+        for start, end in pairwise(edges):
             if shown[start] > 0:
                 runs.append(Run(track, int(start), int(end), int(shown[start])))
     return runs
@@ -180,7 +181,9 @@ class _ClipBuilder:
         premiere = to_premiere(values, width, height, prompt.width_px, prompt.height_px)  # (n, 7)
         params: list[Param] = [Param(0.0)] * 7
         for group in PARAMETER_GROUPS:
-            for column, param in zip(group, self._group_params(values[:, group], premiere[:, group], in_frame, group)):
+            for column, param in zip(
+                group, self._group_params(values[:, group], premiere[:, group], in_frame, group), strict=True
+            ):
                 params[column] = param
         motion = Motion(scale=params[0], center_x=params[1], center_y=params[2])
         crop = Crop(left=params[3], right=params[4], top=params[5], bottom=params[6])

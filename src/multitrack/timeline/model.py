@@ -108,7 +108,7 @@ class Crop:
         return self == Crop()
 
 
-class AssetKind(str, enum.Enum):
+class AssetKind(enum.StrEnum):
     FILE = "file"
     SEQUENCE = "sequence"  # a nested sequence used as a clip
     GENERATOR = "generator"  # colour matte, bars, ... (generatoritem)

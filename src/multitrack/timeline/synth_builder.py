@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from itertools import pairwise
 from urllib.parse import quote
 
 import numpy as np
@@ -210,7 +211,7 @@ def partition(
         bounds.append(min(end_frame, bounds[-1] + draft.shot_frames(mean_seconds)))
     if len(bounds) > 2 and bounds[-1] - bounds[-2] < min_frames:
         del bounds[-2]
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(pairwise(bounds))
 
 
 def add_dissolves(draft: DraftTimeline, track: Track) -> None:

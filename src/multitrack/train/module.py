@@ -94,7 +94,7 @@ class MultitrackModule(pl.LightningModule):
         self.best_val = dict(checkpoint.get(CHECKPOINT_KEY, {}).get("best_val", {}))
 
     def _log_losses(self, stage: str, losses: LossBreakdown, on_step: bool) -> None:
-        for name, value in zip(LOSS_NAMES, losses):
+        for name, value in zip(LOSS_NAMES, losses, strict=True):
             mean = self.epoch_means[f"{stage}_{name}"]
             mean.update(value.detach())
             self.log(f"{stage}/{name}", mean, on_step=False, on_epoch=True, prog_bar=name == "loss")
