@@ -1,8 +1,8 @@
-"""Two-process DDP on CPU (gloo), started as a `multitrack train` subprocess.
+"""Two-process DDP on CPU (gloo), started as a subprocess (tests/ddp_train.py).
 
 Lightning's ddp strategy re-runs the command line for its second process, so the run must
-start from the CLI, not inside pytest. Each rank writes the window indices its sampler
-yielded (MULTITRACK_RECORD_WINDOWS) so the test can show they trained on different windows.
+start from a script, not inside pytest. Each rank writes the window indices its sampler
+yielded, so the test can show they trained on different windows.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,20 +29,15 @@ def test_two_cpu_processes_train_on_different_windows(tmp_path, tiny_config):
     write_frame_table(tmp_path / "frames.parquet", timelines)
     prepared = prepare(tmp_path / "frames.parquet", tmp_path / "prepared", load_config(tiny_config))
     windows = len(np.load(prepared / "train" / "windows.npy"))
-    env = {**os.environ, "MULTITRACK_RECORD_WINDOWS": str(tmp_path / "seen")}
+    env = dict(os.environ)
     env.pop("MULTITRACK_RUN_DIR", None)
     command = [
         sys.executable,
-        "-m",
-        "multitrack",
-        "train",
-        "--config",
+        str(Path(__file__).with_name("ddp_train.py")),
         str(tiny_config),
-        "--data",
         str(prepared),
-        "--run-dir",
         str(tmp_path / "run"),
-        "--set",
+        str(tmp_path / "seen"),
         "trainer.strategy=ddp",
         "trainer.devices=2",
         "trainer.accelerator=cpu",

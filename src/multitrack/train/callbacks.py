@@ -3,7 +3,6 @@ and a record of the windows each rank trained on (for the DDP test)."""
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import warnings
@@ -119,29 +118,6 @@ class GradNormMonitor(pl.Callback):
                 GradNormWarning,
                 stacklevel=2,
             )
-
-
-class WindowRecorder(pl.Callback):
-    """Writes `rank<N>.json`: per epoch, the window indices this rank's sampler yields.
-
-    Enabled by the environment variable MULTITRACK_RECORD_WINDOWS=DIR (see trainer.py); the
-    DDP test uses it to show that ranks train on different windows. Reading the sampler does
-    not touch the global RNGs (a DistributedSampler draws from its own seeded generator).
-    """
-
-    def __init__(self, out_dir: str | Path):
-        self.out_dir = Path(out_dir)
-        self.seen: dict[str, list[int]] = {}
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        loader = trainer.train_dataloader
-        sampler = loader.batch_sampler.sampler if loader.batch_sampler is not None else loader.sampler
-        self.seen[str(trainer.current_epoch)] = [int(i) for i in sampler]
-
-    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        record = {"rank": trainer.global_rank, "world_size": trainer.world_size, "epochs": self.seen}
-        (self.out_dir / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
 
 
 def _as_tuples(value: Any) -> Any:

@@ -42,12 +42,11 @@ from multitrack.train.bundle import (
     read_checkpoint,
     training_summary,
 )
-from multitrack.train.callbacks import GradNormMonitor, LastCheckpoint, RngStateCallback, WindowRecorder
+from multitrack.train.callbacks import GradNormMonitor, LastCheckpoint, RngStateCallback
 from multitrack.train.module import DataInfo, MultitrackModule
 
 RUNS_DIR = Path("runs")
 RUN_DIR_ENV = "MULTITRACK_RUN_DIR"  # shared with the processes Lightning's ddp launcher starts
-RECORD_WINDOWS_ENV = "MULTITRACK_RECORD_WINDOWS"  # a folder: each rank writes the windows it trained on
 CHECKPOINTS = "checkpoints"
 
 
@@ -130,8 +129,6 @@ def standard_callbacks(config: Config, run_dir: Path) -> list[Callback]:
         GradNormMonitor(settings.grad_norm_warn, settings.gradient_clip_val),
         LearningRateMonitor(logging_interval="step"),
     ]
-    if os.environ.get(RECORD_WINDOWS_ENV):
-        callbacks.append(WindowRecorder(os.environ[RECORD_WINDOWS_ENV]))
     return callbacks
 
 
