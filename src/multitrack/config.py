@@ -54,10 +54,8 @@ class LossConfig:
     values: float = 10.0  # the L1 term is an order of magnitude smaller than the others
     visible: float = 1.0  # which track is on top in the next frame
     # which track comes on top, given that the top track changes. Cuts are 1-2% of frames, so
-    # in `visible` alone the choice of angle had too little weight to be learned: on the demo
-    # the model picked as Markov does (121 of 148 cuts); with this term at 1 it learned to show
-    # the close-up seen least recently (122, 18 of 27 cuts from the wide against Markov's 8)
-    # and the visible-track loss did not suffer (val 0.0707 against 0.0719 without it)
+    # in `visible` alone the choice of angle has too little weight to be learned
+    # (docs/decisions.md, "loss.next_track on by default")
     next_track: float = 1.0
     move: float = 1.0  # whether a track's steady (keyframed) move goes on into the next frame
     change: float = 1.0  # whether a track's values change beyond its carried move (the value head's hurdle)

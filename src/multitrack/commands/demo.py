@@ -19,9 +19,8 @@ from multitrack.config import add_override_argument
 # What the demo changes from the default config: whole editors per split (8 train, 2 val,
 # 2 test of 12), a 10 fps timebase so a 100-frame window spans 10 s (several shots), and a
 # short, faster schedule that fits a few minutes of CPU. Changes keep their natural weight
-# in the loss (loss.change_weight 1): counting them three times sharpened the change-frame
-# log loss a little but made the model cut a third too often when it samples (shots of 2.8 s
-# mean against the editors' 4.5 s) and drop tracks that should have stayed on.
+# in the loss (loss.change_weight 1): counting them three times made the model cut too often
+# when it samples (docs/decisions.md, "demo: loss.change_weight 1").
 DEMO_OVERRIDES = [
     "data.split_by=folder",
     "data.split=[0.7, 0.15, 0.15]",

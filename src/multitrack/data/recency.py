@@ -2,8 +2,8 @@
 the cuts so far from the track on top to each track.
 
 Editors come back to the angle they showed least recently (a speaker who has been
-waiting): in a 4-angle multicam with 4 s shots that angle was last on screen 10-30 s
-before the cut, longer ago than a training window reaches. So `prepare` counts, for every
+waiting), and that angle can be last on screen longer ago than a training window reaches
+(docs/decisions.md, "model: history from the timeline's start"). So `prepare` counts, for every
 frame of a timeline, the frames since each track was last the top one from the timeline's
 start, and the model reads that instead of a count that starts at its window
 (`MultitrackTransformer.forward`'s `since_on_top`; `frames_since_on_top` there counts the

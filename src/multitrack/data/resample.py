@@ -3,7 +3,7 @@
 Output frame j starts at time j / fps_out; it takes the source frame on screen at that
 instant, floor(j × fps_in / fps_out). No values are interpolated, so a cut stays a cut
 and asset ids stay ids. Rates are exact fractions (NTSC is timebase × 1000/1001, see
-docs/xmeml.md on `<rate>`), so 29.97 → 29.97 is the identity, not a slow drift.
+../shared/docs/xmeml.md on `<rate>`), so 29.97 → 29.97 is the identity, not a slow drift.
 """
 
 from __future__ import annotations

@@ -15,10 +15,10 @@ exactly while the sequence fits in one window (after that the cache remembers co
 beyond the window that a re-run cannot see).
 
 Both run small batches on one intra-op thread: a one-frame step is dozens of tiny kernels,
-and waking a second thread for each costs more than it saves (on a busy 2-core machine,
-several times more). Both run without oneDNN: its GELU builds a primitive per call, ~6 us on
-one frame's activations where ATen's own kernel takes ~1.5 us (the matrix products are MKL's
-either way; a fifth of a step's time on the default model).
+and waking a second thread for each costs more than it saves. Both run without oneDNN: its
+GELU builds a primitive per call, slower on one frame's activations than ATen's own kernel
+(the matrix products are MKL's either way). docs/decisions.md, "rollout: one thread, no
+oneDNN", has the figures.
 """
 
 from __future__ import annotations

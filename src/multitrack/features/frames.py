@@ -205,7 +205,7 @@ def interpolate_param(param: Param, source_frames: np.ndarray) -> np.ndarray:
     """A parameter's value at each source frame (float64), as `Param.at` computes it.
 
     Keys are interpolated linearly; the first and last values are held outside them
-    (docs/xmeml.md §7: keys may lie outside [in, out]; never drop them). Where two
+    (../shared/docs/xmeml.md §7: keys may lie outside [in, out]; never drop them). Where two
     keys share a `when`, the later one applies from that frame on, like `Param.at`.
     """
     keys = sorted(param.keyframes, key=lambda key: key.when)
@@ -281,7 +281,7 @@ class _Painter:
         if not any(param.is_keyframed for param in params):
             return (np.array([param.value for param in params]) * factors)[:, None]  # (7, 1)
         timeline_frames_ = np.arange(first, stop, dtype=np.float64)  # (L,)
-        # Keyframe `when` is on the clip's source axis (docs/xmeml.md §7).
+        # Keyframe `when` is on the clip's source axis (../shared/docs/xmeml.md §7).
         source_frames = clip.in_frame + (timeline_frames_ - clip.start_frame) * (clip.speed / 100.0)
         premiere = np.empty((len(params), stop - first), dtype=np.float64)  # (7, L)
         for row, param in enumerate(params):

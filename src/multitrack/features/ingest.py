@@ -54,13 +54,13 @@ FEATURE_DTYPES = {"active": np.int8, "asset": np.int32, **{name: VALUE_DTYPE for
 TRACK_ARRAY_DTYPES = {"track_active": np.int8, "track_asset": np.int32, "track_values": VALUE_DTYPE}  # TimelineFrames
 ROWS_PER_BATCH = 65_536  # rows per Arrow batch and Parquet row group: bounds the writer's memory
 # Files converted ahead of the writer per worker: bounds the pool's memory (a few MB
-# per file). Results come back in input order, so with 2 a worker that finished the
-# small files behind a long one sat idle until the long one was done, and while the
-# parent encoded a row group (~17 ms) both workers filled the window and stopped.
+# per file). Results come back in input order, so a small window leaves a worker that
+# finished the small files behind a long one idle, and lets both workers fill it while the
+# parent encodes a row group (docs/decisions.md, "ingest: files in flight").
 IN_FLIGHT_PER_JOB = 8
 FILES_PER_TASK = 4  # files a pool task converts, at most (see task_chunks)
 TAIL_SHARE = 0.25  # row groups shrink over this last share of the input bytes (see flush_limits)
-MIN_TAIL_ROWS = 8192  # the smallest row group they shrink to: each costs ~1.3 ms on top of its rows
+MIN_TAIL_ROWS = 8192  # the smallest row group they shrink to: each row group has a fixed cost on top of its rows
 
 
 @dataclass(frozen=True)
@@ -174,11 +174,10 @@ def flush_limits(sizes_bytes: Sequence[int]) -> list[int]:
 
     ROWS_PER_BATCH, until the last TAIL_SHARE of the input bytes; then the limit shrinks
     with the bytes still to come, down to MIN_TAIL_ROWS. In --jobs 2 the parent encodes
-    row groups while the workers convert, but a full one falling due as they finished
-    (~20 ms alone, ~35 ms beside both workers) was written with a core idle: on 100
-    synthetic timelines 25 ms passed from the last worker's end to the end of ingest,
-    16 ms with shrinking groups. Sizes, not timing, decide, so every --jobs writes the
-    same row groups.
+    row groups while the workers convert, but a full one falling due as they finish is
+    written with a core idle; smaller groups at the end shorten that tail
+    (docs/decisions.md, "ingest: row groups shrink at the end"). Sizes, not timing,
+    decide, so every --jobs writes the same row groups.
     """
     total_bytes = max(sum(sizes_bytes), 1)
     limits, waiting_bytes = [], sum(sizes_bytes)
@@ -423,7 +422,8 @@ def frame_batches(
 
     Its columns are zero-copy slices; the all-zero ones (None) and the empty tracks up
     to max_tracks are views of one shared zero buffer, the frame numbers of one shared
-    count. Arrays are built from buffers: `pa.array` on numpy imported pandas (0.2 s).
+    count. Arrays are built from buffers: `pa.array` on numpy imports pandas, which costs
+    every worker its start-up time.
     """
     shared = shared or SharedColumns()
     column_types = schema.types[len(KEY_COLUMNS) :]
@@ -482,8 +482,7 @@ class FrameTableWriter:
             parquet_path,
             self.schema,
             # The writer is the serial part of a parallel ingest, so it is tuned for speed:
-            # on the real and synthetic corpora lz4 with plain encoding wrote 2-3x
-            # faster than the defaults (snappy, dictionary and statistics on every column);
+            # lz4 with plain encoding (docs/decisions.md, "ingest: Parquet writer settings");
             # a dictionary pays only for the repeated timeline id, statistics only for the
             # two key columns (row-group skipping on timeline/frame filters).
             compression="lz4",

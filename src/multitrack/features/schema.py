@@ -1,7 +1,7 @@
 """The frame table's feature schema and the Premiere <-> frame-table unit conversion.
 
 DESIGN.md §2 fixes the 9 features per video track and their units. The timeline
-model keeps Premiere's own values (docs/xmeml.md §6): scale in percent of the
+model keeps Premiere's own values (../shared/docs/xmeml.md §6): scale in percent of the
 media's native pixel size, center normalised by the *media's* pixel size, crop in
 percent of the source frame. The frame table holds geometry relative to the
 *sequence* frame instead, so that the same on-screen layout gives the same numbers

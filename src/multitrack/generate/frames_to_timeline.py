@@ -9,7 +9,7 @@
 3. Geometry goes back to Premiere's values (the inverse of DESIGN.md §2's conversion, with
    the asset's media size, or the sequence size where unknown, as ingest did) and each
    parameter gets the fewest keyframes within a tolerance (`keyframes.simplify_curve`);
-   keyframe `when` is on the source axis (docs/xmeml.md §7).
+   keyframe `when` is on the source axis (../shared/docs/xmeml.md §7).
 4. The prompt's audio clips are kept for the prompt's span, cut at its end.
 """
 

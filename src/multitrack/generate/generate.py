@@ -125,7 +125,7 @@ def sample_continuation(
 
 
 def clamp_to_premiere_ranges(values: np.ndarray) -> None:
-    """In place: no negative scale, crops within 0..100 % (docs/xmeml.md §6); the regression
+    """In place: no negative scale, crops within 0..100 % (../shared/docs/xmeml.md §6); the regression
     heads are unbounded, Premiere's parameters are not."""
     values[..., 0] = np.maximum(values[..., 0], 0.0)
     values[..., 3:] = np.clip(values[..., 3:], 0.0, 100.0)

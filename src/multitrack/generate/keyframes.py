@@ -2,7 +2,7 @@
 
 Ramer-Douglas-Peucker on a frame-indexed curve, with the error measured vertically (the
 value a linear interpolation between two kept keys gives at a frame, against the value
-wanted there; docs/xmeml.md §7: Premiere interpolates motion keys linearly). A group of
+wanted there; ../shared/docs/xmeml.md §7: Premiere interpolates motion keys linearly). A group of
 parameters that share keyframes (Basic Motion's centre, one `<keyframe>` per point) is
 simplified together: a frame is kept if any member is out of tolerance there.
 """

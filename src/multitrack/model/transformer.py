@@ -47,7 +47,7 @@ MOVE_INIT_PROBABILITY = 0.9  # an untrained model's chance that a steady move go
 # an untrained model's chance that a track's values change beyond its carried move: the
 # value head's change is used where a change is likelier than not, so at first nowhere
 CHANGE_INIT_PROBABILITY = 0.05
-# Keyframed geometry moves in straight lines between keyframes (docs/xmeml.md: linear
+# Keyframed geometry moves in straight lines between keyframes (../shared/docs/xmeml.md: linear
 # interpolation), so "keeps moving as it moved" is the next frame's best first guess for a
 # track in motion, as "stays as it is" is for a still one. A move is steady when the last two
 # steps go the same way and neither is more than this many times the other (a timeline
@@ -55,17 +55,17 @@ CHANGE_INIT_PROBABILITY = 0.05
 # once) is not steady and is not carried on.
 STEADY_STEP_RATIO = 3.0
 MOTION_INPUT_GAIN = 10.0  # per-frame moves are small in normalised units: scaled up as inputs
-# Out of training, value changes the head predicts below this (normalised units: on the demo
-# ~0.7 px of position, 0.002 of scale) are its noise, and are dropped: a still frame stays
-# exactly still, and in a rollout, where each frame's steady move is measured on the frames
-# the model itself made, noise cannot build up into a drift that speeds itself up. It sits
-# well above that noise (~2e-4) and below the first step of a slow push-in (~5e-3), which
-# must get through for the move to start.
+# Out of training, value changes the head predicts below this (normalised units) are its
+# noise, and are dropped: a still frame stays exactly still, and in a rollout, where each
+# frame's steady move is measured on the frames the model itself made, noise cannot build
+# up into a drift that speeds itself up. It sits above that noise and below the first step
+# of a slow push-in, which must get through for the move to start (docs/decisions.md,
+# "model: value deadband").
 RESIDUAL_DEADBAND = 0.003
 # Frames since each track was on top count up to this many windows, then read "long ago".
 # They are counted over the whole timeline (prepared data, rollout prompts), not only the
-# window: with 3 close-ups and 4 s shots, the one an editor showed least recently was last
-# on top 10-30 s before the cut, past a window of 100 frames at 10 fps.
+# window: the angle an editor showed least recently can be last on top long before the cut
+# (docs/decisions.md, "model: history from the timeline's start").
 RECENCY_CAP_WINDOWS = 8
 RECENCY_LEANS = 2  # the recency head's outputs: towards the least recent track, towards the usual next
 
@@ -403,7 +403,8 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self._heads(x)
         q, k = self.rotary(q, 0), self.rotary(k, 0)
         # No dropout on the attention weights: with it, CPU attention falls back to the math
-        # kernel (a third slower per training step); the residual dropout regularises instead.
+        # kernel (docs/decisions.md, "model: no attention dropout"); the residual dropout
+        # regularises instead.
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, L, hs)
         return self._merge(y)
 
@@ -910,10 +911,9 @@ def window_motion(active: torch.Tensor, asset: torch.Tensor, values: torch.Tenso
 
 
 def _one_row_weight(weight: torch.Tensor) -> torch.Tensor:
-    """A linear layer's weight (out, in) -> (in, out) for `addmm(bias, x, w)` on one row x.
-    Measured on CPU (MKL, one thread): an (in, out) copy is read 10-30% faster where the layer
-    widens (192 -> 576, 768), the weight as it is (a transposed view) ~10% faster where it
-    narrows (768 -> 192)."""
+    """A linear layer's weight (out, in) -> (in, out) for `addmm(bias, x, w)` on one row x:
+    a contiguous copy where the layer widens, a transposed view where it narrows, whichever
+    MKL reads faster (docs/decisions.md, "model: one-row weight layout")."""
     if weight.shape[1] > weight.shape[0]:
         return weight.t()  # (in, out) view of the (out, in) weight
     return weight.t().contiguous()  # (in, out)

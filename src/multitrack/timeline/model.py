@@ -1,6 +1,6 @@
 """Typed timeline model: what an xmeml sequence says, in Premiere's own units.
 
-Time is integer frames at the *sequence* rate (docs/xmeml.md §2: every clipitem
+Time is integer frames at the *sequence* rate (../shared/docs/xmeml.md §2: every clipitem
 start/end/in/out is counted at the sequence rate, whatever rate the file declares).
 Motion and crop values are kept exactly as Premiere writes them (scale in percent of
 the media's native size, center normalised by the media's pixel size, crop in percent
@@ -31,7 +31,7 @@ class Rate:
 
 @dataclass(frozen=True)
 class Keyframe:
-    """One key: `when` is a frame on the clip's *source* axis (docs/xmeml.md §7)."""
+    """One key: `when` is a frame on the clip's *source* axis (../shared/docs/xmeml.md §7)."""
 
     when: float
     value: float
@@ -41,7 +41,7 @@ class Keyframe:
 class Param:
     """A scalar effect parameter, static or keyframed.
 
-    With keyframes the static value is unreliable (docs/xmeml.md §7) and `at` ignores
+    With keyframes the static value is unreliable (../shared/docs/xmeml.md §7) and `at` ignores
     it: keys are interpolated linearly and the first/last value is held outside them.
     """
 
@@ -80,7 +80,7 @@ class Motion:
 
     scale: percent, 100 = the media at its native pixel size.
     center_x/center_y: offset from the frame centre, normalised by the *media's*
-    pixel width/height (docs/xmeml.md §6); positive y moves down.
+    pixel width/height (../shared/docs/xmeml.md §6); positive y moves down.
     rotation: degrees.
     """
 
@@ -129,7 +129,7 @@ class Asset:
     timecode_frame: int | None = None  # source timecode of the media's first frame
     timecode_string: str | None = None
     has_audio: bool = False
-    # kind SEQUENCE: the nested sequence read as a Timeline (docs/xmeml.md §5); left out of
+    # kind SEQUENCE: the nested sequence read as a Timeline (../shared/docs/xmeml.md §5); left out of
     # equality, hashing and repr so an Asset stays a small value
     sequence: Timeline | None = field(default=None, compare=False, repr=False)
 
@@ -139,7 +139,7 @@ class Clip:
     """A clipitem (or generatoritem) on a track.
 
     start_frame/end_frame: timeline position, end exclusive, with -1 edges already
-    resolved against the neighbouring transition (docs/xmeml.md §4).
+    resolved against the neighbouring transition (../shared/docs/xmeml.md §4).
     in_frame/out_frame: source position, counted from the media's first frame.
     motion/crop None means the filter is absent, i.e. the defaults.
     speed: percent (time remap); 100 = normal.

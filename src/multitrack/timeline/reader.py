@@ -3,7 +3,7 @@
 The story of `read_xmeml`:
 1. parse the bytes safely (`reader_document`), root `<xmeml>`;
 2. first pass: collect every `<file id>` and `<sequence id>` definition, wherever it sits,
-   because definitions can come after their first use (docs/xmeml.md §5), and the
+   because definitions can come after their first use (../shared/docs/xmeml.md §5), and the
    sequences not nested in a clipitem: each is a timeline (§1);
 3. refuse nested sequences that contain themselves;
 4. read each timeline: rate, frame size, tracks, clips (with `-1` edges resolved against
@@ -84,7 +84,7 @@ def _collect_definitions(doc: XmemlDocument) -> _Definitions:
         ident = element.get("id")
         if is_file:
             # a partial use (`<file id><name/></file>`) must not hide the full definition
-            # that follows it (docs/xmeml.md §5): the one with the most children wins
+            # that follows it (../shared/docs/xmeml.md §5): the one with the most children wins
             known = definitions.files.get(ident)
             if ident is not None and (known is None or len(element) > len(known)):
                 definitions.files[ident] = element
@@ -213,7 +213,7 @@ class _SequenceReader:
         rate_el = fields.get("rate")
         if rate_el is not None:
             return read_rate(self.doc, rate_el)
-        # The sequence's <timecode> carries the sequence's own rate (docs/xmeml.md §1)
+        # The sequence's <timecode> carries the sequence's own rate (../shared/docs/xmeml.md §1)
         timecode_rate_el = fields["timecode"].find("rate") if "timecode" in fields else None
         if timecode_rate_el is None:
             raise self.doc.error(sequence_el, "sequence has no <rate>", "rate")
@@ -429,7 +429,7 @@ class _SequenceReader:
     def _multiclip_asset(self, multiclip_el, notes: _TimelineNotes) -> Asset:
         """An FCP7 multicam clip: the file of the angle it shows.
 
-        Premiere writes multicam as nested sequences (docs/xmeml.md §5); FCP7 writes a
+        Premiere writes multicam as nested sequences (../shared/docs/xmeml.md §5); FCP7 writes a
         `<multiclip>` of `<angle>`s, each holding a clip with its file, and marks the angle on
         screen with `<activevideoangle>TRUE` (Apple's FCP7 XML Interchange Format). Without
         that mark, or for a bare `<multiclip id/>`, the multiclip itself is the asset, without
@@ -461,7 +461,7 @@ class _SequenceReader:
         return self._assets.setdefault(ident, Asset(id=ident, name=ident))
 
     def _sequence_asset(self, sequence_ref, notes: _TimelineNotes) -> Asset:
-        """A nested sequence used as a clip (docs/xmeml.md §5): its frame size is the media size."""
+        """A nested sequence used as a clip (../shared/docs/xmeml.md §5): its frame size is the media size."""
         ident = sequence_ref.get("id")
         if ident is not None and ident in self._assets:
             return self._assets[ident]
@@ -494,7 +494,7 @@ def _resolve_edges(doc: XmemlDocument, items: list, index: int) -> tuple[int, in
     """Timeline start/end of the clip at `items[index]`, and whether FCP7 wrote it reversed.
 
     -1 marks an edge inside a transition and the adjacent transitionitem supplies the real
-    value (docs/xmeml.md §4); without one, start = end − (out − in), end = start + (out − in).
+    value (../shared/docs/xmeml.md §4); without one, start = end − (out − in), end = start + (out − in).
     The transition wins because out − in is off by one in some exports (OTIO issue #287) and
     is on another axis for some retimed audio (nrk/Fri vilje master 11.xml, audio track 4).
     FCP7 writes some reversed clips with start > end *and* in > out
@@ -529,7 +529,7 @@ def _resolve_edges(doc: XmemlDocument, items: list, index: int) -> tuple[int, in
 def _retime(in_frame: int, out_frame: int, effects: ClipEffects, remap: TimeRemap) -> tuple[int, int, ClipEffects]:
     """Move in/out and keyframe `when`s from the retimed axis to the source axis.
 
-    With speed ≠ 100, in/out and keyframe `when`s count *retimed* frames (docs/xmeml.md §4:
+    With speed ≠ 100, in/out and keyframe `when`s count *retimed* frames (../shared/docs/xmeml.md §4:
     Helaften clipitem-10 at 300%: in 25, graphdict maps 25 -> 75). `Clip.source_frame` is
     in_frame + (t − start) × speed/100, so mapping `when` -> in_frame + (when − in) × speed/100
     keeps every key on the timeline frame start + (when − in). The graphdict places the

@@ -1,6 +1,6 @@
 """Small readers of xmeml values and assets: rate, frame size, timecode, `<file>`, generators.
 
-Files and nested sequences declare rates that are informative only (docs/xmeml.md §2:
+Files and nested sequences declare rates that are informative only (../shared/docs/xmeml.md §2:
 every clip time is at the sequence rate), so those are read leniently: unreadable means
 unknown. A sequence's own rate is read strictly.
 """
@@ -24,7 +24,7 @@ def read_rate(doc: XmemlDocument, rate_el) -> Rate:
     if timebase is None:
         raise doc.error(timebase_el, f"timebase must be a positive integer, got {shown(timebase_el.text)}")
     ntsc_el = parts.get("ntsc")
-    # ntsc is missing from FCP7 v1 file rates (docs/xmeml.md §2); an empty <ntsc/> says as little
+    # ntsc is missing from FCP7 v1 file rates (../shared/docs/xmeml.md §2); an empty <ntsc/> says as little
     ntsc = doc.flag(ntsc_el) if ntsc_el is not None and element_text(ntsc_el) else False
     return Rate(timebase, ntsc)
 
@@ -60,7 +60,7 @@ def lenient_frame(doc: XmemlDocument, element) -> int | None:
 
 
 def read_file_asset(doc: XmemlDocument, file_el) -> Asset:
-    """A full `<file>` definition (docs/xmeml.md §5)."""
+    """A full `<file>` definition (../shared/docs/xmeml.md §5)."""
     fields = first_children(file_el)
     name = element_text(fields.get("name"))
     pathurl = element_text(fields.get("pathurl")) or None
@@ -106,7 +106,7 @@ def read_size(doc: XmemlDocument, characteristics) -> tuple[int, int] | None:
 
 
 def timecode_parts(doc: XmemlDocument, timecode_el) -> tuple[int | None, str | None]:
-    """A `<timecode>`'s frame and string (docs/xmeml.md §4: kept apart from in/out)."""
+    """A `<timecode>`'s frame and string (../shared/docs/xmeml.md §4: kept apart from in/out)."""
     if timecode_el is None:
         return None, None
     parts = first_children(timecode_el)
@@ -135,7 +135,7 @@ def first_children(element) -> dict:
 
 
 def element_text(element) -> str:
-    """An element's text as written (names may hold `&#13;` or be empty, docs/xmeml.md §8)."""
+    """An element's text as written (names may hold `&#13;` or be empty, ../shared/docs/xmeml.md §8)."""
     if element is None or element.text is None:
         return ""
     return element.text.strip(" \t\n")

@@ -4,7 +4,7 @@ Parsing is safe against hostile files (issue 5): lxml parses with entity
 resolution, DTD loading and network access off, and a resolver that answers every
 external load (DTD, parameter entity) with an empty document, so nothing is read from
 disk or network because a file asked. A DOCTYPE that declares entities is refused:
-real exports only ever write a bare `<!DOCTYPE xmeml>` (docs/xmeml.md §1).
+real exports only ever write a bare `<!DOCTYPE xmeml>` (../shared/docs/xmeml.md §1).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _safe_parser() -> tuple[etree.XMLParser, _RefuseExternal]:
 
 
 def printable(text: str) -> str:
-    """Text with control characters (`&#13;` in names, docs/xmeml.md §8) escaped, so it stays one line."""
+    """Text with control characters (`&#13;` in names, ../shared/docs/xmeml.md §8) escaped, so it stays one line."""
     if text.isprintable():
         return text
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
@@ -115,7 +115,7 @@ class XmemlDocument:
         return value
 
     def flag(self, element: etree._Element) -> bool:
-        """TRUE/FALSE in any case (FCP7 v3 files write `False`, docs/xmeml.md §2)."""
+        """TRUE/FALSE in any case (FCP7 v3 files write `False`, ../shared/docs/xmeml.md §2)."""
         word = (element.text or "").strip().lower()
         if word in _TRUE_WORDS:
             return True
@@ -134,7 +134,7 @@ def parse_xmeml(path: str | Path) -> XmemlDocument:
     _check_looks_like_xml(path, data)
     parser, resolver = _safe_parser()
     try:
-        # bytes, not text: libxml2 honours the UTF-8 BOM of Premiere exports (docs/xmeml.md §1)
+        # bytes, not text: libxml2 honours the UTF-8 BOM of Premiere exports (../shared/docs/xmeml.md §1)
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         raise _syntax_error(path, exc) from exc

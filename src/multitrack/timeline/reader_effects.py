@@ -1,4 +1,4 @@
-"""Reading a clipitem's filters: Basic Motion, Crop and Time Remap (docs/xmeml.md §6, §7, §4).
+"""Reading a clipitem's filters: Basic Motion, Crop and Time Remap (../shared/docs/xmeml.md §6, §7, §4).
 
 Parameters are matched on `parameterid`, never on `name` (Premiere writes lowercase names
 such as `left`). Keyframes keep their `when` on the clip's source axis, sorted, including
@@ -23,7 +23,7 @@ _CROP_DEFAULTS = Crop()
 class TimeRemap:
     """A `timeremap` filter: constant `speed_percent` (> 0) and direction.
 
-    `graph` is the graphdict: clip-axis frame -> source frame (docs/xmeml.md §4).
+    `graph` is the graphdict: clip-axis frame -> source frame (../shared/docs/xmeml.md §4).
     """
 
     speed_percent: float
@@ -55,7 +55,7 @@ def read_effects(doc: XmemlDocument, filters: list[etree._Element]) -> ClipEffec
         for child in filter_el:
             if child.tag == "effect":
                 effect = child
-            elif child.tag == "enabled":  # Resolve writes it (docs/xmeml.md §6)
+            elif child.tag == "enabled":  # Resolve writes it (../shared/docs/xmeml.md §6)
                 enabled = doc.flag(child)
         if effect is None or not enabled:
             continue
@@ -64,7 +64,7 @@ def read_effects(doc: XmemlDocument, filters: list[etree._Element]) -> ClipEffec
             found.setdefault(effect_id, effect)
     motion = _read_motion(doc, found["basic"]) if "basic" in found else None
     crop = _read_crop(doc, found["crop"]) if "crop" in found else None
-    # A missing filter means the defaults (docs/xmeml.md §6), and Resolve and FCP7 write
+    # A missing filter means the defaults (../shared/docs/xmeml.md §6), and Resolve and FCP7 write
     # default filters on every clip: keep None for "default" so both spellings read alike.
     return ClipEffects(
         motion=None if motion is None or motion.is_default else motion,
@@ -157,7 +157,7 @@ def read_point_param(doc: XmemlDocument, parameter: etree._Element) -> tuple[Par
 def _static_value(parse, static_el: etree._Element | None, keys: list[Keyframe]):
     """The parsed static `<value>`; None when absent, or unreadable beside keyframes.
 
-    With keyframes the static value is unreliable and never used (docs/xmeml.md §7), so a
+    With keyframes the static value is unreliable and never used (../shared/docs/xmeml.md §7), so a
     malformed one (a `center` without `<vert>`) is no reason to refuse the file.
     """
     if static_el is None:

@@ -1,10 +1,10 @@
 """Building blocks for `multitrack synth`: a timeline under construction, media, geometry.
 
-Every value is in Premiere's own units (docs/xmeml.md §6), as `timeline.model` keeps
+Every value is in Premiere's own units (../shared/docs/xmeml.md §6), as `timeline.model` keeps
 them: scale in percent of the media's native pixel size, center offsets normalised by
 the *media's* pixel width and height, crop in percent of the source frame. The helpers
 here take on-screen pixel offsets and convert, rounding offsets to whole pixels as
-Premiere's own files have them (xmeml.md §6: h × media width is a whole number).
+Premiere's own files have them (../shared/docs/xmeml.md §6: h × media width is a whole number).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from multitrack.timeline.model import (
 )
 from multitrack.timeline.synth_profiles import EditorProfile
 
-STILL_SECONDS = 12 * 3600  # Premiere gives stills a 12-hour duration (xmeml.md §4) ...
+STILL_SECONDS = 12 * 3600  # Premiere gives stills a 12-hour duration (../shared/docs/xmeml.md §4) ...
 STILL_IN_SECONDS = 3600  # ... and in-points about one hour into it
 MIN_SHOT_SECONDS = 0.5
 DISSOLVE_SECONDS = (0.3, 1.0)
@@ -160,13 +160,13 @@ def fit_scale_pct(media_px: tuple[int, int], seq_px: tuple[int, int]) -> float:
 
 def centre_value(offset_px: float, media_len_px: int) -> float:
     """An on-screen offset in pixels as Premiere's center value: whole pixels over the
-    media's own size (xmeml.md §6)."""
+    media's own size (../shared/docs/xmeml.md §6)."""
     return round(offset_px) / media_len_px
 
 
 def motion_for(asset: Asset, scale_pct: float, dx_px: float = 0.0, dy_px: float = 0.0) -> Motion | None:
     """Static Basic Motion; None when it is the default, which Premiere leaves out
-    (xmeml.md §6: the filter is written only when it differs from the default)."""
+    (../shared/docs/xmeml.md §6: the filter is written only when it differs from the default)."""
     motion = Motion(
         scale=Param(round(scale_pct, 4)),
         center_x=Param(centre_value(dx_px, asset.width_px)),
@@ -176,7 +176,7 @@ def motion_for(asset: Asset, scale_pct: float, dx_px: float = 0.0, dy_px: float 
 
 
 def keyed(whens: list[float], values: list[float], digits: int = 6) -> Param:
-    """A keyframed parameter; its static value is the first key's (xmeml.md §7)."""
+    """A keyframed parameter; its static value is the first key's (../shared/docs/xmeml.md §7)."""
     keys = tuple(Keyframe(float(w), round(float(v), digits)) for w, v in zip(whens, values, strict=True))
     return Param(keys[0].value, keys)
 
@@ -217,7 +217,7 @@ def partition(
 def add_dissolves(draft: DraftTimeline, track: Track) -> None:
     """Turn some butt cuts between adjacent clips into centred cross dissolves.
 
-    Both clips are on the track during a transition (xmeml.md §4): the outgoing clip
+    Both clips are on the track during a transition (../shared/docs/xmeml.md §4): the outgoing clip
     runs on by half the dissolve and the incoming one starts half of it early, each
     using source handles, so neither leaves sync.
     """
@@ -239,7 +239,7 @@ def add_dissolves(draft: DraftTimeline, track: Track) -> None:
 
 def add_fades(draft: DraftTimeline, track: Track) -> None:
     """Sometimes a fade up from black at the start of the sequence and down at its end
-    (alignment start-black / end-black, xmeml.md §4)."""
+    (alignment start-black / end-black, ../shared/docs/xmeml.md §4)."""
     fade = draft.frames(float(draft.rng.uniform(0.5, 1.5)))
     if not track.clips:
         return

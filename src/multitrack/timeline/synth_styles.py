@@ -111,7 +111,7 @@ def _punch_motion(draft: DraftTimeline, asset: Asset) -> Motion | None:
 
 
 def _push_motion(draft: DraftTimeline, asset: Asset, clip: Clip) -> Motion:
-    """A slow push-in over the whole shot: keys on the source axis (xmeml.md §7)."""
+    """A slow push-in over the whole shot: keys on the source axis (../shared/docs/xmeml.md §7)."""
     fill = fill_scale_pct(_size(asset), _seq(draft))
     punch = draft.profile.punch_in
     whens = [clip.in_frame, clip.out_frame - 1]
@@ -129,7 +129,7 @@ def cut_pip(draft: DraftTimeline) -> None:
     session: a screen file and a webcam file in sync with each other."""
     chapters = partition(draft, draft.duration_frames / draft.rate.fps / draft.rng.integers(1, 4))
     cam_size = UHD if draft.rng.random() < 0.4 else HD
-    # Screen recorders run at their own rate; in/out stay in sequence frames (xmeml.md §2).
+    # Screen recorders run at their own rate; in/out stay in sequence frames (../shared/docs/xmeml.md §2).
     screen_rate = Rate(60) if draft.rng.random() < 0.5 else Rate(30)
     audio_clips = []
     for number, (start, end) in enumerate(chapters, 1):

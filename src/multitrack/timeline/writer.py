@@ -7,7 +7,7 @@ those files. What the model does not hold (labels, logging info, codec block) is
 written with Premiere's defaults. The output depends on the Timeline only: the same
 Timeline gives the same bytes, the sequence uuid included.
 
-Layout of a written document (docs/xmeml.md §1, §3–§7):
+Layout of a written document (../shared/docs/xmeml.md §1, §3–§7):
 - one `<sequence>` under `<xmeml version="4">`; video tracks V1 first, then audio;
 - each asset defined in full at its first use, then referenced by a bare `<file id/>`
   (or `<sequence id/>` for a nested sequence, written as a minimal definition without
@@ -47,9 +47,9 @@ from multitrack.timeline.model import (
 
 __all__ = ["TICKS_PER_SECOND", "write_xmeml", "xmeml_bytes"]
 
-# Premiere's time unit in pproTicksIn/Out and cutPointTicks (docs/xmeml.md §2).
+# Premiere's time unit in pproTicksIn/Out and cutPointTicks (../shared/docs/xmeml.md §2).
 TICKS_PER_SECOND = 254_016_000_000
-# Stills and generators get a 12-hour duration in Premiere exports (docs/xmeml.md §4).
+# Stills and generators get a 12-hour duration in Premiere exports (../shared/docs/xmeml.md §4).
 STILL_SECONDS = 12 * 3600
 
 _NOT_XML_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -138,7 +138,7 @@ class _DocumentBuilder:
         self.rate = timeline.rate
         self.defined_asset_ids: set[str] = set()
         self.clipitem_count = 0
-        # Premiere groups the uses of one media under one master clip (docs/xmeml.md §5);
+        # Premiere groups the uses of one media under one master clip (../shared/docs/xmeml.md §5);
         # numbered by first use so that the output does not depend on dict order.
         self.masterclip_ids: dict[str, str] = {}
 
@@ -163,7 +163,7 @@ class _DocumentBuilder:
         return root
 
     def _sequence_attributes(self) -> dict[str, str]:
-        # The MZ.* attributes mark a Premiere export (docs/xmeml.md §1).
+        # The MZ.* attributes mark a Premiere export (../shared/docs/xmeml.md §1).
         return {
             "id": _unused_id("sequence", self.timeline.assets),
             "MZ.Sequence.PreviewFrameSizeHeight": str(self.timeline.height_px),
@@ -248,7 +248,7 @@ class _DocumentBuilder:
         _text(element, "enabled", _bool(clip.enabled))
         if asset.duration_frames is not None:
             _text(element, "duration", round(asset.duration_frames * 100.0 / clip.speed))
-        # Clipitem times count sequence frames whatever the media rate (docs/xmeml.md §2).
+        # Clipitem times count sequence frames whatever the media rate (../shared/docs/xmeml.md §2).
         element.append(_rate_element(self.rate))
         for tag, value in (("start", start), ("end", end), ("in", clip.in_frame), ("out", clip.out_frame)):
             _text(element, tag, value)
@@ -289,7 +289,7 @@ class _DocumentBuilder:
 
     def _generator_element(self, item_id: str, clip: Clip, asset: Asset, start: int, end: int) -> etree._Element:
         """Children as in `otio/premiere_generators.xml`; the effect sits directly inside
-        (docs/xmeml.md §4)."""
+        (../shared/docs/xmeml.md §4)."""
         element = etree.Element("generatoritem", id=item_id)
         _text(element, "name", clip.name)
         _text(element, "enabled", _bool(clip.enabled))
@@ -314,7 +314,7 @@ class _DocumentBuilder:
 
     def _filters(self, clip: Clip) -> list[etree._Element]:
         """Basic Motion, Crop, Time Remap: each only when it is not the default
-        (Premiere omits default filters, docs/xmeml.md §6)."""
+        (Premiere omits default filters, ../shared/docs/xmeml.md §6)."""
         filters = []
         if clip.motion is not None and not clip.motion.is_default:
             filters.append(_motion_filter(clip.motion))
@@ -351,7 +351,7 @@ def transition_cut_frame(transition: Transition) -> int:
 
 def retimed_axis(clip: Clip) -> Clip:
     """The clip with in/out and keyframe `when`s as written: at speed ≠ 100 Premiere
-    counts them in retimed frames, so out − in = end − start (docs/xmeml.md §4,
+    counts them in retimed frames, so out − in = end − start (../shared/docs/xmeml.md §4,
     Helaften clipitem-10 at 300%: in/out 25..51 for source frames 75..153).
 
     The model keeps them on the source axis (`Clip.source_frame`); a key at source
@@ -390,7 +390,7 @@ def _with_whens(effect: Motion | Crop | None, map_when: Callable[[float], float]
 def generator_effect_id(asset: Asset) -> str:
     """The generator effect behind a generator asset: the reader names such assets
     `generator:<effectid>:<name>`; anything else is taken as a colour matte, the one
-    generator Premiere writes as a generatoritem (docs/xmeml.md §4)."""
+    generator Premiere writes as a generatoritem (../shared/docs/xmeml.md §4)."""
     parts = asset.id.split(":", 2)
     if len(parts) == 3 and parts[0] == "generator" and parts[1]:
         return parts[1]
@@ -399,7 +399,7 @@ def generator_effect_id(asset: Asset) -> str:
 
 def written_edges(clip: Clip, transitions: list[Transition]) -> tuple[int, int]:
     """The clip's `<start>`/`<end>` as Premiere writes them: -1 where the edge is the
-    edge of a transition the clip runs through (docs/xmeml.md §4).
+    edge of a transition the clip runs through (../shared/docs/xmeml.md §4).
 
     The incoming clip starts with the transition and the outgoing one ends with it;
     a reader recovers the edge from `in`/`out` or from the transition. `clip` has
@@ -433,7 +433,7 @@ def _items_in_document_order(track: Track) -> list[Clip | Transition]:
 
 
 def _file_definition(asset: Asset, sequence_rate: Rate, on_video_track: bool) -> etree._Element:
-    """The full `<file>`: name, pathurl, rate, duration, timecode, media (docs/xmeml.md §5).
+    """The full `<file>`: name, pathurl, rate, duration, timecode, media (../shared/docs/xmeml.md §5).
 
     `media/video` is there for picture (a known size, or a use on a video track), with
     no width/height where the size is unknown; `media/audio` where the media has sound.
@@ -523,7 +523,7 @@ def _video_format(rate: Rate, width_px: int, height_px: int) -> etree._Element:
 
 
 def _codec_element() -> etree._Element:
-    # Premiere names FCP 7 here whatever it is (docs/xmeml.md §1).
+    # Premiere names FCP 7 here whatever it is (../shared/docs/xmeml.md §1).
     codec = etree.Element("codec")
     _text(codec, "name", "Apple ProRes 422")
     app = etree.SubElement(codec, "appspecificdata")
@@ -590,7 +590,7 @@ def _labels(parent: etree._Element, label: str) -> None:
 
 def _motion_filter(motion: Motion) -> etree._Element:
     """Basic Motion as newer Premiere writes it, anchor point and anti-flicker at their
-    defaults (docs/xmeml.md §6)."""
+    defaults (../shared/docs/xmeml.md §6)."""
     effect = _filter_effect("Basic Motion", "basic")
     effect.append(_scalar_parameter("scale", "Scale", motion.scale, 0, 1000))
     effect.append(_scalar_parameter("rotation", "Rotation", motion.rotation, -8640, 8640))
@@ -609,7 +609,7 @@ def _crop_filter(crop: Crop) -> etree._Element:
 
 
 def _time_remap_filter(speed: float, reverse: bool) -> etree._Element:
-    """Constant speed change (docs/xmeml.md §4); no graphdict, which needs the source
+    """Constant speed change (../shared/docs/xmeml.md §4); no graphdict, which needs the source
     length in retimed frames."""
     effect = _filter_effect("Time Remap", "timeremap")
     effect.append(_scalar_parameter("variablespeed", "variablespeed", Param(0.0), 0, 1))
@@ -637,7 +637,7 @@ def _filter_effect(name: str, effect_id: str) -> etree._Element:
 
 
 def _parameter(parameter_id: str, name: str) -> etree._Element:
-    # authoringApp marks a Premiere parameter (docs/xmeml.md §1).
+    # authoringApp marks a Premiere parameter (../shared/docs/xmeml.md §1).
     parameter = etree.Element("parameter", authoringApp="PremierePro")
     _text(parameter, "parameterid", parameter_id)
     _text(parameter, "name", name)
