@@ -71,6 +71,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seed of the corpus, the split, training and sampling (default 0)",
     )
     parser.add_argument("--jobs", type=positive_int, default=2, metavar="N", help="ingest processes (default 2)")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML config under the demo's own settings (e.g. configs/tiny.yaml for a smoke run); default: built-in",
+    )
     add_override_argument(parser, "trainer.max_epochs=20 (applied after the demo's own)")
 
 
@@ -79,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
     workdir: Path = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
-    config = load_config(None, DEMO_OVERRIDES + list(args.overrides))
+    config = load_config(args.config, DEMO_OVERRIDES + list(args.overrides))
     paths = {
         "corpus": workdir / "corpus",
         "frames": workdir / "frames.parquet",
