@@ -2,7 +2,8 @@
 
     python benchmarks/train.py [--steps 10] [--warmup 2] [--config configs/default.yaml] [--accelerator cpu|cuda]
 
-1. writes a synthetic frame table (tests/framegen.py) and prepares it with the config;
+1. writes synthetic timelines (`synth_corpus`), ingests them into a frame table of 20
+   tracks and prepares it with the config, as a user would;
 2. pipeline: `train()` for one epoch of `warmup + steps` batches (data module, Lightning loop,
    logging, gradient-norm callback, clipping, AdamW schedule), timing each step from one
    batch start to the next;
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from itertools import pairwise
@@ -25,16 +25,16 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # framegen: the tiny frame-table builder tests use
+from multitrack.config import Config, load_config
+from multitrack.data.prepare import prepare
+from multitrack.features.ingest import ingest
+from multitrack.model.losses import multitask_loss
+from multitrack.model.transformer import MultitrackTransformer, count_cuts_from_top, frames_since_on_top
+from multitrack.timeline.synth import synth_corpus
+from multitrack.train.module import decay_parameter_groups
+from multitrack.train.trainer import train
 
-from framegen import random_timeline, write_frame_table  # noqa: E402
-from multitrack.config import Config, load_config  # noqa: E402
-from multitrack.data.prepare import prepare  # noqa: E402
-from multitrack.model.losses import multitask_loss  # noqa: E402
-from multitrack.model.transformer import MultitrackTransformer, count_cuts_from_top, frames_since_on_top  # noqa: E402
-from multitrack.train.module import decay_parameter_groups  # noqa: E402
-from multitrack.train.trainer import train  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class StepTimer(pl.Callback):
@@ -49,15 +49,14 @@ class StepTimer(pl.Callback):
 
 
 def prepared_data(config: Config, work: Path, batches: int) -> Path:
-    """Enough training windows for `batches` batches: timelines of 40 s at 25 fps."""
-    frames, tracks = 1000, config.data.max_tracks or 20
+    """Enough training windows for `batches` batches: synthetic timelines of 40 s, 20 tracks."""
+    frames = 40 * 25  # the slowest rate synth draws is 23.976 fps: at least ~960 frames each
     windows_per_timeline = (frames - config.window.length - 1) // config.window.stride + 1
     needed = batches * config.trainer.batch_size / config.data.split[0]
-    timelines = [
-        random_timeline(f"bench/t{i:03d}", frames=frames, tracks=tracks, seed=i, assets=24)
-        for i in range(int(needed // windows_per_timeline) + 2)
-    ]
-    write_frame_table(work / "frames.parquet", timelines)
+    synth_corpus(work / "corpus", int(needed // windows_per_timeline) + 2, seed=0, min_seconds=40, max_seconds=40)
+    report = ingest([work / "corpus"], work / "frames.parquet", max_tracks=20, progress=False)
+    if not report.ok:
+        raise SystemExit(f"ingest failed on {report.failed} synthetic files: see {report.manifest_path}")
     return prepare(work / "frames.parquet", work / "prepared", config)
 
 
