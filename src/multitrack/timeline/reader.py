@@ -85,7 +85,7 @@ def _collect_definitions(doc: XmemlDocument) -> _Definitions:
         if is_file:
             # a partial use (`<file id><name/></file>`) must not hide the full definition
             # that follows it (../shared/docs/xmeml.md §5): the one with the most children wins
-            known = definitions.files.get(ident)
+            known = definitions.files.get(ident) if ident is not None else None
             if ident is not None and (known is None or len(element) > len(known)):
                 definitions.files[ident] = element
             continue

@@ -31,6 +31,8 @@ def read_rate(doc: XmemlDocument, rate_el) -> Rate:
 
 def positive_integer(text: str | None) -> int | None:
     """`25` or `25.0`; None for anything else (0, -1, 29.97, nan, abc)."""
+    if text is None:
+        return None
     try:
         value = float(text)
     except (TypeError, ValueError):

@@ -10,7 +10,9 @@ real exports only ever write a bare `<!DOCTYPE xmeml>` (../shared/docs/xmeml.md 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol, cast
 
 from lxml import etree
 
@@ -22,6 +24,19 @@ _TRUE_WORDS = frozenset({"true", "1", "yes"})
 _FALSE_WORDS = frozenset({"false", "0", "no"})
 _SHOWN_VALUE_CHARS = 40
 MAX_ELEMENT_DEPTH = 256  # libxml2's limit without huge_tree; real xmeml nests about 20 deep
+
+
+class _Named(Protocol):
+    """lxml's DTD entity declarations and `etree.Entity` nodes; lxml-stubs 0.5 types neither."""
+
+    @property
+    def name(self) -> str | None: ...
+
+
+class _EntityDeclarations(Protocol):
+    """`etree.DTD.iterentities`, which lxml has and lxml-stubs 0.5 leaves out."""
+
+    def iterentities(self) -> Iterator[_Named]: ...
 
 
 class _RefuseExternal(etree.Resolver):
@@ -92,12 +107,13 @@ class XmemlDocument:
     def frame(self, element: etree._Element) -> int:
         """An integer frame; Hiero writes whole numbers as `1055.0`, which round."""
         text = element.text
+        if text is not None:  # no text is NaN below, and so the error
+            try:
+                return int(text)
+            except (TypeError, ValueError):
+                pass
         try:
-            return int(text)
-        except (TypeError, ValueError):
-            pass
-        try:
-            value = float(text)
+            value = math.nan if text is None else float(text)
         except (TypeError, ValueError):
             value = math.nan
         if not math.isfinite(value):
@@ -107,7 +123,7 @@ class XmemlDocument:
     def number(self, element: etree._Element) -> float:
         text = element.text
         try:
-            value = float(text)
+            value = math.nan if text is None else float(text)
         except (TypeError, ValueError):
             value = math.nan
         if not math.isfinite(value):
@@ -190,7 +206,8 @@ def _check_looks_like_xml(path: str, data: bytes) -> None:
 def _check_doctype(path: str, root: etree._Element, resolver: _RefuseExternal) -> None:
     """Refuse entity declarations; an external DTD is never loaded (the resolver served nothing)."""
     dtd = root.getroottree().docinfo.internalDTD
-    names = [entity.name for entity in dtd.iterentities()] if dtd is not None else []
+    declared = cast(_EntityDeclarations | None, dtd)
+    names = [entity.name for entity in declared.iterentities()] if declared is not None else []
     if names:
         listed = ", ".join(shown(name) for name in names[:5])
         raise XmemlError(
@@ -205,6 +222,6 @@ def _check_doctype(path: str, root: etree._Element, resolver: _RefuseExternal) -
             raise XmemlError(
                 path,
                 f"line {unexpanded.sourceline}",
-                f"uses entity {shown(unexpanded.name)} from an external DTD "
+                f"uses entity {shown(cast(_Named, unexpanded).name)} from an external DTD "
                 f"({shown(resolver.requested[0])}), which multitrack never loads",
             )

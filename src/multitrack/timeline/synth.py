@@ -80,7 +80,7 @@ def synth_corpus(
     editors: int = 5,
     min_seconds: float = 60.0,
     max_seconds: float = 180.0,
-    on_written: Callable[[SynthTimeline], None] | None = None,
+    on_written: Callable[[SynthTimeline], object] | None = None,
 ) -> SynthReport:
     """Write `timelines` xmeml files, one folder per editor profile, and synth.json;
     `on_written` is called after each file (a progress bar)."""
@@ -223,7 +223,8 @@ def _clear_previous_corpus(out_dir: Path) -> None:
 
 def _synth_files(out_dir: Path) -> tuple[list[Path], list[Path]]:
     """Files synth writes (synth.json, editorNN/tlNNNN_<style>.xml) and anything else."""
-    ours, foreign = [], []
+    ours: list[Path] = []
+    foreign: list[Path] = []
     for path in sorted(out_dir.iterdir()):
         if path.name == MANIFEST_NAME and path.is_file():
             ours.append(path)

@@ -10,6 +10,7 @@ Premiere's own files have them (../shared/docs/xmeml.md §6: h × media width is
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from urllib.parse import quote
@@ -167,6 +168,7 @@ def centre_value(offset_px: float, media_len_px: int) -> float:
 def motion_for(asset: Asset, scale_pct: float, dx_px: float = 0.0, dy_px: float = 0.0) -> Motion | None:
     """Static Basic Motion; None when it is the default, which Premiere leaves out
     (../shared/docs/xmeml.md §6: the filter is written only when it differs from the default)."""
+    assert asset.width_px is not None and asset.height_px is not None  # every video asset synth makes has a size
     motion = Motion(
         scale=Param(round(scale_pct, 4)),
         center_x=Param(centre_value(dx_px, asset.width_px)),
@@ -175,7 +177,7 @@ def motion_for(asset: Asset, scale_pct: float, dx_px: float = 0.0, dy_px: float 
     return None if motion.is_default else motion
 
 
-def keyed(whens: list[float], values: list[float], digits: int = 6) -> Param:
+def keyed(whens: Sequence[float], values: Sequence[float], digits: int = 6) -> Param:
     """A keyframed parameter; its static value is the first key's (../shared/docs/xmeml.md §7)."""
     keys = tuple(Keyframe(float(w), round(float(v), digits)) for w, v in zip(whens, values, strict=True))
     return Param(keys[0].value, keys)

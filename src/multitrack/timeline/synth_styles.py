@@ -119,7 +119,7 @@ def _push_motion(draft: DraftTimeline, asset: Asset, clip: Clip) -> Motion:
     return Motion(
         scale=keyed(whens, [fill, fill * punch], digits=4),
         center_x=keyed(whens, [0.0, 0.0]),
-        center_y=keyed(whens, [0.0, lift_px / asset.height_px]),
+        center_y=keyed(whens, [0.0, lift_px / _size(asset)[1]]),
     )
 
 
@@ -175,10 +175,11 @@ def _pip_layout(draft: DraftTimeline, asset: Asset) -> dict:
     on the clip's centre); it sits `pip_margin` from the two edges of its corner.
     """
     profile = draft.profile
+    media_w_px, media_h_px = _size(asset)
     crop_h, crop_v = profile.pip_crop_h_pct, profile.pip_crop_v_pct
     box_w_px = profile.pip_width * draft.width_px
-    scale = box_w_px / (asset.width_px * (1.0 - 2.0 * crop_h / 100.0))
-    box_h_px = asset.height_px * scale * (1.0 - 2.0 * crop_v / 100.0)
+    scale = box_w_px / (media_w_px * (1.0 - 2.0 * crop_h / 100.0))
+    box_h_px = media_h_px * scale * (1.0 - 2.0 * crop_v / 100.0)
     margin_px = profile.pip_margin * draft.width_px
     sign_x = 1.0 if profile.pip_corner.endswith("right") else -1.0
     sign_y = 1.0 if profile.pip_corner.startswith("bottom") else -1.0  # +v moves down
@@ -220,7 +221,7 @@ def _split_clip(draft: DraftTimeline, cam: tuple[Asset, int], side: int, start: 
     fill = fill_scale_pct(_size(asset), seq)
     if draft.profile.split_boxes:
         return sync_clip(asset, start, end, offset, motion=motion_for(asset, fill * 0.48, half_centre_px))
-    shown_w_px = asset.width_px * fill / 100.0
+    shown_w_px = _size(asset)[0] * fill / 100.0
     cut_pct = 100.0 * (1.0 - (draft.width_px / 2) / shown_w_px)  # both sides together
     left_pct, right_pct = cut_pct / 2 + skew_pct, cut_pct / 2 - skew_pct
     # The visible box is centred (left − right)/2 of the shown width right of the clip's centre.
@@ -279,7 +280,8 @@ def _talking_motion(draft: DraftTimeline, asset: Asset, clip: Clip, index: int) 
 
 def _inserts(draft: DraftTimeline, make_insert) -> list[Clip]:
     """Inserts at the editor's rhythm, sometimes two or three back to back."""
-    profile, clips = draft.profile, []
+    profile = draft.profile
+    clips: list[Clip] = []
     t = draft.shot_frames(profile.broll_gap_seconds)
     while t < draft.duration_frames - draft.frames(1.0):
         for _ in range(1 if draft.rng.random() < 0.7 else int(draft.rng.integers(2, 4))):
@@ -368,26 +370,28 @@ class _SpeakerFollower:
         self.speaker_x: dict[str, float] = {}  # asset id -> offset from the media centre, px
 
     def motion(self, draft: DraftTimeline, asset: Asset, clip: Clip, index: int) -> Motion:
+        media_w_px = _size(asset)[0]
         scale_pct = fill_scale_pct(_size(asset), _seq(draft))
         if draft.profile.jump_zoom and index % 2 == 1:
             scale_pct *= draft.profile.punch_in
-        spare_px = (asset.width_px * scale_pct / 100.0 - draft.width_px) / 2
+        spare_px = (media_w_px * scale_pct / 100.0 - draft.width_px) / 2
         step = draft.frames(draft.profile.follow_seconds)
         whens = list(range(clip.in_frame, clip.out_frame - 1, step)) + [clip.out_frame - 1]
         speaker_xs = self._walk(draft, asset, len(whens))
         dx = np.clip(-np.array(speaker_xs) * scale_pct / 100.0, -spare_px, spare_px)
         return Motion(
             scale=keyed(whens, [scale_pct] * len(whens), digits=4),
-            center_x=keyed(whens, [round(v) / asset.width_px for v in dx]),
+            center_x=keyed(whens, [round(v) / media_w_px for v in dx]),
             center_y=keyed(whens, [0.0] * len(whens)),
         )
 
     def _walk(self, draft: DraftTimeline, asset: Asset, count: int) -> list[float]:
-        x = self.speaker_x.get(asset.id, float(draft.rng.uniform(-0.2, 0.2)) * asset.width_px)
+        media_w_px = _size(asset)[0]
+        x = self.speaker_x.get(asset.id, float(draft.rng.uniform(-0.2, 0.2)) * media_w_px)
         xs = []
         for _ in range(count):
             xs.append(x)
-            x = 0.8 * x + float(draft.rng.normal(0.0, 0.04)) * asset.width_px
+            x = 0.8 * x + float(draft.rng.normal(0.0, 0.04)) * media_w_px
         self.speaker_x[asset.id] = xs[-1]
         return xs
 
@@ -428,12 +432,15 @@ def _add_mix_audio(draft: DraftTimeline) -> None:
 
 def _lengthen(draft: DraftTimeline, asset: Asset, duration_frames: int) -> None:
     """Make room in the recording for the source skipped at jump cuts."""
+    assert asset.duration_frames is not None  # add_asset always sets it
     if asset.duration_frames < duration_frames:
         longer = duration_frames + draft.frames(5.0)
         draft.assets[asset.id] = dataclasses.replace(asset, duration_frames=longer)
 
 
 def _size(asset: Asset) -> tuple[int, int]:
+    """A video asset's pixel size, which synth always gives it."""
+    assert asset.width_px is not None and asset.height_px is not None
     return asset.width_px, asset.height_px
 
 

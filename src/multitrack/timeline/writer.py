@@ -23,10 +23,11 @@ import dataclasses
 import math
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 from lxml import etree
 
@@ -56,6 +57,7 @@ _NOT_XML_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe
 _HEADER = b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n'
 # Fixed namespace so that the content hash always maps to the same sequence uuid.
 _UUID_NAMESPACE = uuid.UUID("5a1f1c6e-7d0b-4c1e-9a43-6d2f0f6b7c11")
+_Effect = TypeVar("_Effect", Motion, Crop)
 
 
 def xmeml_bytes(timeline: Timeline) -> bytes:
@@ -63,6 +65,7 @@ def xmeml_bytes(timeline: Timeline) -> bytes:
     _check_timeline(timeline)
     root = _DocumentBuilder(timeline).build()
     uuid_element = root.find("sequence/uuid")
+    assert uuid_element is not None  # the builder always writes one
     # The uuid is derived from the rest of the document so that it is deterministic
     # yet differs between timelines.
     uuid_element.text = str(uuid.uuid5(_UUID_NAMESPACE, _serialize(root).decode("utf-8")))
@@ -374,11 +377,11 @@ def retimed_axis(clip: Clip) -> Clip:
     )
 
 
-def _with_whens(effect: Motion | Crop | None, map_when: Callable[[float], float]):
+def _with_whens(effect: _Effect | None, map_when: Callable[[float], float]) -> _Effect | None:
     """Motion/Crop (or None) with every keyframe `when` passed through `map_when`."""
     if effect is None:
         return None
-    changes = {}
+    changes: dict[str, Param] = {}
     for field in dataclasses.fields(effect):
         param = getattr(effect, field.name)
         if param.keyframes:
@@ -527,6 +530,7 @@ def _codec_element() -> etree._Element:
     codec = etree.Element("codec")
     _text(codec, "name", "Apple ProRes 422")
     app = etree.SubElement(codec, "appspecificdata")
+    value: object  # the loops below hold text, then numbers
     for tag, value in (("appname", "Final Cut Pro"), ("appmanufacturer", "Apple Inc."), ("appversion", "7.0")):
         _text(app, tag, value)
     qtcodec = etree.SubElement(etree.SubElement(app, "data"), "qtcodec")
@@ -597,7 +601,7 @@ def _motion_filter(motion: Motion) -> etree._Element:
     effect.append(_center_parameter("center", "Center", motion.center_x, motion.center_y))
     effect.append(_center_parameter("centerOffset", "Anchor Point", Param(0.0), Param(0.0)))
     effect.append(_scalar_parameter("antiflicker", "Anti-flicker Filter", Param(0.0), "0.0", "1.0"))
-    return effect.getparent()
+    return _filter_of(effect)
 
 
 def _crop_filter(crop: Crop) -> etree._Element:
@@ -605,7 +609,7 @@ def _crop_filter(crop: Crop) -> etree._Element:
     effect = _filter_effect("Crop", "crop")
     for side in ("left", "right", "top", "bottom"):
         effect.append(_scalar_parameter(side, side, getattr(crop, side), 0, 100))
-    return effect.getparent()
+    return _filter_of(effect)
 
 
 def _time_remap_filter(speed: float, reverse: bool) -> etree._Element:
@@ -618,7 +622,14 @@ def _time_remap_filter(speed: float, reverse: bool) -> etree._Element:
         parameter = _parameter(parameter_id, parameter_id)
         _text(parameter, "value", _bool(flag))
         effect.append(parameter)
-    return effect.getparent()
+    return _filter_of(effect)
+
+
+def _filter_of(effect: etree._Element) -> etree._Element:
+    """The `<filter>` that `_filter_effect` made around `effect`."""
+    parent = effect.getparent()
+    assert parent is not None  # _filter_effect always makes one
+    return parent
 
 
 def _filter_effect(name: str, effect_id: str) -> etree._Element:
@@ -700,7 +711,7 @@ def _number(value: float) -> str:
     return format(Decimal(repr(float(value))), "f")
 
 
-def _unused_id(prefix: str, taken: dict[str, object]) -> str:
+def _unused_id(prefix: str, taken: Mapping[str, object]) -> str:
     n = 1
     while f"{prefix}-{n}" in taken:
         n += 1
