@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +46,9 @@ from multitrack.features.schema import (
     track_prefix,
 )
 from multitrack.timeline.reader import read_xmeml
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 MANIFEST_FORMAT = "multitrack-manifest"
 MANIFEST_VERSION = 1
@@ -146,7 +150,8 @@ def ingest(
     targets = [path for path in (report.out_path, report.csv_path, report.manifest_path) if path]
     temporary = {path: _temporary_name(path) for path in targets}
     try:
-        writer = FrameTableWriter(temporary[out_path], max_tracks, temporary.get(report.csv_path))
+        csv_temporary = temporary.get(report.csv_path) if report.csv_path is not None else None
+        writer = FrameTableWriter(temporary[out_path], max_tracks, csv_temporary)
         manifest = ManifestWriter(temporary[report.manifest_path], max_tracks)
         bar = tqdm(total=len(files), unit="file", desc="ingest", disable=not progress, file=sys.stderr)
         limits_rows = flush_limits([_size_bytes(file) for file in files])
@@ -407,8 +412,11 @@ def _temporary_name(path: Path) -> Path:
 
 def frame_table_schema(max_tracks: int) -> pa.Schema:
     """Column types of docs/ARCHITECTURE.md: string, int64, then int8/int32/7×float32 per track."""
-    types = {feature: pa.from_numpy_dtype(dtype) for feature, dtype in FEATURE_DTYPES.items()}
-    fields = [pa.field("timeline", pa.string(), nullable=False), pa.field("frame", pa.int64(), nullable=False)]
+    types = {feature: pa.from_numpy_dtype(np.dtype(dtype)) for feature, dtype in FEATURE_DTYPES.items()}
+    fields: list[pa.Field[Any]] = [
+        pa.field("timeline", pa.string(), nullable=False),
+        pa.field("frame", pa.int64(), nullable=False),
+    ]
     for track_index in range(max_tracks):
         prefix = track_prefix(track_index)
         fields.extend(pa.field(f"{prefix}_{feature}", types[feature], nullable=False) for feature in FEATURES)
@@ -445,13 +453,13 @@ class SharedColumns:
     """Buffers every batch of a run reuses: zeros, and the frame numbers 0, 1, 2, ..."""
 
     def __init__(self) -> None:
-        self.zero_buffer = pa.py_buffer(np.zeros(0, dtype=np.int64))
+        self.zero_buffer = _numpy_buffer(np.zeros(0, dtype=np.int64))
         self.counting = np.arange(0, dtype=np.int64)
 
     def zeros(self, arrow_type: pa.DataType, count: int) -> pa.Array:
         """`count` zeros of a fixed-width type: int8, int32, float32 all read 0 from zero bytes."""
         if self.zero_buffer.size < count * 8:
-            self.zero_buffer = pa.py_buffer(np.zeros(count, dtype=np.int64))
+            self.zero_buffer = _numpy_buffer(np.zeros(count, dtype=np.int64))
         return pa.Array.from_buffers(arrow_type, count, [None, self.zero_buffer])
 
     def frame_numbers(self, first: int, count: int) -> pa.Array:
@@ -463,13 +471,19 @@ class SharedColumns:
 
 def _array_of(arrow_type: pa.DataType, column: np.ndarray) -> pa.Array:
     """A zero-copy Arrow array over a contiguous numpy column of the same fixed width."""
-    return pa.Array.from_buffers(arrow_type, len(column), [None, pa.py_buffer(column)])
+    return pa.Array.from_buffers(arrow_type, len(column), [None, _numpy_buffer(column)])
 
 
 def _repeated_string(value: bytes, count: int) -> pa.Array:
     """A string column holding `value` `count` times, built from buffers (no Python loop)."""
     offsets = np.arange(count + 1, dtype=np.int32) * len(value)  # count <= ROWS_PER_BATCH
-    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(value * count))
+    return pa.StringArray.from_buffers(count, _numpy_buffer(offsets), pa.py_buffer(value * count))
+
+
+def _numpy_buffer(array: np.ndarray) -> pa.Buffer:
+    """`pa.py_buffer` over an array's memory, zero-copy; numpy declares its buffer protocol
+    (`__buffer__`) to type checkers only from Python 3.12, hence the cast."""
+    return pa.py_buffer(cast("Buffer", array))
 
 
 class FrameTableWriter:
@@ -486,7 +500,7 @@ class FrameTableWriter:
             # a dictionary pays only for the repeated timeline id, statistics only for the
             # two key columns (row-group skipping on timeline/frame filters).
             compression="lz4",
-            use_dictionary=["timeline"],
+            use_dictionary=["timeline"],  # type: ignore[arg-type]  # stubs: bool only; pyarrow takes names too
             write_statistics=["timeline", "frame"],
             write_page_checksum=True,  # a CRC per page: prepare detects a corrupted file (data/table.py)
         )
