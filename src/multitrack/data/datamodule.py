@@ -72,16 +72,16 @@ class MultitrackDataModule(L.LightningDataModule):
             if split.name not in self.datasets:
                 self.datasets[split.name] = WindowDataset(split.path, self.window_length)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> DataLoader[dict[str, torch.Tensor]]:
         return self._loader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader[dict[str, torch.Tensor]]:
         return self._loader("val", shuffle=False)
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> DataLoader[dict[str, torch.Tensor]]:
         return self._loader("test", shuffle=False)
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool) -> DataLoader[dict[str, torch.Tensor]]:
         self.setup()
         dataset = self.datasets[split]
         return DataLoader(

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +67,7 @@ class NormStats:
         return {name: {"mean": float(self.mean[i]), "std": float(self.std[i])} for i, name in enumerate(VALUE_FEATURES)}
 
     @classmethod
-    def from_dict(cls, raw: dict, where: str = "stats") -> NormStats:
+    def from_dict(cls, raw: Mapping[str, Any], where: str = "stats") -> NormStats:
         try:
             mean = [float(raw[name]["mean"]) for name in VALUE_FEATURES]
             std = [float(raw[name]["std"]) for name in VALUE_FEATURES]

@@ -34,9 +34,10 @@ import numpy as np
 
 from multitrack import __version__
 from multitrack.config import Config
-from multitrack.data.normalize import VALUE_FEATURES, NormStats, StatsAccumulator, save_stats
+from multitrack.data.normalize import NormStats, StatsAccumulator, save_stats
 from multitrack.data.prepared import (
     ARRAY_DTYPES,
+    ASSET_DTYPE,
     CONTENT_DIGEST_KEY,
     JSON_FILES,
     PREPARED_FORMAT,
@@ -51,6 +52,7 @@ from multitrack.data.split import SPLITS, assign_splits, check_fractions
 from multitrack.data.table import FrameTable, TimelineArrays
 from multitrack.data.windows import check_window, split_windows
 from multitrack.errors import ConfigError, DataError
+from multitrack.features.schema import VALUE_FEATURES
 
 
 def prepare(frames_path: str | Path, out_dir: str | Path, config: Config, progress: bool = False) -> Path:
@@ -119,7 +121,7 @@ def read_manifest(frames_path: Path) -> dict[str, dict[str, Any]] | None:
 def _check_config(config: Config) -> None:
     check_fractions(config.data.split)
     check_window(config.window.length, config.window.stride)
-    if not 2 <= config.data.asset_classes <= np.iinfo(ARRAY_DTYPES["asset"]).max + 1:
+    if not 2 <= config.data.asset_classes <= np.iinfo(ASSET_DTYPE).max + 1:
         raise ConfigError(
             f"data.asset_classes: must be between 2 (0 = none, K-1 = other) and 32768 (stored as int16), "
             f"got {config.data.asset_classes}"

@@ -16,19 +16,21 @@ from typing import Any
 
 import numpy as np
 
-from multitrack.data.normalize import VALUE_FEATURES, NormStats, load_stats
+from multitrack.data.normalize import NormStats, load_stats
 from multitrack.data.recency import SINCE_ON_TOP_DTYPE
 from multitrack.data.split import SPLITS
 from multitrack.errors import DataError
+from multitrack.features.schema import VALUE_FEATURES
 
 PREPARED_FORMAT = "multitrack-prepared"
 # 2: values of inactive tracks hold their carried geometry, not 0; 4: since_on_top.npy and
 # cuts_from_top.npy (3 was a development step with since_on_top.npy alone)
 PREPARED_VERSION = 4
 ARRAY_FILES = ("active.npy", "asset.npy", "values.npy", "since_on_top.npy", "cuts_from_top.npy", "windows.npy")
+ASSET_DTYPE = np.int16  # asset classes: data.asset_classes must fit its range
 ARRAY_DTYPES = {
     "active": np.uint8,
-    "asset": np.int16,
+    "asset": ASSET_DTYPE,
     "values": np.float32,
     "since_on_top": SINCE_ON_TOP_DTYPE,
     "cuts_from_top": SINCE_ON_TOP_DTYPE,

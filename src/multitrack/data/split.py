@@ -28,7 +28,8 @@ def check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
             f"data.split: the train fraction must be > 0 (statistics are fitted on it), got {list(fractions)}"
         )
     total = float(sum(fractions))
-    return tuple(f / total for f in fractions)  # type: ignore[return-value]
+    train, val, test = fractions  # three, checked above
+    return train / total, val / total, test / total
 
 
 def split_counts(n_groups: int, fractions: Sequence[float]) -> tuple[int, int, int]:
@@ -46,7 +47,8 @@ def split_counts(n_groups: int, fractions: Sequence[float]) -> tuple[int, int, i
             if counts[donor] > 1:
                 counts[donor] -= 1
                 counts[i] += 1
-    return tuple(counts)  # type: ignore[return-value]
+    train, val, test = counts  # one per split
+    return train, val, test
 
 
 def assign_splits(

@@ -10,6 +10,7 @@ is the target of at least one window.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,7 +59,7 @@ def split_windows(row_offsets: np.ndarray, frames: np.ndarray, length: int, stri
     return np.concatenate(parts, axis=0)
 
 
-class WindowDataset(Dataset):
+class WindowDataset(Dataset[dict[str, torch.Tensor]]):
     """Windows of one prepared split, read lazily from memory-mapped .npy files.
 
     The arrays are opened on first access, so the dataset pickles cheaply into
@@ -74,7 +75,7 @@ class WindowDataset(Dataset):
     def __len__(self) -> int:
         return len(self.windows)
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         return self.__dict__ | {"_arrays": None}  # memory maps are reopened in the worker
 
     def _open(self) -> dict[str, np.ndarray]:

@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,7 +56,7 @@ class SplitFrames:
     first: np.ndarray  # (N,) True at each timeline's first row
     fps: np.ndarray  # (N,)
     aspect: np.ndarray  # (N, T) sequence aspect / media aspect of the asset shown
-    timelines: list[dict]
+    timelines: list[dict[str, Any]]  # the prepared split's timeline entries (JSON)
     aspect_tables: list[np.ndarray]  # per timeline: (K,) that ratio per asset class
 
     def timeline(self, index: int) -> tuple[int, int]:
@@ -72,7 +74,7 @@ class Prompt:
 
 def evaluate(
     bundle_dir: str | Path, data_dir: str | Path, out_dir: str | Path, options: EvaluateOptions | None = None
-) -> dict:
+) -> dict[str, Any]:
     """Score the bundle on `options.split`; write metrics.json, plots and report.html; return the metrics."""
     options = options or EvaluateOptions()
     bundle = load_bundle(bundle_dir)
@@ -132,7 +134,7 @@ def load_split(data: PreparedData, name: str) -> SplitFrames:
     return SplitFrames(Frames(active, asset, values), first, fps, aspect, prepared.timelines, tables)
 
 
-def aspect_table(entry: dict, asset_classes: int) -> np.ndarray:
+def aspect_table(entry: Mapping[str, Any], asset_classes: int) -> np.ndarray:
     """(K,) sequence aspect / media aspect per asset class of one timeline; 1 where unknown.
 
     Class n < K-1 is the timeline's asset number n; K-1 ("other") may be several assets, so
@@ -151,7 +153,7 @@ def aspect_table(entry: dict, asset_classes: int) -> np.ndarray:
 
 def next_frame_metrics(
     bundle: Bundle, split: SplitFrames, baseline_stats: BaselineStats, options: EvaluateOptions
-) -> dict:
+) -> dict[str, dict[str, Any]]:
     """score_predictor for the model and every baseline, on the same rows."""
     frames = split.frames
     offsets = [split.timeline(i)[0] for i in range(len(split.timelines))]
@@ -185,7 +187,7 @@ def choose_prompts(split: SplitFrames, options: EvaluateOptions) -> list[Prompt]
             stretches.append(Prompt(index, offset + start, prompt_frames, horizon))
             start += prompt_frames + horizon
         per_timeline.append(stretches)
-    chosen = []
+    chosen: list[Prompt] = []
     for round_index in range(max((len(s) for s in per_timeline), default=0)):
         chosen.extend(s[round_index] for s in per_timeline if round_index < len(s))
     return chosen[: options.max_prompts]
@@ -221,7 +223,7 @@ def run_rollouts(
     return truth, samples
 
 
-def settings(bundle: Bundle, data: PreparedData, options: EvaluateOptions, prompts: list[Prompt]) -> dict:
+def settings(bundle: Bundle, data: PreparedData, options: EvaluateOptions, prompts: list[Prompt]) -> dict[str, Any]:
     return {
         **{key: value for key, value in asdict(options).items() if key != "progress"},
         "prompts": len(prompts),

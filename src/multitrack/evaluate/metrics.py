@@ -19,6 +19,7 @@ Definitions (DESIGN.md §3):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class Frames:
     def __len__(self) -> int:
         return len(self.active)
 
-    def rows(self, index) -> Frames:
+    def rows(self, index: slice | np.ndarray) -> Frames:
         return Frames(self.active[index], self.asset[index], self.values[index])
 
 
@@ -223,7 +224,7 @@ def _mean(x: np.ndarray) -> float | None:
 
 def next_frame_figures(
     truth: Frames, prediction: NextFrame, rows: np.ndarray, aspect_ratio: np.ndarray | float = 1.0
-) -> dict:
+) -> dict[str, float | None]:
     """The next-frame figures over the selected rows (bool mask (N,)), all tracks pooled.
 
     Geometry and the asset are scored where the true track is active; the IoU compares the
@@ -256,7 +257,7 @@ def next_frame_figures(
 
 def per_track_figures(
     truth: Frames, prediction: NextFrame, rows: np.ndarray, aspect_ratio: np.ndarray | float = 1.0
-) -> dict:
+) -> dict[str, dict[str, float | None]]:
     """next_frame_figures for each track alone, keyed V1, V2, ... (V1 is the bottom track)."""
     ratio = np.broadcast_to(aspect_ratio, truth.active.shape)
     figures = {}
@@ -333,7 +334,9 @@ def event_f1(predicted: np.ndarray, truth: np.ndarray, tolerance: int) -> float:
     return 2 * match_events(predicted, truth, tolerance) / (len(predicted) + len(truth))
 
 
-def cut_figures(truth: Frames, prediction: NextFrame, first: np.ndarray, tolerance_frames: int) -> dict:
+def cut_figures(
+    truth: Frames, prediction: NextFrame, first: np.ndarray, tolerance_frames: int
+) -> dict[str, float | None]:
     """next_track_accuracy and cut_f1 (a cut is predicted where its probability exceeds 0.5)."""
     accuracy, n_track_cuts = next_track_accuracy(truth, prediction, first)
     predicted = (cut_probability(prediction, truth, first) > 0.5) & ~first
@@ -398,7 +401,7 @@ class Excerpt:
     aspect_by_asset: np.ndarray  # (K,) sequence aspect / media aspect per asset class
 
 
-def _excerpt_statistics(excerpts: list[Excerpt], n_tracks: int) -> dict:
+def _excerpt_statistics(excerpts: list[Excerpt], n_tracks: int) -> dict[str, np.ndarray]:
     shots, rates = [], []
     track_counts = np.zeros(n_tracks + 1)
     layout_counts = np.zeros(len(LAYOUTS))
@@ -417,7 +420,7 @@ def _excerpt_statistics(excerpts: list[Excerpt], n_tracks: int) -> dict:
     }
 
 
-def rollout_distances(truth: list[Excerpt], samples: list[Excerpt]) -> dict:
+def rollout_distances(truth: list[Excerpt], samples: list[Excerpt]) -> dict[str, float]:
     """How far sampled continuations are from what the editor did, pooled over all excerpts.
 
     shot_length_w1_seconds: W1 between shot-length distributions; track_share_tv and
@@ -445,7 +448,7 @@ def score_predictor(
     first: np.ndarray,
     aspect_ratio: np.ndarray | float = 1.0,
     tolerance_frames: int = 2,
-) -> dict:
+) -> dict[str, Any]:
     """Every next-frame figure of one predictor: all_frames, change_frames, cuts, per_track, counts."""
     scored = ~first
     changes = change_mask(truth, first)

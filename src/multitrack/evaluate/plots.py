@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -22,6 +24,12 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from multitrack.evaluate.metrics import POS_X, POS_Y, SCALE, Excerpt, Frames, visible_tracks  # noqa: E402
 from multitrack.model.losses import COMPONENTS  # noqa: E402  logged as train/<name>, val/<name>
 
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+    from multitrack.evaluate.evaluate import SplitFrames
+
 STRIP_EXAMPLES = 3
 PER_TRACK_FIGURES = ("active_f1", "asset_accuracy", "iou")
 STRIP_INCHES_PER_TRACK = 0.13
@@ -31,7 +39,12 @@ PREDICTOR_COLOURS = {"model": "#1f77b4", "persistence": "#7f7f7f", "markov": "#f
 
 
 def write_plots(
-    out_dir: Path, metrics: dict, split, truth: list[Excerpt], samples: dict[str, list[Excerpt]], bundle_dir: Path
+    out_dir: Path,
+    metrics: Mapping[str, Any],
+    split: SplitFrames,
+    truth: list[Excerpt],
+    samples: dict[str, list[Excerpt]],
+    bundle_dir: Path,
 ) -> list[tuple[str, Path]]:
     """Write every plot that has data; returns (title, path) in report order."""
     images = []
@@ -90,7 +103,7 @@ def _used_tracks(frames: Frames) -> int:
     return int(used[-1]) + 1 if used.size else 0
 
 
-def _draw_strip(axis, excerpt: Excerpt, n_tracks: int, label: str) -> None:
+def _draw_strip(axis: Axes, excerpt: Excerpt, n_tracks: int, label: str) -> None:
     frames = excerpt.frames
     shown = np.where(frames.active[:, :n_tracks], frames.asset[:, :n_tracks], 0).T.astype(float)  # (T, N)
     shown[shown == 0] = np.nan  # empty cells stay white
@@ -110,7 +123,7 @@ def _draw_strip(axis, excerpt: Excerpt, n_tracks: int, label: str) -> None:
     axis.set_ylabel(label.replace(", ", ",\n"), fontsize=8)  # two short lines fit a low strip
 
 
-def _draw_curves(axis, excerpt: Excerpt) -> None:
+def _draw_curves(axis: Axes, excerpt: Excerpt) -> None:
     """Scale and position of the visible clip (the topmost active track) over time."""
     frames = excerpt.frames
     track = visible_tracks(frames.active)
@@ -155,7 +168,7 @@ def plot_training_curves(path: Path, csv_path: Path) -> bool:
     return True
 
 
-def _draw_losses(axis, log, columns: list[str], y_label: str) -> None:
+def _draw_losses(axis: Axes, log: pd.DataFrame, columns: list[str], y_label: str) -> None:
     for column in columns:
         series = log[["step", column]].dropna()
         name = column.split("/")[-1].removesuffix("_step")
@@ -182,7 +195,7 @@ def _draw_losses(axis, log, columns: list[str], y_label: str) -> None:
     axis.legend(fontsize=7, ncol=2)
 
 
-def plot_per_track(path: Path, metrics: dict) -> None:
+def plot_per_track(path: Path, metrics: Mapping[str, Any]) -> None:
     """Grouped bars per track (tracks the split uses) for each predictor."""
     predictors = [name for name in PREDICTOR_COLOURS if name in metrics]
     tracks = [t for t, f in metrics["model"]["per_track"].items() if f["asset_accuracy"] is not None]

@@ -80,7 +80,13 @@ def _empty_prediction(n_rows: int, n_tracks: int) -> NextFrame:
     )
 
 
-def _predict_batch(model, stats, frame_arrays, jobs, out: NextFrame) -> None:
+def _predict_batch(
+    model: MultitrackTransformer,
+    stats: NormStats,
+    frame_arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    jobs: list[tuple[int, int, int]],
+    out: NextFrame,
+) -> None:
     active, asset, values, since_on_top, cuts = frame_arrays
     length = model.window_length
     batch = len(jobs)
@@ -103,6 +109,7 @@ def _predict_batch(model, stats, frame_arrays, jobs, out: NextFrame) -> None:
     visible_prob = torch.softmax(prediction.visible_logits, dim=-1).numpy()  # (B, L, T + 1)
     asset_prob = torch.softmax(prediction.asset_logits, dim=-1).numpy()  # (B, L, T, K)
     predicted_values = stats.invert(prediction.values.numpy().astype(np.float64))  # (B, L, T, 7)
+    assert out.asset_true_prob is not None  # _empty_prediction makes it
     for b, (start, keep_from, keep_to) in enumerate(jobs):
         rows = np.arange(keep_from, keep_to)
         positions = rows - start - 1  # output at position p predicts row start + p + 1

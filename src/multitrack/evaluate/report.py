@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 PREDICTORS = ("model", "persistence", "markov", "semi_markov")
 
@@ -48,13 +50,13 @@ img { max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0 1.5em; }
 """
 
 
-def figure_value(metrics: dict, predictor: str, section: str, name: str) -> float | None:
+def figure_value(metrics: Mapping[str, Any], predictor: str, section: str, name: str) -> float | None:
     part = (metrics.get(predictor) or {}).get(section) or {}
     value = part.get(name)
     return None if value is None else float(value)
 
 
-def comparison_table(metrics: dict) -> str:
+def comparison_table(metrics: Mapping[str, Any]) -> str:
     """The model-vs-baselines table as HTML, best value per row in bold."""
     predictors = [p for p in PREDICTORS if p in metrics]
     head = "".join(f"<th>{html.escape(p)}</th>" for p in predictors)
@@ -74,7 +76,7 @@ def comparison_table(metrics: dict) -> str:
     return f"<table><tr><th>figure</th>{head}</tr>{''.join(rows)}</table>"
 
 
-def _counts(metrics: dict) -> str:
+def _counts(metrics: Mapping[str, Any]) -> str:
     model = metrics.get("model", {})
     settings = metrics.get("settings", {})
     parts = [f"{model.get(key)} {key[2:].replace('_', ' ')}" for key in ("n_frames", "n_change_frames", "n_cuts")]
@@ -96,7 +98,7 @@ def image_tag(path: Path, title: str) -> str:
     return f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
 
 
-def render_report(metrics: dict, images: list[tuple[str, Path]]) -> str:
+def render_report(metrics: Mapping[str, Any], images: list[tuple[str, Path]]) -> str:
     body = [
         "<h1>multitrack evaluation</h1>",
         comparison_table(metrics),
@@ -110,7 +112,7 @@ def render_report(metrics: dict, images: list[tuple[str, Path]]) -> str:
     )
 
 
-def write_report(path: str | Path, metrics: dict, images: list[tuple[str, Path]]) -> Path:
+def write_report(path: str | Path, metrics: Mapping[str, Any], images: list[tuple[str, Path]]) -> Path:
     path = Path(path)
     path.write_text(render_report(metrics, images), encoding="utf-8")
     return path

@@ -111,10 +111,12 @@ def sample_frame(
         below_on = uniform < torch.sigmoid(_scaled(active_logits, temperature))
         asset = (_scaled(asset_logits[..., 1:], temperature) - asset_gumbel).argmax(dim=-1)  # (B, T)
         if motion is not None:
+            assert move_logits is not None  # the model gives it with motion
             goes_on = move_uniform < torch.sigmoid(_scaled(move_logits, temperature))  # (B, T): this draw
             likelier = move_logits >= 0  # (B, T): what `values` hold
             values = values + motion * (goes_on.to(values.dtype) - likelier.to(values.dtype)).unsqueeze(-1)
         if change_logits is not None:
+            assert residual is not None  # the model gives it with change_logits
             changes = change_uniform < torch.sigmoid(_scaled(change_logits, temperature))  # (B, T): this draw
             likelier = change_logits >= 0  # (B, T): what `values` hold
             values = values + residual * (changes.to(values.dtype) - likelier.to(values.dtype)).unsqueeze(-1)
@@ -190,7 +192,7 @@ def _intra_op_threads(count: int) -> Iterator[None]:
 @contextmanager
 def _without_onednn() -> Iterator[None]:
     before = torch.backends.mkldnn.enabled
-    torch.backends.mkldnn.enabled = False
+    torch.backends.mkldnn.enabled = False  # type: ignore[assignment]  # typed as its ContextProp, holds a bool
     try:
         yield
     finally:
@@ -240,7 +242,13 @@ class LayoutMemory:
         return active, asset, values
 
 
-def _sample_cached(model, prompt, n_frames, temperature, generator) -> list[Frame]:
+def _sample_cached(
+    model: MultitrackTransformer,
+    prompt: FrameTensors,
+    n_frames: int,
+    temperature: float,
+    generator: torch.Generator | None,
+) -> list[Frame]:
     # only the last window of the prompt: the model never saw more context in training, apart
     # from what the prepared frames remember of their timeline (frames since on top, cuts so
     # far), counted over the whole prompt
@@ -251,7 +259,7 @@ def _sample_cached(model, prompt, n_frames, temperature, generator) -> list[Fram
     for index in range(context.frames):
         prediction, cache = model.step(*context.frame(index), cache, history if index == 0 else None)
     layouts = LayoutMemory(prompt)
-    frames = []
+    frames: list[Frame] = []
     for index in range(n_frames):
         frames.append(layouts.follow(*sample_frame(prediction, temperature, generator), restore=True))
         if index + 1 < n_frames:
@@ -259,7 +267,13 @@ def _sample_cached(model, prompt, n_frames, temperature, generator) -> list[Fram
     return frames
 
 
-def _sample_naive(model, prompt, n_frames, temperature, generator) -> list[Frame]:
+def _sample_naive(
+    model: MultitrackTransformer,
+    prompt: FrameTensors,
+    n_frames: int,
+    temperature: float,
+    generator: torch.Generator | None,
+) -> list[Frame]:
     batch, _, tracks = prompt.active.shape
     sequence = FrameTensors(
         torch.cat((prompt.active, prompt.active.new_zeros((batch, n_frames, tracks))), dim=1),  # (B, P + n, T)
@@ -267,7 +281,7 @@ def _sample_naive(model, prompt, n_frames, temperature, generator) -> list[Frame
         torch.cat((prompt.values, prompt.values.new_zeros((batch, n_frames, *prompt.values.shape[2:]))), dim=1),
     )
     layouts = LayoutMemory(prompt)
-    frames = []
+    frames: list[Frame] = []
     for index in range(n_frames):
         end = prompt.frames + index
         start = max(0, end - model.window_length)
@@ -275,8 +289,8 @@ def _sample_naive(model, prompt, n_frames, temperature, generator) -> list[Frame
         so_far = sequence.active[:, :end]  # (B, end, T): the timeline's history, counted over all frames so far
         since_on_top, cuts = frames_since_on_top(so_far)[:, start:], count_cuts_from_top(so_far)[:, start:]  # (B, L, T)
         full = model(window.active, window.asset, window.values, since_on_top, cuts)  # (B, L, T …)
-        prediction = Prediction(
-            *(None if part is None else part[:, -1] for part in full)
+        prediction = Prediction._make(
+            None if part is None else part[:, -1] for part in full
         )  # the last frame predicts the next
         frames.append(layouts.follow(*sample_frame(prediction, temperature, generator), restore=True))
         sequence.active[:, end], sequence.asset[:, end], sequence.values[:, end] = frames[-1]

@@ -127,6 +127,7 @@ def _given_move_outcome(prediction: Prediction, moves: torch.Tensor) -> torch.Te
     on and not where it stopped, instead of where the move head thought likelier."""
     if prediction.motion is None:
         return prediction.values
+    assert prediction.move_logits is not None  # the model gives it with motion
     went_on = moves[:, 1:].to(prediction.values.dtype)  # (B, L, T)
     likelier = (prediction.move_logits >= 0).to(prediction.values.dtype)  # (B, L, T): what values hold
     return prediction.values + prediction.motion * (went_on - likelier).unsqueeze(-1)
@@ -140,6 +141,7 @@ def _given_change(
     change head had said so). Without a change head every active track counts."""
     if prediction.change_logits is None:
         return on, given
+    assert prediction.residual is not None  # the model gives it with change_logits
     used = (prediction.change_logits >= 0).unsqueeze(-1).to(given.dtype)  # (B, L, T, 1): what values hold
     carried = given - prediction.residual * used  # (B, L, T, 7): the frame carried on by its true move
     changes = on & ((target - carried).abs() >= RESIDUAL_DEADBAND).any(dim=-1)  # (B, L, T)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -148,6 +148,7 @@ class LayerWeights(NamedTuple):
     @classmethod
     def of(cls, block: Block) -> LayerWeights:
         expand, _, contract, _ = block.mlp  # Linear, GELU, Linear, Dropout
+        assert isinstance(expand, nn.Linear) and isinstance(contract, nn.Linear)  # as Block builds it
         attn = block.attn
         by_head = attn.qkv.weight.unflatten(0, (3, attn.n_heads, -1)).transpose(0, 1)  # (nh, 3, hs, d_model)
         return cls(
@@ -213,7 +214,7 @@ class StepScratch:
     """
 
     def __init__(self, model: MultitrackTransformer, batch: int, dtype: torch.dtype, device: torch.device):
-        self.layers = [LayerWeights.of(block) for block in model.blocks]
+        self.layers = [LayerWeights.of(cast(Block, block)) for block in model.blocks]
         self.token_weight, self.token_bias = model._step_token_weights(dtype)  # (width, d_model), (d_model,)
         heads = (
             model.head,
@@ -348,6 +349,8 @@ class StepScratch:
 class RotaryEmbedding(nn.Module):
     """Rotates query/key pairs by an angle proportional to the frame index (RoFormer)."""
 
+    inv_freq: torch.Tensor  # a buffer (hs/2,)
+
     def __init__(self, head_size: int):
         super().__init__()
         if head_size % 2:
@@ -413,6 +416,7 @@ class CausalSelfAttention(nn.Module):
         (hs/2,) complex is its position's (`RotaryEmbedding.rotations`). Returns the projected
         output in a scratch buffer (B, d_model)."""
         scratch = cache.scratch
+        assert scratch is not None  # the model's `step` made it
         weights = scratch.layers[layer]
         torch.addmm(weights.qkv_bias, x, weights.qkv, out=scratch.qkv)  # (B, nh * 3 * hs)
         scratch.qk_pairs.mul_(rotation)  # q and k rotated to the frame's position
@@ -447,10 +451,12 @@ class Block(nn.Module):
     def step(self, x: torch.Tensor, cache: KVCache, layer: int, rotation: torch.Tensor) -> torch.Tensor:
         """`forward` for one new frame x (B, d_model), as in eval mode (no dropout); x is
         updated in place and returned."""
-        weights = cache.scratch.layers[layer]
+        scratch = cache.scratch
+        assert scratch is not None  # the model's `step` made it
+        weights = scratch.layers[layer]
         x += self.attn.step(torch.layer_norm(x, *weights.ln_attn), cache, layer, rotation)
         normed = torch.layer_norm(x, *weights.ln_mlp)  # (B, d_model)
-        hidden = torch.addmm(weights.expand_bias, normed, weights.expand, out=cache.scratch.hidden)  # (B, d_ff)
+        hidden = torch.addmm(weights.expand_bias, normed, weights.expand, out=scratch.hidden)  # (B, d_ff)
         return x.add_(torch.addmm(weights.contract_bias, F.gelu(hidden), weights.contract))  # (B, d_model)
 
 
@@ -575,11 +581,12 @@ class MultitrackTransformer(nn.Module):
             self._check_tracks(frame_active)
             self._allocate(cache, frame_values)
         scratch = cache.scratch
+        assert scratch is not None  # _allocate made it
         inputs = self._step_inputs(cache, frame_active, frame_asset, frame_values, history)
         x = torch.addmm(scratch.token_bias, inputs.row, scratch.token_weight, out=scratch.x)  # (B, d_model)
         rotation = self._rotation(cache, x)
         for layer, block in enumerate(self.blocks):
-            x = block.step(x, cache, layer, rotation)
+            x = cast(Block, block).step(x, cache, layer, rotation)
         cache.position += 1
         return self._predict_next(torch.layer_norm(x, *scratch.ln_out), scratch, inputs), cache
 
@@ -596,6 +603,7 @@ class MultitrackTransformer(nn.Module):
         motion (`window_motion`), frames since on top (capped at `recency_cap_frames`), cut
         shares and shot age (capped at the window's last frame)."""
         scratch, position = cache.scratch, cache.position
+        assert scratch is not None  # `step` made it
         now, before = scratch.inputs[position % 3], scratch.inputs[(position - 1) % 3]
         torch.gt(active, scratch.half, out=scratch.on)  # (B, T)
         now.active.copy_(active)
@@ -731,7 +739,7 @@ class MultitrackTransformer(nn.Module):
         and k; read from a table computed ROTATION_TABLE_FRAMES positions at a time."""
         offset = cache.position - cache.rotations_start
         if cache.rotations is None or not 0 <= offset < len(cache.rotations):
-            rotary = self.blocks[0].attn.rotary
+            rotary = cast(Block, self.blocks[0]).attn.rotary
             cache.rotations = rotary.rotations(cache.position, ROTATION_TABLE_FRAMES, x.dtype, x.device)
             cache.rotations_start, offset = cache.position, 0
         return cache.rotations[offset]
