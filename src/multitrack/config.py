@@ -174,7 +174,7 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     for name, value in raw.items():
         hint = hints[name]
         key = f"{where}.{name}" if where else name
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):  # a section's class, not an instance
             kwargs[name] = _build(hint, value, key)
         else:
             kwargs[name] = _check(hint, value, key)

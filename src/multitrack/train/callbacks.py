@@ -58,7 +58,9 @@ class RngStateCallback(pl.Callback):
         self._recorded: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
-        kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+        legacy_state = np.random.get_state()
+        assert isinstance(legacy_state, tuple)  # the global RandomState's MT19937 state, in its legacy form
+        kind, keys, position, has_gauss, cached_gaussian = legacy_state
         state = {
             "epoch": self._epoch,
             "python": random.getstate(),

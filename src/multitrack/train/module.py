@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import nn
 from torchmetrics import MeanMetric
 
@@ -68,14 +69,16 @@ class MultitrackModule(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
             return
-        metrics = {name: float(self.epoch_means[f"val_{name}"].compute()) for name in LOSS_NAMES}
+        metrics = {name: float(cast(MeanMetric, self.epoch_means[f"val_{name}"]).compute()) for name in LOSS_NAMES}
         if math.isfinite(metrics["loss"]) and metrics["loss"] < self.best_val.get("loss", math.inf):
             self.best_val = {**metrics, "epoch": self.current_epoch + 1}
 
-    def configure_optimizers(self) -> dict[str, Any]:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         optim = self.config.optim
         optimizer = torch.optim.AdamW(
-            decay_parameter_groups(self.model, optim.weight_decay), lr=optim.lr, betas=tuple(optim.betas)
+            decay_parameter_groups(self.model, optim.weight_decay),
+            lr=optim.lr,
+            betas=cast(tuple[float, float], tuple(optim.betas)),  # the config's [beta1, beta2]
         )
         total_steps = int(self.trainer.estimated_stepping_batches)
         schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -95,7 +98,7 @@ class MultitrackModule(pl.LightningModule):
 
     def _log_losses(self, stage: str, losses: LossBreakdown, on_step: bool) -> None:
         for name, value in zip(LOSS_NAMES, losses, strict=True):
-            mean = self.epoch_means[f"{stage}_{name}"]
+            mean = cast(MeanMetric, self.epoch_means[f"{stage}_{name}"])
             mean.update(value.detach())
             self.log(f"{stage}/{name}", mean, on_step=False, on_epoch=True, prog_bar=name == "loss")
             if on_step:  # this rank's value, unsynced: a per-step all-reduce would cost every step
@@ -126,7 +129,8 @@ def last_good_checkpoint(trainer: pl.Trainer) -> str:
 
 def decay_parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """AdamW groups as in nanoGPT: weight matrices decay; biases, norms and embeddings do not."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, param in model.named_parameters():
         is_matrix = param.dim() >= 2 and not name.endswith("embed.weight")
         (decay if is_matrix else no_decay).append(param)

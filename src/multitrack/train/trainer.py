@@ -85,6 +85,7 @@ def train(
 
 def build_trainer(config: Config, run_dir: Path, extra_callbacks: Sequence[Callback] = ()) -> pl.Trainer:
     settings = config.trainer
+    precision = resolve_precision(settings.precision, settings.accelerator)
     return pl.Trainer(
         default_root_dir=run_dir,
         max_epochs=settings.max_epochs,
@@ -92,7 +93,7 @@ def build_trainer(config: Config, run_dir: Path, extra_callbacks: Sequence[Callb
         devices=settings.devices,
         num_nodes=settings.num_nodes,
         strategy=settings.strategy,
-        precision=resolve_precision(settings.precision, settings.accelerator),
+        precision=precision,  # type: ignore[arg-type]  # a Literal to lightning, which checks the str itself
         gradient_clip_val=settings.gradient_clip_val,
         log_every_n_steps=settings.log_every_n_steps,
         limit_train_batches=settings.limit_train_batches,
