@@ -32,12 +32,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from xmemlgen import (
+    RATE_25,
+    clipitem,
+    document,
+    file_def,
+    file_ref,
+    one_clip,
+    project,
+    rate,
+    sequence,
+    sequence_ref,
+    track,
+)
+
 SECRET_MARKER = "MULTITRACK-XXE-SECRET-7f3a"
 MEMORY_LIMIT_BYTES = 3 * 1024**3  # a process that tries to expand an entity bomb dies here, not the machine
 TIME_LIMIT_S = 60  # far above any case (all take well under a few seconds), far below a hang
-
-RATE_25 = "<rate><timebase>25</timebase><ntsc>FALSE</ntsc></rate>"
-FORMAT_1080 = "<format><samplecharacteristics><width>1920</width><height>1080</height></samplecharacteristics></format>"
 
 
 @dataclass(frozen=True)
@@ -69,47 +80,15 @@ class Case:
         return f"{self.name}.xml"
 
 
-# --- xmeml pieces ------------------------------------------------------------------------
+# --- the media files --------------------------------------------------------------------------
 
 
-def file_def(ident: str = "file-1", name: str = "a.mov", width: int = 1920, height: int = 1080) -> str:
-    return (
-        f'<file id="{ident}"><name>{name}</name><pathurl>file://localhost/media/{name}</pathurl>'
-        f"{RATE_25}<duration>100000</duration><media><video><samplecharacteristics>"
-        f"<width>{width}</width><height>{height}</height></samplecharacteristics></video></media></file>"
-    )
-
-
-def clipitem(start, end, in_frame=0, out_frame=None, file='<file id="file-1"/>', name="a.mov") -> str:
-    out_frame = int(end) - int(start) if out_frame is None else out_frame
-    return (
-        f"<clipitem><name>{name}</name><start>{start}</start><end>{end}</end>"
-        f"<in>{in_frame}</in><out>{out_frame}</out>{file}</clipitem>"
-    )
-
-
-def track(*items: str) -> str:
-    return f"<track>{''.join(items)}<enabled>TRUE</enabled></track>"
-
-
-def sequence(*video_tracks: str, name="cut", duration=50, rate=RATE_25, attrs='id="sequence-1"') -> str:
-    return (
-        f"<sequence {attrs}><name>{name}</name><duration>{duration}</duration>{rate}"
-        f"<media><video>{FORMAT_1080}{''.join(video_tracks)}</video></media></sequence>"
-    )
-
-
-def document(*sequences: str, doctype="<!DOCTYPE xmeml>", encoding="UTF-8") -> str:
-    return (
-        f'<?xml version="1.0" encoding="{encoding}"?>\n{doctype}\n<xmeml version="4">\n'
-        + "\n".join(sequences)
-        + "\n</xmeml>\n"
-    )
-
-
-def one_clip(start=0, end=50, **sequence_args) -> str:
-    """A valid one-clip timeline; cases replace a single value in it."""
-    return document(sequence(track(clipitem(start, end, file=file_def())), **sequence_args))
+# every file: 1920x1080, 25 fps, 100,000 frames, under file://localhost/media/
+MEDIA = {"rate": RATE_25, "duration": 100000, "width": 1920, "height": 1080}
+FILE_A = file_def("file-1", "a.mov", pathurl="file://localhost/media/a.mov", **MEDIA)
+FILE_B = file_def("file-2", "b.mov", pathurl="file://localhost/media/b.mov", **MEDIA)
+FRAMES = 50  # the valid one-clip timeline that cases change a single value in: one_clip(CLIP_A, duration=FRAMES)
+CLIP_A = clipitem(0, FRAMES, file=FILE_A)
 
 
 # --- the good files of every batch -----------------------------------------------------------
@@ -120,20 +99,16 @@ def write_good_files(folder: Path) -> list[GoodFile]:
     folder.mkdir(parents=True, exist_ok=True)
     goods = [GoodFile("good_a.xml", "good_a", 40), GoodFile("good_b.xml", "good_b", 75)]
     for good in goods:
-        (folder / good.name).write_text(one_clip(0, good.frames, duration=good.frames))
+        (folder / good.name).write_text(one_clip(clipitem(0, good.frames, file=FILE_A), duration=good.frames))
     return goods
 
 
 # --- the cases ---------------------------------------------------------------------------------
 
 
-def _replaced(old: str, new: str, **one_clip_args) -> Callable[[Context], bytes]:
-    def build(_: Context) -> bytes:
-        text = one_clip(**one_clip_args)
-        assert old in text, old
-        return text.replace(old, new, 1).encode()
-
-    return build
+def _one_clip(clip: str = CLIP_A, **sequence_fields) -> Callable[[Context], bytes]:
+    """The case's build: the valid one-clip timeline with `clip` or a sequence field changed."""
+    return lambda _: one_clip(clip, **({"duration": FRAMES} | sequence_fields)).encode()
 
 
 def _binary_garbage(_: Context) -> bytes:
@@ -144,7 +119,7 @@ def _binary_garbage(_: Context) -> bytes:
 def _truncated(_: Context) -> bytes:
     """A valid file cut inside its 4th line (the second sequence's clip)."""
     text = document(
-        sequence(track(clipitem(0, 50, file=file_def()))), sequence(track(clipitem(0, 20)), attrs='id="sequence-2"')
+        sequence(track(CLIP_A), duration=FRAMES), sequence(track(clipitem(0, 20)), id="sequence-2", duration=FRAMES)
     )
     lines = text.split("\n")
     return ("\n".join(lines[:3]) + "\n" + lines[3][: len(lines[3]) // 2]).encode()
@@ -154,14 +129,14 @@ TRUNCATED_LAST_LINE = 4
 
 
 def _nested_self(_: Context) -> bytes:
-    inner = sequence(track(clipitem(0, 5, file='<sequence id="sequence-3"/>')), attrs='id="sequence-3"')
-    return document(sequence(track(clipitem(0, 5, file=inner)))).encode()
+    inner = sequence(track(clipitem(0, 5, file=sequence_ref("sequence-3"))), id="sequence-3", duration=FRAMES)
+    return one_clip(clipitem(0, 5, file=inner), duration=FRAMES).encode()
 
 
 def _nested_cycle(_: Context) -> bytes:
-    four = sequence(track(clipitem(0, 5, file='<sequence id="sequence-3"/>')), attrs='id="sequence-4"')
-    three = sequence(track(clipitem(0, 5, file=four)), attrs='id="sequence-3"')
-    return document(sequence(track(clipitem(0, 5, file=three)))).encode()
+    four = sequence(track(clipitem(0, 5, file=sequence_ref("sequence-3"))), id="sequence-4", duration=FRAMES)
+    three = sequence(track(clipitem(0, 5, file=four)), id="sequence-3", duration=FRAMES)
+    return one_clip(clipitem(0, 5, file=three), duration=FRAMES).encode()
 
 
 THOUSAND_TRACKS = 1000
@@ -170,9 +145,9 @@ DEFAULT_MAX_TRACKS = 20
 
 def _thousand_tracks(_: Context) -> bytes:
     """V1 holds file-1 over frames 0-30; V2..V1000 each hold file-2 over frames 10-20."""
-    tracks = [track(clipitem(0, 30, file=file_def("file-1", "a.mov")))]
-    tracks.append(track(clipitem(10, 20, file=file_def("file-2", "b.mov"))))
-    tracks.extend([track(clipitem(10, 20, file='<file id="file-2"/>'))] * (THOUSAND_TRACKS - 2))
+    tracks = [track(clipitem(0, 30, file=FILE_A))]
+    tracks.append(track(clipitem(10, 20, file=FILE_B)))
+    tracks.extend([track(clipitem(10, 20, file=file_ref("file-2")))] * (THOUSAND_TRACKS - 2))
     return document(sequence(*tracks, duration=30)).encode()
 
 
@@ -200,12 +175,8 @@ HUNDRED_K = 100_000
 
 def many_clipitems(count: int) -> bytes:
     """`count` one-frame clips on V1 alternating between two files: frame f shows file 1 + f % 2."""
-    definitions = clipitem(0, 1, file=file_def("file-1", "a.mov")) + clipitem(1, 2, file=file_def("file-2", "b.mov"))
-    refs = [
-        f"<clipitem><name>c</name><start>{f}</start><end>{f + 1}</end><in>{f}</in><out>{f + 1}</out>"
-        f'<file id="file-{1 + f % 2}"/></clipitem>'
-        for f in range(2, count)
-    ]
+    definitions = clipitem(0, 1, file=FILE_A) + clipitem(1, 2, file=FILE_B)
+    refs = [clipitem(f, f + 1, f, file=file_ref(f"file-{1 + f % 2}"), name="c") for f in range(2, count)]
     return document(sequence(track(definitions, *refs), duration=count)).encode()
 
 
@@ -224,28 +195,28 @@ def _check_hundred_k(table, entry: dict) -> None:
 
 def _xxe_local_file(context: Context) -> bytes:
     doctype = f'<!DOCTYPE xmeml [<!ENTITY xxe SYSTEM "file://{context.secret_path}">]>'
-    return document(sequence(track(clipitem(0, 50, file=file_def())), name="&xxe;"), doctype=doctype).encode()
+    return document(sequence(track(CLIP_A), name="&xxe;", duration=FRAMES), doctype=doctype).encode()
 
 
 def _network_entity(context: Context) -> bytes:
     doctype = f'<!DOCTYPE xmeml [<!ENTITY % remote SYSTEM "{context.url}/entities.dtd"> %remote;]>'
-    return document(sequence(track(clipitem(0, 50, file=file_def())), name="&leak;"), doctype=doctype).encode()
+    return document(sequence(track(CLIP_A), name="&leak;", duration=FRAMES), doctype=doctype).encode()
 
 
 def _network_dtd(context: Context) -> bytes:
     doctype = f'<!DOCTYPE xmeml SYSTEM "{context.url}/xmeml.dtd">'
-    return document(sequence(track(clipitem(0, 50, file=file_def())), name="&leak;"), doctype=doctype).encode()
+    return document(sequence(track(CLIP_A), name="&leak;", duration=FRAMES), doctype=doctype).encode()
 
 
 def _network_dtd_unused(context: Context) -> bytes:
     doctype = f'<!DOCTYPE xmeml PUBLIC "-//Apple//DTD XMEML 4//EN" "{context.url}/xmeml.dtd">'
-    return document(sequence(track(clipitem(0, 50, file=file_def()))), doctype=doctype).encode()
+    return document(sequence(track(CLIP_A), duration=FRAMES), doctype=doctype).encode()
 
 
 def _billion_laughs(_: Context) -> bytes:
     levels = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
     doctype = f'<!DOCTYPE xmeml [<!ENTITY l0 "lol">{levels}]>'
-    return document(sequence(track(clipitem(0, 50, file=file_def())), name="&l9;"), doctype=doctype).encode()
+    return document(sequence(track(CLIP_A), name="&l9;", duration=FRAMES), doctype=doctype).encode()
 
 
 DEEP_LEVELS = 100_000
@@ -264,11 +235,9 @@ LATIN1_NAME = "Ærøskøbing café"
 
 
 def _latin1(_: Context) -> bytes:
-    text = document(
-        sequence(track(clipitem(0, 50, file=file_def(name="kåre.mov"), name="kåre.mov")), name=LATIN1_NAME),
-        encoding="ISO-8859-1",
-    )
-    return text.encode("latin-1")
+    file = file_def("file-1", "kåre.mov", pathurl="file://localhost/media/kåre.mov", **MEDIA)
+    clip = clipitem(0, FRAMES, file=file, name="kåre.mov")
+    return document(sequence(track(clip), name=LATIN1_NAME, duration=FRAMES), encoding="ISO-8859-1", codec="latin-1")
 
 
 def _check_latin1(table, entry: dict) -> None:
@@ -276,10 +245,6 @@ def _check_latin1(table, entry: dict) -> None:
     assert timeline["name"] == LATIN1_NAME
     assert [asset["name"] for asset in timeline["assets"]] == ["kåre.mov"]
     assert table.num_rows == 50 and (table.column("v01_active").to_numpy() == 1).all()
-
-
-def _carriage_return_name(_: Context) -> bytes:
-    return one_clip(name="line one&#13;line two\tend").encode()
 
 
 def _check_carriage_return(table, entry: dict) -> None:
@@ -312,63 +277,55 @@ CASES: tuple[Case, ...] = (
     Case(
         "no_sequence",
         "xmeml with no sequence",
-        lambda _: b'<?xml version="1.0"?>\n<xmeml version="4"><project><name>p</name><children/></project></xmeml>',
+        lambda _: document(project(), encoding=None, doctype=None).encode(),
         r"xmeml \(line 2\): holds no <sequence>: there is no timeline in this file",
     ),
     Case(
         "no_rate",
         "sequence without rate",
-        lambda c: one_clip(rate="").encode(),
+        _one_clip(rate=""),
         r"sequence/rate \(line 4\): sequence has no <rate>",
     ),
     Case(
         "zero_timebase",
         "timebase 0",
-        _replaced(
-            "<timebase>25</timebase><ntsc>FALSE</ntsc></rate><media>",
-            "<timebase>0</timebase><ntsc>FALSE</ntsc></rate><media>",
-        ),
+        _one_clip(rate=rate(0)),
         r"sequence/rate/timebase \(line 4\): timebase must be a positive integer, got '0'",
     ),
     Case(
         "negative_timebase",
         "timebase -25",
-        _replaced(
-            "<timebase>25</timebase><ntsc>FALSE</ntsc></rate><media>",
-            "<timebase>-25</timebase><ntsc>FALSE</ntsc></rate><media>",
-        ),
+        _one_clip(rate=rate(-25)),
         r"sequence/rate/timebase \(line 4\): timebase must be a positive integer, got '-25'",
     ),
     Case(
         "non_numeric_frame",
         "start 'ten'",
-        _replaced("<start>0</start>", "<start>ten</start>"),
+        _one_clip(clipitem("ten", FRAMES, 0, FRAMES, FILE_A)),
         r"sequence/media/video/track/clipitem/start \(line 4\): expected an integer frame, got 'ten'",
     ),
     Case(
         "nan_frame",
         "end NaN",
-        _replaced("<end>50</end>", "<end>NaN</end>"),
+        _one_clip(clipitem(0, "NaN", 0, FRAMES, FILE_A)),
         r"sequence/media/video/track/clipitem/end \(line 4\): expected an integer frame, got 'NaN'",
     ),
     Case(
         "infinite_frame",
         "out -Infinity",
-        _replaced("<out>50</out>", "<out>-Infinity</out>"),
+        _one_clip(clipitem(0, FRAMES, 0, "-Infinity", FILE_A)),
         r"sequence/media/video/track/clipitem/out \(line 4\): expected an integer frame, got '-Infinity'",
     ),
     Case(
         "start_after_end",
         "clip start 60 after end 50",
-        _replaced("<start>0</start>", "<start>60</start>"),
+        _one_clip(clipitem(60, FRAMES, 0, FRAMES, FILE_A)),
         r"sequence/media/video/track/clipitem \(line 4\): start 60 after end 50",
     ),
     Case(
         "undefined_file_id",
         "clip references an undefined file id",
-        lambda _: document(
-            sequence(track(clipitem(0, 50, file=file_def()), clipitem(50, 60, file='<file id="file-9"/>')), duration=60)
-        ).encode(),
+        _one_clip(CLIP_A + clipitem(50, 60, file=file_ref("file-9")), duration=60),
         r"sequence/media/video/track/clipitem\[2\]/file \(line 4\): references file id 'file-9' that is not defined",
     ),
     Case(
@@ -436,35 +393,32 @@ CASES: tuple[Case, ...] = (
     Case(
         "unknown_encoding",
         "unsupported encoding declaration",
-        lambda _: one_clip().replace("UTF-8", "x-mac-klingon").encode(),
+        lambda _: document(sequence(track(CLIP_A), duration=FRAMES), encoding="x-mac-klingon").encode(),
         r"document: not well-formed XML \(line 1: Unsupported encoding: x-mac-klingon\)",
     ),
     Case(
         "control_char_name",
         "name with a control character (U+0001)",
-        lambda _: one_clip(name="cam\x01one").encode(),
+        _one_clip(name="cam\x01one"),
         r"document: not well-formed XML \(line 4: PCDATA invalid Char value 1\)",
     ),
     Case(
         "control_char_reference",
         "name with a control character reference (&#1;)",
-        lambda _: one_clip(name="cam&#1;one").encode(),
+        _one_clip(name="cam&#1;one"),
         r"document: not well-formed XML \(line 4: xmlParseCharRef: invalid xmlChar value 1\)",
     ),
     Case(
         "carriage_return_name",
         "name with &#13; and a tab",
-        _carriage_return_name,
+        _one_clip(name="line one&#13;line two\tend"),
         usable=True,
         check_table=_check_carriage_return,
     ),
     Case(
         "multiline_bad_value",
         "bad timebase holding newlines",
-        _replaced(
-            "<timebase>25</timebase><ntsc>FALSE</ntsc></rate><media>",
-            "<timebase>2\n5\r\n</timebase><ntsc>FALSE</ntsc></rate><media>",
-        ),
+        _one_clip(rate=rate("2\n5\r\n")),
         r"sequence/rate/timebase \(line 4\): timebase must be a positive integer, got '2\\n5'",
     ),
 )

@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from framegen import prepare_tiny, random_timeline  # noqa: E402
-from multitrack.cli import main  # noqa: E402
-from multitrack.config import load_config  # noqa: E402
-from multitrack.data.prepared import open_prepared  # noqa: E402
-from multitrack.errors import DataError  # noqa: E402
-from multitrack.evaluate.evaluate import EvaluateOptions, aspect_table, choose_prompts, evaluate, load_split  # noqa: E402
-from multitrack.model.transformer import MultitrackTransformer  # noqa: E402
-from multitrack.train.bundle import write_bundle  # noqa: E402
-from multitrack.train.module import DataInfo  # noqa: E402
+from framegen import prepare_tiny, random_timeline
+from multitrack.cli import main
+from multitrack.config import load_config
+from multitrack.data.prepared import open_prepared
+from multitrack.errors import DataError
+from multitrack.evaluate.evaluate import EvaluateOptions, aspect_table, choose_prompts, evaluate, load_split
+from multitrack.model.transformer import MultitrackTransformer
+from multitrack.train.bundle import write_bundle
+from multitrack.train.module import DataInfo
 
 # 10 timelines of 60..105 frames at 25 fps, 3 tracks; configs/tiny.yaml splits them 6/2/2
 CORPUS = [

@@ -18,80 +18,38 @@ from multitrack.features.frames import TimelineFrames
 from multitrack.features.ingest import ingest, manifest_path, timeline_columns
 from multitrack.features.schema import VALUE_FEATURES, column_names
 from multitrack.timeline.model import Rate
+from xmemlgen import (
+    RATE_25,
+    clipitem,
+    crop,
+    document,
+    effect,
+    file_def,
+    file_ref,
+    format_,
+    motion,
+    param,
+    point,
+    project,
+    sequence,
+    track,
+    transition,
+)
 
-RATE = "<rate><timebase>25</timebase><ntsc>FALSE</ntsc></rate>"
-
-
-def motion(scale: float, center: str = "") -> str:
-    return (
-        "<filter><effect><name>Basic Motion</name><effectid>basic</effectid>"
-        "<effectcategory>motion</effectcategory><effecttype>motion</effecttype><mediatype>video</mediatype>"
-        '<parameter authoringApp="PremierePro"><parameterid>scale</parameterid><name>Scale</name>'
-        f"<valuemin>0</valuemin><valuemax>1000</valuemax><value>{scale}</value></parameter>{center}"
-        "</effect></filter>"
-    )
-
-
-def crop_left(percent: float) -> str:
-    return (
-        "<filter><effect><name>Crop</name><effectid>crop</effectid><effectcategory>motion</effectcategory>"
-        "<effecttype>motion</effecttype><mediatype>video</mediatype>"
-        '<parameter authoringApp="PremierePro"><parameterid>left</parameterid><name>left</name>'
-        f"<valuemin>0</valuemin><valuemax>100</valuemax><value>{percent}</value></parameter>"
-        "</effect></filter>"
-    )
-
-
-def file_definition(file_id: str, name: str, size: tuple[int, int] | None) -> str:
-    video = (
-        f"<media><video><samplecharacteristics>{RATE}<width>{size[0]}</width><height>{size[1]}</height>"
-        "</samplecharacteristics></video></media>"
-        if size
-        else ""
-    )
-    return (
-        f'<file id="{file_id}"><name>{name}</name><pathurl>file://localhost/media/{name}</pathurl>'
-        f"{RATE}<duration>1000</duration>{video}</file>"
-    )
-
-
-def clipitem(clip_id, name, start, end, in_frame, out_frame, file_xml, filters="", enabled="TRUE") -> str:
-    return (
-        f'<clipitem id="{clip_id}"><name>{name}</name><enabled>{enabled}</enabled><duration>1000</duration>'
-        f"{RATE}<start>{start}</start><end>{end}</end><in>{in_frame}</in><out>{out_frame}</out>"
-        f"{file_xml}{filters}</clipitem>"
-    )
-
-
-def track(items: str, enabled: str = "TRUE") -> str:
-    return f"<track>{items}<enabled>{enabled}</enabled><locked>FALSE</locked></track>"
-
-
-def sequence(name: str, duration: int, tracks: str, seq_id: str = "sequence-1") -> str:
-    return (
-        f'<sequence id="{seq_id}"><duration>{duration}</duration>{RATE}<name>{name}</name><media><video>'
-        f"<format><samplecharacteristics>{RATE}<width>1920</width><height>1080</height>"
-        "<pixelaspectratio>square</pixelaspectratio></samplecharacteristics></format>"
-        f"{tracks}</video></media></sequence>"
-    )
-
-
-def xmeml(*sequences: str) -> str:
-    head = '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n<xmeml version="4">'
-    return head + "".join(sequences) + "</xmeml>\n"
-
+# Premiere's details, as it exports them: effects, parameters, clips, files, the sequence's format
+EFFECT = {"category": "motion", "type": "motion", "mediatype": "video"}
+SCALE = {"name": "Scale", "valuemin": 0, "valuemax": 1000, "authoring_app": "PremierePro"}
+CROP_LEFT = {"name": "left", "valuemin": 0, "valuemax": 100, "authoring_app": "PremierePro"}
+CLIP = {"enabled": True, "duration": 1000, "rate": RATE_25}
+FILE = {"rate": RATE_25, "duration": 1000, "video_rate": RATE_25}
+FORMAT = format_(1920, 1080, rate=RATE_25, pixelaspectratio="square")
 
 # center keys on the source axis: h 0 at source 110, 0.3 at source 120.
-KEYED_CENTER = (
-    '<parameter authoringApp="PremierePro"><parameterid>center</parameterid><name>Center</name>'
-    "<value><horiz>0</horiz><vert>0</vert></value>"
-    "<keyframe><when>110</when><value><horiz>0</horiz><vert>0</vert></value></keyframe>"
-    "<keyframe><when>120</when><value><horiz>0.3</horiz><vert>0</vert></value></keyframe></parameter>"
+KEYED_CENTER = param(
+    "center", point(0, 0), [(110, point(0, 0)), (120, point(0.3, 0))], name="Center", authoring_app="PremierePro"
 )
-TRANSITION = (
-    f"<transitionitem><start>24</start><end>30</end><alignment>center</alignment>{RATE}"
-    "<effect><name>Cross Dissolve</name><effectid>Cross Dissolve</effectid><effectcategory>Dissolve</effectcategory>"
-    "<effecttype>transition</effecttype><mediatype>video</mediatype></effect></transitionitem>"
+TRANSITION = transition(
+    24, 30, rate=RATE_25, effect=effect("Cross Dissolve", category="Dissolve", type="transition", mediatype="video")
 )
 
 # A 1920x1080, 25 fps, 50-frame interview:
@@ -99,58 +57,51 @@ TRANSITION = (
 #     close.mov (1280x720) frames 24..49 at 150% with keyed center, source in 100.
 # V2  still.png (no media size) frames 10..19 at 40% with crop left 25; a disabled clip at 30..39.
 # V3  a disabled track holding wide.mov over 0..39.
-INTERVIEW = xmeml(
+WIDE = file_def("file-1", "wide.mov", pathurl="file://localhost/media/wide.mov", width=3840, height=2160, **FILE)
+CLOSE = file_def("file-2", "close.mov", pathurl="file://localhost/media/close.mov", width=1280, height=720, **FILE)
+STILL = file_def("file-3", "still.png", pathurl="file://localhost/media/still.png", width=None, **FILE)
+AT_50 = motion(param("scale", 50, **SCALE), **EFFECT)
+AT_150_KEYED = motion(param("scale", 150, **SCALE), KEYED_CENTER, **EFFECT)
+AT_40_CROPPED = motion(param("scale", 40, **SCALE), **EFFECT) + crop(param("left", 25, **CROP_LEFT), **EFFECT)
+INTERVIEW = document(
     sequence(
-        "Interview",
-        50,
         track(
-            clipitem(
-                "clipitem-1",
-                "wide.mov",
-                0,
-                -1,
-                0,
-                30,
-                file_definition("file-1", "wide.mov", (3840, 2160)),
-                motion(50),
-            )
-            + TRANSITION
-            + clipitem(
-                "clipitem-2",
-                "close.mov",
-                -1,
-                50,
-                100,
-                126,
-                file_definition("file-2", "close.mov", (1280, 720)),
-                motion(150, KEYED_CENTER),
-            )
-        )
-        + track(
-            clipitem(
-                "clipitem-3",
-                "still.png",
-                10,
-                20,
-                0,
-                10,
-                file_definition("file-3", "still.png", None),
-                motion(40) + crop_left(25),
-            )
-            + clipitem("clipitem-4", "wide.mov", 30, 40, 0, 10, '<file id="file-1"/>', enabled="FALSE")
-        )
-        + track(clipitem("clipitem-5", "close.mov", 0, 40, 0, 40, '<file id="file-2"/>'), enabled="FALSE"),
+            clipitem(0, -1, 0, 30, WIDE, id="clipitem-1", name="wide.mov", filters=AT_50, **CLIP),
+            TRANSITION,
+            clipitem(-1, 50, 100, 126, CLOSE, id="clipitem-2", name="close.mov", filters=AT_150_KEYED, **CLIP),
+            locked=False,
+        ),
+        track(
+            clipitem(10, 20, 0, 10, STILL, id="clipitem-3", name="still.png", filters=AT_40_CROPPED, **CLIP),
+            clipitem(30, 40, 0, 10, file_ref("file-1"), id="clipitem-4", name="wide.mov", **CLIP | {"enabled": False}),
+            locked=False,
+        ),
+        track(
+            clipitem(0, 40, 0, 40, file_ref("file-2"), id="clipitem-5", name="close.mov", **CLIP),
+            enabled=False,
+            locked=False,
+        ),
+        name="Interview",
+        duration=50,
+        format=FORMAT,
     )
 )
 
-TWO_SEQUENCES = xmeml(
+A_MOV = file_def("file-1", "a.mov", pathurl="file://localhost/media/a.mov", width=1920, height=1080, **FILE)
+TWO_SEQUENCES = document(
     sequence(
-        "A", 5, track(clipitem("clipitem-1", "a.mov", 0, 5, 0, 5, file_definition("file-1", "a.mov", (1920, 1080))))
+        track(clipitem(0, 5, 0, 5, A_MOV, id="clipitem-1", **CLIP), locked=False), name="A", duration=5, format=FORMAT
     ),
-    sequence("B", 3, track(clipitem("clipitem-2", "a.mov", 0, 3, 0, 3, '<file id="file-1"/>')), seq_id="sequence-2"),
+    sequence(
+        track(clipitem(0, 3, 0, 3, file_ref("file-1"), id="clipitem-2", **CLIP), locked=False),
+        id="sequence-2",
+        name="B",
+        duration=3,
+        format=FORMAT,
+    ),
 )
 
-NO_SEQUENCE = '<?xml version="1.0" encoding="UTF-8"?>\n<xmeml version="4"><project><name>x</name></project></xmeml>\n'
+NO_SEQUENCE = document(project(name="x"), doctype=None)
 
 
 @pytest.fixture

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from multitrack.cli import main
+from xmemlgen import clipitem, document, file_def, motion, param, sequence, track
 
-GOOD = b"""\xef\xbb\xbf<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE xmeml>
-<xmeml version="4"><sequence id="sequence-1"><duration>50</duration>
-<rate><timebase>25</timebase><ntsc>FALSE</ntsc></rate><name>interview</name>
-<media><video><format><samplecharacteristics><width>1920</width><height>1080</height></samplecharacteristics></format>
-<track><clipitem id="c1"><name>cam A</name><start>0</start><end>50</end><in>0</in><out>50</out>
-<file id="file-1"><name>camA.mov</name><media><video><samplecharacteristics><width>3840</width>
-<height>2160</height></samplecharacteristics></video></media></file>
-<filter><effect><name>Basic Motion</name><effectid>basic</effectid>
-<parameter><parameterid>scale</parameterid><name>Scale</name><value>50</value></parameter></effect></filter>
-</clipitem><enabled>TRUE</enabled></track></video></media></sequence></xmeml>"""
+CAM_A = file_def(name="camA.mov", duration=None, width=3840, height=2160)
+CLIP = clipitem(0, 50, 0, 50, CAM_A, id="c1", name="cam A", filters=motion(param("scale", 50, name="Scale")))
+GOOD = document(sequence(track(CLIP), name="interview", duration=50), bom=True, codec="utf-8")
+START_LINE = GOOD[: GOOD.index(b"<start>")].count(b"\n") + 1  # the line of the clip's <start>
 
 
 def test_inspect_prints_a_summary_per_timeline(tmp_path, capsys):
@@ -38,9 +32,8 @@ def test_inspect_bad_file_exits_1_with_one_line(tmp_path, capsys):
     assert captured.out == ""
     [line] = captured.err.splitlines()
     assert line.startswith("multitrack inspect: error: ")
-    assert (
-        "broken.xml: sequence/media/video/track/clipitem/start (line 6): expected an integer frame, got 'zero'" in line
-    )
+    element = f"sequence/media/video/track/clipitem/start (line {START_LINE})"
+    assert f"broken.xml: {element}: expected an integer frame, got 'zero'" in line
 
 
 def test_inspect_file_without_sequence(real_corpus, capsys):

@@ -12,66 +12,44 @@ from hypothesis import strategies as st
 from multitrack.errors import XmemlError
 from multitrack.timeline.model import AssetKind, Rate
 from multitrack.timeline.reader import read_xmeml
+from xmemlgen import (
+    bin_,
+    clipitem,
+    crop,
+    document,
+    effect,
+    file_def,
+    file_ref,
+    filter_,
+    format_,
+    generatoritem,
+    keyframe,
+    motion,
+    one_clip,
+    param,
+    point,
+    project,
+    rate,
+    sequence,
+    sequence_ref,
+    time_remap,
+    timecode,
+    track,
+    transition,
+)
 
-RATE_25 = "<rate><timebase>25</timebase><ntsc>FALSE</ntsc></rate>"
-FILE_1 = """<file id="file-1"><name>a.mov</name><pathurl>file://localhost/D%3a/a.mov</pathurl>
-  <rate><timebase>25</timebase></rate><duration>5000</duration>
-  <timecode><string>01:00:00:00</string><frame>90000</frame></timecode>
-  <media><video><samplecharacteristics><width>1280</width><height>720</height></samplecharacteristics></video>
-  <audio><channelcount>2</channelcount></audio></media></file>"""
-FORMAT_1080 = "<format><samplecharacteristics><width>1920</width><height>1080</height></samplecharacteristics></format>"
-
-
-def clipitem(start, end, in_frame, out_frame, file='<file id="file-1"/>', extra="", tag="clipitem", name="a.mov"):
-    return (
-        f"<{tag} id='c'><name>{name}</name><start>{start}</start><end>{end}</end>"
-        f"<in>{in_frame}</in><out>{out_frame}</out>{file}{extra}</{tag}>"
-    )
-
-
-def transition(start, end):
-    return (
-        f"<transitionitem><start>{start}</start><end>{end}</end><alignment>center</alignment>"
-        f"<effect><name>Cross Dissolve</name><effectid>Cross Dissolve</effectid></effect>"
-        f"</transitionitem>"
-    )
-
-
-def track(*items, enabled="TRUE"):
-    return f"<track>{''.join(items)}<enabled>{enabled}</enabled></track>"
-
-
-def sequence(*video_tracks, audio="", rate=RATE_25, fmt=FORMAT_1080, name="cut", duration=100, attrs='id="sequence-1"'):
-    return (
-        f"<sequence {attrs}><duration>{duration}</duration>{rate}<name>{name}</name>"
-        f"<media><video>{fmt}{''.join(video_tracks)}</video><audio>{audio}</audio></media>"
-        f"</sequence>"
-    )
-
-
-def document(*sequences, version="4", bom=False) -> bytes:
-    text = (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n<xmeml version="{version}">'
-        f"{''.join(sequences)}</xmeml>"
-    )
-    return (b"\xef\xbb\xbf" if bom else b"") + text.encode()
-
-
-def one_clip_doc(extra="", start=0, end=50, in_frame=0, out_frame=50):
-    return document(sequence(track(clipitem(start, end, in_frame, out_frame, file=FILE_1, extra=extra))))
-
-
-def filter_xml(effect_id, *parameters, name="Effect"):
-    return f"<filter><effect><name>{name}</name><effectid>{effect_id}</effectid>{''.join(parameters)}</effect></filter>"
-
-
-def param(parameter_id, value="", keys=(), name=None):
-    value_xml = f"<value>{value}</value>" if value != "" else ""
-    keys_xml = "".join(f"<keyframe><when>{w}</when><value>{v}</value></keyframe>" for w, v in keys)
-    return (
-        f"<parameter><parameterid>{parameter_id}</parameterid><name>{name or parameter_id}</name>"
-        f"{value_xml}{keys_xml}</parameter>"
-    )
+# a 1280x720 file with audio, 25 fps (no <ntsc>), timecode 01:00:00:00
+FILE_1_FIELDS = {
+    "name": "a.mov",
+    "pathurl": "file://localhost/D%3a/a.mov",
+    "rate": rate(25, ntsc=None),
+    "duration": 5000,
+    "timecode": timecode("01:00:00:00", 90000),
+    "audio_channels": 2,
+}
+FILE_1 = file_def("file-1", **FILE_1_FIELDS)
+# a sequence holding nothing but its name: what the hostile files around an entity hold
+NAME_ONLY = {"id": None, "duration": None, "rate": None, "media": None}
 
 
 # --- document skeleton ----------------------------------------------------------------------
@@ -97,10 +75,10 @@ def test_unknown_version_reads_with_warning(read):
 
 
 def test_sequences_in_project_and_bin_containers_are_timelines(read):
-    inner = sequence(track(clipitem(0, 10, 0, 10, FILE_1)), name="in bin", attrs='id="s2"')
+    inner = sequence(track(clipitem(0, 10, 0, 10, FILE_1)), name="in bin", id="s2")
     data = document(
         sequence(track(clipitem(0, 20, 0, 20, FILE_1)), name="top"),
-        f"<project><name>p</name><children><bin><name>b</name><children>{inner}</children></bin></children></project>",
+        project(bin_(inner)),
     )
     assert [t.name for t in read(data)] == ["top", "in bin"]
 
@@ -109,8 +87,8 @@ def test_sequence_nested_in_clipitem_is_an_asset_not_a_timeline(read):
     nested = sequence(
         track(clipitem(0, 30, 0, 30, FILE_1)),
         name="nest",
-        attrs='id="sequence-2"',
-        fmt=FORMAT_1080.replace("1920", "1280").replace("1080<", "720<"),
+        id="sequence-2",
+        format=format_(1280, 720),
     )
     data = document(sequence(track(clipitem(0, 30, 0, 30, file=nested, name="nest"))))
     [timeline] = read(data)
@@ -122,23 +100,21 @@ def test_sequence_nested_in_clipitem_is_an_asset_not_a_timeline(read):
 @pytest.mark.parametrize(
     "ntsc, fps",
     [
-        ("<ntsc>TRUE</ntsc>", 24000 / 1001),
-        ("<ntsc>True</ntsc>", 24000 / 1001),
-        ("<ntsc>FALSE</ntsc>", 24.0),
-        ("<ntsc>False</ntsc>", 24.0),
-        ("", 24.0),
+        ("TRUE", 24000 / 1001),
+        ("True", 24000 / 1001),
+        ("FALSE", 24.0),
+        ("False", 24.0),
+        (None, 24.0),  # no <ntsc>
     ],
 )
 def test_rate_ntsc_spellings(read, ntsc, fps):
-    rate = f"<rate><timebase>24</timebase>{ntsc}</rate>"
-    [timeline] = read(document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), rate=rate)))
+    [timeline] = read(document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), rate=rate(24, ntsc))))
     assert timeline.rate.fps == pytest.approx(fps)
 
 
 def test_clip_times_are_sequence_frames_whatever_the_clip_rate(read):
     # docs/xmeml.md §2: a 30/TRUE clipitem in a 25 fps sequence keeps its numbers as is
-    clip_rate = "<rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate>"
-    [timeline] = read(one_clip_doc(extra=clip_rate, start=10, end=898, in_frame=0, out_frame=888))
+    [timeline] = read(one_clip(clipitem(10, 898, 0, 888, FILE_1, rate=rate(30, True))))
     clip = timeline.video_tracks[0].clips[0]
     assert (clip.start_frame, clip.end_frame, clip.in_frame, clip.out_frame) == (10, 898, 0, 888)
 
@@ -151,7 +127,7 @@ def test_names_keep_carriage_returns_and_may_be_empty(read):
 
 
 def test_hiero_whole_number_floats_are_frames(read):
-    [timeline] = read(one_clip_doc(in_frame="0.0", out_frame="50.0"))
+    [timeline] = read(one_clip(clipitem(0, 50, "0.0", "50.0", FILE_1)))
     assert timeline.video_tracks[0].clips[0].out_frame == 50
 
 
@@ -210,22 +186,20 @@ def test_minus_one_edges_recover_the_true_edges(tmp_path_factory, lengths, data)
                 -1 if i < len(halves) else true_end,
                 100,
                 100 + true_end - true_start,
-                FILE_1 if i == 0 else '<file id="file-1"/>',
+                FILE_1 if i == 0 else file_ref("file-1"),
             )
         )
         if i < len(halves):
             cut = start + length
             items.append(transition(cut - halves[i], cut + halves[i]))
     path = tmp_path_factory.mktemp("edges") / "t.xml"
-    path.write_bytes(document(sequence(track(*items))))
+    path.write_text(document(sequence(track(*items))), encoding="utf-8")
     clips = read_xmeml(path)[0].video_tracks[0].clips
     assert [(c.start_frame, c.end_frame) for c in clips] == expected
 
 
 def test_disabled_clip_and_track_keep_their_flags(read):
-    video = track(clipitem(0, 10, 0, 10, FILE_1, extra="<enabled>FALSE</enabled>")) + track(
-        clipitem(0, 10, 0, 10), enabled="FALSE"
-    )
+    video = track(clipitem(0, 10, 0, 10, FILE_1, enabled=False)) + track(clipitem(0, 10, 0, 10), enabled=False)
     [timeline] = read(document(sequence(video)))
     assert [t.enabled for t in timeline.video_tracks] == [True, False]
     assert [t.clips[0].enabled for t in timeline.video_tracks] == [False, True]
@@ -243,7 +217,7 @@ def test_fcp7_reversed_span_is_flipped_with_a_warning(read):
 
 
 def test_file_defined_after_its_first_reference(read):
-    video = track(clipitem(0, 10, 0, 10, '<file id="file-1"/>'), clipitem(10, 20, 0, 10, FILE_1))
+    video = track(clipitem(0, 10, 0, 10, file_ref("file-1")), clipitem(10, 20, 0, 10, FILE_1))
     [timeline] = read(document(sequence(video)))
     asset = timeline.assets["file-1"]
     assert (asset.name, asset.pathurl, asset.width_px, asset.height_px) == (
@@ -257,16 +231,15 @@ def test_file_defined_after_its_first_reference(read):
 
 
 def test_nested_sequence_defined_after_its_first_reference(read):
-    nested = sequence(track(clipitem(0, 30, 0, 30, FILE_1)), name="nest", attrs='id="sequence-2"')
-    video = track(clipitem(0, 30, 0, 30, file='<sequence id="sequence-2"/>'), clipitem(30, 60, 0, 30, file=nested))
+    nested = sequence(track(clipitem(0, 30, 0, 30, FILE_1)), name="nest", id="sequence-2")
+    video = track(clipitem(0, 30, 0, 30, sequence_ref("sequence-2")), clipitem(30, 60, 0, 30, file=nested))
     [timeline] = read(document(sequence(video)))
     assert [c.asset_id for c in timeline.video_tracks[0].clips] == ["sequence-2", "sequence-2"]
     assert timeline.assets["sequence-2"].kind is AssetKind.SEQUENCE
 
 
 def test_generatoritem_is_a_generator_asset_without_file(read):
-    effect = "<effect><name>Color</name><effectid>Color</effectid><effecttype>generator</effecttype></effect>"
-    generator = clipitem(0, 48, 86313, 86361, file="", extra=effect, tag="generatoritem", name="Color Matte")
+    generator = generatoritem(0, 48, 86313, 86361, name="Color Matte", effect=effect("Color", type="generator"))
     [timeline] = read(document(sequence(track(generator))))
     clip = timeline.video_tracks[0].clips[0]
     asset = timeline.assets[clip.asset_id]
@@ -274,10 +247,10 @@ def test_generatoritem_is_a_generator_asset_without_file(read):
 
 
 def test_still_with_twelve_hour_duration_keeps_source_frames(read):
-    still = FILE_1.replace("<duration>5000</duration>", "<duration>1080000</duration>")
+    still = file_def("file-1", **FILE_1_FIELDS | {"duration": 1080000})
     keys = [(90000, 100), (90088, 120)]
-    extra = filter_xml("basic", param("scale", 100, keys))
-    [timeline] = read(document(sequence(track(clipitem(0, 88, 90001, 90089, still, extra)))))
+    extra = motion(param("scale", 100, keys))
+    [timeline] = read(document(sequence(track(clipitem(0, 88, 90001, 90089, still, filters=extra)))))
     clip = timeline.video_tracks[0].clips[0]
     assert (clip.in_frame, clip.out_frame) == (90001, 90089)
     assert timeline.assets["file-1"].duration_frames == 1080000
@@ -285,7 +258,7 @@ def test_still_with_twelve_hour_duration_keeps_source_frames(read):
 
 
 def test_audio_tracks_are_read_with_their_file_ids(read):
-    audio = track(clipitem(0, 40, 0, 40, '<file id="file-1"/>'))
+    audio = track(clipitem(0, 40, 0, 40, file_ref("file-1")))
     [timeline] = read(document(sequence(track(clipitem(0, 40, 0, 40, FILE_1)), audio=audio)))
     assert [c.asset_id for c in timeline.audio_tracks[0].clips] == ["file-1"]
 
@@ -301,14 +274,14 @@ def test_clip_without_file_or_sequence_is_kept_with_a_warning(read):
 
 
 def test_missing_frame_size_falls_back_to_first_video_file(read):
-    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), fmt="")))
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), format="")))
     assert (timeline.width_px, timeline.height_px) == (1280, 720)
     assert any("first video file's size 1280x720" in w for w in timeline.warnings)
 
 
 def test_missing_frame_size_without_file_size_is_1080p(read):
-    bare_file = '<file id="file-1"><name>a.mxf</name></file>'
-    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, bare_file)), fmt="")))
+    bare_file = file_def("file-1", "a.mxf", duration=None, width=None)
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, bare_file)), format="")))
     assert (timeline.width_px, timeline.height_px) == (1920, 1080)
     assert any("using 1920x1080" in w for w in timeline.warnings)
 
@@ -317,98 +290,70 @@ def test_missing_frame_size_without_file_size_is_1080p(read):
 
 
 def test_basic_motion_is_matched_on_parameterid(read):
-    center = (
-        "<parameter><parameterid>center</parameterid><name>Mitte</name>"
-        "<value><horiz>-1.94149</horiz><vert>0.25</vert></value></parameter>"
-    )
-    extra = filter_xml(
-        "basic", param("scale", 93.75, name="Skalierung"), param("rotation", -31), center, name="Bewegung"
-    )
-    [timeline] = read(one_clip_doc(extra))
-    motion = timeline.video_tracks[0].clips[0].motion
-    assert (motion.scale.value, motion.rotation.value) == (93.75, -31.0)
-    assert (motion.center_x.value, motion.center_y.value) == (-1.94149, 0.25)
+    center = param("center", point(-1.94149, 0.25), name="Mitte")
+    extra = motion(param("scale", 93.75, name="Skalierung"), param("rotation", -31), center, name="Bewegung")
+    [timeline] = read(one_clip(clipitem(0, 50, 0, 50, FILE_1, filters=extra)))
+    read_back = timeline.video_tracks[0].clips[0].motion
+    assert (read_back.scale.value, read_back.rotation.value) == (93.75, -31.0)
+    assert (read_back.center_x.value, read_back.center_y.value) == (-1.94149, 0.25)
 
 
 def test_crop_sides_with_lowercase_names(read):
-    extra = filter_xml("crop", param("left", 45), param("right", 64), param("top", 41), param("bottom", 0))
-    [timeline] = read(one_clip_doc(extra))
-    crop = timeline.video_tracks[0].clips[0].crop
-    assert [crop.left.value, crop.right.value, crop.top.value, crop.bottom.value] == [45, 64, 41, 0]
+    extra = crop(param("left", 45), param("right", 64), param("top", 41), param("bottom", 0))
+    [timeline] = read(one_clip(clipitem(0, 50, 0, 50, FILE_1, filters=extra)))
+    sides = timeline.video_tracks[0].clips[0].crop
+    assert [sides.left.value, sides.right.value, sides.top.value, sides.bottom.value] == [45, 64, 41, 0]
 
 
 def test_no_filter_means_none_and_other_effects_are_ignored(read):
-    extra = filter_xml("opacity", param("opacity", 50))
-    clip = read(one_clip_doc(extra))[0].video_tracks[0].clips[0]
+    extra = filter_("opacity", param("opacity", 50))
+    clip = read(one_clip(clipitem(0, 50, 0, 50, FILE_1, filters=extra)))[0].video_tracks[0].clips[0]
     assert (clip.motion, clip.crop, clip.speed) == (None, None, 100.0)
 
 
 def test_default_valued_filters_read_as_absent(read):
     # Resolve writes default Basic Motion and Crop on every clip (docs/xmeml.md §6)
-    extra = filter_xml("basic", param("scale", 100), param("rotation", 0)) + filter_xml(
-        "crop", param("left", 0), param("right", 0)
-    )
-    clip = read(one_clip_doc(extra))[0].video_tracks[0].clips[0]
+    extra = motion(param("scale", 100), param("rotation", 0)) + crop(param("left", 0), param("right", 0))
+    clip = read(one_clip(clipitem(0, 50, 0, 50, FILE_1, filters=extra)))[0].video_tracks[0].clips[0]
     assert (clip.motion, clip.crop) == (None, None)
 
 
 def test_disabled_resolve_filter_is_ignored(read):
-    extra = filter_xml("crop", param("left", 45)).replace("<filter>", "<filter><enabled>FALSE</enabled>")
-    assert read(one_clip_doc(extra))[0].video_tracks[0].clips[0].crop is None
+    extra = crop(param("left", 45), enabled=False)
+    assert read(one_clip(clipitem(0, 50, 0, 50, FILE_1, filters=extra)))[0].video_tracks[0].clips[0].crop is None
 
 
 def test_keyframes_sorted_outside_keys_kept_static_value_kept(read):
     # Helaften opacity-style keys outside [in, out], written out of order
-    extra = filter_xml("basic", param("scale", 50, [(57, 110), (-78277, 100), (20, 105)]))
-    scale = read(one_clip_doc(extra, in_frame=9, out_frame=59))[0].video_tracks[0].clips[0].motion.scale
+    extra = motion(param("scale", 50, [(57, 110), (-78277, 100), (20, 105)]))
+    scale = read(one_clip(clipitem(0, 50, 9, 59, FILE_1, filters=extra)))[0].video_tracks[0].clips[0].motion.scale
     assert [(k.when, k.value) for k in scale.keyframes] == [(-78277, 100), (20, 105), (57, 110)]
     assert scale.value == 50
 
 
 def test_fcp7_bezier_handles_are_ignored(read):
-    key = (
-        "<keyframe><when>{w}</when><value>{v}</value><inscale>2</inscale><outscale>1</outscale>"
-        "<inbez><horiz>0.3</horiz><vert>0</vert></inbez></keyframe>"
-    )
-    parameter = (
-        "<parameter><parameterid>top</parameterid><name>top</name>"
-        + key.format(w=291, v=0)
-        + key.format(w=294, v=30)
-        + "<interpolation><name>FCPCurve</name></interpolation><value>0</value></parameter>"
-    )
-    top = read(one_clip_doc(filter_xml("crop", parameter), start=0, end=10, in_frame=291, out_frame=301))[0]
+    handles = "<inscale>2</inscale><outscale>1</outscale><inbez><horiz>0.3</horiz><vert>0</vert></inbez>"
+    keys = [keyframe(291, 0, extra=handles), keyframe(294, 30, extra=handles)]
+    # the static value after the keys and their interpolation, as FCP7 writes it
+    parameter = param("top", keys=keys, extra="<interpolation><name>FCPCurve</name></interpolation><value>0</value>")
+    top = read(one_clip(clipitem(0, 10, 291, 301, FILE_1, filters=crop(parameter))))[0]
     top_param = top.video_tracks[0].clips[0].crop.top
     assert [(k.when, k.value) for k in top_param.keyframes] == [(291, 0), (294, 30)]
     assert top_param.at(292.5) == pytest.approx(15.0)
 
 
 def test_keyframed_center_without_static_value(read):
-    keys = (
-        "<keyframe><when>1414</when><value><horiz>0</horiz><vert>0</vert></value></keyframe>"
-        "<keyframe><when>1589</when><value><horiz>0.5</horiz><vert>0.359773</vert></value></keyframe>"
-    )
-    center = f"<parameter><parameterid>center</parameterid><name>Center</name>{keys}</parameter>"
-    motion = read(one_clip_doc(filter_xml("basic", center)))[0].video_tracks[0].clips[0].motion
-    assert [(k.when, k.value) for k in motion.center_y.keyframes] == [(1414, 0), (1589, 0.359773)]
-    assert [k.value for k in motion.center_x.keyframes] == [0, 0.5]
-
-
-def remap_filter(speed, reverse="FALSE", graph=()):
-    return filter_xml(
-        "timeremap",
-        param("variablespeed", 0),
-        param("speed", speed),
-        param("reverse", reverse),
-        param("graphdict", 0, graph),
-        name="Time Remap",
-    )
+    center = param("center", keys=[(1414, point(0, 0)), (1589, point(0.5, 0.359773))], name="Center")
+    clip = read(one_clip(clipitem(0, 50, 0, 50, FILE_1, filters=motion(center))))[0].video_tracks[0].clips[0]
+    assert [(k.when, k.value) for k in clip.motion.center_y.keyframes] == [(1414, 0), (1589, 0.359773)]
+    assert [k.value for k in clip.motion.center_x.keyframes] == [0, 0.5]
 
 
 def test_time_remap_maps_in_out_and_keys_to_the_source_axis(read):
     # Helaften clipitem-10: 300 %, in/out 25..51 retimed, graphdict maps 25 -> 75
-    extra = remap_filter(300, graph=[(0, 0), (25, 75), (51, 153), (397, 1191)])
-    extra += filter_xml("basic", param("scale", 100, [(25, 100), (35, 200)]))
-    [timeline] = read(one_clip_doc(extra, start=409, end=435, in_frame=25, out_frame=51))
+    extra = time_remap(300, graph=[(0, 0), (25, 75), (51, 153), (397, 1191)])
+    extra += motion(param("scale", 100, [(25, 100), (35, 200)]))
+    [timeline] = read(one_clip(clipitem(409, 435, 25, 51, FILE_1, filters=extra)))
     clip = timeline.video_tracks[0].clips[0]
     assert (clip.speed, clip.reverse, clip.in_frame, clip.out_frame) == (300, False, 75, 153)
     # the key written at when 35 still lands on timeline frame 409 + (35 − 25) = 419
@@ -419,8 +364,8 @@ def test_time_remap_maps_in_out_and_keys_to_the_source_axis(read):
 
 def test_reversed_remap_keeps_an_ascending_source_span(read):
     # nrk/NGxx13: reverse at 20 %, graphdict 3699 -> 73.4, 3747 -> 63.8
-    extra = remap_filter(20, "TRUE", [(0, 814.2), (3699, 73.3999), (3747, 63.7999), (4061, 1.1999)])
-    [timeline] = read(one_clip_doc(extra, start=8, end=56, in_frame=3699, out_frame=3747))
+    extra = time_remap(20, True, [(0, 814.2), (3699, 73.3999), (3747, 63.7999), (4061, 1.1999)])
+    [timeline] = read(one_clip(clipitem(8, 56, 3699, 3747, FILE_1, filters=extra)))
     clip = timeline.video_tracks[0].clips[0]
     assert (clip.reverse, clip.speed, clip.in_frame, clip.out_frame) == (True, 20, 64, 74)
 
@@ -435,8 +380,9 @@ def test_reversed_remap_keeps_an_ascending_source_span(read):
 def test_remapped_keys_land_on_start_plus_when_minus_in(tmp_path_factory, speed, in_frame, length, key_offset):
     """Invariant: whatever the speed, a key written at `when` acts at timeline start + (when − in)."""
     path = tmp_path_factory.mktemp("remap") / "t.xml"
-    extra = remap_filter(speed) + filter_xml("basic", param("rotation", 0, [(in_frame + key_offset, 7)]))
-    path.write_bytes(one_clip_doc(extra, start=100, end=100 + length, in_frame=in_frame, out_frame=in_frame + length))
+    extra = time_remap(speed) + motion(param("rotation", 0, [(in_frame + key_offset, 7)]))
+    clip = clipitem(100, 100 + length, in_frame, in_frame + length, FILE_1, filters=extra)
+    path.write_text(one_clip(clip), encoding="utf-8")
     clip = read_xmeml(path)[0].video_tracks[0].clips[0]
     [key] = clip.motion.rotation.keyframes
     assert clip.source_frame(100 + key_offset) == pytest.approx(key.when)
@@ -446,7 +392,7 @@ def test_remapped_keys_land_on_start_plus_when_minus_in(tmp_path_factory, speed,
 @given(keys=st.lists(st.tuples(st.integers(-100, 1000), st.integers(0, 100)), min_size=1, max_size=8))
 def test_keyframes_read_back_sorted_and_complete(tmp_path_factory, keys):
     path = tmp_path_factory.mktemp("keys") / "t.xml"
-    path.write_bytes(one_clip_doc(filter_xml("crop", param("left", 0, keys))))
+    path.write_text(one_clip(clipitem(0, 50, 0, 50, FILE_1, filters=crop(param("left", 0, keys)))), encoding="utf-8")
     left = read_xmeml(path)[0].video_tracks[0].clips[0].crop.left
     whens = [k.when for k in left.keyframes]
     assert whens == sorted(whens)
@@ -476,31 +422,31 @@ def test_error_for_non_finite_effect_value(read, value, shown):
         match=rf"filter/effect/parameter/value \(line \d+\): expected a number, "
         rf"got {shown}$",
     ):
-        read(one_clip_doc(filter_xml("basic", param("scale", value))))
+        read(one_clip(clipitem(0, 50, 0, 50, FILE_1, filters=motion(param("scale", value)))))
 
 
 def test_error_for_undefined_file_id(read):
     with pytest.raises(
         XmemlError, match=r"clipitem/file \(line \d+\): references file id 'file-9' that is not defined"
     ):
-        read(document(sequence(track(clipitem(0, 10, 0, 10, '<file id="file-9"/>')))))
+        read(document(sequence(track(clipitem(0, 10, 0, 10, file_ref("file-9"))))))
 
 
 def test_error_for_undefined_sequence_id(read):
     with pytest.raises(XmemlError, match="references sequence id 'sequence-7' that is not defined"):
-        read(document(sequence(track(clipitem(0, 10, 0, 10, '<sequence id="sequence-7"/>')))))
+        read(document(sequence(track(clipitem(0, 10, 0, 10, sequence_ref("sequence-7"))))))
 
 
 def test_error_for_nested_sequence_containing_itself(read):
-    inner = sequence(track(clipitem(0, 5, 0, 5, '<sequence id="sequence-3"/>')), attrs='id="sequence-3"')
+    inner = sequence(track(clipitem(0, 5, 0, 5, sequence_ref("sequence-3"))), id="sequence-3")
     data = document(sequence(track(clipitem(0, 5, 0, 5, inner))))
     with pytest.raises(XmemlError, match=r"nested sequence 'sequence-3' contains itself$"):
         read(data)
 
 
 def test_error_for_nested_cycle_through_another_sequence(read):
-    four = sequence(track(clipitem(0, 5, 0, 5, '<sequence id="sequence-3"/>')), attrs='id="sequence-4"')
-    three = sequence(track(clipitem(0, 5, 0, 5, four)), attrs='id="sequence-3"')
+    four = sequence(track(clipitem(0, 5, 0, 5, sequence_ref("sequence-3"))), id="sequence-4")
+    three = sequence(track(clipitem(0, 5, 0, 5, four)), id="sequence-3")
     data = document(sequence(track(clipitem(0, 5, 0, 5, three))))
     with pytest.raises(XmemlError, match=r"nested sequence 'sequence-3' contains itself via sequence-4$"):
         read(data)
@@ -508,13 +454,12 @@ def test_error_for_nested_cycle_through_another_sequence(read):
 
 @pytest.mark.parametrize("timebase", ["0", "-25", "29.97", "abc"])
 def test_error_for_bad_timebase(read, timebase):
-    rate = f"<rate><timebase>{timebase}</timebase></rate>"
     with pytest.raises(
         XmemlError,
         match=rf"rate/timebase \(line \d+\): timebase must be a positive integer, "
         rf"got '{timebase}'",
     ):
-        read(document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), rate=rate)))
+        read(document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), rate=rate(timebase, ntsc=None))))
 
 
 def test_error_for_missing_rate(read):
@@ -533,13 +478,13 @@ def test_error_for_both_edges_minus_one_without_transition(read):
 
 
 def test_error_for_missing_start(read):
-    clip = clipitem(0, 10, 0, 10, FILE_1).replace("<start>0</start>", "")
+    clip = clipitem(None, 10, 0, 10, FILE_1)  # no <start>
     with pytest.raises(XmemlError, match=r"clipitem/start \(line \d+\): clipitem has no <start>"):
         read(document(sequence(track(clip))))
 
 
 def test_error_for_file_without_sequence(read):
-    data = b'<?xml version="1.0"?><!DOCTYPE xmeml><xmeml version="4"><project><name>p</name></project></xmeml>'
+    data = document(project(), encoding=None, sep="")  # all on line 1
     with pytest.raises(XmemlError, match=r"t\.xml: xmeml \(line 1\): holds no <sequence>"):
         read(data)
 
@@ -575,7 +520,7 @@ def test_error_for_missing_file(tmp_path):
 
 def test_error_messages_are_one_line(read):
     with pytest.raises(XmemlError) as caught:
-        read(document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), rate="<rate><timebase>a\nb</timebase></rate>")))
+        read(document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), rate=rate("a\nb", ntsc=None))))
     assert "\n" not in str(caught.value) and "'a\\nb'" in str(caught.value)
 
 
@@ -585,10 +530,8 @@ def test_error_messages_are_one_line(read):
 def test_xxe_local_file_is_refused_without_reading_it(read, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET")
-    data = (
-        f'<?xml version="1.0"?><!DOCTYPE xmeml [<!ENTITY xxe SYSTEM "file://{secret}">]>'
-        f'<xmeml version="4"><sequence><name>&xxe;</name></sequence></xmeml>'
-    )
+    doctype = f'<!DOCTYPE xmeml [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+    data = document(sequence(name="&xxe;", **NAME_ONLY), encoding=None, doctype=doctype, sep="")
     with pytest.raises(XmemlError, match=r"DOCTYPE: declares entities \('xxe'\)") as caught:
         read(data)
     assert "TOP-SECRET" not in str(caught.value)
@@ -596,10 +539,8 @@ def test_xxe_local_file_is_refused_without_reading_it(read, tmp_path):
 
 def test_billion_laughs_is_refused(read):
     levels = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
-    data = (
-        f'<?xml version="1.0"?><!DOCTYPE xmeml [<!ENTITY l0 "lol">{levels}]>'
-        f'<xmeml version="4"><sequence><name>&l9;</name></sequence></xmeml>'
-    )
+    doctype = f'<!DOCTYPE xmeml [<!ENTITY l0 "lol">{levels}]>'
+    data = document(sequence(name="&l9;", **NAME_ONLY), encoding=None, doctype=doctype, sep="")
     # libxml2 stops the expansion itself before our DOCTYPE check; told in the same terms
     with pytest.raises(
         XmemlError,
@@ -634,10 +575,8 @@ def http_requests():
 
 def test_external_entity_on_a_url_is_never_fetched(read, http_requests):
     base, seen = http_requests
-    data = (
-        f'<?xml version="1.0"?><!DOCTYPE xmeml [<!ENTITY % ext SYSTEM "{base}/x.dtd"> %ext;]>'
-        f'<xmeml version="4"><sequence><name>&leak;</name></sequence></xmeml>'
-    )
+    doctype = f'<!DOCTYPE xmeml [<!ENTITY % ext SYSTEM "{base}/x.dtd"> %ext;]>'
+    data = document(sequence(name="&leak;", **NAME_ONLY), encoding=None, doctype=doctype, sep="")
     with pytest.raises(XmemlError, match="declares entities"):
         read(data)
     assert seen == []
@@ -645,8 +584,8 @@ def test_external_entity_on_a_url_is_never_fetched(read, http_requests):
 
 def test_external_dtd_is_not_loaded_and_a_plain_file_still_reads(read, http_requests):
     base, seen = http_requests
-    data = document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)))).replace(
-        b"<!DOCTYPE xmeml>", f'<!DOCTYPE xmeml SYSTEM "{base}/xmeml.dtd">'.encode()
+    data = document(
+        sequence(track(clipitem(0, 5, 0, 5, FILE_1))), doctype=f'<!DOCTYPE xmeml SYSTEM "{base}/xmeml.dtd">'
     )
     assert read(data)[0].video_tracks[0].clips[0].end_frame == 5
     assert seen == []
@@ -655,17 +594,15 @@ def test_external_dtd_is_not_loaded_and_a_plain_file_still_reads(read, http_requ
 def test_entity_from_an_external_dtd_file_is_not_expanded(read, tmp_path):
     dtd = tmp_path / "x.dtd"
     dtd.write_text('<!ENTITY leak "LEAKED">')
-    data = (
-        f'<?xml version="1.0"?><!DOCTYPE xmeml SYSTEM "file://{dtd}">'
-        f'<xmeml version="4"><sequence><name>&leak;</name></sequence></xmeml>'
-    )
+    doctype = f'<!DOCTYPE xmeml SYSTEM "file://{dtd}">'
+    data = document(sequence(name="&leak;", **NAME_ONLY), encoding=None, doctype=doctype, sep="")
     with pytest.raises(XmemlError, match=r"uses entity 'leak' from an external DTD") as caught:
         read(data)
     assert "LEAKED" not in str(caught.value)
 
 
 def test_deep_nesting_is_a_clear_error(read):
-    data = b"<xmeml version='4'>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</xmeml>"
+    data = document("<a>" * 5000 + "</a>" * 5000, declaration=None, doctype=None, sep="")
     with pytest.raises(
         XmemlError,
         match=r"t\.xml: document \(line 1\): elements nested deeper than 256 levels, "
@@ -675,13 +612,14 @@ def test_deep_nesting_is_a_clear_error(read):
 
 
 def test_latin1_declaration_reads(read):
-    data = document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)), name="bl\xe5"))
-    data = data.decode().replace("UTF-8", "ISO-8859-1").encode("latin-1")
+    data = document(
+        sequence(track(clipitem(0, 5, 0, 5, FILE_1)), name="bl\xe5"), encoding="ISO-8859-1", codec="latin-1"
+    )
     assert read(data)[0].name == "blå"
 
 
 def test_unsupported_encoding_is_a_clear_error(read):
-    data = document(sequence(track(clipitem(0, 5, 0, 5, FILE_1)))).replace(b"UTF-8", b"x-klingon")
+    data = document(sequence(track(clipitem(0, 5, 0, 5, FILE_1))), encoding="x-klingon")
     with pytest.raises(XmemlError, match="not well-formed XML .*Unsupported encoding"):
         read(data)
 

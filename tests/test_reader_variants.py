@@ -12,76 +12,29 @@ import pytest
 from multitrack.errors import XmemlError
 from multitrack.features.frames import timeline_frames
 from multitrack.timeline.model import AssetKind, Rate
+from xmemlgen import (
+    angle,
+    bin_,
+    clipitem,
+    document,
+    file_def,
+    file_ref,
+    generatoritem,
+    master_clip,
+    motion,
+    multiclip,
+    multiclip_ref,
+    param,
+    point,
+    rate,
+    sequence,
+    sequence_ref,
+    timecode,
+    track,
+    transition,
+)
 
-RATE_25 = "<rate><timebase>25</timebase><ntsc>FALSE</ntsc></rate>"
-SIZE_1080 = "<samplecharacteristics><width>1920</width><height>1080</height></samplecharacteristics>"
-FORMAT_1080 = f"<format>{SIZE_1080}</format>"
-
-
-def file_def(ident="file-1", width=1280, height=720, extra=""):
-    size = (
-        (
-            f"<media><video><samplecharacteristics><width>{width}</width><height>{height}</height>"
-            f"</samplecharacteristics></video></media>"
-        )
-        if width
-        else ""
-    )
-    return f'<file id="{ident}"><name>{ident}.mov</name><duration>5000</duration>{extra}{size}</file>'
-
-
-def file_ref(ident="file-1"):
-    return f'<file id="{ident}"/>'
-
-
-def clipitem(start, end, in_frame, out_frame, file=None, extra="", tag="clipitem", name="a.mov", ident="c"):
-    file = file_def() if file is None else file
-    return (
-        f"<{tag} id='{ident}'><name>{name}</name><start>{start}</start><end>{end}</end>"
-        f"<in>{in_frame}</in><out>{out_frame}</out>{file}{extra}</{tag}>"
-    )
-
-
-def transition(start, end, alignment="center"):
-    return (
-        f"<transitionitem><start>{start}</start><end>{end}</end><alignment>{alignment}</alignment>"
-        f"<effect><name>Cross Dissolve</name><effectid>Cross Dissolve</effectid></effect></transitionitem>"
-    )
-
-
-def track(*items, enabled="<enabled>TRUE</enabled>"):
-    return f"<track>{''.join(items)}{enabled}</track>"
-
-
-def sequence(
-    *video_tracks,
-    audio="",
-    rate=RATE_25,
-    fmt=FORMAT_1080,
-    name="cut",
-    duration="100",
-    ident="sequence-1",
-    media=None,
-    extra="",
-):
-    duration_xml = f"<duration>{duration}</duration>" if duration is not None else ""
-    if media is None:
-        media = f"<media><video>{fmt}{''.join(video_tracks)}</video><audio>{audio}</audio></media>"
-    return f'<sequence id="{ident}">{duration_xml}{rate}<name>{name}</name>{extra}{media}</sequence>'
-
-
-def document(*body, version="4", doctype="<!DOCTYPE xmeml>", encoding="UTF-8") -> str:
-    return f'<?xml version="1.0" encoding="{encoding}"?>\n{doctype}\n<xmeml version="{version}">{"".join(body)}</xmeml>'
-
-
-def motion_filter(*parameters):
-    return f"<filter><effect><name>Basic Motion</name><effectid>basic</effectid>{''.join(parameters)}</effect></filter>"
-
-
-def param(parameter_id, value=None, keys=()):
-    value_xml = f"<value>{value}</value>" if value is not None else ""
-    keys_xml = "".join(f"<keyframe><when>{w}</when><value>{v}</value></keyframe>" for w, v in keys)
-    return f"<parameter><parameterid>{parameter_id}</parameterid>{value_xml}{keys_xml}</parameter>"
+FILE_1 = file_def()  # file-1.mov, 1280x720, 5000 frames, no rate
 
 
 def spans(timeline, track_index=0):
@@ -94,27 +47,23 @@ def spans(timeline, track_index=0):
 def test_file_defined_later_in_another_sequence(read):
     # docs/xmeml.md §5: collect all ids first, wherever they sit
     first = sequence(track(clipitem(0, 10, 0, 10, file_ref("file-9"))), name="A")
-    second = sequence(track(clipitem(0, 10, 0, 10, file_def("file-9", 640, 360))), name="B", ident="s2")
-    bin_xml = f"<bin><name>b</name><children>{second}</children></bin>"
-    timeline_a, timeline_b = read(document(first, bin_xml))
+    second = sequence(track(clipitem(0, 10, 0, 10, file_def("file-9", width=640, height=360))), name="B", id="s2")
+    timeline_a, timeline_b = read(document(first, bin_(second)))
     asset = timeline_a.assets["file-9"]
     assert (asset.width_px, asset.height_px) == (640, 360)
     assert timeline_b.assets["file-9"] == asset
 
 
 def test_file_defined_in_a_bin_master_clip(read):
-    master = (
-        f"<bin><name>b</name><children><clip id='m1'><name>m</name><media><video><track>"
-        f"{clipitem(0, 10, 0, 10, file_def('file-4', 720, 576))}</track></video></media></clip>"
-        f"</children></bin>"
-    )
+    clip = clipitem(0, 10, 0, 10, file_def("file-4", width=720, height=576))
+    master = bin_(master_clip(track(clip, enabled=None), id="m1", name="m"))
     [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, file_ref("file-4")))), master))
     assert timeline.assets["file-4"].width_px == 720
 
 
 def test_file_without_media_size_uses_the_sequence_size_and_is_counted(read):
     # DESIGN.md §2: where the media size is unknown the sequence size stands in, counted
-    clip = clipitem(0, 10, 0, 10, file_def("file-1", width=None), extra=motion_filter(param("scale", 50)))
+    clip = clipitem(0, 10, 0, 10, file_def("file-1", width=None), filters=motion(param("scale", 50, name=None)))
     [timeline] = read(document(sequence(track(clip))))
     assert timeline.assets["file-1"].width_px is None
     frames = timeline_frames(timeline)
@@ -124,7 +73,7 @@ def test_file_without_media_size_uses_the_sequence_size_and_is_counted(read):
 
 def test_partial_file_definition_before_the_full_one(read):
     # A tool that repeats <name> in a reference must not hide the size given later
-    partial = '<file id="file-1"><name>file-1.mov</name></file>'
+    partial = file_def("file-1", duration=None, width=None)  # <file id><name>file-1.mov</name></file>
     video = track(clipitem(0, 10, 0, 10, partial), clipitem(10, 20, 0, 10, file_def()))
     [timeline] = read(document(sequence(video)))
     assert timeline.assets["file-1"].width_px == 1280
@@ -132,14 +81,15 @@ def test_partial_file_definition_before_the_full_one(read):
 
 def test_duplicate_file_ids_keep_the_first_definition(read):
     video = track(
-        clipitem(0, 10, 0, 10, file_def("file-1", 1280, 720)), clipitem(10, 20, 0, 10, file_def("file-1", 640, 360))
+        clipitem(0, 10, 0, 10, file_def("file-1", width=1280, height=720)),
+        clipitem(10, 20, 0, 10, file_def("file-1", width=640, height=360)),
     )
     [timeline] = read(document(sequence(video)))
     assert timeline.assets["file-1"].width_px == 1280
 
 
 def test_duplicate_clipitem_ids_are_separate_clips(read):
-    video = track(clipitem(0, 10, 0, 10, ident="clipitem-1"), clipitem(10, 20, 0, 10, file_ref(), ident="clipitem-1"))
+    video = track(clipitem(0, 10, 0, 10, FILE_1, id="clipitem-1"), clipitem(10, 20, 0, 10, file_ref(), id="clipitem-1"))
     [timeline] = read(document(sequence(video)))
     assert spans(timeline) == [(0, 10), (10, 20)]
 
@@ -149,11 +99,7 @@ def test_duplicate_clipitem_ids_are_separate_clips(read):
 
 def test_rate_missing_on_clip_and_file_uses_sequence_frames(read):
     # docs/xmeml.md §2: clip times are sequence frames whatever the clip or file declares
-    [timeline] = read(
-        document(
-            sequence(track(clipitem(5, 30, 100, 125)), rate="<rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate>")
-        )
-    )
+    [timeline] = read(document(sequence(track(clipitem(5, 30, 100, 125, FILE_1)), rate=rate(30, True))))
     clip = timeline.video_tracks[0].clips[0]
     assert (clip.start_frame, clip.end_frame, clip.in_frame) == (5, 30, 100)
     assert timeline.rate == Rate(30, True) and timeline.assets["file-1"].rate is None
@@ -172,52 +118,47 @@ def test_rate_missing_on_clip_and_file_uses_sequence_frames(read):
     ],
 )
 def test_ntsc_casing_and_whitespace(read, ntsc, expected):
-    rate = f"<rate><timebase>30</timebase><ntsc>{ntsc}</ntsc></rate>"
-    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10)), rate=rate)))
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), rate=rate(30, ntsc))))
     assert timeline.rate == Rate(30, expected)
 
 
 def test_empty_ntsc_reads_like_a_missing_one(read):
-    rate = "<rate><timebase>25</timebase><ntsc/></rate>"
-    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10)), rate=rate)))
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), rate=rate(25, ntsc=""))))  # <ntsc/>
     assert timeline.rate == Rate(25, False)
 
 
 def test_sequence_rate_only_in_its_timecode(read):
     # FCP7 timecode blocks carry the sequence's own rate (docs/xmeml.md §1: sequence children)
-    timecode = (
-        "<timecode><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate>"
-        "<string>01:00:00:00</string><frame>86400</frame><displayformat>NDF</displayformat></timecode>"
-    )
-    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10)), rate="", extra=timecode)))
+    own = timecode("01:00:00:00", 86400, rate=rate(24, True), displayformat="NDF")
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), rate="", timecode=own)))
     assert timeline.rate == Rate(24, True)
     assert timeline.timecode_frame == 86400
     assert any("<rate>" in w and "timecode" in w for w in timeline.warnings)
 
 
 def test_sequence_timecode_with_only_a_string(read):
-    timecode = "<timecode><string>10:00:00:00</string></timecode>"
-    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10)), extra=timecode)))
+    string_only = timecode("10:00:00:00")
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), timecode=string_only)))
     assert (timeline.timecode_frame, spans(timeline)) == (0, [(0, 10)])
 
 
 def test_sequence_without_any_rate_is_a_clean_error(read):
     with pytest.raises(XmemlError, match=r"t\.xml: sequence/rate \(line \d+\): sequence has no <rate>$"):
-        read(document(sequence(track(clipitem(0, 10, 0, 10)), rate="")))
+        read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), rate="")))
 
 
 # --- -1 edges and transitions (docs/xmeml.md §4) ---------------------------------------------
 
 
 def test_minus_one_edges_at_fades_from_and_to_black(read):
-    video = track(transition(0, 12, "start-black"), clipitem(-1, -1, 0, 60), transition(50, 60, "end-black"))
+    video = track(transition(0, 12, "start-black"), clipitem(-1, -1, 0, 60, FILE_1), transition(50, 60, "end-black"))
     [timeline] = read(document(sequence(video)))
     assert spans(timeline) == [(0, 60)]
 
 
 def test_minus_one_on_both_sides_of_two_transitions(read):
     video = track(
-        clipitem(0, -1, 0, 30),
+        clipitem(0, -1, 0, 30, FILE_1),
         transition(20, 30),
         clipitem(-1, -1, 5, 35, file_ref()),
         transition(45, 55),
@@ -231,14 +172,14 @@ def test_minus_one_on_both_sides_of_two_transitions(read):
 
 
 def test_enabled_missing_on_clip_and_track_means_enabled(read):
-    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10), enabled=""))))
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1), enabled=None))))
     assert timeline.video_tracks[0].enabled and timeline.video_tracks[0].clips[0].enabled
     assert timeline_frames(timeline).active[:10, 0].tolist() == [1] * 10
 
 
 def test_tracks_with_zero_clips(read):
-    locked_empty = track(enabled="<enabled>TRUE</enabled><locked>FALSE</locked>")
-    video = "<track/>" + track(clipitem(0, 10, 0, 10)) + locked_empty
+    locked_empty = track(enabled=True, locked=False)
+    video = track(enabled=None) + track(clipitem(0, 10, 0, 10, FILE_1)) + locked_empty  # <track/>, ..., ...
     [timeline] = read(document(sequence(video, duration="20")))
     assert [len(t.clips) for t in timeline.video_tracks] == [0, 1, 0]
     frames = timeline_frames(timeline)
@@ -247,7 +188,7 @@ def test_tracks_with_zero_clips(read):
 
 def test_audio_only_sequence(read):
     audio = track(clipitem(0, 40, 0, 40, file_def("file-1", width=None)))
-    [timeline] = read(document(sequence(audio=audio, fmt="", duration="40")))
+    [timeline] = read(document(sequence(audio=audio, format="", duration="40")))
     assert (timeline.video_tracks, len(timeline.audio_tracks)) == ([], 1)
     assert (timeline.width_px, timeline.height_px) == (1920, 1080)
     frames = timeline_frames(timeline)
@@ -263,7 +204,7 @@ def test_sequence_without_media(read):
 def test_audio_clip_that_cannot_be_placed_does_not_refuse_the_video(read):
     # Audio never reaches the frame table (DESIGN.md §2); both -1 without a transition
     audio = track(clipitem(-1, -1, 0, 40, file_ref()))
-    [timeline] = read(document(sequence(track(clipitem(0, 40, 0, 40)), audio=audio)))
+    [timeline] = read(document(sequence(track(clipitem(0, 40, 0, 40, FILE_1)), audio=audio)))
     assert spans(timeline) == [(0, 40)]
     assert timeline.audio_tracks[0].clips == []
     assert any(
@@ -274,12 +215,12 @@ def test_audio_clip_that_cannot_be_placed_does_not_refuse_the_video(read):
 
 def test_unreadable_video_clip_still_refuses_the_file(read):
     with pytest.raises(XmemlError, match=r"video/track/clipitem \(line \d+\): start and end are both -1"):
-        read(document(sequence(track(clipitem(-1, -1, 0, 40)))))
+        read(document(sequence(track(clipitem(-1, -1, 0, 40, FILE_1)))))
 
 
 def test_audio_clip_with_an_undefined_file_is_dropped(read):
     audio = track(clipitem(0, 40, 0, 40, file_ref("file-404")), clipitem(40, 80, 0, 40, file_ref()))
-    [timeline] = read(document(sequence(track(clipitem(0, 40, 0, 40)), audio=audio)))
+    [timeline] = read(document(sequence(track(clipitem(0, 40, 0, 40, FILE_1)), audio=audio)))
     assert [c.asset_id for c in timeline.audio_tracks[0].clips] == ["file-1"]
     assert any("references file id 'file-404' that is not defined" in w for w in timeline.warnings)
 
@@ -288,32 +229,35 @@ def test_audio_clip_with_an_undefined_file_is_dropped(read):
 
 
 def test_generatoritem_with_no_effect(read):
-    generator = clipitem(0, 48, 0, 48, file="", tag="generatoritem", name="Slug")
+    generator = generatoritem(0, 48, 0, 48, name="Slug")
     [timeline] = read(document(sequence(track(generator))))
     asset = timeline.assets[timeline.video_tracks[0].clips[0].asset_id]
     assert (asset.kind, asset.name) == (AssetKind.GENERATOR, "Slug")
     assert timeline_frames(timeline).active[:48, 0].sum() == 48
 
 
-def multiclip(ident, active_angle, angles=("file-1", "file-2")):
-    """An FCP7 multicam clip: one `<angle>` per camera, each a clip holding its file."""
-    angle_xml = "".join(
-        f"<angle><name>cam {n}</name><activevideoangle>{'TRUE' if n == active_angle else 'FALSE'}"
-        f"</activevideoangle><clip id='{ident}-{n}'><name>cam {n}</name><media><video><track>"
-        f"{clipitem(0, 500, 0, 500, file_def(file_id, 1280 * n, 720 * n))}</track></video></media></clip></angle>"
-        for n, file_id in enumerate(angles, start=1)
-    )
-    return (
-        f"<multiclip id='{ident}'><name>mc</name><collapsed>TRUE</collapsed><synctype>1</synctype>"
-        f"{angle_xml}</multiclip>"
-    )
+def two_cameras(active_angle):
+    """An FCP7 multicam clip: one `<angle>` per camera n, each a clip holding file-n of (1280n)x(720n)."""
+    angles = [
+        angle(
+            master_clip(
+                track(clipitem(0, 500, 0, 500, file_def(f"file-{n}", width=1280 * n, height=720 * n)), enabled=None),
+                id=f"multiclip-1-{n}",
+                name=f"cam {n}",
+            ),
+            name=f"cam {n}",
+            active=n == active_angle,
+        )
+        for n in (1, 2)
+    ]
+    return multiclip(*angles, id="multiclip-1")
 
 
 def test_multiclip_asset_is_the_active_video_angle(read):
     # FCP7 multicam: each cut shows one angle; angle n's file is (1280n)x(720n)
     video = track(
-        clipitem(0, 20, 0, 20, file=multiclip("multiclip-1", 1)),
-        clipitem(20, 40, 20, 40, file=multiclip("multiclip-1", 2)),
+        clipitem(0, 20, 0, 20, file=two_cameras(1)),
+        clipitem(20, 40, 20, 40, file=two_cameras(2)),
     )
     [timeline] = read(document(sequence(video)))
     assert [c.asset_id for c in timeline.video_tracks[0].clips] == ["file-1", "file-2"]
@@ -325,8 +269,8 @@ def test_multiclip_asset_is_the_active_video_angle(read):
 
 def test_multiclip_without_an_active_angle_is_the_asset_itself(read):
     video = track(
-        clipitem(0, 20, 0, 20, file=multiclip("multiclip-1", active_angle=0)),
-        clipitem(20, 40, 20, 40, file="<multiclip id='multiclip-1'/>"),
+        clipitem(0, 20, 0, 20, file=two_cameras(active_angle=0)),
+        clipitem(20, 40, 20, 40, file=multiclip_ref("multiclip-1")),
     )
     [timeline] = read(document(sequence(video)))
     assert [c.asset_id for c in timeline.video_tracks[0].clips] == ["multiclip-1", "multiclip-1"]
@@ -341,7 +285,7 @@ def test_linkclipref_and_ppro_ticks_are_ignored(read):
         "<link><linkclipref>clipitem-2</linkclipref><mediatype>audio</mediatype><trackindex>1</trackindex>"
         "<clipindex>1</clipindex></link>"
     )
-    [timeline] = read(document(sequence(track(clipitem(0, 10, 250, 260, extra=extra)))))
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 250, 260, FILE_1, extra=extra)))))
     assert timeline.video_tracks[0].clips[0].in_frame == 250
 
 
@@ -349,68 +293,60 @@ def test_linkclipref_and_ppro_ticks_are_ignored(read):
 
 
 def test_keyframes_all_before_the_clip_hold_the_last_value(read):
-    clip = clipitem(0, 10, 500, 510, extra=motion_filter(param("scale", 80, [(-1000, 100), (5, 200)])))
+    clip = clipitem(0, 10, 500, 510, FILE_1, filters=motion(param("scale", 80, [(-1000, 100), (5, 200)], name=None)))
     [timeline] = read(document(sequence(track(clip))))
     assert timeline_frames(timeline).values[:10, 0, 0] == pytest.approx([200 * 1280 / 1920 / 100] * 10)
 
 
 def test_keyframes_all_after_the_clip_hold_the_first_value(read):
-    clip = clipitem(0, 10, 0, 10, extra=motion_filter(param("scale", 80, [(900, 150), (1000, 10)])))
+    clip = clipitem(0, 10, 0, 10, FILE_1, filters=motion(param("scale", 80, [(900, 150), (1000, 10)], name=None)))
     [timeline] = read(document(sequence(track(clip))))
     assert timeline_frames(timeline).values[:10, 0, 0] == pytest.approx([150 * 1280 / 1920 / 100] * 10)
 
 
-def center(value_xml="", keys=()):
-    keys_xml = "".join(f"<keyframe><when>{w}</when><value>{v}</value></keyframe>" for w, v in keys)
-    return f"<parameter><parameterid>center</parameterid><name>Center</name>{value_xml}{keys_xml}</parameter>"
-
-
 def test_center_static_value_missing_vert_is_ignored_when_keyed(read):
     # docs/xmeml.md §7: with keyframes the static value is unreliable, so a broken one is not fatal
-    keyed = center(
-        "<value><horiz>0.1</horiz></value>",
-        [(0, "<horiz>0.25</horiz><vert>0</vert>"), (10, "<horiz>0.25</horiz><vert>0.5</vert>")],
-    )
-    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, extra=motion_filter(keyed))))))
-    motion = timeline.video_tracks[0].clips[0].motion
-    assert (motion.center_x.at(5), motion.center_y.at(5)) == (0.25, 0.25)
+    keyed = param("center", point(0.1, None), [(0, point(0.25, 0)), (10, point(0.25, 0.5))], name="Center")
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1, filters=motion(keyed))))))
+    read_back = timeline.video_tracks[0].clips[0].motion
+    assert (read_back.center_x.at(5), read_back.center_y.at(5)) == (0.25, 0.25)
 
 
 def test_scale_static_value_unreadable_beside_keys_is_ignored(read):
-    scale = param("scale", "n/a", [(0, 100), (10, 200)])
-    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, extra=motion_filter(scale))))))
+    scale = param("scale", "n/a", [(0, 100), (10, 200)], name=None)
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1, filters=motion(scale))))))
     assert timeline.video_tracks[0].clips[0].motion.scale.at(5) == 150
 
 
 def test_center_missing_vert_without_keys_is_a_clean_error(read):
-    broken = center("<value><horiz>0.1</horiz></value>")
+    broken = param("center", point(0.1, None), name="Center")  # no <vert>
     with pytest.raises(
         XmemlError,
         match=r"t\.xml: .*clipitem/filter/effect/parameter/value \(line \d+\): "
         r"expected <horiz> and <vert>",
     ):
-        read(document(sequence(track(clipitem(0, 10, 0, 10, extra=motion_filter(broken))))))
+        read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1, filters=motion(broken))))))
 
 
 def test_center_key_missing_horiz_is_a_clean_error(read):
-    broken = center(keys=[(0, "<vert>0.5</vert>")])
+    broken = param("center", keys=[(0, point(None, 0.5))], name="Center")  # no <horiz>
     with pytest.raises(XmemlError, match=r"keyframe/value \(line \d+\): expected <horiz> and <vert>"):
-        read(document(sequence(track(clipitem(0, 10, 0, 10, extra=motion_filter(broken))))))
+        read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1, filters=motion(broken))))))
 
 
 # --- nested sequences ------------------------------------------------------------------------
 
 
 def test_nested_sequence_referenced_twice_and_from_two_timelines(read):
-    nested = sequence(track(clipitem(0, 30, 0, 30)), name="nest", ident="sequence-2")
+    nested = sequence(track(clipitem(0, 30, 0, 30, FILE_1)), name="nest", id="sequence-2")
     first = sequence(
         track(
             clipitem(0, 30, 0, 30, file=nested, name="nest"),
-            clipitem(30, 60, 0, 30, file="<sequence id='sequence-2'/>"),
+            clipitem(30, 60, 0, 30, file=sequence_ref("sequence-2")),
         ),
         name="A",
     )
-    second = sequence(track(clipitem(0, 30, 0, 30, file="<sequence id='sequence-2'/>")), name="B", ident="s3")
+    second = sequence(track(clipitem(0, 30, 0, 30, file=sequence_ref("sequence-2"))), name="B", id="s3")
     timeline_a, timeline_b = read(document(first, second))
     assert [c.asset_id for c in timeline_a.video_tracks[0].clips] == ["sequence-2", "sequence-2"]
     assert timeline_b.assets["sequence-2"].kind is AssetKind.SEQUENCE
@@ -421,31 +357,28 @@ def test_nested_sequence_referenced_twice_and_from_two_timelines(read):
 
 
 def test_huge_sequence_duration_is_refused_by_the_frame_limit(read):
-    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10)), duration=str(10**15))))
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), duration=str(10**15))))
     with pytest.raises(XmemlError, match=r"exceeds the limit of 2160000 frames \(--max-frames\)$"):
         timeline_frames(timeline, source="t.xml")
 
 
 def test_huge_clip_end_is_refused_by_the_frame_limit(read):
-    [timeline] = read(document(sequence(track(clipitem(0, 10**30, 0, 10**30)))))
+    [timeline] = read(document(sequence(track(clipitem(0, 10**30, 0, 10**30, FILE_1)))))
     with pytest.raises(XmemlError, match=r"exceeds the limit"):
         timeline_frames(timeline, source="t.xml")
 
 
 def test_overflowing_float_frame_is_a_clean_error(read):
     with pytest.raises(XmemlError, match=r"sequence/duration \(line \d+\): expected an integer frame, got '1e400'$"):
-        read(document(sequence(track(clipitem(0, 10, 0, 10)), duration="1e400")))
+        read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), duration="1e400")))
 
 
 def test_whitespace_and_newlines_inside_numbers(read):
-    spaced_file = file_def().replace("<width>1280", "<width>\n1280 ")
-    scale = motion_filter(param("scale", " 50 ", [(" 0 ", "\n40"), ("10 ", " 60")]))
-    clip = (
-        f"<clipitem id='c'><name>a</name><start>\n  5\n</start><end> 15 </end><in>\t0\t</in><out>\n10</out>"
-        f"{spaced_file}{scale}</clipitem>"
-    )
-    rate = "<rate><timebase>\n 25 \n</timebase><ntsc>\nFALSE\n</ntsc></rate>"
-    [timeline] = read(document(sequence(track(clip), rate=rate, duration="\n 20 \n")))
+    spaced_file = file_def(width="\n1280 ")
+    scale = motion(param("scale", " 50 ", [(" 0 ", "\n40"), ("10 ", " 60")], name=None))
+    clip = clipitem("\n  5\n", " 15 ", "\t0\t", "\n10", spaced_file, name="a", filters=scale)
+    spaced_rate = rate("\n 25 \n", "\nFALSE\n")
+    [timeline] = read(document(sequence(track(clip), rate=spaced_rate, duration="\n 20 \n")))
     clip_read = timeline.video_tracks[0].clips[0]
     assert (clip_read.start_frame, clip_read.end_frame, timeline.duration_frames) == (5, 15, 20)
     assert timeline.assets["file-1"].width_px == 1280
@@ -453,7 +386,7 @@ def test_whitespace_and_newlines_inside_numbers(read):
 
 
 def test_empty_sequence_duration_reads_like_a_missing_one(read):
-    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10)), duration="")))
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), duration="")))
     assert timeline.duration_frames == 10
     assert any("no <duration>" in w for w in timeline.warnings)
 
@@ -463,9 +396,9 @@ def test_empty_sequence_duration_reads_like_a_missing_one(read):
 
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
 def test_utf16_file_with_bom(read, codec):
-    text = document(sequence(track(clipitem(0, 10, 0, 10, name="Kråke")), name="Øy"), encoding="UTF-16")
-    bom = {"utf-16": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[codec]
-    [timeline] = read(bom + text.encode(codec))
+    # Python's "utf-16" writes a BOM itself; -le and -be do not, so the document starts with one
+    timeline_xml = sequence(track(clipitem(0, 10, 0, 10, FILE_1, name="Kråke")), name="Øy")
+    [timeline] = read(document(timeline_xml, encoding="UTF-16", bom=codec != "utf-16", codec=codec))
     assert (timeline.name, timeline.video_tracks[0].clips[0].name) == ("Øy", "Kråke")
 
 
@@ -474,11 +407,11 @@ def test_utf16_file_with_bom(read, codec):
     ["", "<!DOCTYPE xmeml>", '<!DOCTYPE xmeml SYSTEM "xmeml.dtd">', "<!DOCTYPE xmeml [<!ELEMENT xmeml ANY>]>"],
 )
 def test_doctype_variants_read(read, doctype):
-    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10))), doctype=doctype))
+    [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1))), doctype=doctype))
     assert spans(timeline) == [(0, 10)]
 
 
 def test_two_xmeml_roots_is_a_clean_error(read):
-    data = document(sequence(track(clipitem(0, 10, 0, 10)))) + '<xmeml version="4"></xmeml>'
+    data = document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)))) + '<xmeml version="4"></xmeml>'
     with pytest.raises(XmemlError, match=r"t\.xml: document: not well-formed XML \(line \d+: "):
         read(data)
