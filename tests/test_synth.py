@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-from tests.test_synth_styles import shot_lengths_seconds, sync_offsets
 
 from multitrack.cli import main
 from multitrack.errors import MultitrackError
@@ -16,6 +15,7 @@ from multitrack.timeline.reader import read_xmeml
 from multitrack.timeline.synth import synth_corpus, synth_timeline
 from multitrack.timeline.synth_profiles import STYLES, draw_profiles
 from multitrack.timeline.writer import write_xmeml
+from test_synth_styles import shot_lengths_seconds, sync_offsets
 
 TINY = {"min_seconds": 3.0, "max_seconds": 6.0}
 

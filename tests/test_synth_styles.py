@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.test_synth_builder import make_draft
 
 from multitrack.timeline.model import Clip, Crop, Motion, Timeline
 from multitrack.timeline.synth import synth_timeline
 from multitrack.timeline.synth_profiles import STYLES, draw_profiles
 from multitrack.timeline.synth_styles import _pip_layout
+from test_synth_builder import make_draft
 
 BASE = draw_profiles(1, seed=3)[0]
 

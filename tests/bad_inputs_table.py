@@ -1,6 +1,9 @@
 """Each bad input of tests/bad_inputs.py through `multitrack ingest`: message, time, good files written.
 
-    python benchmarks/bad_inputs.py [--case NAME ...] [--workdir DIR]
+    python tests/bad_inputs_table.py [--case NAME ...] [--workdir DIR]
+
+A report over the test suite's own hostile inputs, so it lives beside them (Python puts
+this folder on the path for a script run from it); pytest does not collect it.
 
 For every case, two child processes under the tests' limits (60 s, 3 GiB address space):
 the file alone (its message and wall-clock seconds) and the file in a batch with two
@@ -12,15 +15,11 @@ a Markdown table; paths in messages are shown relative to the case's folder.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from bad_inputs import (  # noqa: E402 (tests/ is put on the path first)
+from bad_inputs import (
     CASES,
     CASES_BY_NAME,
     SECRET_MARKER,
