@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bad_inputs import recording_http_server
 from multitrack.errors import XmemlError
 from multitrack.timeline.model import AssetKind, Rate
 from multitrack.timeline.reader import read_xmeml
@@ -553,24 +551,8 @@ def test_billion_laughs_is_refused(read):
 @pytest.fixture
 def http_requests():
     """A local HTTP server that records every request it gets."""
-    seen: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
-            seen.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b'<!ENTITY leak "LEAKED">')
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    server.shutdown()
-    server.server_close()
+    with recording_http_server() as served:
+        yield served
 
 
 def test_external_entity_on_a_url_is_never_fetched(read, http_requests):
