@@ -249,7 +249,7 @@ def _check_latin1(table, entry: dict) -> None:
 
 def _check_carriage_return(table, entry: dict) -> None:
     [timeline] = entry["timelines"]
-    assert timeline["name"] == "line one\rline two\tend"  # kept as written (docs/xmeml.md §8)
+    assert timeline["name"] == "line one\rline two\tend"  # kept as written (../shared/docs/xmeml.md §8)
     assert table.num_rows == 50
 
 

@@ -3,7 +3,7 @@
 `timelines()` draws whole sequences the writer can write and the reader must read back
 equal: several video tracks, clips that overlap on a track only inside a transition
 (the outgoing clip runs to the transition's end, the incoming one starts at its start,
-docs/xmeml.md §4), media sizes that differ from the sequence, static and keyframed
+../shared/docs/xmeml.md §4), media sizes that differ from the sequence, static and keyframed
 Basic Motion / Crop with keys on the source axis (§7), disabled clips and tracks,
 optional nested-sequence and generator assets, and audio tracks.
 
@@ -57,7 +57,7 @@ def rates() -> st.SearchStrategy[Rate]:
 
 
 def _values(low: float, high: float) -> st.SearchStrategy[float]:
-    # Six decimals, like Premiere's own values (e.g. 0.0270833, docs/xmeml.md §6).
+    # Six decimals, like Premiere's own values (e.g. 0.0270833, ../shared/docs/xmeml.md §6).
     return st.floats(low, high, allow_nan=False, allow_infinity=False).map(lambda v: round(v, 6))
 
 

@@ -184,7 +184,7 @@ def test_real_prompts_continue_and_read_back(real_corpus, files, tmp_path, name)
     assert timeline.duration_frames == result.prompt_frames + result.generated_frames
     ours = sum(len(t.clips) for t in timeline.video_tracks)
     read = otio.adapters.read_from_file(str(out), adapter_name="fcp_xml")
-    # a nested sequence (Premiere's multicam, docs/xmeml.md §5) reads as a Stack in OTIO
+    # a nested sequence (Premiere's multicam, ../shared/docs/xmeml.md §5) reads as a Stack in OTIO
     theirs = sum(
         1
         for t in read.tracks

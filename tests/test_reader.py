@@ -1,4 +1,4 @@
-"""read_xmeml on tiny inline xmeml, one rule of docs/xmeml.md per test, plus hostile files."""
+"""read_xmeml on tiny inline xmeml, one rule of ../shared/docs/xmeml.md per test, plus hostile files."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def test_rate_ntsc_spellings(read, ntsc, fps):
 
 
 def test_clip_times_are_sequence_frames_whatever_the_clip_rate(read):
-    # docs/xmeml.md §2: a 30/TRUE clipitem in a 25 fps sequence keeps its numbers as is
+    # ../shared/docs/xmeml.md §2: a 30/TRUE clipitem in a 25 fps sequence keeps its numbers as is
     [timeline] = read(one_clip(clipitem(10, 898, 0, 888, FILE_1, rate=rate(30, True))))
     clip = timeline.video_tracks[0].clips[0]
     assert (clip.start_frame, clip.end_frame, clip.in_frame, clip.out_frame) == (10, 898, 0, 888)
@@ -133,7 +133,7 @@ def test_hiero_whole_number_floats_are_frames(read):
 
 
 def test_minus_one_edges_come_from_the_transition(read):
-    # clip A ends inside the transition, clip B starts inside it (docs/xmeml.md §4)
+    # clip A ends inside the transition, clip B starts inside it (../shared/docs/xmeml.md §4)
     video = track(clipitem(0, -1, 0, 60, FILE_1), transition(50, 60), clipitem(-1, 120, 10, 80))
     [timeline] = read(document(sequence(video)))
     track_0 = timeline.video_tracks[0]
@@ -310,7 +310,7 @@ def test_no_filter_means_none_and_other_effects_are_ignored(read):
 
 
 def test_default_valued_filters_read_as_absent(read):
-    # Resolve writes default Basic Motion and Crop on every clip (docs/xmeml.md §6)
+    # Resolve writes default Basic Motion and Crop on every clip (../shared/docs/xmeml.md §6)
     extra = motion(param("scale", 100), param("rotation", 0)) + crop(param("left", 0), param("right", 0))
     clip = read(one_clip(clipitem(0, 50, 0, 50, FILE_1, filters=extra)))[0].video_tracks[0].clips[0]
     assert (clip.motion, clip.crop) == (None, None)
@@ -668,12 +668,12 @@ def test_real_ntsc_generators_and_disabled_tracks(real_corpus):
 
 
 def test_real_helaften_clip_keyframes(real_corpus):
-    # docs/xmeml.md §7: Helaften clipitem-291, in 13, out 288, keys at 13, 39, 91, 287
+    # ../shared/docs/xmeml.md §7: Helaften clipitem-291, in 13, out 288, keys at 13, 39, 91, 287
     [timeline] = read_xmeml(real_corpus / "nrk" / "Helaften_del-1-MASTER-v3.xml")
     clip = timeline.video_tracks[1].clips[34]
     assert (clip.name, clip.in_frame, clip.out_frame) == ("20160523_223257.mp4", 13, 288)
     assert [k.when for k in clip.motion.center_y.keyframes] == [13, 39, 91, 287]
-    # 0.0270833 × 1920 = 52 px: center normalised by the media size (docs/xmeml.md §6)
+    # 0.0270833 × 1920 = 52 px: center normalised by the media size (../shared/docs/xmeml.md §6)
     keyed = timeline.video_tracks[1].clips[
         [c.name for c in timeline.video_tracks[1].clips].index("20160520_075448.mp4")
     ]
@@ -695,7 +695,7 @@ def test_real_many_tracks_and_forward_references(real_corpus):
     assert len(knut.video_tracks) == 34
     [tomat] = read_xmeml(real_corpus / "nrk" / "tomat master v4.xml")
     nested = tomat.assets["sequence-52"].sequence
-    # file-297 is first referenced bare inside sequence-52 and defined later (docs/xmeml.md §5)
+    # file-297 is first referenced bare inside sequence-52 and defined later (../shared/docs/xmeml.md §5)
     file_297 = nested.assets["file-297"]
     assert file_297.pathurl.endswith("/N42A0927.MOV") and (file_297.width_px, file_297.height_px) == (1920, 1080)
 

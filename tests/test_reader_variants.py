@@ -2,7 +2,7 @@
 
 Each test writes one tiny xmeml and states the outcome: a value read (through the reader
 and, where it matters, the frame features as ingest computes them), or a clean one-line
-`XmemlError` naming the file, the element and the reason. Format facts: docs/xmeml.md.
+`XmemlError` naming the file, the element and the reason. Format facts: ../shared/docs/xmeml.md.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def spans(timeline, track_index=0):
 
 
 def test_file_defined_later_in_another_sequence(read):
-    # docs/xmeml.md §5: collect all ids first, wherever they sit
+    # ../shared/docs/xmeml.md §5: collect all ids first, wherever they sit
     first = sequence(track(clipitem(0, 10, 0, 10, file_ref("file-9"))), name="A")
     second = sequence(track(clipitem(0, 10, 0, 10, file_def("file-9", width=640, height=360))), name="B", id="s2")
     timeline_a, timeline_b = read(document(first, bin_(second)))
@@ -98,7 +98,7 @@ def test_duplicate_clipitem_ids_are_separate_clips(read):
 
 
 def test_rate_missing_on_clip_and_file_uses_sequence_frames(read):
-    # docs/xmeml.md §2: clip times are sequence frames whatever the clip or file declares
+    # ../shared/docs/xmeml.md §2: clip times are sequence frames whatever the clip or file declares
     [timeline] = read(document(sequence(track(clipitem(5, 30, 100, 125, FILE_1)), rate=rate(30, True))))
     clip = timeline.video_tracks[0].clips[0]
     assert (clip.start_frame, clip.end_frame, clip.in_frame) == (5, 30, 100)
@@ -128,7 +128,7 @@ def test_empty_ntsc_reads_like_a_missing_one(read):
 
 
 def test_sequence_rate_only_in_its_timecode(read):
-    # FCP7 timecode blocks carry the sequence's own rate (docs/xmeml.md §1: sequence children)
+    # FCP7 timecode blocks carry the sequence's own rate (../shared/docs/xmeml.md §1: sequence children)
     own = timecode("01:00:00:00", 86400, rate=rate(24, True), displayformat="NDF")
     [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), rate="", timecode=own)))
     assert timeline.rate == Rate(24, True)
@@ -147,7 +147,7 @@ def test_sequence_without_any_rate_is_a_clean_error(read):
         read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1)), rate="")))
 
 
-# --- -1 edges and transitions (docs/xmeml.md §4) ---------------------------------------------
+# --- -1 edges and transitions (../shared/docs/xmeml.md §4) ---------------------------------------------
 
 
 def test_minus_one_edges_at_fades_from_and_to_black(read):
@@ -289,7 +289,7 @@ def test_linkclipref_and_ppro_ticks_are_ignored(read):
     assert timeline.video_tracks[0].clips[0].in_frame == 250
 
 
-# --- keyframes and Basic Motion center (docs/xmeml.md §6, §7) ----------------------------------
+# --- keyframes and Basic Motion center (../shared/docs/xmeml.md §6, §7) ----------------------------------
 
 
 def test_keyframes_all_before_the_clip_hold_the_last_value(read):
@@ -305,7 +305,7 @@ def test_keyframes_all_after_the_clip_hold_the_first_value(read):
 
 
 def test_center_static_value_missing_vert_is_ignored_when_keyed(read):
-    # docs/xmeml.md §7: with keyframes the static value is unreliable, so a broken one is not fatal
+    # ../shared/docs/xmeml.md §7: with keyframes the static value is unreliable, so a broken one is not fatal
     keyed = param("center", point(0.1, None), [(0, point(0.25, 0)), (10, point(0.25, 0.5))], name="Center")
     [timeline] = read(document(sequence(track(clipitem(0, 10, 0, 10, FILE_1, filters=motion(keyed))))))
     read_back = timeline.video_tracks[0].clips[0].motion
@@ -391,7 +391,7 @@ def test_empty_sequence_duration_reads_like_a_missing_one(read):
     assert any("no <duration>" in w for w in timeline.warnings)
 
 
-# --- encodings and DOCTYPE (docs/xmeml.md §1) ------------------------------------------------
+# --- encodings and DOCTYPE (../shared/docs/xmeml.md §1) ------------------------------------------------
 
 
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])

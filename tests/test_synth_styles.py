@@ -61,7 +61,7 @@ def box_px(clip: Clip, timeline: Timeline, source_frame: float) -> tuple[float, 
     media = timeline.assets[clip.asset_id]
     motion, crop = clip.motion or Motion(), clip.crop or Crop()
     scale = motion.scale.at(source_frame) / 100.0
-    # center is normalised by the media's own size (docs/xmeml.md §6)
+    # center is normalised by the media's own size (../shared/docs/xmeml.md §6)
     cx = timeline.width_px / 2 + motion.center_x.at(source_frame) * media.width_px
     cy = timeline.height_px / 2 + motion.center_y.at(source_frame) * media.height_px
     w, h = media.width_px * scale, media.height_px * scale

@@ -334,7 +334,7 @@ def clipitem(
     frame None) leaves that element out; `tag` writes another element, e.g. "generatoritem".
     """
     if isinstance(out, _Auto):
-        out = int(in_) + int(end) - int(start)  # type: ignore[arg-type]
+        out = int(in_) + int(end) - int(start)
     body = (
         _leaf("name", name)
         + _leaf("enabled", enabled)
@@ -475,4 +475,4 @@ def document(
 
 def one_clip(clip: str, **sequence_fields) -> str:
     """`document(sequence(track(clip), **sequence_fields))`: the smallest whole timeline."""
-    return document(sequence(track(clip), **sequence_fields))  # type: ignore[return-value]
+    return document(sequence(track(clip), **sequence_fields))

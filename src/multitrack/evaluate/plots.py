@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
-matplotlib.use("Agg")  # files only: evaluate runs on servers without a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+# Files only: evaluate runs on servers without a display. The backend must be chosen before
+# pyplot is imported, hence the imports below it (E402).
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 - after matplotlib.use
+import numpy as np  # noqa: E402 - after matplotlib.use
+from matplotlib.ticker import MaxNLocator  # noqa: E402 - after matplotlib.use
 
-from multitrack.evaluate.metrics import POS_X, POS_Y, SCALE, Excerpt, Frames, visible_tracks  # noqa: E402
-from multitrack.model.losses import COMPONENTS  # noqa: E402  logged as train/<name>, val/<name>
+from multitrack.evaluate.metrics import POS_X, POS_Y, SCALE, Excerpt, Frames, visible_tracks  # noqa: E402 - as above
+from multitrack.model.losses import COMPONENTS  # noqa: E402 - as above; logged as train/<name>, val/<name>
 
 if TYPE_CHECKING:
     import pandas as pd
