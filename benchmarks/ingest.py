@@ -192,7 +192,7 @@ def parallel_ceiling(seconds: float) -> float:
 
 
 def synthetic_corpus(out_dir: Path, timelines: int) -> Path:
-    from multitrack.timeline.synth import synth_corpus
+    from multitrack.synth import synth_corpus
 
     synth_corpus(out_dir, timelines=timelines, seed=0, editors=5, min_seconds=60, max_seconds=300)
     return out_dir

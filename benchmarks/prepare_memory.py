@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def write_corpus(path: Path, timelines: int, tracks: int) -> int:
     """A frame table of `timelines` synthetic timelines through synth and ingest; returns the row count."""
     from multitrack.features.ingest import ingest
-    from multitrack.timeline.synth import synth_corpus
+    from multitrack.synth import synth_corpus
 
     corpus = path.with_suffix("")
     synth_corpus(corpus, timelines, seed=0, editors=5, min_seconds=4.0, max_seconds=16.0)

@@ -30,7 +30,7 @@ from multitrack.data.prepare import prepare
 from multitrack.features.ingest import ingest
 from multitrack.model.losses import multitask_loss
 from multitrack.model.transformer import MultitrackTransformer, count_cuts_from_top, frames_since_on_top
-from multitrack.timeline.synth import synth_corpus
+from multitrack.synth import synth_corpus
 from multitrack.train.module import decay_parameter_groups
 from multitrack.train.trainer import train
 

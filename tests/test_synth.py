@@ -11,9 +11,9 @@ import pytest
 
 from multitrack.cli import main
 from multitrack.errors import MultitrackError
+from multitrack.synth import synth_corpus, synth_timeline
+from multitrack.synth.profiles import STYLES, draw_profiles
 from multitrack.timeline.reader import read_xmeml
-from multitrack.timeline.synth import synth_corpus, synth_timeline
-from multitrack.timeline.synth_profiles import STYLES, draw_profiles
 from multitrack.timeline.writer import write_xmeml
 from test_synth_styles import shot_lengths_seconds, sync_offsets
 

@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from multitrack.timeline.model import Asset, Clip, Motion, Param, Rate, Track
-from multitrack.timeline.synth_builder import (
+from multitrack.synth.builder import (
     DraftTimeline,
     add_dissolves,
     add_fades,
@@ -20,7 +19,8 @@ from multitrack.timeline.synth_builder import (
     sync_clip,
     timecode_string,
 )
-from multitrack.timeline.synth_profiles import draw_profiles
+from multitrack.synth.profiles import draw_profiles
+from multitrack.timeline.model import Asset, Clip, Motion, Param, Rate, Track
 
 UHD_MEDIA = Asset("file-1", "cam.mp4", width_px=3840, height_px=2160, duration_frames=10_000)
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from multitrack.timeline.synth_profiles import CORNERS, RATES, STYLES, draw_profiles
+from multitrack.synth.profiles import CORNERS, RATES, STYLES, draw_profiles
 
 
 def test_profile_depends_only_on_seed_and_its_index():

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from multitrack.synth import synth_timeline
+from multitrack.synth.profiles import STYLES, draw_profiles
+from multitrack.synth.styles import _pip_layout
 from multitrack.timeline.model import Clip, Crop, Motion, Timeline
-from multitrack.timeline.synth import synth_timeline
-from multitrack.timeline.synth_profiles import STYLES, draw_profiles
-from multitrack.timeline.synth_styles import _pip_layout
 from test_synth_builder import make_draft
 
 BASE = draw_profiles(1, seed=3)[0]

@@ -134,7 +134,7 @@ class _stage:
 def _synth(args: argparse.Namespace, corpus: Path) -> None:
     from tqdm import tqdm
 
-    from multitrack.timeline.synth import synth_corpus
+    from multitrack.synth import synth_corpus
 
     with tqdm(total=args.timelines, unit="timeline", desc="synth", file=sys.stderr) as bar:
         synth_corpus(

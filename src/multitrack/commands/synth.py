@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from multitrack.timeline.synth import synth_corpus
+    from multitrack.synth import synth_corpus
 
     if args.min_seconds > args.max_seconds:
         print(

@@ -1,4 +1,4 @@
-"""The editorial domain: timelines, tracks, clips, assets; xmeml read/write; synth.
+"""The editorial domain: timelines, tracks, clips, assets; xmeml read/write.
 
 No torch here.
 """

@@ -2,7 +2,7 @@
 
 Each `cut_<style>(draft)` fills a `DraftTimeline` with video tracks (V1 at the bottom)
 and the main sound on A1, drawing every choice from the draft's editor profile and
-random stream. Geometry is in Premiere's units (see `synth_builder`).
+random stream. Geometry is in Premiere's units (see `builder`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from multitrack.timeline.model import Asset, Clip, Motion, Rate
-from multitrack.timeline.synth_builder import (
+from multitrack.synth.builder import (
     DraftTimeline,
     add_dissolves,
     add_fades,
@@ -23,6 +22,7 @@ from multitrack.timeline.synth_builder import (
     partition,
     sync_clip,
 )
+from multitrack.timeline.model import Asset, Clip, Motion, Rate
 
 HD, UHD = (1920, 1080), (3840, 2160)
 SCREEN_SIZES = ((1920, 1080), (1280, 720), (2560, 1440), (3840, 2160))

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from multitrack.synth.profiles import EditorProfile
 from multitrack.timeline.model import (
     Asset,
     Clip,
@@ -29,7 +30,6 @@ from multitrack.timeline.model import (
     Track,
     Transition,
 )
-from multitrack.timeline.synth_profiles import EditorProfile
 
 STILL_SECONDS = 12 * 3600  # Premiere gives stills a 12-hour duration (../shared/docs/xmeml.md §4) ...
 STILL_IN_SECONDS = 3600  # ... and in-points about one hour into it

@@ -1,7 +1,7 @@
 """`multitrack synth`: corpora of realistic timelines cut by a few editor profiles.
 
-Each timeline is cut by one editor profile (`synth_profiles`) in one of five styles
-(`synth_styles`): multicam podcast, picture-in-picture, split screen, talking head
+Each timeline is cut by one editor profile (`profiles`) in one of five styles
+(`styles`): multicam podcast, picture-in-picture, split screen, talking head
 with B-roll, vertical reframing. Timeline i is cut by editor i mod E from its own
 random stream, seeded by (seed, i), so it does not depend on how many timelines are
 asked for, and the same arguments always give the same bytes.
@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from multitrack.errors import MultitrackError
-from multitrack.timeline.model import Clip, Timeline, Track
-from multitrack.timeline.synth_builder import DraftTimeline
-from multitrack.timeline.synth_profiles import RATES, STYLES, EditorProfile, draw_profiles
-from multitrack.timeline.synth_styles import (
+from multitrack.synth.builder import DraftTimeline
+from multitrack.synth.profiles import RATES, STYLES, EditorProfile, draw_profiles
+from multitrack.synth.styles import (
     HD,
     UHD,
     cut_broll,
@@ -34,6 +33,7 @@ from multitrack.timeline.synth_styles import (
     cut_split_screen,
     cut_vertical,
 )
+from multitrack.timeline.model import Clip, Timeline, Track
 
 MANIFEST_NAME = "synth.json"
 _EDITOR_FOLDER = re.compile(r"editor\d+")
