@@ -34,7 +34,7 @@ def tiny_config() -> Path:
 @pytest.fixture
 def read(tmp_path):
     """read(xml text or bytes, name="t.xml") -> the timelines `read_xmeml` finds in it, via a file."""
-    from multitrack.timeline.reader import read_xmeml
+    from multitrack.timeline.xmeml import read_xmeml
 
     def _read(data: str | bytes, name: str = "t.xml"):
         path = tmp_path / name

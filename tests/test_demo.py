@@ -15,7 +15,7 @@ import pytest
 
 from multitrack.cli import main
 from multitrack.commands.demo import HEADLINE, PREDICTORS
-from multitrack.timeline.reader import read_xmeml
+from multitrack.timeline.xmeml import read_xmeml
 from multitrack.train.bundle import load_bundle
 
 pytestmark = pytest.mark.slow

@@ -21,8 +21,7 @@ from multitrack.timeline.model import (
     Timeline,
     Track,
 )
-from multitrack.timeline.reader import read_xmeml
-from multitrack.timeline.writer import write_xmeml
+from multitrack.timeline.xmeml import read_xmeml, write_xmeml
 from strategies import timelines
 
 SCALE, POS_X, POS_Y, CROP_LEFT, CROP_RIGHT, CROP_TOP, CROP_BOTTOM = range(7)

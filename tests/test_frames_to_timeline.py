@@ -9,8 +9,7 @@ from multitrack.evaluate.metrics import Frames
 from multitrack.features.frames import timeline_frames
 from multitrack.generate.frames_to_timeline import KeyTolerance, frames_to_timeline, prompt_audio, track_runs
 from multitrack.timeline.model import Asset, Clip, Motion, Param, Rate, Timeline, Track
-from multitrack.timeline.reader import read_xmeml
-from multitrack.timeline.writer import write_xmeml
+from multitrack.timeline.xmeml import read_xmeml, write_xmeml
 
 RATE = Rate(25)
 

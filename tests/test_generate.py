@@ -17,8 +17,7 @@ from multitrack.generate.frames_to_timeline import KeyTolerance
 from multitrack.generate.generate import generate, hold_rows, sample_continuation
 from multitrack.model.transformer import MultitrackTransformer
 from multitrack.timeline.model import Asset, Clip, Rate, Timeline, Track
-from multitrack.timeline.reader import read_xmeml
-from multitrack.timeline.writer import write_xmeml
+from multitrack.timeline.xmeml import read_xmeml, write_xmeml
 from multitrack.train.bundle import load_bundle, write_bundle
 from multitrack.train.module import DataInfo
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from bad_inputs import recording_http_server
 from multitrack.errors import XmemlError
 from multitrack.timeline.model import AssetKind, Rate
-from multitrack.timeline.reader import read_xmeml
+from multitrack.timeline.xmeml import read_xmeml
 from xmemlgen import (
     bin_,
     clipitem,

@@ -13,8 +13,7 @@ from multitrack.cli import main
 from multitrack.errors import MultitrackError
 from multitrack.synth import synth_corpus, synth_timeline
 from multitrack.synth.profiles import STYLES, draw_profiles
-from multitrack.timeline.reader import read_xmeml
-from multitrack.timeline.writer import write_xmeml
+from multitrack.timeline.xmeml import read_xmeml, write_xmeml
 from test_synth_styles import shot_lengths_seconds, sync_offsets
 
 TINY = {"min_seconds": 3.0, "max_seconds": 6.0}

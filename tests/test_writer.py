@@ -25,7 +25,7 @@ from multitrack.timeline.model import (
     Track,
     Transition,
 )
-from multitrack.timeline.writer import frames_to_ticks, write_xmeml, xmeml_bytes
+from multitrack.timeline.xmeml.writer import frames_to_ticks, write_xmeml, xmeml_bytes
 from strategies import timelines
 
 PROPERTY_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -135,7 +135,7 @@ def _items(root: etree._Element, media: str, track_number: int) -> list[etree._E
 
 
 def _read_back(timeline: Timeline, tmp_path: Path) -> list[Timeline]:
-    from multitrack.timeline.reader import read_xmeml  # the other half of the round trip
+    from multitrack.timeline.xmeml import read_xmeml  # the other half of the round trip
 
     path = tmp_path / "written.xml"
     write_xmeml(timeline, path)

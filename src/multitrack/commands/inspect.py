@@ -20,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the summaries; a bad file raises XmemlError, which the CLI prints on one line (exit 1)."""
-    from multitrack.timeline.reader import read_xmeml
     from multitrack.timeline.summary import summarize
+    from multitrack.timeline.xmeml import read_xmeml
 
     timelines = read_xmeml(args.file)
     print(f"{args.file}: {len(timelines)} timeline{'' if len(timelines) == 1 else 's'}")

@@ -45,7 +45,7 @@ from multitrack.features.schema import (
     column_names,
     track_prefix,
 )
-from multitrack.timeline.reader import read_xmeml
+from multitrack.timeline.xmeml import read_xmeml
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer

@@ -26,8 +26,7 @@ from multitrack.evaluate.rollout import decode_frames, encode_frames, rollout
 from multitrack.features.frames import TimelineFrames, timeline_frames
 from multitrack.generate.frames_to_timeline import KeyTolerance, frames_to_timeline
 from multitrack.timeline.model import Timeline
-from multitrack.timeline.reader import read_xmeml
-from multitrack.timeline.writer import write_xmeml
+from multitrack.timeline.xmeml import read_xmeml, write_xmeml
 from multitrack.train.bundle import Bundle, load_bundle
 
 

@@ -84,7 +84,7 @@ def synth_corpus(
 ) -> SynthReport:
     """Write `timelines` xmeml files, one folder per editor profile, and synth.json;
     `on_written` is called after each file (a progress bar)."""
-    from multitrack.timeline.writer import write_xmeml
+    from multitrack.timeline.xmeml import write_xmeml
 
     _check_arguments(timelines, seed, editors, min_seconds, max_seconds)
     out_dir = Path(out_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from multitrack.timeline.model import Asset, AssetKind, Clip, Param, Timeline, Track
-from multitrack.timeline.reader_document import printable
+from multitrack.timeline.xmeml.document import printable
 
 DEFAULT_MAX_ASSETS = 20
 _KIND_LABELS = {AssetKind.FILE: "file", AssetKind.SEQUENCE: "nested sequence", AssetKind.GENERATOR: "generator"}

@@ -11,7 +11,7 @@ import math
 
 from multitrack.errors import XmemlError
 from multitrack.timeline.model import Asset, AssetKind, Rate
-from multitrack.timeline.reader_document import XmemlDocument, shown
+from multitrack.timeline.xmeml.document import XmemlDocument, shown
 
 
 def read_rate(doc: XmemlDocument, rate_el) -> Rate:

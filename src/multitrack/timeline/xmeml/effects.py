@@ -13,7 +13,7 @@ from lxml import etree
 
 from multitrack.errors import XmemlError
 from multitrack.timeline.model import Crop, Keyframe, Motion, Param
-from multitrack.timeline.reader_document import XmemlDocument
+from multitrack.timeline.xmeml.document import XmemlDocument
 
 _MOTION_DEFAULTS = Motion()
 _CROP_DEFAULTS = Crop()

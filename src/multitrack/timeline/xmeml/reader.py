@@ -1,13 +1,13 @@
 """xmeml (FCP7 XML from Premiere, FCP7, Resolve, Hiero) -> `Timeline`s.
 
 The story of `read_xmeml`:
-1. parse the bytes safely (`reader_document`), root `<xmeml>`;
+1. parse the bytes safely (`document`), root `<xmeml>`;
 2. first pass: collect every `<file id>` and `<sequence id>` definition, wherever it sits,
    because definitions can come after their first use (../shared/docs/xmeml.md §5), and the
    sequences not nested in a clipitem: each is a timeline (§1);
 3. refuse nested sequences that contain themselves;
 4. read each timeline: rate, frame size, tracks, clips (with `-1` edges resolved against
-   transitions, §4), effects (`reader_effects`), assets.
+   transitions, §4), effects (`effects`), assets (`assets`).
 
 Every clipitem time is an integer frame at the *sequence* rate, whatever rate the clip or
 file declares (§2), so clip rates are never used for conversion.
@@ -22,7 +22,7 @@ from lxml import etree
 
 from multitrack.errors import XmemlError
 from multitrack.timeline.model import Asset, AssetKind, Clip, Rate, Timeline, Track, Transition
-from multitrack.timeline.reader_assets import (
+from multitrack.timeline.xmeml.assets import (
     element_text,
     first_children,
     media_parts,
@@ -33,8 +33,8 @@ from multitrack.timeline.reader_assets import (
     timecode_parts,
     track_elements,
 )
-from multitrack.timeline.reader_document import XmemlDocument, parse_xmeml, shown
-from multitrack.timeline.reader_effects import ClipEffects, TimeRemap, read_effects
+from multitrack.timeline.xmeml.document import XmemlDocument, parse_xmeml, shown
+from multitrack.timeline.xmeml.effects import ClipEffects, TimeRemap, read_effects
 
 KNOWN_VERSIONS = frozenset({"1", "3", "4", "5"})
 FALLBACK_SIZE_PX = (1920, 1080)
