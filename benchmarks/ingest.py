@@ -29,7 +29,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from lxml import etree
 
-from multitrack.features.ingest import IngestReport, InputFile, convert_file, find_inputs, ingest, manifest_path
+from multitrack.features.ingest import IngestReport, InputFile, convert_file, find_inputs, ingest
+from multitrack.features.manifest import manifest_path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REAL = ROOT.parent / "shared" / "corpus" / "real"

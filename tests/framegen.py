@@ -1,8 +1,9 @@
 """Tiny frame tables and manifests for tests and benchmarks.
 
 Builds the files `multitrack ingest` writes (docs/ARCHITECTURE.md, "Frame table") straight
-from arrays, so data-side tests need no xmeml. Column names are spelled out here rather
-than imported, so a test catches a code change that renames them.
+from arrays, so data-side tests need no xmeml. Column names and the version's metadata
+keys are spelled out here rather than imported, so a test catches a code change that
+renames them.
 
     timelines = [random_timeline("ed1/a", frames=40, tracks=3, seed=1, folder="ed1")]
     write_frame_table(tmp_path / "frames.parquet", timelines)  # + frames.manifest.json
@@ -20,6 +21,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 VALUES = ("scale", "pos_x", "pos_y", "crop_left", "crop_right", "crop_top", "crop_bottom")
+FORMAT_METADATA = {"multitrack.frame_table.format": "multitrack-frame-table"}
+VERSION_KEY = "multitrack.frame_table.version"
 
 
 @dataclass
@@ -90,12 +93,14 @@ def column_names(tracks: int) -> list[str]:
     return ["timeline", "frame"] + [f"v{t:02d}_{f}" for t in range(1, tracks + 1) for f in features]
 
 
-def frame_schema(tracks: int) -> pa.Schema:
+def frame_schema(tracks: int, version: int | None = 1) -> pa.Schema:
+    """The frame table's columns; its metadata names version `version` (None: none, as before versions)."""
     fields = [pa.field("timeline", pa.string()), pa.field("frame", pa.int64())]
     for t in range(1, tracks + 1):
         fields += [pa.field(f"v{t:02d}_active", pa.int8()), pa.field(f"v{t:02d}_asset", pa.int32())]
         fields += [pa.field(f"v{t:02d}_{name}", pa.float32()) for name in VALUES]
-    return pa.schema(fields)
+    metadata = None if version is None else FORMAT_METADATA | {VERSION_KEY: str(version)}
+    return pa.schema(fields, metadata=metadata)
 
 
 def frame_table(timeline: FakeTimeline) -> pa.Table:
@@ -159,12 +164,17 @@ def _entry(timeline: FakeTimeline) -> dict[str, Any]:
 
 
 def write_frame_table(
-    path: Path, timelines: list[FakeTimeline], with_manifest: bool = True, rows_per_group: int | None = None
+    path: Path,
+    timelines: list[FakeTimeline],
+    with_manifest: bool = True,
+    rows_per_group: int | None = None,
+    version: int | None = 1,
 ) -> Path:
     """Write OUT.parquet (one row group per timeline, as a streaming ingest does, or
-    `rows_per_group` rows each) and, unless told not to, OUT.manifest.json beside it."""
+    `rows_per_group` rows each) and, unless told not to, OUT.manifest.json beside it.
+    `version` goes into the table's metadata (None: no version, as tables were written before)."""
     path = Path(path)
-    schema = frame_schema(timelines[0].tracks)
+    schema = frame_schema(timelines[0].tracks, version)
     with pq.ParquetWriter(path, schema) as writer:
         if rows_per_group is None:
             for timeline in timelines:

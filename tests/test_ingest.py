@@ -15,8 +15,11 @@ from hypothesis import strategies as st
 from multitrack.cli import main
 from multitrack.features import ingest as ingest_module
 from multitrack.features.frames import TimelineFrames
-from multitrack.features.ingest import ingest, manifest_path, timeline_columns
-from multitrack.features.schema import VALUE_FEATURES, column_names
+from multitrack.features.ingest import ingest, timeline_columns
+from multitrack.features.manifest import manifest_path
+from multitrack.features.schema import VALUE_FEATURES
+from multitrack.features.table import column_names, frame_table_schema
+from multitrack.features.table import writer as table_writer
 from multitrack.timeline.model import Rate
 from xmemlgen import (
     RATE_25,
@@ -300,7 +303,7 @@ def test_only_bad_files_give_an_empty_table_and_exit_1(tmp_path):
 
 def test_table_is_streamed_in_bounded_row_groups(corpus, tmp_path, monkeypatch):
     ingest([corpus], tmp_path / "whole.parquet", max_tracks=3, progress=False)
-    monkeypatch.setattr("multitrack.features.ingest.ROWS_PER_BATCH", 16)
+    monkeypatch.setattr("multitrack.features.table.writer.ROWS_PER_BATCH", 16)
     out = tmp_path / "frames.parquet"
     ingest([corpus], out, max_tracks=3, progress=False)
     metadata = pq.ParquetFile(out).metadata
@@ -322,7 +325,7 @@ def test_flush_limits_shrink_with_the_bytes_still_to_come(monkeypatch):
 
 def test_writer_flush_writes_a_row_group_of_at_least_min_rows(tmp_path):
     out = tmp_path / "frames.parquet"
-    with ingest_module.FrameTableWriter(out, 3) as writer:
+    with table_writer.FrameTableWriter(out, 3) as writer:
         writer.write("T", timeline_columns(two_track_frames()))  # 4 rows, buffered
         writer.flush(min_rows=5)
         writer.write("U", timeline_columns(two_track_frames()))
@@ -420,9 +423,9 @@ def test_timeline_columns_refuses_arrays_of_another_type():
 
 
 def test_frame_batches_fill_left_out_columns_with_zeros(monkeypatch):
-    monkeypatch.setattr(ingest_module, "ROWS_PER_BATCH", 3)  # 4 frames -> batches of 3 and 1 rows
-    schema = ingest_module.frame_table_schema(3)
-    batches = list(ingest_module.frame_batches("T", timeline_columns(two_track_frames()), schema))
+    monkeypatch.setattr(table_writer, "ROWS_PER_BATCH", 3)  # 4 frames -> batches of 3 and 1 rows
+    schema = frame_table_schema(3)
+    batches = list(table_writer.frame_batches("T", timeline_columns(two_track_frames()), schema))
     assert [batch.num_rows for batch in batches] == [3, 1]
     table = pa.Table.from_batches(batches, schema=schema)
     assert table.schema == schema
@@ -450,10 +453,10 @@ def test_frame_batches_hold_the_frame_major_arrays(kept, frame_count, rows_per_b
     asset = (sparse[:, 1] * rng.integers(1, 5, (kept, frame_count))).astype(np.int32)  # (K, N)
     values = (sparse[:, 2:] * rng.normal(size=(kept, 7, frame_count))).astype(np.float32)  # (K, 7, N)
     frames = TimelineFrames("T", Rate(25), 1920, 1080, 3, active, asset, values)
-    schema = ingest_module.frame_table_schema(3)
+    schema = frame_table_schema(3)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ingest_module, "ROWS_PER_BATCH", rows_per_batch)
-        batches = list(ingest_module.frame_batches("T", timeline_columns(frames), schema))
+        patch.setattr(table_writer, "ROWS_PER_BATCH", rows_per_batch)
+        batches = list(table_writer.frame_batches("T", timeline_columns(frames), schema))
     table = pa.Table.from_batches(batches, schema=schema)
     assert table.column("frame").to_pylist() == list(range(frame_count))
     columns = column_names(3)[2:]

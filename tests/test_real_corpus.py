@@ -11,7 +11,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from multitrack.features.ingest import find_inputs, ingest, manifest_path
+from multitrack.features.ingest import find_inputs, ingest
+from multitrack.features.manifest import manifest_path
 from multitrack.features.schema import VALUE_FEATURES
 
 HELAFTEN = "nrk/Helaften_del-1-MASTER-v3"

@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from framegen import random_timeline
 from multitrack.data.resample import Resampler, frame_rate, timeline_rate
-from multitrack.data.table import TimelineArrays
 from multitrack.errors import DataError
+from multitrack.features.table import TimelineArrays
 
 
 def test_rates_are_exact():

@@ -6,11 +6,11 @@ from hypothesis import strategies as st
 from multitrack.features.schema import (
     FEATURES,
     VALUE_FEATURES,
-    column_names,
     media_size_or_sequence,
     to_features,
     to_premiere,
 )
+from multitrack.features.table import column_names
 
 
 def test_feature_names_are_the_design_schema_in_order():

@@ -3,8 +3,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from framegen import constant_timeline, random_timeline, write_frame_table
-from multitrack.data.table import FrameTable
 from multitrack.errors import DataError
+from multitrack.features.table import FrameTable
 
 
 def test_reads_back_what_was_written_across_row_groups(tmp_path):

@@ -49,10 +49,10 @@ from multitrack.data.prepared import (
 from multitrack.data.recency import cuts_from_top, frames_since_on_top
 from multitrack.data.resample import Resampler
 from multitrack.data.split import SPLITS, assign_splits, check_fractions
-from multitrack.data.table import FrameTable, TimelineArrays
 from multitrack.data.windows import check_window, split_windows
 from multitrack.errors import ConfigError, DataError
 from multitrack.features.schema import VALUE_FEATURES
+from multitrack.features.table import FrameTable, TimelineArrays
 
 
 def prepare(frames_path: str | Path, out_dir: str | Path, config: Config, progress: bool = False) -> Path:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from multitrack.data.table import TimelineArrays
 from multitrack.errors import DataError
+from multitrack.features.table import TimelineArrays
 
 _NTSC = Fraction(1000, 1001)
 

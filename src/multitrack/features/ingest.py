@@ -6,18 +6,17 @@ The story of `ingest`:
 2. convert each file in a worker, a few files a pool task (read bytes, sha256,
    parse, frame arrays per timeline, packed as `TimelineColumns` with all-zero
    columns left out); a bad file becomes an error entry and the batch goes on;
-3. stream the results, in input order, into a ParquetWriter (and a CSV writer on
-   request) a bounded number of rows at a time, so memory does not grow with the
-   number of files; the row groups shrink over the last files (see flush_limits);
-4. write the manifest (docs/ARCHITECTURE.md "Frame table") and rename the outputs
-   from their temporary names, so a killed run never leaves a complete-looking file.
+3. stream the results, in input order, into the frame-table writer (table/writer.py:
+   Parquet, and CSV on request) a bounded number of rows at a time, so memory does not
+   grow with the number of files; the row groups shrink over the last files (see flush_limits);
+4. write the manifest (manifest.py) and rename the outputs from their temporary names,
+   so a killed run never leaves a complete-looking file.
 """
 
 from __future__ import annotations
 
 import collections
 import hashlib
-import json
 import multiprocessing
 import os
 import sys
@@ -26,37 +25,25 @@ from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, cast
+from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from multitrack.errors import MultitrackError
 from multitrack.features.frames import TimelineFrames, timeline_frames
-from multitrack.features.schema import (
-    DEFAULT_MAX_TRACKS,
-    FEATURES,
-    KEY_COLUMNS,
-    VALUE_FEATURES,
-    column_names,
-    track_prefix,
-)
+from multitrack.features.manifest import ManifestWriter, manifest_path, timeline_entry
+from multitrack.features.schema import DEFAULT_MAX_TRACKS
+from multitrack.features.table import VIDEO, FrameTableWriter, TimelineColumns
+from multitrack.features.table.writer import ROWS_PER_BATCH
 from multitrack.timeline.xmeml import read_xmeml
 
-if TYPE_CHECKING:
-    from typing_extensions import Buffer
-
-MANIFEST_FORMAT = "multitrack-manifest"
-MANIFEST_VERSION = 1
-# Column types of docs/ARCHITECTURE.md "Frame table", per track.
-VALUE_DTYPE = np.float32
-FEATURE_DTYPES = {"active": np.int8, "asset": np.int32, **{name: VALUE_DTYPE for name in VALUE_FEATURES}}
-TRACK_ARRAY_DTYPES = {"track_active": np.int8, "track_asset": np.int32, "track_values": VALUE_DTYPE}  # TimelineFrames
-ROWS_PER_BATCH = 65_536  # rows per Arrow batch and Parquet row group: bounds the writer's memory
+_VIDEO_DTYPES = {feature.name: feature.dtype for feature in VIDEO.features}  # the frame table's (table/columns.py)
+TRACK_ARRAY_DTYPES = {  # TimelineFrames' arrays: the video group's columns, the 7 values of one type
+    "track_active": _VIDEO_DTYPES["active"],
+    "track_asset": _VIDEO_DTYPES["asset"],
+    "track_values": _VIDEO_DTYPES["scale"],
+}
 # Files converted ahead of the writer per worker: bounds the pool's memory (a few MB
 # per file). Results come back in input order, so a small window leaves a worker that
 # finished the small files behind a long one idle, and lets both workers fill it while the
@@ -73,23 +60,6 @@ class InputFile:
 
     path: Path
     relative: str
-
-
-@dataclass
-class TimelineColumns:
-    """One timeline as the writer takes it, packed where it was converted.
-
-    `columns` holds the kept tracks' columns in frame-table order (track by track,
-    FEATURES within a track), each a contiguous (N,) array, or None where the column is
-    all zero. On the synthetic corpus 72% of the value columns are, so a --jobs worker
-    pickles 18 MB instead of 48 and the writer fills them, like the empty tracks, from
-    one zero buffer that stays in cache. `entry` is the manifest entry with `id` and
-    `folder` still None: only the parent, seeing every file, can make ids unique.
-    """
-
-    frame_count: int
-    columns: list[np.ndarray | None]
-    entry: dict
 
 
 @dataclass
@@ -163,7 +133,7 @@ def ingest(
                 if result.error:
                     bar.write(f"multitrack ingest: skipped {result.error}", file=sys.stderr)
                 bar.update(1)
-            manifest.finish(report)
+            manifest.finish(report.files, report.failed, report.timelines, report.frames)
         report.write_s = writer.write_s
         for path in targets:  # the manifest last: its presence marks a finished run
             os.replace(temporary[path], path)
@@ -191,11 +161,6 @@ def flush_limits(sizes_bytes: Sequence[int]) -> list[int]:
         share_left = waiting_bytes / total_bytes / TAIL_SHARE  # >= 1 before the tail
         limits.append(max(MIN_TAIL_ROWS, min(ROWS_PER_BATCH, int(ROWS_PER_BATCH * share_left))))
     return limits
-
-
-def manifest_path(out_path: str | Path) -> Path:
-    """frames.parquet -> frames.manifest.json."""
-    return Path(out_path).with_suffix(".manifest.json")
 
 
 def find_inputs(inputs: Sequence[str | Path]) -> list[InputFile]:
@@ -360,7 +325,7 @@ def timeline_columns(frames: TimelineFrames) -> TimelineColumns:
     for track_index in range(frames.tracks_kept):
         track = [frames.track_active[track_index], frames.track_asset[track_index], *frames.track_values[track_index]]
         columns.extend(column if _any_bit_set(column) else None for column in track)
-    return TimelineColumns(frames.frame_count, columns, _timeline_entry(frames))
+    return TimelineColumns(frames.frame_count, columns, timeline_entry(frames))
 
 
 def _any_bit_set(column: np.ndarray) -> bool:
@@ -396,224 +361,15 @@ def _record(result: FileResult, report: IngestReport, manifest: ManifestWriter, 
     if result.error:
         report.failed += 1
         report.errors.append(result.error)
-        manifest.add_failure(result)
+        manifest.add_failure(result.input.relative, result.sha256, result.error)
         return
     ids = timeline_ids(result.input, [timeline.entry["name"] for timeline in result.timelines], manifest.used_ids)
     for timeline_id, timeline in zip(ids, result.timelines, strict=True):
         writer.write(timeline_id, timeline)
         report.timelines += 1
         report.frames += timeline.frame_count
-    manifest.add_success(result, ids)
+    manifest.add_success(result.input.relative, result.sha256, [timeline.entry for timeline in result.timelines], ids)
 
 
 def _temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def frame_table_schema(max_tracks: int) -> pa.Schema:
-    """Column types of docs/ARCHITECTURE.md: string, int64, then int8/int32/7×float32 per track."""
-    types = {feature: pa.from_numpy_dtype(np.dtype(dtype)) for feature, dtype in FEATURE_DTYPES.items()}
-    fields: list[pa.Field[Any]] = [
-        pa.field("timeline", pa.string(), nullable=False),
-        pa.field("frame", pa.int64(), nullable=False),
-    ]
-    for track_index in range(max_tracks):
-        prefix = track_prefix(track_index)
-        fields.extend(pa.field(f"{prefix}_{feature}", types[feature], nullable=False) for feature in FEATURES)
-    return pa.schema(fields, metadata={"multitrack.max_tracks": str(max_tracks)})
-
-
-def frame_batches(
-    timeline_id: str, timeline: TimelineColumns, schema: pa.Schema, shared: SharedColumns | None = None
-) -> Iterator[pa.RecordBatch]:
-    """One timeline's rows as record batches of at most ROWS_PER_BATCH rows.
-
-    Its columns are zero-copy slices; the all-zero ones (None) and the empty tracks up
-    to max_tracks are views of one shared zero buffer, the frame numbers of one shared
-    count. Arrays are built from buffers: `pa.array` on numpy imports pandas, which costs
-    every worker its start-up time.
-    """
-    shared = shared or SharedColumns()
-    column_types = schema.types[len(KEY_COLUMNS) :]
-    id_bytes = timeline_id.encode("utf-8")
-    for first in range(0, timeline.frame_count, ROWS_PER_BATCH):
-        count = min(ROWS_PER_BATCH, timeline.frame_count - first)
-        zeros = {arrow_type: shared.zeros(arrow_type, count) for arrow_type in set(column_types)}
-        columns = [_repeated_string(id_bytes, count), shared.frame_numbers(first, count)]
-        for index, arrow_type in enumerate(column_types):
-            column = timeline.columns[index] if index < len(timeline.columns) else None
-            if column is None:
-                columns.append(zeros[arrow_type])
-            else:
-                columns.append(_array_of(arrow_type, column[first : first + count]))
-        yield pa.RecordBatch.from_arrays(columns, schema=schema)
-
-
-class SharedColumns:
-    """Buffers every batch of a run reuses: zeros, and the frame numbers 0, 1, 2, ..."""
-
-    def __init__(self) -> None:
-        self.zero_buffer = _numpy_buffer(np.zeros(0, dtype=np.int64))
-        self.counting = np.arange(0, dtype=np.int64)
-
-    def zeros(self, arrow_type: pa.DataType, count: int) -> pa.Array:
-        """`count` zeros of a fixed-width type: int8, int32, float32 all read 0 from zero bytes."""
-        if self.zero_buffer.size < count * 8:
-            self.zero_buffer = _numpy_buffer(np.zeros(count, dtype=np.int64))
-        return pa.Array.from_buffers(arrow_type, count, [None, self.zero_buffer])
-
-    def frame_numbers(self, first: int, count: int) -> pa.Array:
-        """The int64 frame numbers first .. first + count - 1."""
-        if len(self.counting) < first + count:
-            self.counting = np.arange(max(first + count, 2 * len(self.counting)), dtype=np.int64)
-        return _array_of(pa.int64(), self.counting[first : first + count])
-
-
-def _array_of(arrow_type: pa.DataType, column: np.ndarray) -> pa.Array:
-    """A zero-copy Arrow array over a contiguous numpy column of the same fixed width."""
-    return pa.Array.from_buffers(arrow_type, len(column), [None, _numpy_buffer(column)])
-
-
-def _repeated_string(value: bytes, count: int) -> pa.Array:
-    """A string column holding `value` `count` times, built from buffers (no Python loop)."""
-    offsets = np.arange(count + 1, dtype=np.int32) * len(value)  # count <= ROWS_PER_BATCH
-    return pa.StringArray.from_buffers(count, _numpy_buffer(offsets), pa.py_buffer(value * count))
-
-
-def _numpy_buffer(array: np.ndarray) -> pa.Buffer:
-    """`pa.py_buffer` over an array's memory, zero-copy; numpy declares its buffer protocol
-    (`__buffer__`) to type checkers only from Python 3.12, hence the cast."""
-    return pa.py_buffer(cast("Buffer", array))
-
-
-class FrameTableWriter:
-    """Streams timelines into Parquet (and CSV) in row groups of at most ~2 x ROWS_PER_BATCH rows."""
-
-    def __init__(self, parquet_path: Path, max_tracks: int, csv_path: Path | None = None):
-        self.schema = frame_table_schema(max_tracks)
-        self.max_tracks = max_tracks
-        self.parquet = pq.ParquetWriter(
-            parquet_path,
-            self.schema,
-            # The writer is the serial part of a parallel ingest, so it is tuned for speed:
-            # lz4 with plain encoding (docs/decisions.md, "ingest: Parquet writer settings");
-            # a dictionary pays only for the repeated timeline id, statistics only for the
-            # two key columns (row-group skipping on timeline/frame filters).
-            compression="lz4",
-            use_dictionary=["timeline"],  # type: ignore[arg-type]  # stubs: bool only; pyarrow takes names too
-            write_statistics=["timeline", "frame"],
-            write_page_checksum=True,  # a CRC per page: prepare detects a corrupted file (data/table.py)
-        )
-        self.csv = pa_csv.CSVWriter(csv_path, self.schema) if csv_path else None
-        self.shared = SharedColumns()
-        self.buffered: list[pa.RecordBatch] = []
-        self.buffered_rows = 0
-        self.write_s = 0.0
-
-    def write(self, timeline_id: str, timeline: TimelineColumns) -> None:
-        started = time.perf_counter()
-        for batch in frame_batches(timeline_id, timeline, self.schema, self.shared):
-            self.buffered.append(batch)
-            self.buffered_rows += batch.num_rows
-            self._flush(min_rows=ROWS_PER_BATCH)
-        self.write_s += time.perf_counter() - started
-
-    def flush(self, min_rows: int = 1) -> None:
-        """Write the buffered rows as one row group, if there are at least `min_rows`."""
-        started = time.perf_counter()
-        self._flush(min_rows)
-        self.write_s += time.perf_counter() - started
-
-    def _flush(self, min_rows: int = 1) -> None:
-        if not self.buffered or self.buffered_rows < min_rows:
-            return
-        table = pa.Table.from_batches(self.buffered, schema=self.schema)
-        self.parquet.write_table(table, row_group_size=max(table.num_rows, 1))
-        if self.csv:
-            self.csv.write_table(table)
-        self.buffered, self.buffered_rows = [], 0
-
-    def close(self) -> None:
-        started = time.perf_counter()
-        self._flush()
-        self.parquet.close()
-        if self.csv:
-            self.csv.close()
-        self.write_s += time.perf_counter() - started
-
-    def __enter__(self) -> FrameTableWriter:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
-
-class ManifestWriter:
-    """Streams OUT.manifest.json (docs/ARCHITECTURE.md "Frame table"), one file entry a line.
-
-    Entries go to disk as results arrive, so a batch of any size holds none in memory;
-    only the set of timeline ids (to keep them unique) grows.
-    """
-
-    def __init__(self, path: Path, max_tracks: int):
-        self.max_tracks = max_tracks
-        self.used_ids: set[str] = set()
-        self.entries = 0
-        self.stream = path.open("w", encoding="utf-8")
-        head = {
-            "format": MANIFEST_FORMAT,
-            "version": MANIFEST_VERSION,
-            "max_tracks": max_tracks,
-            "columns": column_names(max_tracks),
-        }
-        self.stream.write(json.dumps(head, ensure_ascii=False)[:-1] + ',\n "files": [')
-
-    def add_failure(self, result: FileResult) -> None:
-        self._add({"path": result.input.relative, "sha256": result.sha256, "error": result.error, "timelines": []})
-
-    def add_success(self, result: FileResult, ids: list[str]) -> None:
-        folder = PurePosixPath(result.input.relative).parent.as_posix()
-        folder = "" if folder == "." else folder
-        timelines = [
-            {**timeline.entry, "id": i, "folder": folder} for i, timeline in zip(ids, result.timelines, strict=True)
-        ]
-        self._add({"path": result.input.relative, "sha256": result.sha256, "error": None, "timelines": timelines})
-
-    def _add(self, entry: dict) -> None:
-        self.stream.write(("\n  " if self.entries == 0 else ",\n  ") + json.dumps(entry, ensure_ascii=False))
-        self.entries += 1
-
-    def finish(self, report: IngestReport) -> None:
-        summary = {
-            "files": report.files,
-            "failed": report.failed,
-            "timelines": report.timelines,
-            "frames": report.frames,
-        }
-        self.stream.write(f'\n ],\n "summary": {json.dumps(summary)}}}\n')
-
-    def __enter__(self) -> ManifestWriter:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stream.close()
-
-
-def _timeline_entry(frames: TimelineFrames) -> dict:
-    """The manifest entry of one timeline; the parent fills in `id` and `folder` (keys kept in order)."""
-    return {
-        "id": None,
-        "name": frames.name,
-        "folder": None,
-        "timebase": frames.rate.timebase,
-        "ntsc": frames.rate.ntsc,
-        "fps": frames.rate.fps,
-        "width": frames.width_px,
-        "height": frames.height_px,
-        "frames": frames.frame_count,
-        "tracks_kept": frames.tracks_kept,
-        "tracks_dropped": frames.tracks_dropped,
-        "assets": [asset.to_json() for asset in frames.assets],
-        "media_size_unknown": frames.media_size_unknown,
-        "warnings": list(frames.warnings),
-    }

@@ -1,4 +1,4 @@
-"""The frame table's feature schema and the Premiere <-> frame-table unit conversion.
+"""The frame table's feature names and the Premiere <-> frame-table unit conversion.
 
 DESIGN.md §2 fixes the 9 features per video track and their units. The timeline
 model keeps Premiere's own values (../shared/docs/xmeml.md §6): scale in percent of the
@@ -47,24 +47,7 @@ PREMIERE_PARAMS: tuple[str, ...] = (
     "crop_bottom_pct",
 )
 
-KEY_COLUMNS: tuple[str, ...] = ("timeline", "frame")
-DEFAULT_MAX_TRACKS = 20
-
-
-def track_prefix(track_index: int) -> str:
-    """`v01` for track index 0 (V1, the bottom layer)."""
-    return f"v{track_index + 1:02d}"
-
-
-def column_names(max_tracks: int = DEFAULT_MAX_TRACKS) -> list[str]:
-    """["timeline", "frame", "v01_active", "v01_asset", ..., "vNN_crop_bottom"]."""
-    if max_tracks < 1:
-        raise ValueError(f"max_tracks must be at least 1, got {max_tracks}")
-    columns = list(KEY_COLUMNS)
-    for track_index in range(max_tracks):
-        prefix = track_prefix(track_index)
-        columns.extend(f"{prefix}_{feature}" for feature in FEATURES)
-    return columns
+DEFAULT_MAX_TRACKS = 20  # video tracks a frame table keeps (DESIGN.md §2); its columns: features/table/columns.py
 
 
 def media_size_or_sequence(
