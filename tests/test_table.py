@@ -1,10 +1,11 @@
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from framegen import constant_timeline, random_timeline, write_frame_table
 from multitrack.errors import DataError
-from multitrack.features.table import FrameTable
+from multitrack.features.table import VIDEO, ColumnGroup, Feature, FrameTable, FrameTableWriter, TimelineColumns
 
 
 def test_reads_back_what_was_written_across_row_groups(tmp_path):
@@ -70,3 +71,94 @@ def test_missing_column_and_missing_file(tmp_path):
         FrameTable.open(path)
     with pytest.raises(DataError, match=r"nope.parquet: frame table not found"):
         FrameTable.open(tmp_path / "nope.parquet")
+
+
+# The version and the column groups (features/table/columns.py): the key is spelled out, so a rename is caught.
+VERSION_KEY = b"multitrack.frame_table.version"
+TRANSITIONS = ColumnGroup(  # a later video group, as DESIGN.md §2 "Versions" plans one
+    "transitions", "v", (Feature("opacity", np.dtype(np.float32), 1.0), Feature("transition", np.dtype(np.int8))), 2
+)
+
+
+def test_the_writer_records_the_version_and_the_reader_reads_back_its_rows(tmp_path):
+    timeline = random_timeline("ed/a", 12, tracks=2, seed=3)
+    timeline.values[:, 0, 3] = 0  # v01_crop_left all zero: packed as None
+    by_track = [[timeline.active[:, t], timeline.asset[:, t], *timeline.values[:, t].T] for t in range(2)]
+    columns = [np.ascontiguousarray(column) if column.any() else None for track in by_track for column in track]
+    path = tmp_path / "f.parquet"
+    with FrameTableWriter(path, max_tracks=3) as writer:  # V3 is empty: zeros
+        writer.write("ed/a", TimelineColumns(timeline.frames, columns, entry={}))
+    metadata = pq.ParquetFile(path).metadata.metadata
+    assert metadata[VERSION_KEY] == b"1" and metadata[b"multitrack.frame_table.format"] == b"multitrack-frame-table"
+    table = FrameTable.open(path)
+    assert (table.version, table.tracks, table.defaulted) == (1, 3, ())
+    arrays = table.read_timeline("ed/a")
+    assert np.array_equal(arrays.active, np.pad(timeline.active, ((0, 0), (0, 1))))
+    assert np.array_equal(arrays.asset, np.pad(timeline.asset, ((0, 0), (0, 1))))
+    assert np.array_equal(arrays.values, np.pad(timeline.values, ((0, 0), (0, 1), (0, 0))))
+
+
+def test_a_table_without_a_version_reads_as_version_1(tmp_path):
+    timeline = random_timeline("a", 10, tracks=2, seed=1)
+    path = write_frame_table(tmp_path / "f.parquet", [timeline], version=None)  # as written before versions
+    assert VERSION_KEY not in (pq.ParquetFile(path).metadata.metadata or {})
+    table = FrameTable.open(path)
+    assert table.version == 1
+    assert np.array_equal(table.read_timeline("a").values, timeline.values)
+
+
+def test_a_newer_version_is_refused_naming_the_file_and_both_versions(tmp_path):
+    path = write_frame_table(tmp_path / "f.parquet", [constant_timeline("a", 4)], version=2)
+    with pytest.raises(
+        DataError, match=r"f.parquet: frame table version 2 is newer than this multitrack reads \(version 1\)"
+    ):
+        FrameTable.open(path)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({VERSION_KEY: b"one"}, r"frame table version b'one' in its metadata is not a positive integer"),
+        ({VERSION_KEY: b"0"}, r"frame table version b'0' in its metadata is not a positive integer"),
+        ({b"multitrack.frame_table.format": b"other"}, r"its metadata names the format b'other'"),
+    ],
+)
+def test_a_bad_version_or_another_format_is_refused(tmp_path, metadata, message):
+    path = write_frame_table(tmp_path / "f.parquet", [constant_timeline("a", 4)])
+    table = pq.read_table(path)
+    pq.write_table(table.replace_schema_metadata(table.schema.metadata | metadata), path)
+    with pytest.raises(DataError, match=rf"f.parquet: {message}"):
+        FrameTable.open(path)
+
+
+def test_a_group_newer_than_the_table_reads_as_its_defaults(tmp_path):
+    timeline = random_timeline("a", 10, tracks=3, seed=1)
+    path = write_frame_table(tmp_path / "f.parquet", [timeline])  # version 1: no transitions group
+    table = FrameTable.open(path, max_tracks=2, groups=(VIDEO, TRANSITIONS))
+    assert table.defaulted == ("transitions",) and not any("opacity" in name for name in table.columns)
+    group = table.read_group("a", TRANSITIONS)
+    assert group["opacity"].dtype == np.float32 and group["transition"].dtype == np.int8
+    assert np.array_equal(group["opacity"], np.ones((10, 2))) and np.array_equal(group["transition"], np.zeros((10, 2)))
+    assert np.array_equal(table.read_timeline("a").values, timeline.values[:, :2])  # the video group as before
+    assert np.array_equal(table.read_group("a", VIDEO)["asset"], timeline.asset[:, :2])
+
+
+def test_a_group_the_table_has_is_read_and_a_partial_one_is_refused(tmp_path):
+    path = write_frame_table(tmp_path / "f.parquet", [constant_timeline("a", 4, tracks=2)])
+    table = pq.read_table(path)
+    added = [("v01_opacity", [0.5] * 4, pa.float32()), ("v02_opacity", [1.0] * 4, pa.float32())]
+    for name, values, arrow_type in [*added, ("v01_transition", [1] * 4, pa.int8())]:
+        table = table.append_column(name, pa.array(values, arrow_type))
+    pq.write_table(table, path)
+    with pytest.raises(DataError, match=r"f.parquet: column 'v02_transition' is missing \(the table has 2 tracks\)"):
+        FrameTable.open(path, groups=(VIDEO, TRANSITIONS))
+    pq.write_table(table.append_column("v02_transition", pa.array([2] * 4, pa.int8())), path)
+    group = FrameTable.open(path, groups=(VIDEO, TRANSITIONS)).read_group("a", TRANSITIONS)
+    assert group["opacity"].tolist() == [[0.5, 1.0]] * 4 and group["transition"].tolist() == [[1, 2]] * 4
+
+
+def test_a_group_of_the_tables_own_version_must_be_there(tmp_path):
+    path = write_frame_table(tmp_path / "f.parquet", [constant_timeline("a", 4, tracks=2)])
+    seed_group = ColumnGroup("transitions", "v", TRANSITIONS.features, version=1)  # as if version 1 had it
+    with pytest.raises(DataError, match=r"column 'v01_opacity' is missing"):
+        FrameTable.open(path, groups=(VIDEO, seed_group))
