@@ -25,7 +25,8 @@ from multitrack.timeline.model import (
     Track,
     Transition,
 )
-from multitrack.timeline.xmeml.writer import frames_to_ticks, write_xmeml, xmeml_bytes
+from multitrack.timeline.xmeml import write_xmeml, xmeml_bytes
+from multitrack.timeline.xmeml.timing import frames_to_ticks
 from strategies import timelines
 
 PROPERTY_SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,6 +12,9 @@ from __future__ import annotations
 import bisect
 import enum
 from dataclasses import dataclass, field
+from fractions import Fraction
+
+_NTSC = Fraction(1000, 1001)  # an ntsc rate is timebase × 1000/1001 (../shared/docs/xmeml.md §2)
 
 
 @dataclass(frozen=True)
@@ -22,8 +25,14 @@ class Rate:
     ntsc: bool = False
 
     @property
+    def fps_exact(self) -> Fraction:
+        """Frames per second, exactly (24/TRUE is 24000/1001); for anything that must not drift."""
+        return self.timebase * _NTSC if self.ntsc else Fraction(self.timebase)
+
+    @property
     def fps(self) -> float:
-        return self.timebase * 1000 / 1001 if self.ntsc else float(self.timebase)
+        """`fps_exact` as the nearest float: for display, and for arithmetic that may round."""
+        return float(self.fps_exact)
 
     def __str__(self) -> str:
         return f"{self.fps:.3f}".rstrip("0").rstrip(".") + " fps"

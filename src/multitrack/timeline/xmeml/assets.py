@@ -1,17 +1,20 @@
-"""Small readers of xmeml values and assets: rate, frame size, timecode, `<file>`, generators.
+"""xmeml values and assets, both ways: rate, frame size, timecode, `<file>`, generators.
 
-Files and nested sequences declare rates that are informative only (../shared/docs/xmeml.md §2:
-every clip time is at the sequence rate), so those are read leniently: unreadable means
-unknown. A sequence's own rate is read strictly.
+Reading: files and nested sequences declare rates that are informative only
+(../shared/docs/xmeml.md §2: every clip time is at the sequence rate), so those are read
+leniently: unreadable means unknown. A sequence's own rate is read strictly.
+Writing: `<rate>`, `<timecode>` and the full `<file>` definition as Premiere writes them.
 """
 
 from __future__ import annotations
 
 import math
 
+from lxml import etree
+
 from multitrack.errors import XmemlError
 from multitrack.timeline.model import Asset, AssetKind, Rate
-from multitrack.timeline.xmeml.document import XmemlDocument, shown
+from multitrack.timeline.xmeml.document import XmemlDocument, add_text, flag_text, shown
 
 
 def read_rate(doc: XmemlDocument, rate_el) -> Rate:
@@ -93,6 +96,16 @@ def read_generator_asset(fields: dict) -> Asset:
     return Asset(id=f"generator:{effect_id or effect_name}:{name}", name=name, kind=AssetKind.GENERATOR)
 
 
+def generator_effect_id(asset: Asset) -> str:
+    """Writing: the generator effect behind a generator asset: `read_generator_asset` names
+    such assets `generator:<effectid>:<name>`; anything else is taken as a colour matte, the
+    one generator Premiere writes as a generatoritem (../shared/docs/xmeml.md §4)."""
+    parts = asset.id.split(":", 2)
+    if len(parts) == 3 and parts[0] == "generator" and parts[1]:
+        return parts[1]
+    return "Color"
+
+
 def read_size(doc: XmemlDocument, characteristics) -> tuple[int, int] | None:
     """width x height of a samplecharacteristics block; absent or zero means unknown."""
     if characteristics is None:
@@ -141,3 +154,93 @@ def element_text(element) -> str:
     if element is None or element.text is None:
         return ""
     return element.text.strip(" \t\n")
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def rate_element(rate: Rate) -> etree._Element:
+    element = etree.Element("rate")
+    add_text(element, "timebase", rate.timebase)
+    add_text(element, "ntsc", flag_text(rate.ntsc))
+    return element
+
+
+def timecode_element(rate: Rate, frame: int) -> etree._Element:
+    """A sequence timecode, non-drop-frame (the frame number is what readers use)."""
+    element = etree.Element("timecode")
+    element.append(rate_element(rate))
+    add_text(element, "string", _ndf_timecode(frame, rate.timebase))
+    add_text(element, "frame", frame)
+    add_text(element, "displayformat", "NDF")
+    return element
+
+
+def _ndf_timecode(frame: int, timebase: int) -> str:
+    seconds, frames = divmod(frame, timebase)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}:{frames:02d}"
+
+
+def file_definition(asset: Asset, sequence_rate: Rate, on_video_track: bool) -> etree._Element:
+    """The full `<file>`: name, pathurl, rate, duration, timecode, media (../shared/docs/xmeml.md §5).
+
+    `media/video` is there for picture (a known size, or a use on a video track), with
+    no width/height where the size is unknown; `media/audio` where the media has sound.
+    """
+    element = etree.Element("file", id=asset.id)
+    add_text(element, "name", asset.name)
+    if asset.pathurl is not None:
+        add_text(element, "pathurl", asset.pathurl)
+    media_rate = asset.rate or sequence_rate
+    if asset.rate is not None:
+        element.append(rate_element(asset.rate))
+    if asset.duration_frames is not None:
+        add_text(element, "duration", asset.duration_frames)
+    if asset.timecode_frame is not None or asset.timecode_string is not None:
+        element.append(_file_timecode(asset, media_rate))
+    media = etree.SubElement(element, "media")
+    if on_video_track or asset.width_px is not None or asset.height_px is not None:
+        video = etree.SubElement(media, "video")
+        characteristics = etree.SubElement(video, "samplecharacteristics")
+        characteristics.append(rate_element(media_rate))
+        if asset.width_px is not None:
+            add_text(characteristics, "width", asset.width_px)
+        if asset.height_px is not None:
+            add_text(characteristics, "height", asset.height_px)
+        add_text(characteristics, "anamorphic", "FALSE")
+        add_text(characteristics, "pixelaspectratio", "square")
+        add_text(characteristics, "fielddominance", "none")
+    if asset.has_audio:
+        media.append(_audio_characteristics())
+    return element
+
+
+def _file_timecode(asset: Asset, rate: Rate) -> etree._Element:
+    element = etree.Element("timecode")
+    element.append(rate_element(rate))
+    if asset.timecode_string is not None:
+        add_text(element, "string", asset.timecode_string)
+    if asset.timecode_frame is not None:
+        add_text(element, "frame", asset.timecode_frame)
+    drop_frame = asset.timecode_string is not None and ";" in asset.timecode_string
+    add_text(element, "displayformat", "DF" if drop_frame else "NDF")
+    reel = etree.SubElement(element, "reel")
+    add_text(reel, "name", "")
+    return element
+
+
+def _audio_characteristics() -> etree._Element:
+    audio = etree.Element("audio")
+    audio.append(sample_characteristics())
+    add_text(audio, "channelcount", 2)
+    return audio
+
+
+def sample_characteristics() -> etree._Element:
+    """Audio `samplecharacteristics`: 48 kHz, 16 bit."""
+    element = etree.Element("samplecharacteristics")
+    add_text(element, "depth", 16)
+    add_text(element, "samplerate", 48000)
+    return element

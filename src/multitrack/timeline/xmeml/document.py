@@ -1,4 +1,5 @@
-"""A parsed xmeml file: safe parsing, element paths for errors, value parsing.
+"""An xmeml document: safe parsing, element paths for errors, its definitions by id, and
+values both ways (element text -> frame, number, flag when reading; value -> text when writing).
 
 Parsing is safe against hostile files (issue 5): lxml parses with entity
 resolution, DTD loading and network access off, and a resolver that answers every
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Protocol, cast
 
@@ -225,3 +228,105 @@ def _check_doctype(path: str, root: etree._Element, resolver: _RefuseExternal) -
                 f"uses entity {shown(cast(_Named, unexpanded).name)} from an external DTD "
                 f"({shown(resolver.requested[0])}), which multitrack never loads",
             )
+
+
+# --- definitions by id (../shared/docs/xmeml.md §1, §5) ------------------------------------------
+
+
+@dataclass
+class Definitions:
+    """Where each `<file>` and `<sequence>` is defined, and which sequences are timelines."""
+
+    files: dict[str, etree._Element] = field(default_factory=dict)
+    sequences: dict[str, etree._Element] = field(default_factory=dict)
+    timelines: list[etree._Element] = field(default_factory=list)
+    has_nested: bool = False  # any <sequence> used as a clip
+
+
+def collect_definitions(doc: XmemlDocument) -> Definitions:
+    """Full `<file>`/`<sequence>` definitions by id (first wins); sequences not in a clipitem.
+
+    One pass over the whole tree first, because definitions can come after their first use
+    (§5: nrk/tomat master v4.xml, nrk/Multicam_Moser_1.xml).
+    """
+    definitions = Definitions()
+    for element in doc.root.iter("file", "sequence"):
+        is_file = element.tag == "file"
+        if len(element) == 0:  # a bare reference such as <file id="file-3"/>
+            definitions.has_nested |= not is_file
+            continue
+        ident = element.get("id")
+        if is_file:
+            # a partial use (`<file id><name/></file>`) must not hide the full definition
+            # that follows it (../shared/docs/xmeml.md §5): the one with the most children wins
+            known = definitions.files.get(ident) if ident is not None else None
+            if ident is not None and (known is None or len(element) > len(known)):
+                definitions.files[ident] = element
+            continue
+        if ident is not None:
+            definitions.sequences.setdefault(ident, element)
+        if _inside_clipitem(element):
+            definitions.has_nested = True
+        else:
+            definitions.timelines.append(element)
+    return definitions
+
+
+def _inside_clipitem(element: etree._Element) -> bool:
+    return any(True for _ in element.iterancestors("clipitem"))
+
+
+def _nested_refs(sequence_el: etree._Element):
+    return sequence_el.iterfind("media/*/track/clipitem/sequence")
+
+
+def check_nesting(doc: XmemlDocument, definitions: Definitions, top: etree._Element) -> None:
+    """Refuse a nested sequence that contains itself: depth-first over nested-sequence
+    references, with an explicit stack (no recursion limit)."""
+
+    def key_of(sequence_el):
+        return sequence_el.get("id") or f"@line {sequence_el.sourceline}"
+
+    chain = [key_of(top)]
+    pending = [_nested_refs(top)]
+    finished: set[str] = set()
+    while pending:
+        ref = next(pending[-1], None)
+        if ref is None:
+            pending.pop()
+            finished.add(chain.pop())
+            continue
+        target = ref if ref.get("id") is None else definitions.sequences.get(ref.get("id"))
+        if target is None or len(target) == 0:
+            continue  # undefined: the clip reader reports it with the clip's path
+        key = key_of(target)
+        if key in chain:
+            cycle = chain[chain.index(key) + 1 :]
+            via = f" via {', '.join(cycle)}" if cycle else ""
+            raise doc.error(ref, f"nested sequence '{key}' contains itself{via}")
+        if key not in finished:
+            chain.append(key)
+            pending.append(_nested_refs(target))
+
+
+# --- values as written ---------------------------------------------------------------------------
+
+
+def add_text(parent: etree._Element, tag: str, value: object) -> etree._Element:
+    """A child `<tag>value</tag>` at the end of `parent`."""
+    element = etree.SubElement(parent, tag)
+    element.text = str(value)
+    return element
+
+
+def flag_text(flag: bool) -> str:
+    """TRUE/FALSE, as Premiere writes a flag (`XmemlDocument.flag` reads any case)."""
+    return "TRUE" if flag else "FALSE"
+
+
+def number_text(value: float) -> str:
+    """Shortest text that reads back as the same float, without an exponent;
+    whole numbers without a decimal point, as Premiere writes them ("100", "93.75")."""
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return format(Decimal(repr(float(value))), "f")

@@ -1,8 +1,10 @@
-"""Reading a clipitem's filters: Basic Motion, Crop and Time Remap (../shared/docs/xmeml.md §6, §7, §4).
+"""A clipitem's filters, both ways: Basic Motion, Crop and Time Remap (../shared/docs/xmeml.md §6, §7, §4).
 
-Parameters are matched on `parameterid`, never on `name` (Premiere writes lowercase names
-such as `left`). Keyframes keep their `when` on the clip's source axis, sorted, including
-keys outside [in, out]; FCP7's Bezier handles are ignored, i.e. taken as linear.
+Reading (`read_effects`): parameters are matched on `parameterid`, never on `name` (Premiere
+writes lowercase names such as `left`). Keyframes keep their `when` on the clip's source
+axis, sorted, including keys outside [in, out]; FCP7's Bezier handles are ignored, i.e.
+taken as linear. Writing (`filter_elements`): each filter as newer Premiere writes it, only
+when it differs from the defaults. A keyframe `when` is moved between axes by `timing`.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from dataclasses import dataclass, replace
 from lxml import etree
 
 from multitrack.errors import XmemlError
-from multitrack.timeline.model import Crop, Keyframe, Motion, Param
-from multitrack.timeline.xmeml.document import XmemlDocument
+from multitrack.timeline.model import Clip, Crop, Keyframe, Motion, Param
+from multitrack.timeline.xmeml.document import XmemlDocument, add_text, flag_text, number_text
+from multitrack.timeline.xmeml.timing import WhenMap, map_whens
 
 _MOTION_DEFAULTS = Motion()
 _CROP_DEFAULTS = Crop()
@@ -38,13 +41,9 @@ class ClipEffects:
     crop: Crop | None = None
     remap: TimeRemap | None = None
 
-    def with_whens_mapped(self, map_when) -> ClipEffects:
+    def with_whens_mapped(self, map_when: WhenMap) -> ClipEffects:
         """The same effects with every keyframe `when` passed through `map_when`."""
-        return replace(
-            self,
-            motion=_map_fields(self.motion, map_when),
-            crop=_map_fields(self.crop, map_when),
-        )
+        return replace(self, motion=map_whens(self.motion, map_when), crop=map_whens(self.crop, map_when))
 
 
 def read_effects(doc: XmemlDocument, filters: list[etree._Element]) -> ClipEffects:
@@ -122,7 +121,7 @@ def _flag_value(doc: XmemlDocument, parameter: etree._Element | None) -> bool:
     return doc.flag(value) if value is not None else False
 
 
-# --- parameters and keyframes ------------------------------------------------------------
+# --- reading parameters and keyframes ----------------------------------------------------
 
 
 def read_param(doc: XmemlDocument, parameter: etree._Element, default: float) -> Param:
@@ -199,13 +198,116 @@ def _point(doc: XmemlDocument, value: etree._Element) -> tuple[float, float]:
     return doc.number(horiz), doc.number(vert)
 
 
-def _map_fields(effect, map_when):
-    """Motion/Crop (or None) with each Param's keyframe `when`s mapped."""
-    if effect is None:
-        return None
-    changes = {}
-    for name, param in vars(effect).items():
-        if param.keyframes:
-            keys = tuple(Keyframe(map_when(key.when), key.value) for key in param.keyframes)
-            changes[name] = Param(param.value, keys)
-    return replace(effect, **changes) if changes else effect
+# --- writing ---------------------------------------------------------------------------------
+
+
+def filter_elements(clip: Clip) -> list[etree._Element]:
+    """Basic Motion, Crop, Time Remap: each only when it is not the default (Premiere omits
+    default filters, ../shared/docs/xmeml.md §6). `clip` has its `when`s as written
+    (`timing.retimed_axis`)."""
+    filters = []
+    if clip.motion is not None and not clip.motion.is_default:
+        filters.append(_motion_filter(clip.motion))
+    if clip.crop is not None and not clip.crop.is_default:
+        filters.append(_crop_filter(clip.crop))
+    if clip.speed != 100.0 or clip.reverse:
+        filters.append(_time_remap_filter(clip.speed, clip.reverse))
+    return filters
+
+
+def _motion_filter(motion: Motion) -> etree._Element:
+    """Basic Motion as newer Premiere writes it, anchor point and anti-flicker at their
+    defaults (../shared/docs/xmeml.md §6)."""
+    effect = _filter_effect("Basic Motion", "basic")
+    effect.append(_scalar_parameter("scale", "Scale", motion.scale, 0, 1000))
+    effect.append(_scalar_parameter("rotation", "Rotation", motion.rotation, -8640, 8640))
+    effect.append(_center_parameter("center", "Center", motion.center_x, motion.center_y))
+    effect.append(_center_parameter("centerOffset", "Anchor Point", Param(0.0), Param(0.0)))
+    effect.append(_scalar_parameter("antiflicker", "Anti-flicker Filter", Param(0.0), "0.0", "1.0"))
+    return _filter_of(effect)
+
+
+def _crop_filter(crop: Crop) -> etree._Element:
+    """Crop: each side a percent of the source frame; Premiere names them in lowercase."""
+    effect = _filter_effect("Crop", "crop")
+    for side in ("left", "right", "top", "bottom"):
+        effect.append(_scalar_parameter(side, side, getattr(crop, side), 0, 100))
+    return _filter_of(effect)
+
+
+def _time_remap_filter(speed: float, reverse: bool) -> etree._Element:
+    """Constant speed change (../shared/docs/xmeml.md §4); no graphdict, which needs the source
+    length in retimed frames."""
+    effect = _filter_effect("Time Remap", "timeremap")
+    effect.append(_scalar_parameter("variablespeed", "variablespeed", Param(0.0), 0, 1))
+    effect.append(_scalar_parameter("speed", "speed", Param(speed), -100000, 100000))
+    for parameter_id, flag in (("reverse", reverse), ("frameblending", False)):
+        parameter = _parameter(parameter_id, parameter_id)
+        add_text(parameter, "value", flag_text(flag))
+        effect.append(parameter)
+    return _filter_of(effect)
+
+
+def _filter_of(effect: etree._Element) -> etree._Element:
+    """The `<filter>` that `_filter_effect` made around `effect`."""
+    parent = effect.getparent()
+    assert parent is not None  # _filter_effect always makes one
+    return parent
+
+
+def _filter_effect(name: str, effect_id: str) -> etree._Element:
+    """`<filter><effect>` with the header every Premiere motion effect has; returns the effect."""
+    effect = etree.SubElement(etree.Element("filter"), "effect")
+    for tag, value in (
+        ("name", name),
+        ("effectid", effect_id),
+        ("effectcategory", "motion"),
+        ("effecttype", "motion"),
+        ("mediatype", "video"),
+        ("pproBypass", "false"),
+    ):
+        add_text(effect, tag, value)
+    return effect
+
+
+def _parameter(parameter_id: str, name: str) -> etree._Element:
+    # authoringApp marks a Premiere parameter (../shared/docs/xmeml.md §1).
+    parameter = etree.Element("parameter", authoringApp="PremierePro")
+    add_text(parameter, "parameterid", parameter_id)
+    add_text(parameter, "name", name)
+    return parameter
+
+
+def _scalar_parameter(
+    parameter_id: str, name: str, param: Param, value_min: float | str, value_max: float | str
+) -> etree._Element:
+    """A scalar with its static value and keys; `when` is a source frame (§7)."""
+    parameter = _parameter(parameter_id, name)
+    add_text(parameter, "valuemin", value_min)
+    add_text(parameter, "valuemax", value_max)
+    add_text(parameter, "value", number_text(param.value))
+    for key in param.keyframes:
+        keyframe = etree.SubElement(parameter, "keyframe")
+        add_text(keyframe, "when", number_text(key.when))
+        add_text(keyframe, "value", number_text(key.value))
+    return parameter
+
+
+def _center_parameter(parameter_id: str, name: str, x: Param, y: Param) -> etree._Element:
+    """A point parameter: one `<value><horiz/><vert/>` per key, at the union of both
+    axes' key times (an axis without keys contributes its static value)."""
+    parameter = _parameter(parameter_id, name)
+    parameter.append(_point_value(x.value, y.value))
+    whens = sorted({k.when for k in x.keyframes} | {k.when for k in y.keyframes})
+    for when in whens:
+        keyframe = etree.SubElement(parameter, "keyframe")
+        add_text(keyframe, "when", number_text(when))
+        keyframe.append(_point_value(x.at(when), y.at(when)))
+    return parameter
+
+
+def _point_value(horiz: float, vert: float) -> etree._Element:
+    value = etree.Element("value")
+    add_text(value, "horiz", number_text(horiz))
+    add_text(value, "vert", number_text(vert))
+    return value

@@ -2,12 +2,12 @@
 
 The story of `read_xmeml`:
 1. parse the bytes safely (`document`), root `<xmeml>`;
-2. first pass: collect every `<file id>` and `<sequence id>` definition, wherever it sits,
-   because definitions can come after their first use (../shared/docs/xmeml.md §5), and the
-   sequences not nested in a clipitem: each is a timeline (§1);
-3. refuse nested sequences that contain themselves;
-4. read each timeline: rate, frame size, tracks, clips (with `-1` edges resolved against
-   transitions, §4), effects (`effects`), assets (`assets`).
+2. first pass (`document.collect_definitions`): every `<file id>` and `<sequence id>`
+   definition, wherever it sits, because definitions can come after their first use
+   (../shared/docs/xmeml.md §5), and the sequences not nested in a clipitem: each is a timeline (§1);
+3. refuse nested sequences that contain themselves (`document.check_nesting`);
+4. read each timeline: rate, frame size, tracks, clips (`-1` edges and retimed in/out by the
+   reading side of `timing`, §4), effects (`effects`), assets (`assets`).
 
 Every clipitem time is an integer frame at the *sequence* rate, whatever rate the clip or
 file declares (§2), so clip rates are never used for conversion.
@@ -33,8 +33,16 @@ from multitrack.timeline.xmeml.assets import (
     timecode_parts,
     track_elements,
 )
-from multitrack.timeline.xmeml.document import XmemlDocument, parse_xmeml, shown
-from multitrack.timeline.xmeml.effects import ClipEffects, TimeRemap, read_effects
+from multitrack.timeline.xmeml.document import (
+    Definitions,
+    XmemlDocument,
+    check_nesting,
+    collect_definitions,
+    parse_xmeml,
+    shown,
+)
+from multitrack.timeline.xmeml.effects import ClipEffects, read_effects
+from multitrack.timeline.xmeml.timing import read_edges, source_axis
 
 KNOWN_VERSIONS = frozenset({"1", "3", "4", "5"})
 FALLBACK_SIZE_PX = (1920, 1080)
@@ -52,92 +60,17 @@ def read_xmeml(path: str | Path) -> list[Timeline]:
     cannot read, including a file that holds no sequence.
     """
     doc = parse_xmeml(path)
-    definitions = _collect_definitions(doc)
+    definitions = collect_definitions(doc)
     if not definitions.timelines:
         raise doc.error(doc.root, "holds no <sequence>: there is no timeline in this file")
     if definitions.has_nested:
         for sequence_el in definitions.timelines:
-            _check_nesting(doc, definitions, sequence_el)
+            check_nesting(doc, definitions, sequence_el)
     reader = _SequenceReader(doc, definitions)
     return [reader.read_timeline(sequence_el) for sequence_el in definitions.timelines]
 
 
-# --- pass 1: definitions -------------------------------------------------------------------
-
-
-@dataclass
-class _Definitions:
-    files: dict[str, etree._Element] = field(default_factory=dict)
-    sequences: dict[str, etree._Element] = field(default_factory=dict)
-    timelines: list[etree._Element] = field(default_factory=list)
-    has_nested: bool = False  # any <sequence> used as a clip
-
-
-def _collect_definitions(doc: XmemlDocument) -> _Definitions:
-    """Full `<file>`/`<sequence>` definitions by id (first wins); sequences not in a clipitem."""
-    definitions = _Definitions()
-    for element in doc.root.iter("file", "sequence"):
-        is_file = element.tag == "file"
-        if len(element) == 0:  # a bare reference such as <file id="file-3"/>
-            definitions.has_nested |= not is_file
-            continue
-        ident = element.get("id")
-        if is_file:
-            # a partial use (`<file id><name/></file>`) must not hide the full definition
-            # that follows it (../shared/docs/xmeml.md §5): the one with the most children wins
-            known = definitions.files.get(ident) if ident is not None else None
-            if ident is not None and (known is None or len(element) > len(known)):
-                definitions.files[ident] = element
-            continue
-        if ident is not None:
-            definitions.sequences.setdefault(ident, element)
-        if _inside_clipitem(element):
-            definitions.has_nested = True
-        else:
-            definitions.timelines.append(element)
-    return definitions
-
-
-def _inside_clipitem(element: etree._Element) -> bool:
-    return any(True for _ in element.iterancestors("clipitem"))
-
-
-# --- pass 2: nested sequences must not contain themselves -----------------------------------
-
-
-def _nested_refs(sequence_el: etree._Element):
-    return sequence_el.iterfind("media/*/track/clipitem/sequence")
-
-
-def _check_nesting(doc: XmemlDocument, definitions: _Definitions, top: etree._Element) -> None:
-    """Depth-first over nested-sequence references, with an explicit stack (no recursion limit)."""
-
-    def key_of(sequence_el):
-        return sequence_el.get("id") or f"@line {sequence_el.sourceline}"
-
-    chain = [key_of(top)]
-    pending = [_nested_refs(top)]
-    finished: set[str] = set()
-    while pending:
-        ref = next(pending[-1], None)
-        if ref is None:
-            pending.pop()
-            finished.add(chain.pop())
-            continue
-        target = ref if ref.get("id") is None else definitions.sequences.get(ref.get("id"))
-        if target is None or len(target) == 0:
-            continue  # undefined: the clip reader reports it with the clip's path
-        key = key_of(target)
-        if key in chain:
-            cycle = chain[chain.index(key) + 1 :]
-            via = f" via {', '.join(cycle)}" if cycle else ""
-            raise doc.error(ref, f"nested sequence '{key}' contains itself{via}")
-        if key not in finished:
-            chain.append(key)
-            pending.append(_nested_refs(target))
-
-
-# --- pass 3: timelines ---------------------------------------------------------------------
+# --- timelines -----------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -170,7 +103,7 @@ class _TimelineNotes:
 
 
 class _SequenceReader:
-    def __init__(self, doc: XmemlDocument, definitions: _Definitions):
+    def __init__(self, doc: XmemlDocument, definitions: Definitions):
         self.doc = doc
         self.definitions = definitions
         self._assets: dict[str, Asset] = {}  # by id, shared by all timelines of the document
@@ -257,14 +190,11 @@ class _SequenceReader:
         if version not in KNOWN_VERSIONS:
             warnings.append(f"xmeml version {shown(version)} is not one of 1, 3, 4, 5; read as version 4")
         if notes.retimed:
+            variable = notes.variable_speed
             warnings.append(
                 f"{notes.retimed} time-remapped clip(s) (speed ≠ 100%): source frames and keyframes "
                 f"mapped at constant speed"
-                + (
-                    f"; {notes.variable_speed} with variable speed, approximated by their speed value"
-                    if notes.variable_speed
-                    else ""
-                )
+                + (f"; {variable} with variable speed, approximated by their speed value" if variable else "")
             )
         if notes.flipped:
             warnings.append(
@@ -378,7 +308,11 @@ class _SequenceReader:
             notes.flipped += 1
         remap = effects.remap
         if remap is not None and (remap.speed_percent != 100.0 or remap.reverse):
-            in_frame, out_frame, effects = _retime(in_frame, out_frame, effects, remap)
+            # in/out and keyframe whens count retimed frames (../shared/docs/xmeml.md §4)
+            in_frame, out_frame, source_when = source_axis(
+                in_frame, out_frame, remap.speed_percent, remap.reverse, remap.graph
+            )
+            effects = effects.with_whens_mapped(source_when)
             speed, reverse = remap.speed_percent, reverse != remap.reverse
             notes.retimed += 1
             notes.variable_speed += remap.variable
@@ -487,35 +421,25 @@ class _SequenceReader:
         return self._assets.setdefault(asset.id, asset)
 
 
-# --- -1 edges and time remapping -------------------------------------------------------------
+# --- -1 edges ---------------------------------------------------------------------------------
 
 
 def _resolve_edges(doc: XmemlDocument, items: list, index: int) -> tuple[int, int, bool]:
-    """Timeline start/end of the clip at `items[index]`, and whether FCP7 wrote it reversed.
+    """Timeline start/end of the clip at `items[index]` (-1 edges by `timing.read_edges`), and
+    whether FCP7 wrote it reversed.
 
-    -1 marks an edge inside a transition and the adjacent transitionitem supplies the real
-    value (../shared/docs/xmeml.md §4); without one, start = end − (out − in), end = start + (out − in).
-    The transition wins because out − in is off by one in some exports (OTIO issue #287) and
-    is on another axis for some retimed audio (nrk/Fri vilje master 11.xml, audio track 4).
     FCP7 writes some reversed clips with start > end *and* in > out
     (nrk/dnpr6370211-alt-offline.hg.xml, "Cartoon Timpani.caf": in 17, out 3, start 3019,
     end 3005); those spans are flipped. start > end with in <= out is an error.
     """
     raw: _RawClip = items[index]
-    start, end = raw.start, raw.end
     length = raw.out_frame - raw.in_frame
     before = items[index - 1] if index > 0 else None
     after = items[index + 1] if index + 1 < len(items) else None
-    if start == -1 and isinstance(before, Transition):
-        start = before.start_frame
-    if end == -1 and isinstance(after, Transition):
-        end = after.end_frame
-    if start == -1 and end != -1:
-        start = end - length
-    elif end == -1 and start != -1:
-        end = start + length
-    elif start == -1 and end == -1:
+    edges = read_edges(raw.start, raw.end, length, before, after)
+    if edges is None:
         raise doc.error(raw.element, "start and end are both -1 and no transition beside the clip gives either")
+    start, end = edges
     flipped = start > end and length < 0
     if flipped:
         start, end = end, start
@@ -524,28 +448,3 @@ def _resolve_edges(doc: XmemlDocument, items: list, index: int) -> tuple[int, in
     if start > end:
         raise doc.error(raw.element, f"start {start} after end {end}")
     return start, end, flipped
-
-
-def _retime(in_frame: int, out_frame: int, effects: ClipEffects, remap: TimeRemap) -> tuple[int, int, ClipEffects]:
-    """Move in/out and keyframe `when`s from the retimed axis to the source axis.
-
-    With speed ≠ 100, in/out and keyframe `when`s count *retimed* frames (../shared/docs/xmeml.md §4:
-    Helaften clipitem-10 at 300%: in 25, graphdict maps 25 -> 75). `Clip.source_frame` is
-    in_frame + (t − start) × speed/100, so mapping `when` -> in_frame + (when − in) × speed/100
-    keeps every key on the timeline frame start + (when − in). The graphdict places the
-    in-point on the source; a reversed clip keeps an ascending axis over its source span.
-    """
-    ratio = remap.speed_percent / 100.0
-    graph = remap.graph
-    if graph is not None and graph.is_keyframed:
-        first = graph.at(in_frame)
-        source_first = min(first, graph.at(out_frame)) if remap.reverse else first
-    else:
-        source_first = in_frame * ratio
-    source_in = round(source_first)
-    source_out = source_in + round((out_frame - in_frame) * ratio)
-
-    def map_when(when: float) -> float:
-        return source_in + (when - in_frame) * ratio
-
-    return source_in, source_out, effects.with_whens_mapped(map_when)
