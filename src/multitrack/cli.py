@@ -20,6 +20,7 @@ VERBS = {
     "ingest": "turn xmeml files or folders into the frame table (Parquet)",
     "prepare": "split, normalise and window a frame table for training",
     "train": "train the multi-track Transformer",
+    "tune": "search hyperparameters with Optuna: a resumable study of training runs",
     "export": "write a model bundle from a training checkpoint",
     "evaluate": "score a model bundle against baselines on prepared data",
     "generate": "continue a timeline with a model bundle and write xmeml",
