@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from multitrack.config import load_config
+from multitrack.data import recency
 from multitrack.data.normalize import NormStats
 from multitrack.evaluate.predict import predict_timelines, window_plan
 from multitrack.model.transformer import MultitrackTransformer, count_cuts_from_top, frames_since_on_top
@@ -35,11 +36,12 @@ def model(tiny_config):
 
 
 def arrays(n: int, seed: int):
+    """One timeline's frames and, as prepare stores them, what they remember from its start."""
     rng = np.random.default_rng(seed)
     active = (rng.random((n, 2)) < 0.6).astype(np.uint8)
     asset = np.where(active, rng.integers(1, 4, (n, 2)), 0)
     values = np.where(active[..., None], rng.normal(size=(n, 2, 7)), 0.0).astype(np.float32)
-    return active, asset, values
+    return active, asset, values, recency.frames_since_on_top(active), recency.cuts_from_top(active)
 
 
 def _with_random_heads(model: MultitrackTransformer) -> MultitrackTransformer:
@@ -62,8 +64,8 @@ def _with_random_heads(model: MultitrackTransformer) -> MultitrackTransformer:
 
 def test_rows_match_a_direct_forward_pass(model):
     model = _with_random_heads(model)
-    active, asset, values = arrays(20, 0)
-    prediction = predict_timelines(model, STATS, active, asset, values, [0], [20])
+    active, asset, values, *history = arrays(20, 0)
+    prediction = predict_timelines(model, STATS, active, asset, values, *history, [0], [20])
     with torch.no_grad():
         # row 12 comes from the window starting at 4 (plan for L = 8): inputs rows 4..11, with
         # the frames since on top and the cuts counted from the timeline's first row
@@ -84,8 +86,8 @@ def test_rows_match_a_direct_forward_pass(model):
 def test_an_untrained_model_scores_the_true_asset_as_persistence_would(model):
     # the heads start at zero, so the only asset logit is the copy bonus b on the current
     # class: p(same class) = e^b / (e^b + K - 1), any other class 1 / (e^b + K - 1), K = 4
-    active, asset, values = arrays(20, 3)
-    prediction = predict_timelines(model, STATS, active, asset, values, [0], [20])
+    active, asset, values, *history = arrays(20, 3)
+    prediction = predict_timelines(model, STATS, active, asset, values, *history, [0], [20])
     bonus = np.exp(model.copy_asset.detach().numpy())  # (T,)
     expected = np.where(asset[1:] == asset[:-1], bonus, 1.0) / (bonus + 3)
     np.testing.assert_allclose(prediction.asset_true_prob[1:], expected, rtol=1e-5)

@@ -58,6 +58,8 @@ class SplitFrames:
     aspect: np.ndarray  # (N, T) sequence aspect / media aspect of the asset shown
     timelines: list[dict[str, Any]]  # the prepared split's timeline entries (JSON)
     aspect_tables: list[np.ndarray]  # per timeline: (K,) that ratio per asset class
+    since_on_top: np.ndarray  # (N, T) int16, as prepare stored it (counted from each timeline's start)
+    cuts_from_top: np.ndarray  # (N, T) int16, as prepare stored it
 
     def timeline(self, index: int) -> tuple[int, int]:
         entry = self.timelines[index]
@@ -131,7 +133,10 @@ def load_split(data: PreparedData, name: str) -> SplitFrames:
     for table, entry in zip(tables, prepared.timelines, strict=True):
         rows = slice(int(entry["row_offset"]), int(entry["row_offset"]) + int(entry["frames"]))
         aspect[rows] = table[asset[rows]]
-    return SplitFrames(Frames(active, asset, values), first, fps, aspect, prepared.timelines, tables)
+    since_on_top, cuts_from_top = np.asarray(arrays["since_on_top"]), np.asarray(arrays["cuts_from_top"])
+    return SplitFrames(
+        Frames(active, asset, values), first, fps, aspect, prepared.timelines, tables, since_on_top, cuts_from_top
+    )
 
 
 def aspect_table(entry: Mapping[str, Any], asset_classes: int) -> np.ndarray:
@@ -159,9 +164,10 @@ def next_frame_metrics(
     offsets = [split.timeline(i)[0] for i in range(len(split.timelines))]
     counts = [split.timeline(i)[1] for i in range(len(split.timelines))]
     model_values = bundle.stats.apply(frames.values, frames.active, split.first)  # the model's own normalisation
+    history = (split.since_on_top, split.cuts_from_top)  # what prepare counted
     predictions = {
         "model": predict_timelines(
-            bundle.model, bundle.stats, frames.active, frames.asset, model_values, offsets, counts
+            bundle.model, bundle.stats, frames.active, frames.asset, model_values, *history, offsets, counts
         )
     }
     for name in BASELINES:

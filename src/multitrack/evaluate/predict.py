@@ -5,6 +5,11 @@ row s predicts rows s+1 … s+L, and each row is taken from the window that give
 context (at least L/2 frames, except near the timeline's start), so every row is predicted
 once, as in a rollout that has the true past in its window. Windows of all timelines are
 batched; padding sits after the real frames, which a causal model never looks at.
+
+What each frame remembers of its timeline (frames since each track was on top, the cuts so
+far from the track on top) comes with the frames, counted from each timeline's start: the
+prepared folder stores it (`since_on_top.npy`, `cuts_from_top.npy`), and for other frames
+`multitrack.features.vocabulary` counts it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ import numpy as np
 import torch
 
 from multitrack.data.normalize import NormStats
-from multitrack.data.recency import SINCE_ON_TOP_DTYPE, cuts_from_top, frames_since_on_top
 from multitrack.evaluate.metrics import NextFrame
 from multitrack.model.transformer import MultitrackTransformer
 
@@ -40,24 +44,20 @@ def predict_timelines(
     active: np.ndarray,
     asset: np.ndarray,
     values: np.ndarray,
+    since_on_top: np.ndarray,
+    cuts_from_top: np.ndarray,
     row_offsets: list[int],
     frame_counts: list[int],
 ) -> NextFrame:
     """The model's guess at every row from the rows before it (first rows: the empty frame guess).
 
-    active (N, T) uint8, asset (N, T) folded classes, values (N, T, 7) *normalised* (as the
-    prepared arrays hold them); returned values are de-normalised frame-table units. Each
-    window sees the frames since each track was on top and the cuts so far counted from its
-    timeline's start.
+    active (N, T) uint8, asset (N, T) folded classes, values (N, T, 7) *normalised*,
+    since_on_top and cuts_from_top (N, T), each counted from its timeline's start, all as the
+    prepared arrays hold them; returned values are de-normalised frame-table units.
     """
     model.eval()
     n_rows, n_tracks = active.shape
-    since_on_top = np.zeros((n_rows, n_tracks), SINCE_ON_TOP_DTYPE)
-    cuts = np.zeros((n_rows, n_tracks), SINCE_ON_TOP_DTYPE)
-    for offset, frames in zip(row_offsets, frame_counts, strict=True):
-        since_on_top[offset : offset + frames] = frames_since_on_top(active[offset : offset + frames])
-        cuts[offset : offset + frames] = cuts_from_top(active[offset : offset + frames])
-    frame_arrays = (active, asset, values, since_on_top, cuts)
+    frame_arrays = (active, asset, values, since_on_top, cuts_from_top)
     out = _empty_prediction(n_rows, n_tracks)
     jobs = [
         (offset + start, offset + keep_from, offset + keep_to)
