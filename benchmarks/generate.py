@@ -22,8 +22,8 @@ import torch
 
 from multitrack.config import load_config
 from multitrack.data.normalize import NormStats
-from multitrack.evaluate.metrics import Frames
 from multitrack.evaluate.rollout import SINGLE_THREAD_BATCH, encode_frames, rollout
+from multitrack.features.vocabulary import Frames
 from multitrack.model.transformer import MultitrackTransformer
 
 ROOT = Path(__file__).resolve().parents[1]

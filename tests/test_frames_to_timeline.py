@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from multitrack.evaluate.metrics import Frames
 from multitrack.features.frames import timeline_frames
+from multitrack.features.vocabulary import Frames
 from multitrack.generate.frames_to_timeline import KeyTolerance, frames_to_timeline, prompt_audio, track_runs
 from multitrack.timeline.model import Asset, Clip, Motion, Param, Rate, Timeline, Track
 from multitrack.timeline.xmeml import read_xmeml, write_xmeml

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from multitrack.evaluate.metrics import (
     LAYOUTS,
     Excerpt,
-    Frames,
     NextFrame,
     binary_f1,
     binary_log_loss,
@@ -30,9 +29,9 @@ from multitrack.evaluate.metrics import (
     shot_lengths,
     total_variation,
     visible_probabilities,
-    visible_tracks,
     wasserstein_1,
 )
+from multitrack.features.vocabulary import Frames
 
 
 def geometry(scale=1.0, pos_x=0.0, pos_y=0.0, crops=(0, 0, 0, 0)) -> np.ndarray:
@@ -142,10 +141,6 @@ class TestScores:
 
 
 class TestStructure:
-    def test_visible_track_is_the_topmost_active(self):
-        active = np.array([[1, 0, 1], [1, 1, 0], [0, 0, 0]], bool)
-        assert visible_tracks(active).tolist() == [2, 1, -1]
-
     def test_visible_probabilities_sum_to_one(self):
         probs = visible_probabilities(np.array([[0.5, 0.5]]))
         # none: 0.25, V1 visible (V2 off): 0.25, V2 visible: 0.5

@@ -7,8 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from matplotlib.image import imread
 
-from multitrack.evaluate.metrics import Excerpt, Frames
+from multitrack.evaluate.metrics import Excerpt
 from multitrack.evaluate.plots import MAX_TRACK_LABELS, plot_strips, plot_training_curves, track_ticks
+from multitrack.features.vocabulary import Frames
 
 
 def excerpt(n_tracks: int, n_frames: int = 50) -> Excerpt:

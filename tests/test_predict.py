@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from multitrack.config import load_config
-from multitrack.data import recency
 from multitrack.data.normalize import NormStats
 from multitrack.evaluate.predict import predict_timelines, window_plan
+from multitrack.features.vocabulary import cuts_from_top, since_on_top
 from multitrack.model.transformer import MultitrackTransformer, count_cuts_from_top, frames_since_on_top
 
 STATS = NormStats(np.zeros(7), np.ones(7))
@@ -41,7 +41,7 @@ def arrays(n: int, seed: int):
     active = (rng.random((n, 2)) < 0.6).astype(np.uint8)
     asset = np.where(active, rng.integers(1, 4, (n, 2)), 0)
     values = np.where(active[..., None], rng.normal(size=(n, 2, 7)), 0.0).astype(np.float32)
-    return active, asset, values, recency.frames_since_on_top(active), recency.cuts_from_top(active)
+    return active, asset, values, since_on_top(active), cuts_from_top(active)
 
 
 def _with_random_heads(model: MultitrackTransformer) -> MultitrackTransformer:

@@ -7,7 +7,7 @@ from framegen import constant_timeline, prepare_tiny, random_timeline, tiny_corp
 from multitrack.cli import main
 from multitrack.config import load_config
 from multitrack.data.normalize import load_stats
-from multitrack.data.prepare import fold_assets, prepare
+from multitrack.data.prepare import prepare
 from multitrack.data.prepared import file_sha256, open_prepared, split_digest
 from multitrack.errors import ConfigError, DataError
 
@@ -73,11 +73,6 @@ def test_timeline_history_counts_from_each_timeline_start(tmp_path):
     # the cuts so far from the track on top now: back on V1, its one cut so far went to V2
     cuts = {tid: split_arrays["cuts_from_top"].tolist() for tid, (_, split_arrays) in arrays.items()}
     assert cuts == {"a": [[0, 0], [0, 0], [0, 0], [0, 0], [0, 1], [0, 1]], "b": [[0, 0]] * 3}
-
-
-def test_fold_assets():
-    folded, changed = fold_assets(np.array([[0, 1, 2], [3, 4, 9]]), asset_classes=3)
-    assert folded.tolist() == [[0, 1, 2], [2, 2, 2]] and changed == 3
 
 
 def test_stats_come_from_the_training_split_only(tmp_path):

@@ -9,8 +9,8 @@ from torch import nn
 
 from multitrack.config import load_config
 from multitrack.data.normalize import NormStats
-from multitrack.evaluate.metrics import Frames
 from multitrack.evaluate.rollout import FrameTensors, LayoutMemory, decode_frames, encode_frames, rollout, sample_frame
+from multitrack.features.vocabulary import Frames
 from multitrack.model.transformer import MultitrackTransformer, Prediction, step_history
 
 TRACKS, CLASSES = 3, 5

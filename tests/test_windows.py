@@ -6,9 +6,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from multitrack.data.recency import SINCE_ON_TOP_MAX
 from multitrack.data.windows import WindowDataset, check_window, split_windows, timeline_windows
 from multitrack.errors import ConfigError
+from multitrack.features.vocabulary import SINCE_ON_TOP_MAX
 
 
 def test_full_windows_then_a_padded_tail():

@@ -46,13 +46,13 @@ from multitrack.data.prepared import (
     file_sha256,
     split_digest,
 )
-from multitrack.data.recency import cuts_from_top, frames_since_on_top
 from multitrack.data.resample import Resampler
 from multitrack.data.split import SPLITS, assign_splits, check_fractions
 from multitrack.data.windows import check_window, split_windows
 from multitrack.errors import ConfigError, DataError
 from multitrack.features.schema import VALUE_FEATURES
 from multitrack.features.table import FrameTable, TimelineArrays
+from multitrack.features.vocabulary import cuts_from_top, fold_assets, since_on_top
 
 
 def prepare(frames_path: str | Path, out_dir: str | Path, config: Config, progress: bool = False) -> Path:
@@ -210,7 +210,7 @@ def _write_split(
         writers["active"].write(arrays.active)
         writers["asset"].write(asset)
         writers["values"].write(stats.apply(arrays.values, arrays.active))
-        writers["since_on_top"].write(frames_since_on_top(arrays.active))
+        writers["since_on_top"].write(since_on_top(arrays.active))
         writers["cuts_from_top"].write(cuts_from_top(arrays.active))
         timelines.append(_timeline_record(tid, entries[tid], row_offset, len(arrays.active), resamplers[tid]))
         folded += folded_here
@@ -226,13 +226,6 @@ def _write_split(
         "assets_folded": folded,
         "sha256": hashes,
     }
-
-
-def fold_assets(asset: np.ndarray, asset_classes: int) -> tuple[np.ndarray, int]:
-    """Asset ids of K-1 and above become K-1, "other" (DESIGN.md §2); returns ids and how many changed."""
-    other = asset_classes - 1
-    folded = int(np.count_nonzero(asset > other))
-    return np.minimum(asset, other).astype(ARRAY_DTYPES["asset"]), folded
 
 
 def _timeline_record(
@@ -359,4 +352,4 @@ def _replace_dir(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-__all__ = ["prepare", "read_manifest", "manifest_path_for", "fold_assets", "NpyWriter", "TimelineArrays"]
+__all__ = ["prepare", "read_manifest", "manifest_path_for", "NpyWriter", "TimelineArrays"]

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from multitrack.data.normalize import NormStats, load_stats
-from multitrack.data.recency import SINCE_ON_TOP_DTYPE
 from multitrack.data.split import SPLITS
 from multitrack.errors import DataError
 from multitrack.features.schema import VALUE_FEATURES
+from multitrack.features.vocabulary import SINCE_ON_TOP_DTYPE
 
 PREPARED_FORMAT = "multitrack-prepared"
 # 2: values of inactive tracks hold their carried geometry, not 0; 4: since_on_top.npy and
@@ -53,7 +53,7 @@ class PreparedSplit:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The split's arrays, memory-mapped read-only: active (N, T), asset (N, T), values
-        (N, T, 7), since_on_top (N, T) and cuts_from_top (N, T) (`multitrack.data.recency`)."""
+        (N, T, 7), since_on_top (N, T) and cuts_from_top (N, T) (`multitrack.features.vocabulary`)."""
         return {name: np.load(self.path / f"{name}.npy", mmap_mode="r") for name in FRAME_ARRAYS}
 
     def timeline_arrays(self, index: int) -> dict[str, np.ndarray]:

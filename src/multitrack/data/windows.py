@@ -17,8 +17,8 @@ import torch
 from torch.utils.data import Dataset
 
 from multitrack.data.prepared import FRAME_ARRAYS
-from multitrack.data.recency import SINCE_ON_TOP_MAX
 from multitrack.errors import ConfigError
+from multitrack.features.vocabulary import SINCE_ON_TOP_MAX
 
 
 def check_window(length: int, stride: int) -> None:

@@ -14,8 +14,8 @@ A track that was empty in the previous frame takes the asset and geometry it las
 the same timeline (the defaults, asset 1, if never), so persistence is not penalised for
 forgetting a layout that merely left the screen for a moment.
 
-Visible-track indices follow `metrics.visible_probabilities`: column 0 is "nothing visible",
-column j + 1 is track j.
+Visible-track states are the classes of `vocabulary.top_track`, as the columns of
+`metrics.visible_probabilities`: 0 is "nothing visible", j + 1 is track j.
 """
 
 from __future__ import annotations
@@ -25,15 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from multitrack.data.normalize import DEFAULT_VALUES
-from multitrack.evaluate.metrics import (
-    Frames,
-    NextFrame,
-    cut_mask,
-    previous_rows,
-    shot_lengths,
-    visible_probabilities,
-    visible_tracks,
-)
+from multitrack.evaluate.metrics import NextFrame, cut_mask, previous_rows, shot_lengths, visible_probabilities
+from multitrack.features.vocabulary import Frames, shot_age, top_track
 
 TRANSITION_SMOOTHING = 0.1  # pseudo-count per (previous, next) pair: unseen cuts stay possible
 BASELINES = ("persistence", "markov", "semi_markov")
@@ -95,10 +88,10 @@ def fit_transition(frames: Frames, first: np.ndarray) -> np.ndarray:
     A cut that keeps the track but changes its asset counts on the diagonal.
     """
     n_states = frames.active.shape[1] + 1
-    track = visible_tracks(frames.active) + 1  # state index: 0 = nothing visible
+    state = top_track(frames.active)  # (N,): 0 = nothing visible
     at = np.flatnonzero(cut_mask(frames, first))
     counts = np.full((n_states, n_states), TRANSITION_SMOOTHING)
-    np.add.at(counts, (track[previous_rows(first)[at]], track[at]), 1.0)
+    np.add.at(counts, (state[previous_rows(first)[at]], state[at]), 1.0)
     return counts / counts.sum(axis=1, keepdims=True)
 
 
@@ -135,10 +128,9 @@ def _hazard_per_row(stats: BaselineStats, ages: np.ndarray, fps: np.ndarray) -> 
 
 
 def shot_ages(truth: Frames, first: np.ndarray) -> np.ndarray:
-    """Frames the current shot has lasted up to the previous row: (N,), at least 1."""
-    starts = cut_mask(truth, first) | first
-    last_start = np.maximum.accumulate(np.where(starts, np.arange(len(first)), 0))
-    return np.maximum(np.arange(len(first)) - last_start[previous_rows(first)], 1)
+    """Frames the current shot has lasted up to the previous row: (N,), at least 1 (the previous
+    row's `shot_age` + 1; a timeline's first row, which has none, 1)."""
+    return shot_age(truth.active, truth.asset, first)[previous_rows(first)] + 1
 
 
 def _mixture(stats: BaselineStats, truth: Frames, first: np.ndarray, cut_prob: np.ndarray) -> NextFrame:
@@ -146,7 +138,7 @@ def _mixture(stats: BaselineStats, truth: Frames, first: np.ndarray, cut_prob: n
     previous = previous_rows(first)
     prev_active = truth.active.astype(bool)[previous]  # (N, T)
     keep = np.where(prev_active, 1.0 - stats.active_flip_rate, stats.active_flip_rate)  # (N, T)
-    prev_state = visible_tracks(truth.active)[previous] + 1  # (N,)
+    prev_state = top_track(truth.active)[previous]  # (N,)
     after_cut = stats.transition[prev_state]  # (N, T + 1)
     # after a cut to track j: j is on, the tracks above it are off, the ones below as they were
     to_track = after_cut[:, 1:]
@@ -240,7 +232,7 @@ class _History:
         self.current = prompt.rows(slice(-1, None))  # (1, T) arrays: the frame being held
 
     def state(self) -> int:
-        return int(visible_tracks(self.current.active)[0]) + 1
+        return int(top_track(self.current.active)[0])
 
     def hold(self, n_frames: int) -> None:
         self.active.append(np.repeat(self.current.active, n_frames, axis=0))
@@ -261,7 +253,7 @@ class _History:
         if track == self.state() - 1:
             self._change_asset(track, past, rng)
             return
-        shown = np.flatnonzero(visible_tracks(past.active) == track)
+        shown = np.flatnonzero(top_track(past.active) == state)
         if shown.size:
             self.current = past.rows(slice(shown[-1], shown[-1] + 1))
             return

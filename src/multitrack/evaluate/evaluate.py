@@ -24,11 +24,12 @@ from multitrack.data.prepared import PreparedData, open_prepared
 from multitrack.errors import DataError
 from multitrack.evaluate.baselines import BASELINES, BaselineStats, fit_baselines, predict_next_frame
 from multitrack.evaluate.baselines import rollout as baseline_rollout
-from multitrack.evaluate.metrics import Excerpt, Frames, rollout_distances, score_predictor
+from multitrack.evaluate.metrics import Excerpt, rollout_distances, score_predictor
 from multitrack.evaluate.plots import write_plots
 from multitrack.evaluate.predict import predict_timelines
 from multitrack.evaluate.report import write_report
 from multitrack.evaluate.rollout import decode_frames, encode_frames, rollout
+from multitrack.features.vocabulary import Frames
 from multitrack.train.bundle import Bundle, load_bundle
 
 PREDICTORS = ("model", *BASELINES)

@@ -6,8 +6,9 @@ crop_left, crop_right, crop_top, crop_bottom. Rows of several timelines are conc
 a `first` mask (N,) marks each timeline's first row, which has no previous frame and is
 never scored.
 
-Definitions (DESIGN.md §3):
-- the *visible track* of a frame is its topmost active track (-1 when none is active);
+Definitions (DESIGN.md §3; `multitrack.features.vocabulary` computes them):
+- the *visible track* of a frame is its topmost active track (`top_track`: 0 when none is
+  active, t + 1 for track t);
 - a *cut* is a frame whose visible track, or the asset on it, differs from the previous frame;
 - a *change frame* is a frame where any track's `active` or `asset` differs from the previous
   frame, or a value of a track active in both frames jumps by more than `LAYOUT_JUMP`
@@ -23,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from multitrack.features.vocabulary import Frames, cut_rows, top_track
+
 SCALE, POS_X, POS_Y = 0, 1, 2
 CROPS = slice(3, 7)  # crop_left, crop_right, crop_top, crop_bottom
 # per value, the smallest jump between two frames that changes the layout: 1 % of the frame
@@ -34,26 +37,11 @@ _EPS = 1e-7
 
 
 @dataclass
-class Frames:
-    """Frame arrays of one or more timelines, in frame-table units."""
-
-    active: np.ndarray  # (N, T) bool
-    asset: np.ndarray  # (N, T) int, 0 where inactive
-    values: np.ndarray  # (N, T, 7) float
-
-    def __len__(self) -> int:
-        return len(self.active)
-
-    def rows(self, index: slice | np.ndarray) -> Frames:
-        return Frames(self.active[index], self.asset[index], self.values[index])
-
-
-@dataclass
 class NextFrame:
     """One predictor's guess at every row, made from the rows before it (row i predicts row i).
 
     visible_prob[:, 0] is the probability that no track is visible, [:, j + 1] that track j is
-    the topmost active one; asset_keep_prob[i, t] is the probability that track t keeps the
+    the topmost active one (the classes of `top_track`); asset_keep_prob[i, t] is the probability that track t keeps the
     asset it showed at row i - 1. asset_true_prob[i, t] is the probability given to the asset
     class track t really shows at row i (meaningful where it is active): the predictor is
     scored against the truth when it is made, so the (N, T, K) distribution is never kept.
@@ -70,28 +58,10 @@ class NextFrame:
 # --- frame structure -------------------------------------------------------------------------
 
 
-def visible_tracks(active: np.ndarray) -> np.ndarray:
-    """Index of the topmost active track per row, -1 where none: (N, T) -> (N,)."""
-    n_tracks = active.shape[1]
-    top_down = active[:, ::-1].astype(bool)
-    topmost = n_tracks - 1 - top_down.argmax(axis=1)
-    return np.where(top_down.any(axis=1), topmost, -1)
-
-
-def visible_assets(active: np.ndarray, asset: np.ndarray) -> np.ndarray:
-    """Asset on the visible track per row, 0 where nothing is visible: (N,)."""
-    track = visible_tracks(active)
-    shown = asset[np.arange(len(track)), np.maximum(track, 0)]
-    return np.where(track >= 0, shown, 0)
-
-
 def cut_mask(frames: Frames, first: np.ndarray) -> np.ndarray:
-    """True at rows whose visible track or visible asset differs from the previous row."""
-    track = visible_tracks(frames.active)
-    asset = visible_assets(frames.active, frames.asset)
-    changed = np.zeros(len(track), dtype=bool)
-    changed[1:] = (track[1:] != track[:-1]) | (asset[1:] != asset[:-1])
-    return changed & ~first
+    """True at rows whose visible track or visible asset differs from the previous row (`cut_rows`),
+    except each timeline's first row."""
+    return cut_rows(frames.active, frames.asset) & ~first
 
 
 def change_mask(frames: Frames, first: np.ndarray) -> np.ndarray:
@@ -179,7 +149,7 @@ def layout_classes(frames: Frames, aspect_ratio: np.ndarray | float = 1.0) -> np
     fills = area >= 0.9
     n_tracks = area.shape[1]
     has_fill = fills.any(axis=1)
-    base = np.where(has_fill, n_tracks - 1 - fills[:, ::-1].argmax(axis=1), 0)
+    base = np.maximum(top_track(fills) - 1, 0)  # (N,): the topmost filling track, 0 without one
     above_base = np.arange(n_tracks)[None, :] >= base[:, None]
     shown = (area > 0.01) & above_base
     n_shown = shown.sum(axis=1)
@@ -288,10 +258,10 @@ def cut_probability(prediction: NextFrame, truth: Frames, first: np.ndarray) -> 
     No cut means the previous visible track stays the visible one and keeps its asset.
     """
     previous = previous_rows(first)
-    prev_track = visible_tracks(truth.active)[previous]
-    rows = np.arange(len(prev_track))
-    stays = prediction.visible_prob[rows, prev_track + 1]
-    keeps = np.where(prev_track >= 0, prediction.asset_keep_prob[rows, np.maximum(prev_track, 0)], 1.0)
+    prev_top = top_track(truth.active)[previous]  # (N,): 0 none, t + 1 for track t
+    rows = np.arange(len(prev_top))
+    stays = prediction.visible_prob[rows, prev_top]
+    keeps = np.where(prev_top > 0, prediction.asset_keep_prob[rows, np.maximum(prev_top - 1, 0)], 1.0)
     return 1.0 - stays * keeps
 
 
@@ -299,13 +269,13 @@ def next_track_accuracy(truth: Frames, prediction: NextFrame, first: np.ndarray)
     """At each true cut that changes the visible track, is the new track the predicted most
     likely one among the tracks other than the previous one? Returns (accuracy, number of such cuts).
     """
-    track = visible_tracks(truth.active)
+    top = top_track(truth.active)  # (N,): the column of visible_prob
     previous = previous_rows(first)
-    at = np.flatnonzero(cut_mask(truth, first) & (track != track[previous]))
+    at = np.flatnonzero(cut_mask(truth, first) & (top != top[previous]))
     scores = prediction.visible_prob[at].copy()  # (n, T + 1), column 0 = nothing visible
-    scores[np.arange(len(at)), track[previous[at]] + 1] = -np.inf  # "given that a cut happens"
-    guess = scores.argmax(axis=1) - 1
-    return (_mean(guess == track[at]), int(len(at)))
+    scores[np.arange(len(at)), top[previous[at]]] = -np.inf  # "given that a cut happens"
+    guess = scores.argmax(axis=1)
+    return (_mean(guess == top[at]), int(len(at)))
 
 
 def match_events(predicted: np.ndarray, truth: np.ndarray, tolerance: int) -> int:
@@ -385,11 +355,12 @@ def zoom_rates(frames: Frames, fps: float) -> np.ndarray:
     """|Δ scale| per second of the visible track between consecutive rows without a cut."""
     first = np.zeros(len(frames), dtype=bool)
     first[0] = True
-    track = visible_tracks(frames.active)
-    steady = ~cut_mask(frames, first) & ~first & (track >= 0)
+    top = top_track(frames.active)
+    steady = ~cut_mask(frames, first) & ~first & (top > 0)
     rows = np.flatnonzero(steady)
+    track = top[rows] - 1
     scale = frames.values[:, :, SCALE]
-    return np.abs(scale[rows, track[rows]] - scale[rows - 1, track[rows]]) * fps
+    return np.abs(scale[rows, track] - scale[rows - 1, track]) * fps
 
 
 @dataclass
@@ -409,7 +380,7 @@ def _excerpt_statistics(excerpts: list[Excerpt], n_tracks: int) -> dict[str, np.
         frames = excerpt.frames
         shots.append(shot_lengths(frames) / excerpt.fps)
         rates.append(zoom_rates(frames, excerpt.fps))
-        track_counts += np.bincount(visible_tracks(frames.active) + 1, minlength=n_tracks + 1)
+        track_counts += np.bincount(top_track(frames.active), minlength=n_tracks + 1)
         ratio = excerpt.aspect_by_asset[np.clip(frames.asset, 0, len(excerpt.aspect_by_asset) - 1)]
         layout_counts += np.bincount(layout_classes(frames, ratio), minlength=len(LAYOUTS))
     return {

@@ -23,7 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402 - after matplotlib.use
 import numpy as np  # noqa: E402 - after matplotlib.use
 from matplotlib.ticker import MaxNLocator  # noqa: E402 - after matplotlib.use
 
-from multitrack.evaluate.metrics import POS_X, POS_Y, SCALE, Excerpt, Frames, visible_tracks  # noqa: E402 - as above
+from multitrack.evaluate.metrics import POS_X, POS_Y, SCALE, Excerpt  # noqa: E402 - as above
+from multitrack.features.vocabulary import Frames, top_track  # noqa: E402 - as above
 from multitrack.model.losses import COMPONENTS  # noqa: E402 - as above; logged as train/<name>, val/<name>
 
 if TYPE_CHECKING:
@@ -101,8 +102,8 @@ def track_ticks(n_tracks: int) -> list[int]:
 
 
 def _used_tracks(frames: Frames) -> int:
-    used = np.flatnonzero(frames.active.any(axis=0))
-    return int(used[-1]) + 1 if used.size else 0
+    """Tracks up to the highest one on in any frame: the track on top of all the frames at once."""
+    return int(top_track(frames.active.any(axis=0, keepdims=True))[0])
 
 
 def _draw_strip(axis: Axes, excerpt: Excerpt, n_tracks: int, label: str) -> None:
@@ -128,11 +129,11 @@ def _draw_strip(axis: Axes, excerpt: Excerpt, n_tracks: int, label: str) -> None
 def _draw_curves(axis: Axes, excerpt: Excerpt) -> None:
     """Scale and position of the visible clip (the topmost active track) over time."""
     frames = excerpt.frames
-    track = visible_tracks(frames.active)
+    top = top_track(frames.active)  # (N,): 0 none, t + 1 for track t
     rows = np.arange(len(frames))
     seconds = rows / excerpt.fps
     for column, name in ((SCALE, "scale"), (POS_X, "pos_x"), (POS_Y, "pos_y")):
-        curve = np.where(track >= 0, frames.values[rows, np.maximum(track, 0), column], np.nan)
+        curve = np.where(top > 0, frames.values[rows, np.maximum(top - 1, 0), column], np.nan)
         axis.plot(seconds, curve, linewidth=1, label=name)
     axis.set_ylabel("visible\nclip", fontsize=7)
     axis.tick_params(labelsize=7)

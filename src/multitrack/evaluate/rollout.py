@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from multitrack.data.normalize import NormStats
-from multitrack.evaluate.metrics import Frames
+from multitrack.features.vocabulary import Frames, fold_assets
 from multitrack.model.transformer import (
     MultitrackTransformer,
     Prediction,
@@ -71,7 +71,7 @@ def encode_frames(frames: Frames, stats: NormStats, asset_classes: int, batch: i
     `batch` times: assets folded into K-1 "other" (DESIGN.md §2), values normalised, and where
     a track is off, the geometry it last had (`NormStats.apply`)."""
     active = frames.active.astype(bool)
-    asset = np.where(active, np.minimum(frames.asset, asset_classes - 1), 0)
+    asset = np.where(active, fold_assets(frames.asset, asset_classes)[0], 0)
     values = stats.apply(frames.values, active)  # (N, T, 7)
     return FrameTensors(
         torch.as_tensor(active, dtype=torch.float32)[None].repeat(batch, 1, 1),  # (B, N, T)

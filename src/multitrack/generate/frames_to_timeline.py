@@ -20,8 +20,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from multitrack.evaluate.metrics import Frames
 from multitrack.features.schema import media_size_or_sequence, to_premiere
+from multitrack.features.vocabulary import Frames, top_track
 from multitrack.generate.keyframes import is_constant, simplify_curve
 from multitrack.timeline.model import Asset, AssetKind, Clip, Crop, Keyframe, Motion, Param, Timeline, Track
 
@@ -106,8 +106,8 @@ def frames_to_timeline(
 
 
 def _highest_track(frames: Frames) -> int:
-    used = np.flatnonzero(frames.active.any(axis=0))
-    return int(used[-1]) if used.size else -1
+    """The highest track on in any frame (-1: none): the track on top of all the frames at once."""
+    return int(top_track(frames.active.any(axis=0, keepdims=True))[0]) - 1
 
 
 def _track_name(prompt: Timeline, track: int) -> str:

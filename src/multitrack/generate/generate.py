@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from multitrack.errors import XmemlError
-from multitrack.evaluate.metrics import Frames
 from multitrack.evaluate.rollout import decode_frames, encode_frames, rollout
 from multitrack.features.frames import TimelineFrames, timeline_frames
+from multitrack.features.vocabulary import Frames
 from multitrack.generate.frames_to_timeline import KeyTolerance, frames_to_timeline
 from multitrack.timeline.model import Timeline
 from multitrack.timeline.xmeml import read_xmeml, write_xmeml

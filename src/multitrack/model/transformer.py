@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from multitrack.config import ModelConfig
-from multitrack.data.recency import SINCE_ON_TOP_MAX
+from multitrack.features.vocabulary import SINCE_ON_TOP_MAX
 
 VALUE_COUNT = 7  # scale, pos_x, pos_y, crop_left/right/top/bottom (DESIGN.md §2)
 ROTARY_BASE = 10_000.0
