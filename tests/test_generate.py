@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from itertools import pairwise
 
 import numpy as np
@@ -11,10 +12,11 @@ import torch
 from multitrack.cli import main
 from multitrack.config import load_config
 from multitrack.data.normalize import NormStats
+from multitrack.data.resample import Resampler
 from multitrack.errors import XmemlError
 from multitrack.features.frames import timeline_frames
 from multitrack.generate.frames_to_timeline import KeyTolerance
-from multitrack.generate.generate import generate, hold_rows, sample_continuation
+from multitrack.generate.generate import generate, sample_continuation
 from multitrack.model.transformer import MultitrackTransformer
 from multitrack.timeline.model import Asset, Clip, Rate, Timeline, Track
 from multitrack.timeline.xmeml import read_xmeml, write_xmeml
@@ -144,8 +146,9 @@ def test_model_at_another_rate(files, tmp_path):
     bundle = make_bundle(tmp_path / "bundle50", ["data.fps=50"])
     result = generate(bundle, prompt, seconds=2, out_path=tmp_path / "out.xml", seed=0)
     assert result.generated_frames == 50  # counted at the prompt's 25 fps
-    assert hold_rows(4, 25.0, 50.0).tolist() == [0, 0, 1, 1]
-    assert hold_rows(3, 50.0, 25.0).tolist() == [0, 2, 4]
+    # sample-and-hold as prepare resamples: the row on screen at each output frame's start
+    assert Resampler.between(2, Fraction(25), Fraction(50), 4).source_rows.tolist() == [0, 0, 1, 1]
+    assert Resampler.between(5, Fraction(50), Fraction(25), 3).source_rows.tolist() == [0, 2, 4]
 
 
 def test_empty_prompt_is_refused(files, tmp_path):

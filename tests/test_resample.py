@@ -66,3 +66,12 @@ def test_resampling_keeps_the_duration(fps_in, fps_out, frames_in):
     if resampler.source_rows is not None:
         rows = resampler.source_rows
         assert rows[0] == 0 and rows[-1] <= frames_in - 1 and (np.diff(rows) >= 0).all()
+
+
+def test_between_holds_rows_for_a_given_count():
+    # generate resamples its prompt to the model's rate and the sampled frames back, at counts it chooses
+    assert Resampler.between(10, Fraction(25), Fraction(10)).frames_out == 4  # as for_timeline: ceil(10 × 10 / 25)
+    assert Resampler.between(10, Fraction(25), Fraction(10), 3).source_rows.tolist() == [0, 2, 5]
+    # the same rate keeps every row, or the first frames_out of them; NTSC written as 29.97 is that rate
+    assert Resampler.between(6, Fraction(30000, 1001), frame_rate(29.97)).source_rows is None
+    assert Resampler.between(6, Fraction(25), Fraction(25), 5).source_rows.tolist() == [0, 1, 2, 3, 4]

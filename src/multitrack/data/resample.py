@@ -4,6 +4,8 @@ Output frame j starts at time j / fps_out; it takes the source frame on screen a
 instant, floor(j × fps_in / fps_out). No values are interpolated, so a cut stays a cut
 and asset ids stay ids. Rates are exact fractions (NTSC is timebase × 1000/1001, see
 ../shared/docs/xmeml.md on `<rate>`), so 29.97 → 29.97 is the identity, not a slow drift.
+`prepare` resamples each timeline to `data.fps`, `generate` a prompt to the model's rate
+and the rollout back: both through `Resampler`.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from multitrack.errors import DataError
 from multitrack.features.table import TimelineArrays
+from multitrack.features.vocabulary import Frames
 
 _NTSC = Fraction(1000, 1001)
+_Rows = TypeVar("_Rows", TimelineArrays, Frames)  # frame arrays `Resampler.apply` takes rows of
 
 
 def frame_rate(fps: float) -> Fraction:
@@ -59,11 +63,16 @@ class Resampler:
             return cls(frames_in, frames_in, float(rate_in) if rate_in is not None else None)
         if rate_in is None:
             raise DataError(f"timeline {entry.get('id')!r}: no frame rate in its manifest entry, which data.fps needs")
-        rate_out = frame_rate(target_fps)
-        if rate_out == rate_in:
+        return cls.between(frames_in, rate_in, frame_rate(target_fps))
+
+    @classmethod
+    def between(cls, frames_in: int, rate_in: Fraction, rate_out: Fraction, frames_out: int | None = None) -> Resampler:
+        """`frames_out` rows at rate_out from frames_in rows at rate_in; by default the output
+        frames that start before the source ends (j / rate_out < frames_in / rate_in)."""
+        if frames_out is None:
+            frames_out = frames_in if rate_out == rate_in else math.ceil(frames_in * rate_out / rate_in)
+        if rate_out == rate_in and frames_out == frames_in:
             return cls(frames_in, frames_in, float(rate_out))
-        # Output frames that start before the source ends: j / rate_out < frames_in / rate_in.
-        frames_out = math.ceil(frames_in * rate_out / rate_in)
         return cls(frames_in, frames_out, float(rate_out), rate_in / rate_out)
 
     @property
@@ -73,7 +82,7 @@ class Resampler:
             return None
         return np.arange(self.frames_out, dtype=np.int64) * self.ratio.numerator // self.ratio.denominator
 
-    def apply(self, arrays: TimelineArrays) -> TimelineArrays:
+    def apply(self, arrays: _Rows) -> _Rows:
         rows = self.source_rows
         if rows is None:
             return arrays

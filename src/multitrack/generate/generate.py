@@ -2,7 +2,8 @@
 
 1. Read the prompt (its first sequence) and compute its frame arrays (`timeline_frames`).
 2. Take its first `prompt_seconds` (default: all of it) as the prompt; if the model was
-   trained at one rate (`data.fps`), resample the prompt to it by sample-and-hold.
+   trained at one rate (`data.fps`), resample the prompt to it by sample-and-hold, and the
+   sampled frames back, as `prepare` resamples (`data.resample.Resampler`, exact rates).
 3. Sample `seconds` more frames with the model (KV-cache rollout, temperature, seed).
 4. Map the model's asset classes back to the prompt's assets: class n < K-1 is the prompt's
    n-th asset by first appearance (DESIGN.md §2). Class K-1 ("other") becomes the asset
@@ -15,11 +16,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from multitrack.data.resample import Resampler, frame_rate
 from multitrack.errors import XmemlError
 from multitrack.evaluate.rollout import decode_frames, encode_frames, rollout
 from multitrack.features.frames import TimelineFrames, timeline_frames
@@ -90,14 +93,10 @@ def generate(
     )
 
 
-def model_rate(bundle: Bundle, timeline_fps: float) -> float:
-    """The rate the model works at: data.fps if it was trained at one, else the timeline's."""
-    return float(bundle.config.data.fps) if bundle.config.data.fps else timeline_fps
-
-
-def hold_rows(frames_out: int, fps_in: float, fps_out: float) -> np.ndarray:
-    """Sample-and-hold: the input row on screen at each output frame's start time."""
-    return np.floor(np.arange(frames_out) * fps_in / fps_out + 1e-9).astype(int)
+def model_rate(bundle: Bundle, timeline_fps: float) -> Fraction:
+    """The exact rate the model works at: data.fps if it was trained at one, else the timeline's
+    (`frame_rate`, as `prepare` reads them)."""
+    return frame_rate(bundle.config.data.fps or timeline_fps)
 
 
 def sample_continuation(
@@ -109,16 +108,16 @@ def sample_continuation(
     temperature: float,
     seed: int,
 ) -> Frames:
-    """new_frames sampled frames (at the timeline's rate) after the prompt's first prompt_frames."""
-    rate = model_rate(bundle, fps)
-    rows = hold_rows(max(1, round(prompt_frames * rate / fps)), fps, rate).clip(0, prompt_frames - 1)
-    context = Frames(prompt.active[rows] > 0, prompt.asset[rows], prompt.values[rows])
+    """new_frames sampled frames (at the timeline's rate `fps`) after the prompt's first prompt_frames."""
+    timeline_rate, rate = frame_rate(fps), model_rate(bundle, fps)
+    context_frames = max(1, round(prompt_frames * rate / timeline_rate))  # the prompt's span at the model's rate
+    prompt_rows = Frames(prompt.active[:prompt_frames] > 0, prompt.asset[:prompt_frames], prompt.values[:prompt_frames])
+    context = Resampler.between(prompt_frames, timeline_rate, rate, context_frames).apply(prompt_rows)
     tensors = encode_frames(context, bundle.stats, bundle.model.asset_classes)
-    model_frames = round(new_frames * rate / fps) + 1
+    model_frames = round(new_frames * rate / timeline_rate) + 1
     generator = torch.Generator().manual_seed(seed)
     sampled = decode_frames(rollout(bundle.model, tensors, model_frames, temperature, generator), bundle.stats)[0]
-    back = hold_rows(new_frames, rate, fps).clip(0, model_frames - 1)  # model rate -> timeline rate
-    frames = sampled.rows(back)
+    frames = Resampler.between(model_frames, rate, timeline_rate, new_frames).apply(sampled)  # back to the timeline
     clamp_to_premiere_ranges(frames.values)
     return frames
 
