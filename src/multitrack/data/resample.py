@@ -20,24 +20,24 @@ import numpy as np
 from multitrack.errors import DataError
 from multitrack.features.table import TimelineArrays
 from multitrack.features.vocabulary import Frames
+from multitrack.timeline.model import Rate
 
-_NTSC = Fraction(1000, 1001)
 _Rows = TypeVar("_Rows", TimelineArrays, Frames)  # frame arrays `Resampler.apply` takes rows of
 
 
 def frame_rate(fps: float) -> Fraction:
     """The exact rate a float stands for: an NTSC rate (n × 1000/1001) when within 1e-3 of one."""
-    nominal = round(fps / _NTSC)
-    if nominal > 0 and abs(fps - float(nominal * _NTSC)) < 1e-3 and abs(fps - nominal) > 1e-3:
-        return nominal * _NTSC
+    nominal = round(Fraction(fps) * 1001 / 1000)  # the timebase an NTSC rate of fps would have
+    ntsc = Rate(nominal, ntsc=True).fps_exact if nominal > 0 else None
+    if ntsc is not None and abs(fps - float(ntsc)) < 1e-3 and abs(fps - nominal) > 1e-3:
+        return ntsc
     return Fraction(fps).limit_denominator(1000)
 
 
 def timeline_rate(entry: dict[str, Any]) -> Fraction | None:
     """A manifest timeline entry's rate, from `timebase` and `ntsc` when present, else `fps`."""
-    if entry.get("timebase"):
-        timebase = Fraction(entry["timebase"]).limit_denominator(1000)
-        return timebase * _NTSC if entry.get("ntsc") else timebase
+    if entry.get("timebase"):  # an xmeml timebase is a whole number (timeline.model.Rate)
+        return Rate(int(entry["timebase"]), bool(entry.get("ntsc"))).fps_exact
     if entry.get("fps"):
         return frame_rate(float(entry["fps"]))
     return None
