@@ -960,7 +960,7 @@ def transition_counts(active: torch.Tensor) -> torch.Tensor:
 
 def count_cuts_from_top(active: torch.Tensor) -> torch.Tensor:
     """(B, L, T) frames -> (B, L, T): at each frame, the cuts so far from the class on top now
-    to each track (`multitrack.data.recency.cuts_from_top` counts the same over a timeline)."""
+    to each track (`multitrack.features.vocabulary.cuts_from_top` counts the same over a timeline)."""
     counts = transition_counts(active)  # (B, L, T + 1, T + 1)
     shown = visible_classes(active)  # (B, L)
     row = counts.gather(2, shown[..., None, None].expand(*shown.shape, 1, counts.shape[-1])).squeeze(2)  # (B, L, T + 1)
@@ -1013,7 +1013,7 @@ def frames_since_on_top(active: torch.Tensor) -> torch.Tensor:
     """(B, L, T) frames -> (B, L, T) frames since each track was last the top one in them
     (0 while it is), SINCE_ON_TOP_MAX before it ever was or longer ago. Editors come back to
     the angle they showed least recently (DESIGN.md §3: which track comes next); this makes
-    it an input. `multitrack.data.recency` counts the same over a prepared timeline."""
+    it an input. `multitrack.features.vocabulary` counts the same over a prepared timeline."""
     on_top = _on_top(active)  # (B, L, T)
     frame = torch.arange(active.shape[1], device=active.device).view(1, -1, 1)  # (1, L, 1)
     last = torch.where(on_top, frame, -SINCE_ON_TOP_MAX).cummax(dim=1).values  # (B, L, T)
