@@ -50,6 +50,7 @@ from multitrack.data.resample import Resampler
 from multitrack.data.split import SPLITS, assign_splits, check_fractions
 from multitrack.data.windows import check_window, split_windows
 from multitrack.errors import ConfigError, DataError
+from multitrack.features.manifest import manifest_path
 from multitrack.features.schema import VALUE_FEATURES
 from multitrack.features.table import FrameTable, TimelineArrays
 from multitrack.features.vocabulary import cuts_from_top, fold_assets, since_on_top
@@ -94,14 +95,9 @@ def _bar(timeline_ids: list[str], stage: str, enabled: bool) -> Iterable[str]:
     return tqdm(timeline_ids, desc=f"prepare: {stage}", unit="timeline", leave=False)
 
 
-def manifest_path_for(frames_path: Path) -> Path:
-    """OUT.parquet -> OUT.manifest.json (docs/ARCHITECTURE.md, "Frame table"), as ingest names it."""
-    return frames_path.with_suffix(".manifest.json")
-
-
 def read_manifest(frames_path: Path) -> dict[str, dict[str, Any]] | None:
     """{timeline id: manifest timeline entry (plus `source_file`)}, or None without a manifest."""
-    path = manifest_path_for(frames_path)
+    path = manifest_path(frames_path)
     if not path.exists():
         return None
     try:
@@ -140,18 +136,18 @@ def _timeline_entries(
         if config.data.split_by != "timeline":
             raise DataError(
                 f"{frames_path}: data.split_by={config.data.split_by!r} needs the manifest "
-                f"{manifest_path_for(frames_path).name} beside the table, and there is none"
+                f"{manifest_path(frames_path).name} beside the table, and there is none"
             )
         if config.data.fps is not None:
             raise DataError(
                 f"{frames_path}: data.fps={config.data.fps} needs each timeline's rate from the manifest "
-                f"{manifest_path_for(frames_path).name}, and there is none"
+                f"{manifest_path(frames_path).name}, and there is none"
             )
         return {tid: {"fps": None, "width": None, "height": None, "assets": []} for tid in timeline_ids}
     missing = [tid for tid in timeline_ids if tid not in manifest]
     if missing:
         raise DataError(
-            f"{manifest_path_for(frames_path)}: no entry for timeline {missing[0]!r} of the table "
+            f"{manifest_path(frames_path)}: no entry for timeline {missing[0]!r} of the table "
             f"({len(missing)} missing): the manifest does not belong to this table"
         )
     return {tid: manifest[tid] for tid in timeline_ids}
@@ -165,9 +161,7 @@ def _groups(frames_path: Path, entries: dict[str, dict[str, Any]], config: Confi
     groups = {}
     for tid, entry in entries.items():
         if field not in entry:
-            raise DataError(
-                f"{manifest_path_for(frames_path)}: timeline {tid!r} has no field {field!r} for data.split_by"
-            )
+            raise DataError(f"{manifest_path(frames_path)}: timeline {tid!r} has no field {field!r} for data.split_by")
         groups[tid] = json.dumps(entry[field], sort_keys=True)  # any JSON value groups by equality
     return groups
 
@@ -352,4 +346,4 @@ def _replace_dir(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-__all__ = ["prepare", "read_manifest", "manifest_path_for", "NpyWriter", "TimelineArrays"]
+__all__ = ["prepare", "read_manifest", "NpyWriter", "TimelineArrays"]
