@@ -24,7 +24,7 @@ from multitrack.cli import main
 from multitrack.config import load_config
 from multitrack.errors import ConfigError
 from multitrack.train.search_space import load_space, parse_space
-from multitrack.train.tune import Objective, TuneOptions, count_done, tune
+from multitrack.train.tune import BudgetPruner, Objective, TuneOptions, count_done, tune
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = {
@@ -287,3 +287,17 @@ def test_out_of_memory_and_pruned_trials_are_recorded_and_the_study_goes_on(
     assert count_done(result.study) == 3 and result.ran == 3
     assert set(result.outputs) == {"table", "best", "history"}
     assert result.messages == ["importance.png needs 2 or more complete trials, the study has 1"]
+
+
+def test_no_trial_is_pruned_at_its_last_epoch():
+    class AlwaysPrune(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return True
+
+    study = optuna.create_study(pruner=BudgetPruner(AlwaysPrune(), final_epochs=lambda trial: 3))
+    trial = study.ask()
+    decisions = []
+    for epoch in range(3):
+        trial.report(1.0, step=epoch)
+        decisions.append(trial.should_prune())
+    assert decisions == [True, True, False]  # pruning after the budget's last epoch would save nothing

@@ -81,7 +81,9 @@ def tune(
     study_dir = Path(study_dir)
     objective = Objective.named(options.metric)
     config = single_process(config)
-    study = open_study(study_dir, options)
+    study = open_study(
+        study_dir, options, lambda trial: trial.params.get("trainer.max_epochs", config.trainer.max_epochs)
+    )
     record_settings(study, study_dir, space, config, objective.name)
     retried = settle_killed_trials(study, options.heartbeat_s * GRACE_HEARTBEATS)
     missing = options.trials - count_done(study)
@@ -160,6 +162,7 @@ class TrialRunner:
         try:
             train(with_value(self.config, params), self.data_dir, run_dir, callbacks=[monitor, pruning_callback(trial)])
         except optuna.TrialPruned:
+            trial.set_user_attr("epochs", monitor.epochs)
             figure = "" if monitor.last is None else f" {monitor.last:.4g}"
             trial.set_user_attr(
                 "reason",
@@ -215,7 +218,21 @@ def single_process(config: Config) -> Config:
     return config
 
 
-def open_study(study_dir: Path, options: TuneOptions) -> optuna.Study:
+class BudgetPruner(optuna.pruners.BasePruner):
+    """A pruner that never prunes at a trial's last epoch: that would save nothing and lose its result."""
+
+    def __init__(self, pruner: optuna.pruners.BasePruner, final_epochs: Callable[[FrozenTrial], int]):
+        self.pruner = pruner
+        self.final_epochs = final_epochs  # the epochs a trial trains
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        step = trial.last_step  # the epoch reported, counted from 0
+        if step is not None and step + 1 >= self.final_epochs(trial):
+            return False
+        return self.pruner.prune(study, trial)
+
+
+def open_study(study_dir: Path, options: TuneOptions, final_epochs: Callable[[FrozenTrial], int]) -> optuna.Study:
     """The study in STUDY_DIR/study.db, created or loaded, with a heartbeat and a seeded TPE sampler."""
     database = study_dir / STUDY_FILE
     if not database.exists() and any((study_dir / TRIALS_DIR).glob("*")):
