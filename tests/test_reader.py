@@ -423,18 +423,6 @@ def test_error_for_non_finite_effect_value(read, value, shown):
         read(one_clip(clipitem(0, 50, 0, 50, FILE_1, filters=motion(param("scale", value)))))
 
 
-def test_error_for_undefined_file_id(read):
-    with pytest.raises(
-        XmemlError, match=r"clipitem/file \(line \d+\): references file id 'file-9' that is not defined"
-    ):
-        read(document(sequence(track(clipitem(0, 10, 0, 10, file_ref("file-9"))))))
-
-
-def test_error_for_undefined_sequence_id(read):
-    with pytest.raises(XmemlError, match="references sequence id 'sequence-7' that is not defined"):
-        read(document(sequence(track(clipitem(0, 10, 0, 10, sequence_ref("sequence-7"))))))
-
-
 def test_error_for_nested_sequence_containing_itself(read):
     inner = sequence(track(clipitem(0, 5, 0, 5, sequence_ref("sequence-3"))), id="sequence-3")
     data = document(sequence(track(clipitem(0, 5, 0, 5, inner))))

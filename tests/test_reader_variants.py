@@ -218,13 +218,6 @@ def test_unreadable_video_clip_still_refuses_the_file(read):
         read(document(sequence(track(clipitem(-1, -1, 0, 40, FILE_1)))))
 
 
-def test_audio_clip_with_an_undefined_file_is_dropped(read):
-    audio = track(clipitem(0, 40, 0, 40, file_ref("file-404")), clipitem(40, 80, 0, 40, file_ref()))
-    [timeline] = read(document(sequence(track(clipitem(0, 40, 0, 40, FILE_1)), audio=audio)))
-    assert [c.asset_id for c in timeline.audio_tracks[0].clips] == ["file-1"]
-    assert any("references file id 'file-404' that is not defined" in w for w in timeline.warnings)
-
-
 # --- generators, multiclips, links, Premiere extras ---------------------------------------------
 
 

@@ -235,27 +235,34 @@ def _check_doctype(path: str, root: etree._Element, resolver: _RefuseExternal) -
 
 @dataclass
 class Definitions:
-    """Where each `<file>` and `<sequence>` is defined, and which sequences are timelines."""
+    """Where each `<file>`, `<sequence>` and `<multiclip>` is defined, and which sequences are timelines."""
 
     files: dict[str, etree._Element] = field(default_factory=dict)
     sequences: dict[str, etree._Element] = field(default_factory=dict)
+    multiclips: dict[str, etree._Element] = field(default_factory=dict)
     timelines: list[etree._Element] = field(default_factory=list)
     has_nested: bool = False  # any <sequence> used as a clip
 
 
 def collect_definitions(doc: XmemlDocument) -> Definitions:
-    """Full `<file>`/`<sequence>` definitions by id (first wins); sequences not in a clipitem.
+    """Full `<file>`/`<sequence>`/`<multiclip>` definitions by id (first wins); sequences not in
+    a clipitem.
 
     One pass over the whole tree first, because definitions can come after their first use
-    (§5: nrk/tomat master v4.xml, nrk/Multicam_Moser_1.xml).
+    (§5: nrk/tomat master v4.xml, nrk/Multicam_Moser_1.xml). An id with bare references only is
+    defined nowhere: references.py reads those as offline media.
     """
     definitions = Definitions()
-    for element in doc.root.iter("file", "sequence"):
+    for element in doc.root.iter("file", "sequence", "multiclip"):
         is_file = element.tag == "file"
         if len(element) == 0:  # a bare reference such as <file id="file-3"/>
-            definitions.has_nested |= not is_file
+            definitions.has_nested |= element.tag == "sequence"
             continue
         ident = element.get("id")
+        if element.tag == "multiclip":
+            if ident is not None:
+                definitions.multiclips.setdefault(ident, element)
+            continue
         if is_file:
             # a partial use (`<file id><name/></file>`) must not hide the full definition
             # that follows it (../shared/docs/xmeml.md §5): the one with the most children wins

@@ -7,7 +7,8 @@ The story of `read_xmeml`:
    (../shared/docs/xmeml.md §5), and the sequences not nested in a clipitem: each is a timeline (§1);
 3. refuse nested sequences that contain themselves (`document.check_nesting`);
 4. read each timeline: rate, frame size, tracks, clips (`-1` edges and retimed in/out by the
-   reading side of `timing`, §4), effects (`effects`), assets (`assets`).
+   reading side of `timing`, §4), effects (`effects`), assets by reference (`references`,
+   `assets`): a reference to an id defined nowhere is offline media, named in a warning.
 
 Every clipitem time is an integer frame at the *sequence* rate, whatever rate the clip or
 file declares (§2), so clip rates are never used for conversion.
@@ -26,8 +27,6 @@ from multitrack.timeline.xmeml.assets import (
     element_text,
     first_children,
     media_parts,
-    read_file_asset,
-    read_generator_asset,
     read_rate,
     read_size,
     timecode_parts,
@@ -42,6 +41,7 @@ from multitrack.timeline.xmeml.document import (
     shown,
 )
 from multitrack.timeline.xmeml.effects import ClipEffects, read_effects
+from multitrack.timeline.xmeml.references import ClipReferences, Missing, dangling_warning
 from multitrack.timeline.xmeml.timing import read_edges, source_axis
 
 KNOWN_VERSIONS = frozenset({"1", "3", "4", "5"})
@@ -57,7 +57,11 @@ def read_xmeml(path: str | Path) -> list[Timeline]:
     """Every timeline in one xmeml file, in document order.
 
     Raises `XmemlError` naming the file, the element and the reason for anything it
-    cannot read, including a file that holds no sequence.
+    cannot read, including a file that holds no sequence. A reference to nothing (a `<file>`,
+    nested `<sequence>` or `<multiclip>` id defined nowhere) never refuses the file: its clips
+    keep their place as media of unknown size and a warning names the ids (`references`).
+    What refuses a file is a video clip whose timing cannot be known: no start/end/in/out,
+    or both edges -1 with no transition beside it.
     """
     doc = parse_xmeml(path)
     definitions = collect_definitions(doc)
@@ -97,7 +101,7 @@ class _TimelineNotes:
     variable_speed: int = 0
     without_media: int = 0
     flipped: int = 0
-    undefined_refs: int = 0
+    missing: dict[Missing, None] = field(default_factory=dict)  # references to nothing, in the order met
     audio_dropped: list[XmemlError] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
 
@@ -106,11 +110,20 @@ class _SequenceReader:
     def __init__(self, doc: XmemlDocument, definitions: Definitions):
         self.doc = doc
         self.definitions = definitions
-        self._assets: dict[str, Asset] = {}  # by id, shared by all timelines of the document
+        self.references = ClipReferences(doc, definitions, self._read_nested)  # assets shared by all timelines
         self._rates: list[Rate] = []  # the sequences being read, outermost first
 
-    def read_timeline(self, sequence_el: etree._Element, outer_rate: Rate | None = None) -> Timeline:
-        """One sequence; `outer_rate` stands in for a nested sequence that declares none."""
+    def read_timeline(self, sequence_el: etree._Element) -> Timeline:
+        return self._read(sequence_el)[0]
+
+    def _read_nested(self, reference, definition) -> tuple[Timeline, tuple[Missing, ...]]:
+        if len(self._rates) > MAX_NESTING_DEPTH:
+            raise self.doc.error(reference, f"nested sequences go deeper than {MAX_NESTING_DEPTH} levels")
+        timeline, notes = self._read(definition, outer_rate=self._rates[-1])
+        return timeline, tuple(notes.missing)
+
+    def _read(self, sequence_el: etree._Element, outer_rate: Rate | None = None) -> tuple[Timeline, _TimelineNotes]:
+        """One sequence and its notes; `outer_rate` stands in for a nested sequence that declares none."""
         doc = self.doc
         fields = first_children(sequence_el)
         notes = _TimelineNotes()
@@ -138,7 +151,7 @@ class _SequenceReader:
         timeline.duration_frames = self._duration(fields.get("duration"), timeline)
         timeline.warnings.extend(self._warnings(notes))
         self._rates.pop()
-        return timeline
+        return timeline, notes
 
     # --- sequence-level values ---------------------------------------------------------
 
@@ -201,11 +214,8 @@ class _SequenceReader:
                 f"{notes.flipped} clip(s) written reversed (start > end, in > out); "
                 f"read as reversed clips over the same span"
             )
-        if notes.undefined_refs:
-            warnings.append(
-                f"{notes.undefined_refs} clip(s) reference file or sequence ids that are "
-                f"never defined; kept as assets without media"
-            )
+        if notes.missing:
+            warnings.append(dangling_warning(notes.missing))
         if notes.audio_dropped:
             first = notes.audio_dropped[0]
             warnings.append(
@@ -333,92 +343,11 @@ class _SequenceReader:
     # --- assets ---------------------------------------------------------------------------
 
     def _clip_asset(self, element, fields: dict, notes: _TimelineNotes) -> str:
-        if "file" in fields:
-            asset = self._file_asset(fields["file"], notes)
-        elif "sequence" in fields:
-            asset = self._sequence_asset(fields["sequence"], notes)
-        elif "multiclip" in fields:
-            asset = self._multiclip_asset(fields["multiclip"], notes)
-        elif element.tag == "generatoritem":
-            asset = read_generator_asset(fields)
-        else:
-            # e.g. Premiere multicam sources exported without media (nrk/tomat master v4.xml)
-            notes.without_media += 1
-            name = element_text(fields.get("name"))
-            ident = element_text(fields.get("masterclipid")) or f"clipitem:{name}"
-            asset = self._assets.setdefault(ident, Asset(id=ident, name=name))
+        asset, without_media = self.references.clip_asset(element, fields)
+        notes.without_media += without_media
         notes.assets.setdefault(asset.id, asset)
+        notes.missing.update(dict.fromkeys(self.references.missing_in.get(asset.id, ())))
         return asset.id
-
-    def _file_asset(self, file_el, notes: _TimelineNotes) -> Asset:
-        ident = file_el.get("id")
-        if ident is not None and ident in self._assets:
-            return self._assets[ident]
-        definition = self.definitions.files.get(ident, file_el) if ident is not None else file_el
-        if len(definition) == 0:
-            return self._undefined_asset(file_el, "file", notes)
-        asset = read_file_asset(self.doc, definition)
-        return self._assets.setdefault(asset.id, asset)
-
-    def _multiclip_asset(self, multiclip_el, notes: _TimelineNotes) -> Asset:
-        """An FCP7 multicam clip: the file of the angle it shows.
-
-        Premiere writes multicam as nested sequences (../shared/docs/xmeml.md §5); FCP7 writes a
-        `<multiclip>` of `<angle>`s, each holding a clip with its file, and marks the angle on
-        screen with `<activevideoangle>TRUE` (Apple's FCP7 XML Interchange Format). Without
-        that mark, or for a bare `<multiclip id/>`, the multiclip itself is the asset, without
-        media, and counted in the warning.
-        """
-        for angle in multiclip_el.iterchildren("angle"):
-            active_el = angle.find("activevideoangle")
-            file_el = next(angle.iter("file"), None)
-            if active_el is not None and file_el is not None and self.doc.flag(active_el):
-                return self._file_asset(file_el, notes)
-        notes.without_media += 1
-        name = element_text(multiclip_el.find("name"))
-        ident = multiclip_el.get("id") or f"multiclip:{name}"
-        return self._assets.setdefault(ident, Asset(id=ident, name=name or ident))
-
-    def _undefined_asset(self, ref_el, kind: str, notes: _TimelineNotes) -> Asset:
-        """A bare reference to an id never defined: an error in a timeline, a warning when nested.
-
-        Premiere leaves such references inside nested multicam sequences (nrk/tomat master
-        v4.xml file-327, nrk/Thinfilm 3 - fra premiere.xml file-15); the outer timeline only
-        sees the nested sequence, so those files stay readable.
-        """
-        ident = ref_el.get("id")
-        if ident is None:
-            raise self.doc.error(ref_el, f"<{kind}> has neither an id nor a definition")
-        if len(self._rates) == 1:
-            raise self.doc.error(ref_el, f"references {kind} id {shown(ident)} that is not defined")
-        notes.undefined_refs += 1
-        return self._assets.setdefault(ident, Asset(id=ident, name=ident))
-
-    def _sequence_asset(self, sequence_ref, notes: _TimelineNotes) -> Asset:
-        """A nested sequence used as a clip (../shared/docs/xmeml.md §5): its frame size is the media size."""
-        ident = sequence_ref.get("id")
-        if ident is not None and ident in self._assets:
-            return self._assets[ident]
-        definition = sequence_ref if len(sequence_ref) else self.definitions.sequences.get(ident)
-        if definition is None:
-            return self._undefined_asset(sequence_ref, "sequence", notes)
-        if len(self._rates) > MAX_NESTING_DEPTH:
-            raise self.doc.error(sequence_ref, f"nested sequences go deeper than {MAX_NESTING_DEPTH} levels")
-        nested = self.read_timeline(definition, outer_rate=self._rates[-1])
-        media_el = definition.find("media")
-        video_el = media_el.find("video") if media_el is not None else None
-        size = read_size(self.doc, video_el.find("format/samplecharacteristics")) if video_el is not None else None
-        asset = Asset(
-            id=ident or f"sequence@line{definition.sourceline}",
-            name=nested.name,
-            kind=AssetKind.SEQUENCE,
-            width_px=size[0] if size else None,
-            height_px=size[1] if size else None,
-            rate=nested.rate,
-            duration_frames=nested.end_frame,
-            sequence=nested,
-        )
-        return self._assets.setdefault(asset.id, asset)
 
 
 # --- -1 edges ---------------------------------------------------------------------------------
