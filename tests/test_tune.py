@@ -24,7 +24,7 @@ from multitrack.cli import main
 from multitrack.config import load_config
 from multitrack.errors import ConfigError
 from multitrack.train.search_space import load_space, parse_space
-from multitrack.train.tune import BudgetPruner, Objective, TuneOptions, count_done, tune
+from multitrack.train.tune import BudgetPruner, Objective, TuneOptions, count_done, open_study, tune
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = {
@@ -171,6 +171,11 @@ def test_a_rerun_runs_only_the_missing_trials(finished_study, prepared, space_fi
     assert sorted(path.name for path in (finished_study / "trials").iterdir()) == ["0000", "0001", "0002"]
     params = [tuple(trial.params.values()) for trial in study.trials]
     assert len(set(params)) == 3  # the resumed sampler did not draw the first trials again
+
+
+def test_the_study_prunes_by_the_median_but_never_at_a_trials_last_epoch(tmp_path):
+    study = open_study(tmp_path, TuneOptions(trials=1), final_epochs=lambda trial: 3)
+    assert isinstance(study.pruner, BudgetPruner) and isinstance(study.pruner.pruner, optuna.pruners.MedianPruner)
 
 
 @pytest.mark.slow

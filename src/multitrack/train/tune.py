@@ -247,11 +247,12 @@ def open_study(study_dir: Path, options: TuneOptions, final_epochs: Callable[[Fr
             grace_period=options.heartbeat_s * GRACE_HEARTBEATS,
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES),
         )
+    median = optuna.pruners.MedianPruner(n_startup_trials=options.startup_trials, n_warmup_steps=PRUNE_WARMUP_EPOCHS)
     study = optuna.create_study(
         storage=storage,
         study_name=STUDY_NAME,
         direction="minimize",
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=options.startup_trials, n_warmup_steps=PRUNE_WARMUP_EPOCHS),
+        pruner=BudgetPruner(median, final_epochs),
         load_if_exists=True,
     )
     study.sampler = optuna.samplers.TPESampler(
