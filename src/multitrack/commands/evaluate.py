@@ -1,8 +1,10 @@
-"""`multitrack evaluate BUNDLE --data PREPARED_DIR [--split test] -o OUT_DIR [--prompt-seconds S]
-[--horizon-seconds S] [--samples N] [--temperature T] [--seed N] [--tolerance-frames N]`.
+"""`multitrack evaluate BUNDLE --data PREPARED_DIR [--split test] -o OUT_DIR [--baselines PREPARED_DIR]
+[--prompt-seconds S] [--horizon-seconds S] [--samples N] [--temperature T] [--seed N] [--tolerance-frames N]`.
 
 Scores the bundle against the persistence, Markov and semi-Markov baselines (fitted on the
-training split) and writes OUT_DIR/metrics.json, PNG plots and a self-contained report.html.
+training split: the data's own, or with `--baselines` that of the folder the bundle was trained
+on, which a folder prepared `--like` the bundle needs) and writes OUT_DIR/metrics.json, PNG
+plots and a self-contained report.html.
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "-o", "--out", required=True, metavar="OUT_DIR", help="folder for metrics.json, plots and report.html"
+    )
+    parser.add_argument(
+        "--baselines",
+        metavar="PREPARED_DIR",
+        help="fit the baselines on this folder's train split, the one the bundle was trained on "
+        "(default: --data's own; needed for a folder prepared --like the bundle)",
     )
     parser.add_argument("--prompt-seconds", type=float, default=10.0, help="prompt length of each rollout (default 10)")
     parser.add_argument(
@@ -50,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         tolerance_frames=args.tolerance_frames,
         max_prompts=args.max_prompts,
         progress=True,
+        baselines=args.baselines,
     )
     metrics = evaluate(args.bundle, args.data, args.out, options)
     out = Path(args.out)

@@ -15,6 +15,14 @@ depends on the longest timeline, not on the size of the corpus (benchmarks/prepa
 
 Without a manifest beside the table, rates, sizes and assets are unknown: timelines.json
 holds None for them, and `data.split_by` other than "timeline" or a `data.fps` is an error.
+
+**Like a model** (`Like`, `prepare --like BUNDLE`): the whole table becomes the test split (train
+and val are empty), with the model's statistics instead of fitted ones and its `data`/`window`
+settings as `config`, so that `evaluate` scores that model (or any with the same tracks, classes
+and values) on timelines it was not prepared with. A table with another track count, or a model
+with another value schema, is refused naming both (`check_like`). A column group the table lacks
+is read as its defaults, as always (features.table). The folder has no train split for the
+baselines: evaluate fits them on the folder the model was trained on (`evaluate --baselines`).
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,38 +57,65 @@ from multitrack.data.prepared import (
 from multitrack.data.resample import Resampler
 from multitrack.data.split import SPLITS, assign_splits, check_fractions
 from multitrack.data.windows import check_window, split_windows
-from multitrack.errors import ConfigError, DataError
+from multitrack.errors import BundleError, ConfigError, DataError
 from multitrack.features.manifest import manifest_path
 from multitrack.features.schema import VALUE_FEATURES
 from multitrack.features.table import FrameTable, TimelineArrays
 from multitrack.features.vocabulary import cuts_from_top, fold_assets, since_on_top
 
 
-def prepare(frames_path: str | Path, out_dir: str | Path, config: Config, progress: bool = False) -> Path:
+@dataclass(frozen=True)
+class Like:
+    """What a model fixes about the data it reads, as plain values (data/ never opens a bundle:
+    commands/prepare.py reads it). Its `data` and `window` settings come as `prepare`'s config."""
+
+    source: str  # the model bundle, named in messages
+    stats: NormStats  # its normalisation statistics
+    asset_classes: int  # K it models
+    max_tracks: int  # T it models
+    value_features: tuple[str, ...]  # its value schema
+    fingerprint: str  # the train split it was trained on (prepared.json "fingerprint")
+
+
+def prepare(
+    frames_path: str | Path, out_dir: str | Path, config: Config, progress: bool = False, like: Like | None = None
+) -> Path:
     """Write the prepared folder for the frame table at `frames_path` into `out_dir`.
 
-    Uses the `data` and `window` sections of `config`; `progress` shows bars on stderr.
+    Uses the `data` and `window` sections of `config`; `progress` shows bars on stderr. With
+    `like`, the whole table is the test split, normalised with the model's statistics.
     """
     frames_path, out_dir = Path(frames_path), Path(out_dir)
     _check_config(config)
     table = FrameTable.open(frames_path, config.data.max_tracks)
+    if like is not None:
+        check_like(frames_path, table, config, like)
     manifest = read_manifest(frames_path)
-    entries = _timeline_entries(frames_path, table.timeline_ids, manifest, config)
-    assignment = assign_splits(
-        table.timeline_ids, config.data.split, config.data.seed, _groups(frames_path, entries, config)
-    )
+    split_by = config.data.split_by if like is None else "timeline"  # --like deals no split
+    entries = _timeline_entries(frames_path, table.timeline_ids, manifest, config, split_by)
+    if like is None:
+        groups = _groups(frames_path, entries, config)
+        assignment = assign_splits(table.timeline_ids, config.data.split, config.data.seed, groups)
+    else:
+        assignment = dict.fromkeys(table.timeline_ids, "test")
     resamplers = {
         tid: Resampler.for_timeline(entries[tid], table.frames[tid], config.data.fps) for tid in table.timeline_ids
     }
     by_split = {name: [tid for tid in table.timeline_ids if assignment[tid] == name] for name in SPLITS}
     with _staging_dir(out_dir) as staging:
-        stats, stats_count = _fit_stats(table, _bar(by_split["train"], "fit stats", progress), resamplers)
+        if like is None:
+            stats, stats_count = _fit_stats(table, _bar(by_split["train"], "fit stats", progress), resamplers)
+        else:
+            stats, stats_count = like.stats, 0
         save_stats(stats, staging / "stats.json")
         written = {
             name: _write_split(staging / name, table, tids, entries, resamplers, stats, config, progress)
             for name, tids in by_split.items()
         }
         info = _prepared_info(frames_path, config, table, manifest is not None, assignment, written, stats_count)
+        if like is not None:
+            info["split_fractions"] = [0.0, 0.0, 1.0]
+            info["like"] = {"fingerprint": like.fingerprint}  # the model's train split, for evaluate
         info["sha256"] |= {relative: file_sha256(staging / relative) for relative in JSON_FILES}
         info[CONTENT_DIGEST_KEY] = content_digest(info)
         (staging / "prepared.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -128,14 +163,40 @@ def _check_config(config: Config) -> None:
         raise ConfigError(f"data.fps: must be > 0 or null, got {config.data.fps}")
 
 
+def check_like(frames_path: Path, table: FrameTable, config: Config, like: Like) -> None:
+    """Refuse a table the model cannot read, or a model whose settings contradict each other,
+    naming both values: another track count, another value schema, other asset classes."""
+    if tuple(like.value_features) != VALUE_FEATURES:
+        raise DataError(
+            f"{like.source}: the model reads the values {list(like.value_features)}, but this multitrack "
+            f"prepares {list(VALUE_FEATURES)}: a different value schema"
+        )
+    if like.asset_classes != config.data.asset_classes:
+        raise BundleError(
+            f"{like.source}: the model has {like.asset_classes} asset classes, but its config says "
+            f"data.asset_classes={config.data.asset_classes}: its data section does not describe its data"
+        )
+    if table.tracks != like.max_tracks:
+        capped = table.tracks != table.table_tracks
+        read = f" (read: {table.tracks}, data.max_tracks={config.data.max_tracks})" if capped else ""
+        raise DataError(
+            f"{frames_path}: the table has {table.table_tracks} video tracks{read}, but the model "
+            f"{like.source} reads {like.max_tracks}: ingest the timelines with --max-tracks {like.max_tracks}"
+        )
+
+
 def _timeline_entries(
-    frames_path: Path, timeline_ids: list[str], manifest: dict[str, dict[str, Any]] | None, config: Config
+    frames_path: Path,
+    timeline_ids: list[str],
+    manifest: dict[str, dict[str, Any]] | None,
+    config: Config,
+    split_by: str,
 ) -> dict[str, dict[str, Any]]:
     """Each timeline's manifest entry; without a manifest, rates and sizes are unknown (None)."""
     if manifest is None:
-        if config.data.split_by != "timeline":
+        if split_by != "timeline":
             raise DataError(
-                f"{frames_path}: data.split_by={config.data.split_by!r} needs the manifest "
+                f"{frames_path}: data.split_by={split_by!r} needs the manifest "
                 f"{manifest_path(frames_path).name} beside the table, and there is none"
             )
         if config.data.fps is not None:
@@ -346,4 +407,4 @@ def _replace_dir(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-__all__ = ["prepare", "read_manifest", "NpyWriter", "TimelineArrays"]
+__all__ = ["Like", "check_like", "prepare", "read_manifest", "NpyWriter", "TimelineArrays"]

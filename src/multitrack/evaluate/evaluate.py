@@ -1,7 +1,8 @@
 """`evaluate`: score a model bundle against the baselines on one split of a prepared folder.
 
-1. Load the bundle and the prepared folder; check they describe the same tracks and classes.
-2. Read the split (and the training split, for the baselines) into frame-table units.
+1. Load the bundle and the prepared folder; check they describe the same tracks, classes and values.
+2. Read the split (and the training split the baselines are fitted on: the folder's own, or that of
+   `options.baselines`, see `baselines_data`) into frame-table units.
 3. Next-frame figures for the model (teacher forcing) and each baseline on the same rows.
 4. Rollouts: from prompts of `prompt_seconds` in each timeline, sample `horizon_seconds`
    several times with the model and with each baseline, and compare with the editor's frames.
@@ -47,6 +48,7 @@ class EvaluateOptions:
     tolerance_frames: int = 2  # cut_f1 matches a predicted cut within ± this many frames
     max_prompts: int = 32
     progress: bool = False
+    baselines: str | None = None  # prepared folder whose train split fits the baselines; None: the data's own
 
 
 @dataclass
@@ -85,7 +87,8 @@ def evaluate(
     data = open_prepared(data_dir, verify_hashes=True)
     check_compatible(bundle, data, Path(bundle_dir), Path(data_dir), options.split)
     split = load_split(data, options.split)
-    train = load_split(data, "train")
+    fitted_on = baselines_data(bundle, data, Path(bundle_dir), Path(data_dir), options.baselines)
+    train = load_split(fitted_on, "train")
     baseline_stats = fit_baselines(train.frames, train.first, train.fps, data.asset_classes)
 
     metrics = next_frame_metrics(bundle, split, baseline_stats, options)
@@ -93,7 +96,7 @@ def evaluate(
     truth, samples = run_rollouts(bundle, split, baseline_stats, prompts, options)
     for name in PREDICTORS:
         metrics[name]["rollout"] = rollout_distances(truth, samples[name]) if truth else None
-    metrics["settings"] = settings(bundle, data, options, prompts)
+    metrics["settings"] = settings(bundle, data, options, prompts) | {"baselines_fingerprint": fitted_on.fingerprint}
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -113,6 +116,44 @@ def check_compatible(bundle: Bundle, data: PreparedData, bundle_dir: Path, data_
             f"{data_dir}: prepared for {data.max_tracks} tracks and {data.asset_classes} asset classes, but "
             f"the bundle {bundle_dir} models {bundle.model.max_tracks} tracks and {bundle.model.asset_classes} classes"
         )
+    values = (bundle.meta.get("features") or {}).get("value_features")
+    if values is not None and list(values) != list(data.info.get("value_features", values)):
+        raise DataError(
+            f"{data_dir}: prepared with the values {data.info['value_features']}, but the bundle {bundle_dir} "
+            f"reads {values}"
+        )
+
+
+def baselines_data(
+    bundle: Bundle, data: PreparedData, bundle_dir: Path, data_dir: Path, baselines: str | Path | None
+) -> PreparedData:
+    """The prepared folder whose train split the baselines are fitted on (DESIGN.md §3).
+
+    By default the data's own; `baselines` names another, which must be the one the bundle
+    was trained on (its train split's fingerprint is the bundle's `data_fingerprint`). A
+    folder prepared `--like` a bundle holds only a test split, so it needs `baselines`.
+    """
+    expected = str(bundle.meta.get("data_fingerprint", ""))
+    if baselines is None:
+        if data.splits["train"].timelines:
+            return data
+        raise DataError(
+            f"{data_dir}: no train split to fit the baselines on (prepared --like a bundle, it holds the "
+            f"whole table as test); pass --baselines PREPARED_DIR, the prepared folder the bundle "
+            f"{bundle_dir} was trained on (train split fingerprint {expected[:12]}…)"
+        )
+    fitted = open_prepared(baselines, verify_hashes=True)
+    if fitted.fingerprint != expected:
+        raise DataError(
+            f"{baselines}: its train split (fingerprint {fitted.fingerprint[:12]}…) is not the one the bundle "
+            f"{bundle_dir} was trained on ({expected[:12]}…): --baselines takes the folder the bundle was trained on"
+        )
+    if (fitted.max_tracks, fitted.asset_classes) != (data.max_tracks, data.asset_classes):
+        raise DataError(
+            f"{baselines}: prepared for {fitted.max_tracks} tracks and {fitted.asset_classes} asset classes, "
+            f"but {data_dir} for {data.max_tracks} and {data.asset_classes}"
+        )
+    return fitted
 
 
 def load_split(data: PreparedData, name: str) -> SplitFrames:
@@ -232,7 +273,7 @@ def run_rollouts(
 
 def settings(bundle: Bundle, data: PreparedData, options: EvaluateOptions, prompts: list[Prompt]) -> dict[str, Any]:
     return {
-        **{key: value for key, value in asdict(options).items() if key != "progress"},
+        **{key: value for key, value in asdict(options).items() if key not in ("progress", "baselines")},
         "prompts": len(prompts),
         "asset_classes": data.asset_classes,
         "max_tracks": data.max_tracks,

@@ -30,10 +30,10 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, LearningRateMon
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.utilities import rank_zero_only
 
-from multitrack.config import Config, WindowConfig, save_config
+from multitrack.config import Config, DataConfig, WindowConfig, save_config
 from multitrack.data.datamodule import MultitrackDataModule
 from multitrack.data.prepared import PreparedData
-from multitrack.errors import BundleError, ConfigError
+from multitrack.errors import BundleError, ConfigError, DataError
 from multitrack.train.bundle import (
     AtomicCheckpointIO,
     export_checkpoint,
@@ -69,6 +69,11 @@ def train(
     datamodule = MultitrackDataModule(
         data_dir, trainer_config.batch_size, trainer_config.num_workers, trainer_config.seed
     )
+    if "like" in datamodule.prepared.info:
+        raise DataError(
+            f"{data_dir}: prepared --like a bundle, it holds only a test split, for 'multitrack evaluate'; "
+            f"prepare the table without --like to train on it"
+        )
     config = adopt_prepared_window(config, datamodule.prepared)
     pl.seed_everything(trainer_config.seed, workers=True)
     module = MultitrackModule(config, data_info(datamodule.prepared))
@@ -176,11 +181,16 @@ def resolve_checkpoint(resume: str | Path | None, run_dir: Path) -> Path | None:
 
 
 def adopt_prepared_window(config: Config, prepared: PreparedData) -> Config:
-    """The window the data was cut with is the window the model trains on."""
+    """The window the data was cut with is the window the model trains on, and the data settings
+    it was prepared with (data.fps, asset classes, ...) are the ones the bundle records: generate
+    and `prepare --like` read them from there."""
     window = WindowConfig(**prepared.info["window"])
     if window != config.window:
         print(f"multitrack train: using the prepared folder's window {window} (config had {config.window})")
-    return dataclasses.replace(config, window=window)
+    data = DataConfig(**prepared.info["data"])
+    if data != config.data:
+        print(f"multitrack train: recording the prepared folder's data settings {data} (config had {config.data})")
+    return dataclasses.replace(config, window=window, data=data)
 
 
 def data_info(prepared: PreparedData) -> DataInfo:
