@@ -1,14 +1,16 @@
-"""Rollout speed on CPU: frames generated per second, cached (KV cache) against naive (re-run
-the whole window per frame), for the default model (random weights: speed does not depend on
+"""Rollout speed on CPU: frames generated per second by each decoder of `multitrack.sample`
+(the fused stepper, the model's own forward over its key/value cache, and naive: the whole
+window re-run per frame), for the default model (random weights: speed does not depend on
 training), in the same run.
 
     python benchmarks/generate.py [--config configs/default.yaml] [--frames 18000] [--naive-frames 1000]
+                                  [--cache-frames N]
                                   [--repeats 1]
 
-Target (issue 4): 10 minutes at 30 fps (18,000 frames) in under 30 s on 2 cores, and the
-cached rollout at least 3× the naive one. The naive rollout is timed on fewer frames (its
-per-frame cost is flat once the window is full) and both rates are per frame. On a shared,
-busy machine, --repeats N alternates cached and naive runs N times and keeps each one's best.
+Targets (issue 4): 10 minutes at 30 fps (18,000 frames) in under 30 s on 2 cores, and the
+stepper at least 3× naive. The naive rollout is timed on fewer frames (its per-frame cost is
+flat once the window is full) and all rates are per frame. On a shared, busy machine,
+--repeats N alternates the decoders N times and keeps each one's best.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ import torch
 
 from multitrack.config import load_config
 from multitrack.data.normalize import NormStats
-from multitrack.evaluate.rollout import SINGLE_THREAD_BATCH, encode_frames, rollout
 from multitrack.features.vocabulary import Frames
 from multitrack.model.transformer import MultitrackTransformer
+from multitrack.sample.codec import FrameCodec, FrameTensors
+from multitrack.sample.rollout import Decoder, rollout
+from multitrack.sample.runtime import SINGLE_THREAD_BATCH
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_TRACKS = 20
 
 
-def prompt(n_frames: int, stats: NormStats, asset_classes: int):
+def prompt(n_frames: int, codec: FrameCodec) -> FrameTensors:
     """Two cameras cutting every second on V1/V2 at 30 fps."""
     active = np.zeros((n_frames, MAX_TRACKS), bool)
     active[:, 0] = True
@@ -38,12 +42,14 @@ def prompt(n_frames: int, stats: NormStats, asset_classes: int):
     asset = np.where(active, np.arange(1, MAX_TRACKS + 1), 0)
     values = np.zeros((n_frames, MAX_TRACKS, 7))
     values[..., 0] = np.where(active, 1.0, 0.0)
-    return encode_frames(Frames(active, asset, values), stats, asset_classes)
+    return codec.encode(Frames(active, asset, values))
 
 
-def frames_per_second(model, start, n_frames: int, cached: bool) -> tuple[float, float]:
+def frames_per_second(
+    model: MultitrackTransformer, start: FrameTensors, n_frames: int, decoder: Decoder
+) -> tuple[float, float]:
     began = time.perf_counter()
-    rollout(model, start, n_frames, temperature=1.0, generator=torch.Generator().manual_seed(0), cached=cached)
+    rollout(model, start, n_frames, temperature=1.0, generator=torch.Generator().manual_seed(0), decoder=decoder)
     seconds = time.perf_counter() - began
     return n_frames / seconds, seconds
 
@@ -53,6 +59,7 @@ def main() -> None:
     parser.add_argument("--config", default=str(ROOT / "configs" / "default.yaml"))
     parser.add_argument("--frames", type=int, default=18_000)
     parser.add_argument("--naive-frames", type=int, default=1_000)
+    parser.add_argument("--cache-frames", type=int, default=0, help="frames for the cache decoder (default: --frames)")
     parser.add_argument("--repeats", type=int, default=1, help="alternating runs of each; the best is kept")
     args = parser.parse_args()
 
@@ -60,23 +67,28 @@ def main() -> None:
     torch.manual_seed(0)
     model = MultitrackTransformer(config.model, MAX_TRACKS, config.data.asset_classes, config.window.length).eval()
     stats = NormStats(np.array([1.0, 0, 0, 0, 0, 0, 0]), np.array([0.3, 0.1, 0.1, 5, 5, 5, 5]))
-    start = prompt(config.window.length, stats, config.data.asset_classes)
+    start = prompt(config.window.length, FrameCodec(stats, config.data.asset_classes))
     print(
         f"model: {model.parameter_count():,} parameters, window {config.window.length} frames, "
         f"{MAX_TRACKS} tracks, batch 1 (one intra-op thread, as for any batch up to {SINGLE_THREAD_BATCH}; "
         f"torch has {torch.get_num_threads()}), best of {args.repeats}"
     )
 
-    cached_runs, naive_runs = [], []
+    counts: dict[Decoder, int] = {
+        "stepper": args.frames,
+        "cache": args.cache_frames or args.frames,
+        "naive": args.naive_frames,
+    }
+    runs: dict[Decoder, list[tuple[float, float]]] = {decoder: [] for decoder in counts}
     for _ in range(args.repeats):
-        cached_runs.append(frames_per_second(model, start, args.frames, cached=True))
-        naive_runs.append(frames_per_second(model, start, args.naive_frames, cached=False))
-    cached_rate, cached_seconds = max(cached_runs)
-    naive_rate, naive_seconds = max(naive_runs)
-    print(f"cached: {args.frames} frames in {cached_seconds:.1f} s = {cached_rate:,.0f} frames/s")
-    print(f"naive:  {args.naive_frames} frames in {naive_seconds:.1f} s = {naive_rate:,.0f} frames/s")
-    print(f"cached / naive: {cached_rate / naive_rate:.1f}x  (target >= 3x)")
-    print(f"18,000 frames (10 min at 30 fps) cached: {18_000 / cached_rate:.1f} s  (target < 30 s)")
+        for decoder, n_frames in counts.items():
+            runs[decoder].append(frames_per_second(model, start, n_frames, decoder))
+    rates = {decoder: max(best) for decoder, best in runs.items()}
+    for decoder, (rate, seconds) in rates.items():
+        print(f"{decoder + ':':8} {counts[decoder]} frames in {seconds:.1f} s = {rate:,.0f} frames/s")
+    stepper, cache, naive = rates["stepper"][0], rates["cache"][0], rates["naive"][0]
+    print(f"stepper / naive: {stepper / naive:.1f}x  (target >= 3x); stepper / cache: {stepper / cache:.2f}x")
+    print(f"18,000 frames (10 min at 30 fps) by the stepper: {18_000 / stepper:.1f} s  (target < 30 s)")
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ import torch
 from multitrack.config import Config, load_config
 from multitrack.data.prepare import prepare
 from multitrack.features.ingest import ingest
+from multitrack.model.inputs import count_cuts_from_top, frames_since_on_top
 from multitrack.model.losses import multitask_loss
-from multitrack.model.transformer import MultitrackTransformer, count_cuts_from_top, frames_since_on_top
+from multitrack.model.transformer import MultitrackTransformer
 from multitrack.synth import synth_corpus
 from multitrack.train.module import decay_parameter_groups
 from multitrack.train.trainer import train
@@ -89,8 +90,9 @@ def bare_step_s(config: Config, tracks: int, asset_classes: int, steps: int, war
         start = time.perf_counter()
         with autocast:
             history = (batch["since_on_top"][:, :-1], batch["cuts_from_top"][:, :-1])
-            prediction = model(batch["active"][:, :-1], batch["asset"][:, :-1], batch["values"][:, :-1], *history)
-            loss = multitask_loss(prediction, batch, config.loss).total
+            frames = (batch["active"][:, :-1], batch["asset"][:, :-1], batch["values"][:, :-1])
+            prediction = model(model.inputs(*frames, *history))
+            loss = multitask_loss(prediction, batch, config.loss, config.model).total
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -2,9 +2,10 @@
 
 The layers, lowest first (../shared/docs/DESIGN.md §7): the base (`errors`, `config`, the
 package itself), `timeline`, then `synth` and `features` (both built on timeline, neither
-on the other), `data`, `model`, `train`, `sample`, `evaluate`, `generate` and `cut`, and
-on top the command line (`cli`, `__main__`, `commands`, `serve`). A module may import its own layer's
-package and anything below it, never above. Every import statement counts, those inside
+on the other), `data`, `model`, `train`, `sample`, then `evaluate`, `generate` and `cut`
+(each built on `sample`, none on another), and on top the command line (`cli`, `__main__`,
+`commands`, `serve`). A module may import its own part of the package and anything below
+it, never above, nor a part beside it that is independent of it. Every import statement counts, those inside
 functions too (the commands import lazily). Read from the source with `ast`, so nothing is
 imported to check it.
 """
@@ -26,11 +27,11 @@ LAYERS: list[set[str]] = [
     {"model"},
     {"train"},
     {"sample"},
-    {"evaluate"},
-    {"generate", "cut"},
+    {"evaluate", "generate", "cut"},
     {"cli", "__main__", "commands", "serve"},
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
+INDEPENDENT = [{"synth", "features"}, {"evaluate", "generate", "cut"}]  # parts beside each other
 TORCH_FREE = {"timeline", "synth", "features"}
 TORCH_PACKAGES = {"torch", "lightning", "torchmetrics", "safetensors"}
 
@@ -86,6 +87,24 @@ def test_imports_go_down_the_layers(name, path):
     assert not upward, "\n".join(upward)
 
 
+@pytest.mark.parametrize(("name", "path"), MODULES, ids=[name for name, _ in MODULES])
+def test_independent_parts_never_import_each_other(name, path):
+    # generate and cut sample through `sample`, not through evaluate: a change to how a model
+    # is scored cannot change what it writes
+    sideways = [f"{path.name}:{line} imports {target}" for target, line in sideways_imports(name, path)]
+    assert not sideways, "\n".join(sideways)
+
+
+def sideways_imports(name: str, path: Path) -> list[tuple[str, int]]:
+    here = part_of(name)
+    beside = next((parts - {here} for parts in INDEPENDENT if here in parts), set())
+    return [
+        (target, line)
+        for target, line in imported_modules(name, path)
+        if target.split(".")[0] == "multitrack" and part_of(target) in beside
+    ]
+
+
 @pytest.mark.parametrize(
     ("name", "path"),
     [(name, path) for name, path in MODULES if part_of(name) in TORCH_FREE],
@@ -107,3 +126,7 @@ def test_the_checks_see_an_upward_import(tmp_path):
     module.write_text("def f():\n    from ..model import transformer\n    import torch\n")
     found = imported_modules("multitrack.features.bad", module)
     assert ("multitrack.model", 2) in found and ("torch", 3) in found
+    sideways = tmp_path / "multitrack" / "generate" / "bad.py"
+    sideways.parent.mkdir(parents=True)
+    sideways.write_text("from multitrack.evaluate.metrics import cut_f1\nfrom ..sample import rollout\n")
+    assert sideways_imports("multitrack.generate.bad", sideways) == [("multitrack.evaluate.metrics", 1)]

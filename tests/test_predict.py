@@ -12,7 +12,8 @@ from multitrack.config import load_config
 from multitrack.data.normalize import NormStats
 from multitrack.evaluate.predict import predict_timelines, window_plan
 from multitrack.features.vocabulary import cuts_from_top, since_on_top
-from multitrack.model.transformer import MultitrackTransformer, count_cuts_from_top, frames_since_on_top
+from multitrack.model.inputs import count_cuts_from_top, frames_since_on_top
+from multitrack.model.transformer import MultitrackTransformer
 
 STATS = NormStats(np.zeros(7), np.ones(7))
 
@@ -71,7 +72,8 @@ def test_rows_match_a_direct_forward_pass(model):
         # the frames since on top and the cuts counted from the timeline's first row
         on = torch.as_tensor(active[None, :12], dtype=torch.float32)
         since, cuts = frames_since_on_top(on)[:, 4:], count_cuts_from_top(on)[:, 4:]
-        out = model(on[:, 4:], torch.as_tensor(asset[None, 4:12]), torch.as_tensor(values[None, 4:12]), since, cuts)
+        window = (on[:, 4:], torch.as_tensor(asset[None, 4:12]), torch.as_tensor(values[None, 4:12]))
+        out = model(model.inputs(*window, since, cuts))
     np.testing.assert_allclose(prediction.active_prob[12], torch.sigmoid(out.active_logits[0, -1]).numpy(), atol=1e-6)
     np.testing.assert_allclose(prediction.values[12], out.values[0, -1].numpy(), atol=1e-5)
     asset_prob = torch.softmax(out.asset_logits[0, -1], -1).numpy()

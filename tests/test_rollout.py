@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -9,12 +11,15 @@ from torch import nn
 
 from multitrack.config import load_config
 from multitrack.data.normalize import NormStats
-from multitrack.evaluate.rollout import FrameTensors, LayoutMemory, decode_frames, encode_frames, rollout, sample_frame
 from multitrack.features.vocabulary import Frames
-from multitrack.model.transformer import MultitrackTransformer, Prediction, step_history
+from multitrack.model.inputs import RunningInputs, history
+from multitrack.model.transformer import MultitrackTransformer, Prediction
+from multitrack.sample.codec import FrameCodec, FrameTensors
+from multitrack.sample.rollout import DECODERS, LayoutMemory, rollout, sample_frame
 
 TRACKS, CLASSES = 3, 5
 STATS = NormStats(np.array([1.0, 0.0, 0.0, 5.0, 5.0, 5.0, 5.0]), np.array([0.5, 0.1, 0.1, 2.0, 2.0, 2.0, 2.0]))
+CODEC = FrameCodec(STATS, CLASSES)
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +57,13 @@ def prompt_frames(n: int) -> Frames:
 class TestEncoding:
     def test_round_trip_through_model_units(self):
         frames = prompt_frames(6)
-        tensors = encode_frames(frames, STATS, CLASSES, batch=2)
+        tensors = CODEC.encode(frames, batch=2)
         assert tensors.active.shape == (2, 6, TRACKS)
         assert tensors.values.shape == (2, 6, TRACKS, 7)
         # a track not on yet holds the default geometry: scale 1, centred, uncropped, in model units
         expected = (np.array([1.0, 0, 0, 0, 0, 0, 0]) - STATS.mean) / STATS.std
         np.testing.assert_allclose(tensors.values[0, :3, 1].numpy(), np.tile(expected, (3, 1)), atol=1e-6)
-        decoded = decode_frames(tensors, STATS)
+        decoded = CODEC.decode(tensors)
         assert len(decoded) == 2
         np.testing.assert_allclose(decoded[1].values, frames.values, atol=1e-6)
         assert (decoded[0].active == frames.active).all()
@@ -67,7 +72,7 @@ class TestEncoding:
         frames = prompt_frames(2)
         frames.active[:, 2] = True
         frames.asset[:, 2] = 9
-        assert encode_frames(frames, STATS, CLASSES).asset[0, 0, 2] == CLASSES - 1
+        assert CODEC.encode(frames).asset[0, 0, 2] == CLASSES - 1
 
 
 class TestSampling:
@@ -183,14 +188,14 @@ class TestLayoutMemory:
 
 
 class TestRollout:
-    def test_cached_and_naive_agree_over_the_first_window(self, model):
-        prompt = encode_frames(prompt_frames(3), STATS, CLASSES, batch=2)
+    @pytest.mark.parametrize("decoder", ["stepper", "cache"])
+    def test_cached_decoders_and_naive_agree_over_the_first_window(self, model, decoder):
+        prompt = CODEC.encode(prompt_frames(3), batch=2)
         n_new = model.window_length - prompt.frames  # the whole sequence fits one window
-        runs = [
-            rollout(model, prompt, n_new, 1.0, torch.Generator().manual_seed(7), cached=cached)
-            for cached in (True, False)
-        ]
-        cached, naive = runs
+        cached, naive = (
+            rollout(model, prompt, n_new, 1.0, torch.Generator().manual_seed(7), decoder=name)
+            for name in (decoder, "naive")
+        )
         assert torch.equal(cached.active, naive.active)
         assert torch.equal(cached.asset, naive.asset)
         # each frame's values carry on the steady move measured on the frames before, so the two
@@ -199,10 +204,11 @@ class TestRollout:
         # a random model flips tracks: the comparison is not between two empty rollouts
         assert 0 < cached.active.mean() < 1
 
-    def test_a_prompt_longer_than_the_window_is_read_with_its_whole_history(self, model):
-        # the cache reads the prompt's last window, told how long ago each track was on top and
-        # the cuts before it; the naive pass reads the same window given the counts over every
-        # frame. Angles cut V1, V2, V3, V1, ... every 5 frames over three windows.
+    @pytest.mark.parametrize("decoder", ["stepper", "cache"])
+    def test_a_prompt_longer_than_the_window_is_read_with_its_whole_history(self, model, decoder):
+        # the cached decoders read the prompt's last window, told how long ago each track was on
+        # top and the cuts before it; the naive pass reads the same window given the counts over
+        # every frame. Angles cut V1, V2, V3, V1, ... every 5 frames over three windows.
         length = model.window_length
         frames = 3 * length
         active = np.zeros((frames, TRACKS), bool)
@@ -212,21 +218,51 @@ class TestRollout:
         active[angle == 2, 2] = True
         asset = np.where(active, [1, 2, 3], 0)
         values = np.where(active[..., None], 1.0, 0.0) * np.ones(7)
-        prompt = encode_frames(Frames(active, asset, values), STATS, CLASSES, batch=2)
+        prompt = CODEC.encode(Frames(active, asset, values), batch=2)
         runs = [
-            rollout(model, prompt, 1, 1.0, torch.Generator().manual_seed(3), cached=cached) for cached in (True, False)
+            rollout(model, prompt, 1, 1.0, torch.Generator().manual_seed(3), decoder=name)
+            for name in (decoder, "naive")
         ]
         assert torch.equal(runs[0].active, runs[1].active) and torch.equal(runs[0].asset, runs[1].asset)
         torch.testing.assert_close(runs[0].values, runs[1].values, atol=1e-4, rtol=1e-4)
         # and the history matters: the last window alone, counted from its own start, reads otherwise
-        window = prompt.span(frames - length, frames)
+        first = prompt.span(frames - length, frames).frame(0)
+        told = RunningInputs(model.rules, history(prompt.active[:, : frames - length + 1])).advance(*first)
+        alone = RunningInputs(model.rules).advance(*first)
         with torch.inference_mode():
-            whole = model.step(*window.frame(0), None, step_history(prompt.active[:, : frames - length + 1]))[0]
-            alone = model.step(*window.frame(0))[0]
-        assert not torch.allclose(whole.visible_logits, alone.visible_logits)
+            assert not torch.allclose(model(told).visible_logits, model(alone).visible_logits)
+
+    def test_layout_memory_is_an_option(self, model):
+        # a prompt that alternates V1 alone (full frame) and a split with V2 (V1 at half size),
+        # and a model that changes the track on top at every frame: with the memory, a return
+        # to a layout takes its geometry back; without it, the model's own values stay
+        model = copy.deepcopy(model)
+        with torch.no_grad():
+            model.copy_visible.fill_(-10.0)  # "stays on top" all but ruled out
+        frames = prompt_frames(24)
+        frames.active[:, 1] = (np.arange(24) // 3) % 2 == 1
+        frames.values[:, 0, 0] = np.where(frames.active[:, 1], 0.5, 1.0)
+        frames.values[:, 1, 0] = np.where(frames.active[:, 1], 0.5, 0.0)
+        frames.asset[:] = np.where(frames.active, [1, 2, 9], 0)
+        prompt = CODEC.encode(frames, batch=8)
+        remembered, own = (
+            rollout(model, prompt, 40, 1.0, torch.Generator().manual_seed(5), layout_memory=memory)
+            for memory in (True, False)
+        )
+        assert not torch.equal(remembered.values, own.values)
+        # every frame changes the layout, so every split frame takes the prompt's split back
+        split = (remembered.active[..., :2] > 0.5).all(dim=-1) & (remembered.active[..., 2] < 0.5)  # V1 and V2
+        assert split.sum() > 10
+        prompt_split = prompt.values[0, 3, :2]  # (2, 7): frame 3 is a split
+        assert torch.equal(remembered.values[split][:, :2], prompt_split.expand(int(split.sum()), 2, 7))
+
+    def test_an_unknown_decoder_is_refused(self, model):
+        with pytest.raises(ValueError, match="decoder 'fast' is not one of"):
+            rollout(model, CODEC.encode(prompt_frames(5)), 2, decoder="fast")  # type: ignore[arg-type]
+        assert DECODERS == ("stepper", "cache", "naive")
 
     def test_seed_fixes_the_rollout_and_changes_it(self, model):
-        prompt = encode_frames(prompt_frames(20), STATS, CLASSES)
+        prompt = CODEC.encode(prompt_frames(20))
         first = rollout(model, prompt, 40, 1.0, torch.Generator().manual_seed(1))
         again = rollout(model, prompt, 40, 1.0, torch.Generator().manual_seed(1))
         other = rollout(model, prompt, 40, 1.0, torch.Generator().manual_seed(2))
@@ -235,7 +271,7 @@ class TestRollout:
         assert first.frames == 40
 
     def test_assets_only_on_active_tracks(self, model):
-        prompt = encode_frames(prompt_frames(5), STATS, CLASSES)
+        prompt = CODEC.encode(prompt_frames(5))
         out = rollout(model, prompt, 30, 1.0, torch.Generator().manual_seed(3))
         on = out.active > 0
         assert (out.asset[on] >= 1).all() and (out.asset[~on] == 0).all()
@@ -244,7 +280,7 @@ class TestRollout:
     def test_rollout_returns_ordinary_tensors(self, model):
         # it samples in inference mode; what it returns is not an inference tensor, so callers
         # may edit it in place
-        out = rollout(model, encode_frames(prompt_frames(5), STATS, CLASSES), 4, 1.0, torch.Generator().manual_seed(4))
+        out = rollout(model, CODEC.encode(prompt_frames(5)), 4, 1.0, torch.Generator().manual_seed(4))
         assert not out.active.is_inference()
         out.values[:, 0] += 1.0
         assert out.active.shape == (1, 4, TRACKS) and out.values.shape == (1, 4, TRACKS, 7)

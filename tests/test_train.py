@@ -108,8 +108,8 @@ def test_non_finite_loss_stops_and_names_the_intact_checkpoint(prepared, tiny_co
     real_loss = module_under_test.multitask_loss
     training_calls = []
 
-    def loss_turning_nan(prediction, batch, weights):
-        losses = real_loss(prediction, batch, weights)
+    def loss_turning_nan(prediction, batch, weights, model=None):
+        losses = real_loss(prediction, batch, weights, model)
         if torch.is_grad_enabled():  # training steps only; validation runs without grad
             training_calls.append(1)
             if len(training_calls) > steps_per_epoch:

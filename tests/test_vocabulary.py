@@ -21,7 +21,7 @@ from multitrack.features.vocabulary import (
     top_asset,
     top_track,
 )
-from multitrack.model import transformer
+from multitrack.model import inputs as model_inputs
 
 NEVER = SINCE_ON_TOP_MAX
 active_flags = arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 4)), elements=st.integers(0, 1))
@@ -135,9 +135,9 @@ def test_numpy_and_torch_count_the_same(active):
     # prepare writes the numpy counts; rollouts and windows without them use the model's torch ones
     frames = torch.as_tensor(active, dtype=torch.float32)[None]  # (1, N, T)
     for in_numpy, in_torch in (
-        (top_track, transformer.visible_classes),
-        (since_on_top, transformer.frames_since_on_top),
-        (cuts_from_top, transformer.count_cuts_from_top),
+        (top_track, model_inputs.visible_classes),
+        (since_on_top, model_inputs.frames_since_on_top),
+        (cuts_from_top, model_inputs.count_cuts_from_top),
     ):
         assert in_torch(frames)[0].tolist() == in_numpy(active).astype(np.int64).tolist()
 
@@ -147,17 +147,15 @@ def test_numpy_and_torch_count_the_same(active):
 def test_numpy_and_torch_age_shots_the_same(frames):
     active, asset = frames
     on, classes = torch.as_tensor(active, dtype=torch.float32)[None], torch.as_tensor(asset)[None]  # (1, N, T)
-    assert transformer.shot_ages(on, classes)[0].tolist() == shot_age(active, asset).tolist()
-    shown = transformer.shown_on_top(on, classes)[0]  # (N, 2): class on top, its asset
-    assert shown.tolist() == np.stack([top_track(active), top_asset(active, asset)], axis=-1).tolist()
+    assert model_inputs.shot_ages(on, classes)[0].tolist() == shot_age(active, asset).tolist()
 
 
 @settings(max_examples=30, deadline=None)
 @given(active_flags)
-def test_step_history_is_the_last_row_of_the_counts(active):
+def test_history_is_the_last_row_of_the_counts(active):
     # rollouts tell the cache the counts up to its first frame, counted directly (a prompt may
     # be hours long): they must be the per-frame counts' last row
     frames = torch.as_tensor(active, dtype=torch.float32)[None]  # (1, N, T)
-    history = transformer.step_history(frames)
+    history = model_inputs.history(frames)
     assert history.since_on_top[0].tolist() == since_on_top(active)[-1].astype(np.int64).tolist()
-    assert history.transitions[0].tolist() == transformer.transition_counts(frames)[0, -1].float().tolist()
+    assert history.transitions[0].tolist() == model_inputs.transition_counts(frames)[0, -1].float().tolist()

@@ -45,6 +45,18 @@ class ModelConfig:
     dropout: float = 0.1
     asset_embed_dim: int = 8
     track_embed_dim: int = 8
+    # Rules of the derived inputs and of decoding (model/inputs.py, model/transformer.py): they
+    # change what a trained model predicts, so they are part of its bundle.
+    # A move is steady when the last two steps go the same way and neither is more than this
+    # many times the other (a timeline resampled from 25 to 10 fps steps 2, 3, 2, 3 source frames).
+    steady_step_ratio: float = 3.0
+    motion_input_gain: float = 10.0  # per-frame moves are small in normalised units: scaled up as inputs
+    # out of training, value changes below this (normalised units) are the value head's noise and
+    # are dropped (docs/decisions.md, "model: value deadband")
+    residual_deadband: float = 0.003
+    # frames since each track was on top count up to this many windows, then read "long ago"
+    # (docs/decisions.md, "model: history from the timeline's start")
+    recency_cap_windows: int = 8
 
 
 @dataclass

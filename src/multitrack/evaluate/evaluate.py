@@ -29,8 +29,9 @@ from multitrack.evaluate.metrics import Excerpt, rollout_distances, score_predic
 from multitrack.evaluate.plots import write_plots
 from multitrack.evaluate.predict import predict_timelines
 from multitrack.evaluate.report import write_report
-from multitrack.evaluate.rollout import decode_frames, encode_frames, rollout
 from multitrack.features.vocabulary import Frames
+from multitrack.sample.codec import FrameCodec
+from multitrack.sample.rollout import rollout
 from multitrack.train.bundle import Bundle, load_bundle
 
 PREDICTORS = ("model", *BASELINES)
@@ -259,9 +260,15 @@ def run_rollouts(
         # window, as it reads a prompt that is the timeline's start (`rollout`)
         start, _ = split.timeline(prompt.timeline)
         history = split.frames.rows(slice(start, after))
-        tensors = encode_frames(history, bundle.stats, bundle.model.asset_classes, batch=options.samples)
-        sampled = rollout(bundle.model, tensors, prompt.horizon_frames, options.temperature, generator)
-        samples["model"].extend(Excerpt(frames, fps, table) for frames in decode_frames(sampled, bundle.stats))
+        codec = FrameCodec.of(bundle)
+        sampled = rollout(
+            bundle.model,
+            codec.encode(history, batch=options.samples),
+            prompt.horizon_frames,
+            options.temperature,
+            generator,
+        )
+        samples["model"].extend(Excerpt(frames, fps, table) for frames in codec.decode(sampled))
         for name in BASELINES:
             for sample in range(options.samples):
                 rng = np.random.default_rng([options.seed, number, sample])

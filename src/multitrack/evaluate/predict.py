@@ -103,7 +103,7 @@ def _predict_batch(
         window_values[b, :n] = torch.as_tensor(values[start : start + n], dtype=torch.float32)
         window_since[b, :n] = torch.as_tensor(since_on_top[start : start + n].astype(np.int64))
         window_cuts[b, :n] = torch.as_tensor(cuts[start : start + n].astype(np.int64))
-    prediction = model(window_active, window_asset, window_values, window_since, window_cuts)  # (B, L, T …)
+    prediction = model(model.inputs(window_active, window_asset, window_values, window_since, window_cuts))
     active_prob = torch.sigmoid(prediction.active_logits).numpy()  # (B, L, T)
     # which track is on top next: the model's own head, not a product of independent tracks
     visible_prob = torch.softmax(prediction.visible_logits, dim=-1).numpy()  # (B, L, T + 1)

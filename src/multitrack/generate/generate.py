@@ -24,10 +24,11 @@ import torch
 
 from multitrack.data.resample import Resampler, frame_rate
 from multitrack.errors import XmemlError
-from multitrack.evaluate.rollout import decode_frames, encode_frames, rollout
 from multitrack.features.frames import TimelineFrames, timeline_frames
 from multitrack.features.vocabulary import Frames
 from multitrack.generate.frames_to_timeline import KeyTolerance, frames_to_timeline
+from multitrack.sample.codec import FrameCodec
+from multitrack.sample.rollout import rollout
 from multitrack.timeline.model import Timeline
 from multitrack.timeline.xmeml import read_xmeml, write_xmeml
 from multitrack.train.bundle import Bundle, load_bundle
@@ -113,10 +114,10 @@ def sample_continuation(
     context_frames = max(1, round(prompt_frames * rate / timeline_rate))  # the prompt's span at the model's rate
     prompt_rows = Frames(prompt.active[:prompt_frames] > 0, prompt.asset[:prompt_frames], prompt.values[:prompt_frames])
     context = Resampler.between(prompt_frames, timeline_rate, rate, context_frames).apply(prompt_rows)
-    tensors = encode_frames(context, bundle.stats, bundle.model.asset_classes)
+    codec = FrameCodec.of(bundle)
     model_frames = round(new_frames * rate / timeline_rate) + 1
     generator = torch.Generator().manual_seed(seed)
-    sampled = decode_frames(rollout(bundle.model, tensors, model_frames, temperature, generator), bundle.stats)[0]
+    sampled = codec.decode(rollout(bundle.model, codec.encode(context), model_frames, temperature, generator))[0]
     frames = Resampler.between(model_frames, rate, timeline_rate, new_frames).apply(sampled)  # back to the timeline
     clamp_to_premiere_ranges(frames.values)
     return frames

@@ -4,7 +4,7 @@
 - `asset`: cross-entropy over the K classes, only on tracks active in the target frame;
 - `values`: Smooth-L1 on the 7 normalised values, only on tracks active in the target frame
   (an inactive track's values are its carried geometry, not a measurement) whose values
-  change beyond their carried move (by RESIDUAL_DEADBAND or more in some value): a steady move
+  change beyond their carried move (by `model.residual_deadband` or more in some value): a steady move
   is counted as it truly went on or stopped, and the value head's change as if it were used,
   so the value head fits the change given that there is one, and the move and change heads
   score whether there is (a hurdle model: most frames change nothing, and a point
@@ -16,7 +16,7 @@
   one among the classes other than the current top (which track comes next, *given* a cut:
   DESIGN.md §3). It moves no probability between "cut" and "no cut", so it sharpens the
   choice of the next angle without teaching the model to cut more often;
-- `move`: binary cross-entropy of whether a track's steady move (model/transformer.py) goes
+- `move`: binary cross-entropy of whether a track's steady move (model/inputs.py) goes
   on into the target frame, where the track moves steadily now and shows the same asset in
   the target frame (keyframed moves end; the values term is fitted on the move carried on);
 - padded frames (mask False) count nowhere;
@@ -35,8 +35,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from multitrack.config import LossConfig
-from multitrack.model.transformer import RESIDUAL_DEADBAND, Prediction, visible_classes, window_motion
+from multitrack.config import LossConfig, ModelConfig
+from multitrack.model.inputs import visible_classes, window_motion
+from multitrack.model.transformer import Prediction
 
 COMPONENTS = ("active", "asset", "values", "visible", "next_track", "move", "change")
 
@@ -52,8 +53,13 @@ class LossBreakdown(NamedTuple):
     change: torch.Tensor  # mean BCE of "the values change beyond the move", per active target track
 
 
-def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weights: LossConfig) -> LossBreakdown:
-    """Loss of predictions for frames 1..L against a batch of L+1 frames (docs/ARCHITECTURE.md)."""
+def multitask_loss(
+    prediction: Prediction, batch: dict[str, torch.Tensor], weights: LossConfig, model: ModelConfig | None = None
+) -> LossBreakdown:
+    """Loss of predictions for frames 1..L against a batch of L+1 frames (docs/ARCHITECTURE.md);
+    `model` holds the rules the model's inputs were made with (steady moves, the value deadband),
+    the defaults when None."""
+    model = model or ModelConfig()
     real = batch["mask"][:, 1:]  # (B, L): target frame exists; padding is only ever at the tail
     target_active = batch["active"][:, 1:]  # (B, L, T)
     frame_track = real.unsqueeze(-1).expand_as(target_active)  # (B, L, T)
@@ -72,10 +78,12 @@ def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weigh
     switches = on & (target_asset != batch["asset"][:, :-1])  # (B, L, T): a new asset on the track
     asset = _weighted_mean(ce.view_as(target_asset), on, switches, weights.change_weight)  # (B*L*T,) -> (B, L, T)
 
-    moves = _steady_moves(batch, prediction.values.dtype)
+    moves = _steady_moves(batch, prediction.values.dtype, model.steady_step_ratio)
     given = _given_move_outcome(prediction, moves)  # (B, L, T, 7)
     target = batch["values"][:, 1:].to(given.dtype)  # (B, L, T, 7)
-    change_target, given = _given_change(prediction, given, target, on)  # (B, L, T), (B, L, T, 7)
+    change_target, given = _given_change(
+        prediction, given, target, on, model.residual_deadband
+    )  # (B, L, T), (B, L, T, 7)
     on_values = change_target.unsqueeze(-1).expand_as(given)  # (B, L, T, 7)
     smooth_l1 = F.smooth_l1_loss(
         _fill(given, on_values), _fill(target, on_values), beta=weights.smooth_l1_beta, reduction="none"
@@ -115,10 +123,10 @@ def multitask_loss(prediction: Prediction, batch: dict[str, torch.Tensor], weigh
     return LossBreakdown(total, active, asset, values, visible, next_track, move, change)
 
 
-def _steady_moves(batch: dict[str, torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
+def _steady_moves(batch: dict[str, torch.Tensor], dtype: torch.dtype, ratio: float) -> torch.Tensor:
     """(B, L + 1, T) bool: the track moves steadily at each frame of the batch (at t the
     input's move, at t + 1 whether it went on into the target)."""
-    motion = window_motion(batch["active"], batch["asset"], batch["values"].to(dtype))  # (B, L + 1, T, 7)
+    motion = window_motion(batch["active"], batch["asset"], batch["values"].to(dtype), ratio)  # (B, L + 1, T, 7)
     return (motion != 0).any(dim=-1)
 
 
@@ -134,7 +142,7 @@ def _given_move_outcome(prediction: Prediction, moves: torch.Tensor) -> torch.Te
 
 
 def _given_change(
-    prediction: Prediction, given: torch.Tensor, target: torch.Tensor, on: torch.Tensor
+    prediction: Prediction, given: torch.Tensor, target: torch.Tensor, on: torch.Tensor, deadband: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Which active target tracks (B, L, T) change their values beyond the carried move, and
     the predicted values (B, L, T, 7) with the value head's change used everywhere (as if the
@@ -144,7 +152,7 @@ def _given_change(
     assert prediction.residual is not None  # the model gives it with change_logits
     used = (prediction.change_logits >= 0).unsqueeze(-1).to(given.dtype)  # (B, L, T, 1): what values hold
     carried = given - prediction.residual * used  # (B, L, T, 7): the frame carried on by its true move
-    changes = on & ((target - carried).abs() >= RESIDUAL_DEADBAND).any(dim=-1)  # (B, L, T)
+    changes = on & ((target - carried).abs() >= deadband).any(dim=-1)  # (B, L, T)
     return changes, carried + prediction.residual
 
 

@@ -33,10 +33,12 @@ from multitrack.train.module import CHECKPOINT_KEY, DataInfo
 
 BUNDLE_FORMAT = "multitrack-bundle"
 # 2: frame tokens carry each track's steady motion; 4: frames since on top counted over the
-# whole timeline (up to RECENCY_CAP_WINDOWS windows) and the share of the timeline's cuts
-# from the track on top as inputs, a recency head of two leans, a change head that gates the
-# value head (model/transformer.py). (3 was a development step with part of these.)
-BUNDLE_VERSION = 4
+# whole timeline and the share of the timeline's cuts from the track on top as inputs, a
+# recency head of two leans, a change head that gates the value head (3 was a development
+# step with part of these); 5: the four rules of the derived inputs and the value deadband
+# (steady_step_ratio, motion_input_gain, residual_deadband, recency_cap_windows) are
+# ModelConfig fields, written in the bundle's config instead of read from the code.
+BUNDLE_VERSION = 5
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "bundle.json"
 MODEL_PREFIX = "model."  # the LightningModule holds the Transformer as `self.model`

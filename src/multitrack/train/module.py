@@ -55,16 +55,17 @@ class MultitrackModule(pl.LightningModule):
         # frames 0..L-1 in, predictions for frames 1..L out; the timeline's history counted over
         # the whole timeline (prepared data), or from the window's start when a batch lacks it
         history = {name: batch[name][:, :-1] for name in ("since_on_top", "cuts_from_top") if name in batch}
-        return self.model(batch["active"][:, :-1], batch["asset"][:, :-1], batch["values"][:, :-1], **history)
+        inputs = self.model.inputs(batch["active"][:, :-1], batch["asset"][:, :-1], batch["values"][:, :-1], **history)
+        return self.model(inputs)
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        losses = multitask_loss(self(batch), batch, self.config.loss)
+        losses = multitask_loss(self(batch), batch, self.config.loss, self.config.model)
         self._stop_unless_finite(losses.total)
         self._log_losses("train", losses, on_step=True)
         return losses.total
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
-        self._log_losses("val", multitask_loss(self(batch), batch, self.config.loss), on_step=False)
+        self._log_losses("val", multitask_loss(self(batch), batch, self.config.loss, self.config.model), on_step=False)
 
     def on_validation_epoch_end(self) -> None:
         if self.trainer.sanity_checking:
