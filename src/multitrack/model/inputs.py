@@ -124,12 +124,13 @@ class RunningInputs:
         self.rules = rules
         self.history = history
         self.position = 0
-        # the last two frames' carried values, keys (asset shown, a negative number when off) and steps
+        # the last two frames' carried values; the last frame's key (the asset shown, a negative
+        # number when off), its step and whether its key was the one before's
         self.values: list[torch.Tensor] = []
-        self.keys: list[torch.Tensor] = []
         self.step: torch.Tensor | None = None
+        self.key = self.same_key = torch.empty(0)
         self.top_key = self.shot_age = self.since_on_top = self.transitions = self.visible = torch.empty(0)
-        self.numbers = self.still = torch.empty(0)
+        self.numbers = self.still = self.shares = torch.empty(0)
         self.classes = 0
 
     def advance(self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> Inputs:
@@ -149,25 +150,30 @@ class RunningInputs:
             self.since_on_top = self.since_on_top.add(1).clamp_(max=rules.recency_cap)
         self.since_on_top.masked_fill_(on_top, 0)
         self.top_key = top_key
-        # cuts so far from each class to each, and the row of the class on top now
-        if not first:
-            cut = (visible != self.visible).to(values.dtype)  # (B,)
+        # cuts so far from each class to each, and the shares of the row of the class on top now,
+        # which change only at a cut (most frames have none: counted only then)
+        cut = None if first else visible != self.visible  # (B,)
+        if cut is not None and bool(cut.any()):
             self.transitions.view(len(visible), -1).scatter_add_(
-                1, (self.visible * self.classes + visible)[:, None], cut[:, None]
+                1, (self.visible * self.classes + visible)[:, None], cut[:, None].to(values.dtype)
             )
+        if cut is None or bool(cut.any()):
+            row = self.transitions.gather(1, visible.view(-1, 1, 1).expand(-1, 1, self.classes))[:, 0, 1:]  # (B, T)
+            self.shares = row / row.sum(dim=-1, keepdim=True).clamp_(min=1.0)  # `cut_shares`
         self.visible = visible
-        row = self.transitions.gather(1, visible.view(-1, 1, 1).expand(-1, 1, self.classes))[:, 0, 1:]  # (B, T)
         # steady motion: the three frames' keys must agree (off keys differ from frame to frame)
         key = torch.where(on, asset, -1 - self.position % 2)  # (B, T)
         motion = self.still
         if not first:
             step = carried - self.values[-1]  # (B, T, 7)
+            same_key = key == self.key  # (B, T): as in the frame before
             if self.step is not None:
-                steady = (key == self.keys[-1]) & (self.keys[-1] == self.keys[-2])  # (B, T)
-                motion = steady_motion(self.step, step, carried - self.values[-2], steady, rules.steady_step_ratio)
-            self.step = step
+                motion = steady_motion(
+                    self.step, step, carried - self.values[-2], same_key & self.same_key, rules.steady_step_ratio
+                )
+            self.step, self.same_key = step, same_key
         self.values = [*self.values[-1:], carried]
-        self.keys = [*self.keys[-1:], key]
+        self.key = key
         self.position += 1
         return Inputs(
             on.to(values.dtype)[:, None],
@@ -175,7 +181,7 @@ class RunningInputs:
             carried[:, None],
             motion[:, None],
             self.since_on_top[:, None],
-            (row / row.sum(dim=-1, keepdim=True).clamp_(min=1.0))[:, None],
+            self.shares[:, None],
             self.shot_age[:, None],
             visible[:, None],
         )

@@ -32,16 +32,15 @@ TOKEN_MAP_TOLERANCE = 1e-4  # how far the map may be from `embed` on a random fr
 
 
 class TokenMap(NamedTuple):
-    """`model.embed` of one frame as bias + dense @ weight + one row per track's asset + one
-    row for the shot age, where dense is the frame's `DENSE_INPUTS` flattened. Read off the
-    model by probing `embed` (in float64) with one input at a time, so it follows whatever the
-    token does with them; `of` checks the map against `embed` on a random frame."""
+    """`model.embed` of one frame as dense @ weight plus one learned row per track's asset and
+    one per shot age (the bias folded into the ages' rows), where dense is the frame's
+    `DENSE_INPUTS` flattened. Read off the model by probing `embed` (in float64) with one input
+    at a time, so it follows whatever the token does with them; `of` checks the map against
+    `embed` on a random frame."""
 
     weight: torch.Tensor  # (dense width, d_model), the one-row layout
-    bias: torch.Tensor  # (d_model,)
-    assets: torch.Tensor  # (T * K, d_model): track t showing class k, row t * K + k
-    ages: torch.Tensor  # (ages, d_model)
-    offsets: torch.Tensor  # (T,): t * K
+    rows: torch.Tensor  # (T * K + ages, d_model): track t showing class k at t * K + k, then each age
+    offsets: torch.Tensor  # (T + 1,): where each track's rows start, then the ages'
 
     @classmethod
     def of(cls, model: MultitrackTransformer, dtype: torch.dtype) -> TokenMap:
@@ -62,14 +61,13 @@ class TokenMap(NamedTuple):
             row += classes
         probes.shot_age[row:, 0] = torch.arange(ages, device=device)
         with torch.no_grad():
-            bias = probe.embed(base)[0, 0]  # (d_model,)
-            rows = probe.embed(probes)[:, 0] - bias  # (P, d_model)
+            bias = probe.embed(base)[0, 0]  # (d_model,): every input at zero
+            rows = probe.embed(probes)[:, 0] - bias  # (P, d_model): what each input adds
+        rows[dense_rows + tracks * classes :] += bias  # each frame has one shot age: its row carries the bias
         token = cls(
             _one_row_weight(rows[:dense_rows].to(dtype).t()),
-            bias.to(dtype),
-            rows[dense_rows : dense_rows + tracks * classes].to(dtype),
-            rows[dense_rows + tracks * classes :].to(dtype),
-            torch.arange(tracks, device=device) * classes,
+            rows[dense_rows:].to(dtype),
+            torch.arange(tracks + 1, device=device) * classes,
         )
         token._check(model)
         return token
@@ -78,13 +76,13 @@ class TokenMap(NamedTuple):
         """A frame's inputs (B, 1, …) -> its token (B, d_model)."""
         batch = len(inputs.active)
         dense = torch.cat([getattr(inputs, name).reshape(batch, -1) for name in DENSE_INPUTS], 1)  # (B, width)
-        x = torch.addmm(self.bias, dense.to(self.bias.dtype), self.weight)  # (B, d_model)
-        x += F.embedding_bag(inputs.asset[:, 0] + self.offsets, self.assets, mode="sum")
-        return x.add_(self.ages[inputs.shot_age[:, 0]])
+        index = torch.cat((inputs.asset[:, 0], inputs.shot_age), dim=1) + self.offsets  # (B, T + 1)
+        looked_up = F.embedding_bag(index, self.rows, mode="sum")  # (B, d_model)
+        return torch.addmm(looked_up, dense.to(self.rows.dtype), self.weight)
 
     def _check(self, model: MultitrackTransformer) -> None:
         generator = torch.Generator().manual_seed(0)
-        frame = _zero_inputs(model, 2, self.bias.dtype, self.bias.device)
+        frame = _zero_inputs(model, 2, self.rows.dtype, self.rows.device)
         for name in DENSE_INPUTS:
             part = getattr(frame, name)
             part.copy_(torch.rand(part.shape, generator=generator).to(part))

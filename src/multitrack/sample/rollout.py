@@ -21,6 +21,7 @@ moves, shot age), context from before the window that a re-run cannot see.
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import torch
@@ -95,7 +96,7 @@ def sample_frame(prediction: Prediction, temperature: float, generator: torch.Ge
             changes = change_uniform < torch.sigmoid(_scaled(change_logits, temperature))  # (B, T): this draw
             likelier = change_logits >= 0  # (B, T): what `values` hold
             values = values + residual * (changes.to(values.dtype) - likelier.to(values.dtype)).unsqueeze(-1)
-    numbers = torch.arange(1, active_logits.shape[-1] + 1, device=active_logits.device)  # (T,)
+    numbers = _track_numbers(active_logits.shape[-1], active_logits.device)  # (T,)
     active = torch.where(numbers < visible, below_on, numbers == visible)  # (B, T)
     asset = asset.add_(_ONE_CLASS).mul_(active)  # (B, T): 0 where off
     values = torch.where(active[..., None], values, 0.0)  # (B, T, 7)
@@ -123,6 +124,11 @@ def _draw_noise(
     )
 
 
+@functools.cache
+def _track_numbers(tracks: int, device: torch.device) -> torch.Tensor:
+    return torch.arange(1, tracks + 1, device=device)  # (T,): V1 = 1, as the visible classes number them
+
+
 def _scaled(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     return logits if temperature == 1.0 else logits / temperature  # dividing by 1 changes no bit
 
@@ -142,7 +148,8 @@ class LayoutMemory:
 
     def __init__(self, prompt: FrameTensors):
         tracks = prompt.active.shape[-1]
-        self._bits = 2 ** torch.arange(tracks, device=prompt.active.device)  # (T,) one bit per track
+        # (T,) one bit per track, in the frames' dtype: a set of up to 24 tracks is exact in float32
+        self._bits = 2.0 ** torch.arange(tracks, device=prompt.active.device, dtype=prompt.active.dtype)
         self._last: list[dict[int, torch.Tensor]] = [{} for _ in range(prompt.active.shape[0])]
         self._keys = self._key(prompt.active[:, 0])  # (B,)
         self._values = prompt.values[:, 0]  # (B, T, 7)
@@ -150,13 +157,14 @@ class LayoutMemory:
             self.follow(*prompt.frame(index))
 
     def _key(self, active: torch.Tensor) -> torch.Tensor:
-        return ((active > 0.5).long() * self._bits).sum(dim=-1)  # (B,): the set of tracks on
+        return active.matmul(self._bits)  # (B,): the set of tracks on (active is 0 or 1)
 
     def follow(self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor, restore: bool = False) -> Frame:
         """Take one more frame (B, T), (B, T), (B, T, 7); with `restore`, a frame whose set of
         tracks changed gets the values that set last had. Returns the frame as kept."""
         keys = self._key(active)  # (B,)
-        changed = torch.nonzero(keys != self._keys).flatten().tolist()  # rows whose layout changed
+        same = torch.equal(keys, self._keys)
+        changed = [] if same else torch.nonzero(keys != self._keys).flatten().tolist()  # rows whose layout changed
         if changed:
             values = values.clone()
             for row in changed:
