@@ -19,6 +19,8 @@ def test_overrides_are_parsed_and_typed():
         ("trainer.max_epochs=abc", "trainer.max_epochs: expected int"),
         ("data.split=[0.8, x]", r"data.split\[1\]: expected float"),
         ("trainer.max_epochs", "expected section.key=value"),
+        ("optim.betas=[0.9]", r"optim.betas: expected two numbers in \[0, 1\)"),
+        ("optim.betas=[0.9, 1.5]", r"optim.betas: expected two numbers in \[0, 1\)"),
     ],
 )
 def test_bad_overrides_name_the_key(override, message):

@@ -83,6 +83,10 @@ class OptimConfig:
     warmup_steps: int = 100
     min_lr_ratio: float = 0.1  # cosine decay ends at lr × this
 
+    def __post_init__(self) -> None:
+        if len(self.betas) != 2 or not all(0.0 <= beta < 1.0 for beta in self.betas):
+            raise ConfigError(f"optim.betas: expected two numbers in [0, 1), [beta1, beta2], got {self.betas!r}")
+
 
 @dataclass
 class TrainerConfig:
