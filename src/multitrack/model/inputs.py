@@ -153,11 +153,12 @@ class RunningInputs:
         # cuts so far from each class to each, and the shares of the row of the class on top now,
         # which change only at a cut (most frames have none: counted only then)
         cut = None if first else visible != self.visible  # (B,)
-        if cut is not None and bool(cut.any()):
+        any_cut = cut is not None and bool(cut.any())
+        if cut is not None and any_cut:
             self.transitions.view(len(visible), -1).scatter_add_(
                 1, (self.visible * self.classes + visible)[:, None], cut[:, None].to(values.dtype)
             )
-        if cut is None or bool(cut.any()):
+        if cut is None or any_cut:
             row = self.transitions.gather(1, visible.view(-1, 1, 1).expand(-1, 1, self.classes))[:, 0, 1:]  # (B, T)
             self.shares = row / row.sum(dim=-1, keepdim=True).clamp_(min=1.0)  # `cut_shares`
         self.visible = visible

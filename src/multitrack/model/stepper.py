@@ -174,9 +174,9 @@ class Stepper:
         self.rotations = torch.empty(0, dtype=self.complex)
         self.rotations_start = 0
 
-    @torch.inference_mode()
     def step(self, inputs: Inputs) -> Prediction:
-        """The next frame's inputs (B, 1, …) -> the prediction for the frame after it (B, 1, …)."""
+        """The next frame's inputs (B, 1, …) -> the prediction for the frame after it (B, 1, …).
+        Call it under `torch.inference_mode()` (a rollout's runtime): it keeps no graph."""
         x = self.token(inputs)  # (B, d_model)
         rotation = self._rotation()
         slot = self.position % self.capacity
