@@ -21,7 +21,7 @@ Context = dict[str, Any]
 def timelines_page(workspace: Workspace, query: dict[str, str]) -> Context:
     found = workspace.inventory()
     folder = query.get("folder", "")
-    shown = [p for p in found.timelines if not folder or str(Path(p).parent) == folder]
+    shown = [p for p in found.timelines if folder in ("", ".") or p.startswith(folder + "/")]
     return {
         "template": "timelines",
         "folders": found.folders,

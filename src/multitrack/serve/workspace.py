@@ -48,9 +48,8 @@ class Inventory:
 
     @property
     def folders(self) -> list[str]:
-        """Folders holding timelines, for ingest: each one, and the workdir itself (".")."""
-        parents = {str(Path(path).parent) for path in self.timelines}
-        return sorted(parents | ({"."} if self.timelines else set()))
+        """Folders holding timelines at any depth, for ingest, with the workdir itself (".")."""
+        return sorted({str(parent) for path in self.timelines for parent in Path(path).parents})
 
 
 class Workspace:

@@ -225,6 +225,7 @@ function pictureInto(host, path) {
   const message = document.querySelector("#page-message");
   showMessage(message, "");
   return showPictures(host, path).catch((error) => {
+    if (host.dataset.path !== path) return;
     host.replaceChildren();
     host.dataset.ready = "error";
     showMessage(message, error.message);
