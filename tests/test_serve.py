@@ -145,10 +145,15 @@ def test_a_job_form_naming_a_path_outside_is_refused(workdir):
     assert not (workdir / "jobs").exists()
 
 
-def test_files_inside_download(workdir):
-    response = make_client(workdir).get("/files/corpus/interview.xml")
+def test_files_inside_download_and_open_in_a_sandbox(workdir):
+    (workdir / "report.html").write_text("<script>fetch('/api/jobs/ingest', {method: 'POST'})</script>")
+    client = make_client(workdir)
+    response = client.get("/files/corpus/interview.xml")
     assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
     assert response.content == (workdir / "corpus" / "interview.xml").read_bytes()
+    shown = client.get("/files/report.html")
+    assert shown.status_code == 200 and "attachment" not in shown.headers.get("content-disposition", "")
+    assert shown.headers["content-security-policy"] == "sandbox"  # its script cannot use the app's cookie
 
 
 # --- uploads and pictures ----------------------------------------------------------------------
@@ -332,3 +337,40 @@ def test_a_job_whose_process_vanished_is_reported_failed(workdir):
     view = wait_for(client, job_id, timeout_s=10)
     assert view["state"] == "failed" and "ended without recording" in view["error"]
     assert JobManager(workdir).latest("generate").id == job_id
+
+
+def test_resume_runs_train_resume_last_on_the_run_then_evaluates(workdir):
+    from multitrack.errors import MultitrackError
+    from multitrack.serve.verbs import plan_resume
+    from multitrack.serve.workspace import Workspace
+
+    workspace = Workspace(workdir)
+    (workdir / "runs" / "a" / "checkpoints").mkdir(parents=True)
+    (workdir / "prepared" / "a").mkdir(parents=True)
+    with pytest.raises(MultitrackError, match="no checkpoints/last.ckpt"):
+        plan_resume({"run": "runs/a", "prepared": "prepared/a"}, workspace)
+    (workdir / "runs" / "a" / "checkpoints" / "last.ckpt").write_bytes(b"")
+    plan = plan_resume({"run": "runs/a", "prepared": "prepared/a"}, workspace)
+    assert plan.steps == [
+        ["train", "--data", "prepared/a", "--run-dir", "runs/a", "--resume", "last"],
+        ["evaluate", "runs/a/bundle", "--data", "prepared/a", "-o", "runs/a/evaluation"],
+    ]
+
+
+def test_train_progress_reads_every_logged_version(tmp_path):
+    from multitrack.config import load_config, save_config
+    from multitrack.serve.verbs import train_progress
+
+    save_config(load_config(None, ["trainer.max_epochs=5"]), tmp_path / "config.yaml")
+    header = "epoch,step,train/loss,val/loss,train/loss_step"
+    logs = {0: [header, "0,9,,0.9,", "0,9,1.5,,", "1,19,,0.8,", "1,19,1.2,,"], 1: [header, "1,19,,0.7,", "2,29,,0.6,"]}
+    for version, lines in logs.items():
+        (tmp_path / "logs" / f"version_{version}").mkdir(parents=True)
+        (tmp_path / "logs" / f"version_{version}" / "metrics.csv").write_text("\n".join(lines) + "\n")
+    progress = train_progress(tmp_path)
+    assert progress["max_epochs"] == 5 and progress["epoch"] == 3
+    assert progress["curve"] == [
+        {"epoch": 1, "val": 0.9, "train": 1.5},
+        {"epoch": 2, "val": 0.7, "train": 1.2},  # the resumed run's value of epoch 2 wins
+        {"epoch": 3, "val": 0.6},
+    ]

@@ -194,9 +194,12 @@ async def download(request: Request) -> Response:
     path = workspace.resolve(request.path_params["path"])
     if not path.is_file():
         raise PathRefused(f"{request.path_params['path']}: not a file")
+    # a workdir file is shown in a sandbox (an origin of its own, no scripts), so an HTML file
+    # there can never use this app's cookie to drive it
+    headers = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
     if path.suffix in (".html", ".png", ".json", ".csv", ".yaml", ".txt"):
-        return FileResponse(path)  # reports and plots open in the browser
-    return FileResponse(path, filename=path.name)  # timelines and the rest download
+        return FileResponse(path, headers=headers)  # reports and plots open in the browser
+    return FileResponse(path, filename=path.name, headers=headers)  # timelines and the rest download
 
 
 async def _one_line_error(request: Request, exc: Exception) -> Response:

@@ -8,10 +8,11 @@ values at each clip's first frame, as the file holds them. Clips are compact row
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 from typing import Any
 
-from multitrack.timeline.model import Clip, Timeline
+from multitrack.timeline.model import Asset, Clip, Timeline
 from multitrack.timeline.summary import summarize, timecode
 from multitrack.timeline.xmeml import read_xmeml
 from multitrack.timeline.xmeml.document import printable
@@ -45,8 +46,7 @@ def timeline_picture(timeline: Timeline, path: str, index: int) -> dict[str, Any
         clips = sorted(track.clips, key=lambda clip: clip.start_frame)
         tracks.append(
             {
-                "name": f"V{number}"
-                + (f" {printable(track.name)}" if track.name and track.name != f"V{number}" else ""),
+                "name": _track_label(track.name, f"V{number}"),
                 "enabled": track.enabled,
                 "clips": [_clip_row(clip, asset_numbers.get(clip.asset_id, -1)) for clip in clips],
                 "names": [printable(clip.name) for clip in clips],
@@ -65,9 +65,20 @@ def timeline_picture(timeline: Timeline, path: str, index: int) -> dict[str, Any
         "columns": list(CLIP_COLUMNS),
         "tracks": tracks,
         "assets": [printable(asset.name) or printable(asset.id) for asset in timeline.assets.values()],
+        "hues": [asset_hue(asset) for asset in timeline.assets.values()],
         "clips": sum(len(track.clips) for track in timeline.video_tracks),
         "summary": summarize(timeline),
     }
+
+
+def asset_hue(asset: Asset) -> int:
+    """The colour of a piece of media, from its path (or name): the same in every picture, so a
+    continued timeline shows the prompt's cameras in the prompt's colours."""
+    return zlib.crc32((asset.pathurl or asset.name or asset.id).encode()) % 360
+
+
+def _track_label(name: str, number: str) -> str:
+    return number if not name or name == number else f"{number} {printable(name)}"
 
 
 def _clip_row(clip: Clip, asset: int) -> list[float | int]:

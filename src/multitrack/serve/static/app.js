@@ -219,6 +219,17 @@ function wireUpload(zone, onUploaded) {
   });
 }
 
+// the prompt and its continuation drawn on one time scale, so the continuation's first part lies
+// under the prompt
+function sameTimeScale(hosts) {
+  const pictures = hosts.flatMap((host) => host.pictures || []);
+  const frames = Math.max(...pictures.map((p) => p.data.frames), 1);
+  for (const p of pictures) {
+    p.frames = frames;
+    p.fit();
+  }
+}
+
 // --- page set-up -------------------------------------------------------------------------------
 
 function pictureInto(host, path) {
@@ -260,7 +271,7 @@ document.addEventListener("DOMContentLoaded", () => {
       if (view.state !== "done") return;
       download.append(fileLink(view.outputs.timeline, `download ${view.outputs.timeline.split("/").pop()}`));
       download.querySelector("a").setAttribute("download", "");
-      pictureInto(result, view.outputs.timeline);
+      pictureInto(result, view.outputs.timeline).then(() => sameTimeScale([picture, result]));
     });
   }
   if (panels.ingest || panels.train) {

@@ -9,10 +9,8 @@ const RULER_PX = 22;
 const ROW_PX = 22;
 const LABEL_PX = 70;
 
-function assetColour(index) {
-  if (index < 0) return "#888";
-  const hue = (index * 137.508) % 360; // golden angle: neighbouring asset numbers get distant hues
-  return `hsl(${hue.toFixed(1)}, 62%, 52%)`;
+function assetColour(hue) {
+  return hue === undefined ? "#888" : `hsl(${hue}, 62%, 52%)`; // hue: serve/picture.py asset_hue
 }
 
 function secondsText(seconds, digits = 2) {
@@ -148,7 +146,7 @@ class TimelinePicture {
         const x0 = LABEL_PX + Math.max(0, (clip[c.start] - this.start) * scale);
         const x1 = LABEL_PX + Math.min(this.plotWidth, (clip[c.end] - this.start) * scale);
         g.globalAlpha = clip[c.enabled] && track.enabled ? 1 : 0.35;
-        g.fillStyle = assetColour(clip[c.asset]);
+        g.fillStyle = assetColour(this.data.hues[clip[c.asset]]);
         g.fillRect(x0, y + 2, Math.max(1, x1 - x0 - (x1 - x0 > 3 ? 1 : 0)), ROW_PX - 4);
       }
       g.globalAlpha = 1;
