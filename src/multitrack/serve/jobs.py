@@ -99,15 +99,16 @@ class JobManager:
                 "created": time.time(),
             }
             (folder / JOB_FILE).write_text(json.dumps(spec, indent=1))
-            self._children[job_id] = subprocess.Popen(
-                [sys.executable, "-m", "multitrack.serve.runner", str(folder)],
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=open(folder / LOG_FILE, "ab"),  # noqa: SIM115  # the runner's own crash, if any
-                start_new_session=True,  # its own process group: it outlives the server, cancel kills it whole
-                env={**os.environ, "PYTHONPATH": _package_path()},
-            )
+            with open(folder / LOG_FILE, "ab") as runner_errors:  # the runner's own crash, if any
+                self._children[job_id] = subprocess.Popen(
+                    [sys.executable, "-m", "multitrack.serve.runner", str(folder)],
+                    cwd=self.workdir,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=runner_errors,
+                    start_new_session=True,  # its own process group: it outlives the server, cancel kills it whole
+                    env={**os.environ, "PYTHONPATH": _package_path()},
+                )
             return Job(job_id, folder, spec)
 
     def get(self, job_id: str) -> Job:

@@ -92,7 +92,8 @@ class JobPanel {
     this.q("title").textContent = `${view.title} — ${view.state}`;
     const fraction = this.fraction(view);
     const bar = this.q("bar");
-    bar.value = fraction;
+    if (view.running && fraction === 0) bar.removeAttribute("value"); // under way, amount unknown: it moves
+    else bar.value = fraction;
     bar.title = `${Math.round(fraction * 100)}%`;
     this.q("step").textContent = this.stepText(view);
     showMessage(this.q("error"), view.error || "");
