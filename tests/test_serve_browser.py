@@ -180,6 +180,16 @@ def test_ingest_train_and_continue_a_timeline_then_download_it(app, server, tmp_
     page.wait_for_selector(".job[data-kind=ingest][data-state=done]", timeout=JOB_TIMEOUT_MS)
     assert (workdir / "tables" / "corpus.parquet").is_file()
 
+    # a run can be stopped from the page
+    page.goto(f"{base}/train")
+    page.select_option("form[data-plan=train] select[name=preset]", "configs/tiny.yaml")
+    page.fill("form[data-plan=train] input[name=name]", "stopped")
+    page.fill("form[data-plan=train] input[name='trainer.max_epochs']", "500")
+    page.click("form[data-plan=train] button[type=submit]")
+    page.wait_for_selector(".job[data-kind=train][data-state=running] [data-part=cancel]:visible")
+    page.click(".job[data-kind=train] [data-part=cancel]")
+    page.wait_for_selector(".job[data-kind=train][data-state=cancelled]", timeout=30_000)
+
     # train a tiny model and watch it finish
     page.goto(f"{base}/train")
     page.select_option("form[data-plan=train] select[name=table]", "tables/corpus.parquet")

@@ -70,7 +70,8 @@ def plan_train(form: dict[str, str], workspace: Workspace) -> JobPlan:
         ["train", "--data", prepared, "--run-dir", run_dir, *config_args],
         *_evaluate_steps(run_dir, prepared),
     ]
-    return JobPlan(f"train {name} on {table}", steps, {"run": run_dir, "prepared": prepared})
+    outputs = {"run": run_dir, "prepared": prepared, "report": f"{run_dir}/evaluation/report.html"}
+    return JobPlan(f"train {name} on {table}", steps, outputs)
 
 
 def plan_resume(form: dict[str, str], workspace: Workspace) -> JobPlan:
@@ -83,7 +84,8 @@ def plan_resume(form: dict[str, str], workspace: Workspace) -> JobPlan:
         ["train", "--data", prepared, "--run-dir", run_dir, "--resume", "last"],
         *_evaluate_steps(run_dir, prepared),
     ]
-    return JobPlan(f"resume {run_dir}", steps, {"run": run_dir, "prepared": prepared})
+    outputs = {"run": run_dir, "prepared": prepared, "report": f"{run_dir}/evaluation/report.html"}
+    return JobPlan(f"resume {run_dir}", steps, outputs)
 
 
 def plan_generate(form: dict[str, str], workspace: Workspace) -> JobPlan:

@@ -105,7 +105,7 @@ class JobPanel {
     if (!view.running && view.state === "done") {
       for (const [name, path] of Object.entries(view.outputs)) {
         const item = document.createElement("li");
-        item.append(`${name}: `, fileLink(path));
+        item.append(`${name}: `, /\.[a-z]+$/i.test(path) ? fileLink(path) : `${path}/`); // files open, folders are named
         outputs.append(item);
       }
     }
