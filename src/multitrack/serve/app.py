@@ -3,8 +3,9 @@
 `create_app(workdir, token, hosts, port)` builds the Starlette app behind the `Guard`
 (Host, Origin, token). Pages are Jinja templates from the package (`templates/`), scripts and
 styles are the package's `static/` files: nothing is fetched from elsewhere, it works offline.
-Every error a request meets is answered with one line (the CLI's message for bad input),
-never a traceback.
+Reading files and starting processes run in Starlette's thread pool, so a large timeline
+being read never holds up a job panel's poll. Every error a request meets is answered with one
+line (the CLI's message for bad input), never a traceback.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -88,7 +90,7 @@ def _page(render):
     async def endpoint(request: Request) -> Response:
         settings = _settings(request)
         try:
-            context = render(settings.workspace, dict(request.query_params))
+            context = await run_in_threadpool(render, settings.workspace, dict(request.query_params))
         except MultitrackError as exc:
             context = {"error": str(exc)}
         template = settings.templates.get_template(f"{context.get('template', 'error')}.html")
@@ -100,7 +102,8 @@ def _page(render):
 async def picture(request: Request) -> Response:
     workspace = _settings(request).workspace
     relative = request.query_params.get("path", "")
-    return JSONResponse({"timelines": file_pictures(workspace.resolve(relative), relative)})
+    pictures = await run_in_threadpool(file_pictures, workspace.resolve(relative), relative)
+    return JSONResponse({"timelines": pictures})
 
 
 async def upload(request: Request) -> Response:
@@ -143,7 +146,7 @@ async def _save_upload(item: UploadFile, settings: Settings) -> dict[str, Any]:
     temporary = folder / f".{name}.part"
     temporary.write_bytes(data)
     try:
-        timelines = file_pictures(temporary, relative)
+        timelines = await run_in_threadpool(file_pictures, temporary, relative)
     except MultitrackError as exc:
         temporary.unlink()
         return {"name": name, "error": str(exc).replace(str(temporary), name)}
@@ -160,9 +163,9 @@ async def start_job(request: Request) -> Response:
     form = await request.json()
     if not isinstance(form, dict):
         raise MultitrackError("expected a JSON object of form fields")
-    plan = make_plan({str(k): str(v) for k, v in form.items()}, settings.workspace)
-    job = settings.jobs.start(kind, plan.title, plan.steps, plan.outputs)
-    return JSONResponse(_job_view(settings, job))
+    plan = await run_in_threadpool(make_plan, {str(k): str(v) for k, v in form.items()}, settings.workspace)
+    job = await run_in_threadpool(settings.jobs.start, kind, plan.title, plan.steps, plan.outputs)
+    return JSONResponse(await run_in_threadpool(_job_view, settings, job))
 
 
 async def latest_job(request: Request) -> Response:
@@ -179,7 +182,7 @@ async def job_view(request: Request) -> Response:
 async def cancel_job(request: Request) -> Response:
     settings = _settings(request)
     job = settings.jobs.get(request.path_params["job_id"])
-    settings.jobs.cancel(job)
+    await run_in_threadpool(settings.jobs.cancel, job)
     return JSONResponse(_job_view(settings, job))
 
 
