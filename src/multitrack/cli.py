@@ -25,6 +25,7 @@ VERBS = {
     "evaluate": "score a model bundle against baselines on prepared data",
     "generate": "continue a timeline with a model bundle and write xmeml",
     "demo": "run the whole pipeline on a synthetic corpus",
+    "serve": "a local web app over a work folder: timelines, train, models, continue",
 }
 
 
