@@ -3,12 +3,22 @@
 
 from __future__ import annotations
 
+import base64
+import re
+
+import matplotlib.image
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
+from multitrack.cli import main
 from multitrack.config import ModelConfig
+from multitrack.evaluate.attention import attention_at, first_cuts, read_timeline
 from multitrack.model.inputs import Inputs
 from multitrack.model.transformer import MultitrackTransformer
+from multitrack.train.bundle import load_bundle
+from test_generate import make_bundle, write_prompt  # a 2-track bundle, window 16; a 120-frame prompt at 25 fps
 
 TRACKS, CLASSES, LENGTH = 3, 5, 12
 SMALL = ModelConfig(d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.0, asset_embed_dim=4, track_embed_dim=4)
@@ -94,3 +104,79 @@ def test_attention_through_the_cache_masks_slots_outside_the_window():
         seen = (weights[0, 0, 0] > 0).sum().item()
         assert seen == min(position + 1, LENGTH)
         torch.testing.assert_close(weights.sum(dim=-1), torch.ones(1, SMALL.n_heads, 1))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("attention")
+    write_prompt(root / "prompt.xml")  # V1 cuts cam-a / cam-b at frames 30, 55 and 90
+    return root, make_bundle(root / "bundle"), make_bundle(root / "half-rate", ["data.fps=12.5"])
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    height, width = matplotlib.image.imread(__import__("io").BytesIO(data), format="png").shape[:2]
+    return width, height
+
+
+@pytest.mark.parametrize("heads", [False, True])
+def test_the_verb_writes_a_png_and_a_self_contained_page(files, capsys, heads):
+    root, bundle, _ = files
+    flags = ["--heads"] if heads else []
+    png, page = root / f"cut{heads}.png", root / f"cut{heads}.html"
+    for out in (png, page):
+        argv = ["attention", str(bundle), "--timeline", str(root / "prompt.xml"), "--frame", "55", *flags]
+        assert main([*argv, "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "frame 55 (2.20 s at 25 fps), V1 cam-b.mp4 → V1 cam-a.mp4, a cut" in printed
+    width, height = _png_size(png.read_bytes())
+    assert width > 500 and height > 150
+    html = page.read_text()
+    inline = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(inline) == 1 and _png_size(base64.b64decode(inline[0])) == (width, height)
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+    assert "frame 55" in html and "frames 39..54" in html  # the window of 16 frames before it
+
+
+def test_the_view_is_the_window_before_the_frame_and_its_weights_sum_to_one(files):
+    root, bundle_dir, _ = files
+    bundle = load_bundle(bundle_dir)
+    timeline = read_timeline(bundle, root / "prompt.xml")
+    assert len(timeline.frames) == 120 and timeline.asset_names == ["cam-a.mp4", "cam-b.mp4"]
+    assert first_cuts(timeline.frames, 5) == []  # one track: its asset changes, the track on top does not
+    for frame, start in ((55, 39), (5, 0), (119, 103)):
+        view = attention_at(bundle, timeline, frame)
+        assert (view.start, len(view.frames)) == (start, frame - start + 1)
+        assert np.array_equal(view.frames.asset, timeline.frames.asset[start : frame + 1])
+        for layer in view.weights:
+            assert layer.shape == (2, frame - start)
+            np.testing.assert_allclose(layer.sum(axis=-1), 1.0, rtol=1e-5)
+        np.testing.assert_allclose(view.visible_prob.sum(), 1.0, rtol=1e-5)
+
+
+def test_the_frame_counts_at_the_models_rate(files, capsys):
+    root, _, half_rate = files
+    argv = ["attention", str(half_rate), "--timeline", str(root / "prompt.xml"), "-o", str(root / "half.png")]
+    assert main([*argv, "--frame", "59"]) == 0  # 120 frames at 25 fps are 60 at 12.5
+    capsys.readouterr()
+    assert main([*argv, "--frame", "60"]) == 1
+    assert "60 frames at 12.5 fps" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("frame", [0, 120, -3, 500])
+def test_a_frame_out_of_range_is_a_one_line_error_naming_it_and_the_length(files, capsys, frame):
+    root, bundle, _ = files
+    out = root / f"out_of_range{frame}.png"
+    argv = ["attention", str(bundle), "--timeline", str(root / "prompt.xml"), "--frame", str(frame), "-o", str(out)]
+    assert main(argv) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"frame {frame} is out of range" in error
+    assert "prompt.xml" in error and "120 frames at 25 fps" in error
+    assert not out.exists()
+
+
+def test_an_output_that_is_neither_png_nor_html_is_refused(files, capsys):
+    root, bundle, _ = files
+    argv = ["attention", str(bundle), "--timeline", str(root / "prompt.xml"), "--frame", "9", "-o", str(root / "a.svg")]
+    assert main(argv) == 1
+    assert ".png or .html" in capsys.readouterr().err

@@ -24,6 +24,7 @@ VERBS = {
     "export": "write a model bundle from a training checkpoint",
     "evaluate": "score a model bundle against baselines on prepared data",
     "generate": "continue a timeline with a model bundle and write xmeml",
+    "attention": "draw what the model attends to when it predicts a frame of a timeline",
     "demo": "run the whole pipeline on a synthetic corpus",
 }
 
