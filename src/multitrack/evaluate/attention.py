@@ -190,7 +190,7 @@ def attention_png(
     axes[-1].set_xlim(left, right)
     axes[-1].set_xlabel("seconds on the timeline (at the model's rate); red line: the predicted frame", fontsize=8)
     axes[-1].tick_params(labelsize=7)
-    _asset_legend(figure, view)
+    _asset_legend(figure, excerpt.frames, view.asset_names)
     how = "one row per head, darker = more weight" if heads else "heads averaged; dashed: uniform attention"
     caption = textwrap.fill(view.caption(), width=int(width * 15))  # ~15 characters an inch at 8 pt
     figure.suptitle(f"{caption}\n(attention of each layer over the frames before it: {how})", fontsize=8)
@@ -200,13 +200,12 @@ def attention_png(
     return out.getvalue()
 
 
-def _asset_legend(figure: Figure, view: AttentionView) -> None:
+def _asset_legend(figure: Figure, frames: Frames, names: list[str]) -> None:
     """Under the figure: the colour of each asset the strip shows, by name."""
     from matplotlib.patches import Patch
 
-    numbers = sorted({int(a) for a in np.unique(view.frames.asset[view.frames.active]) if a > 0})
+    numbers = sorted({int(a) for a in np.unique(frames.asset[frames.active]) if a > 0})
     cmap = matplotlib.colormaps["tab20"]  # as `draw_strip` colours asset n: tab20 over 1..20
-    names = view.asset_names
     labels = [names[n - 1] if n <= len(names) else str(n) for n in numbers]
     handles = [Patch(color=cmap((min(n, 20) - 1) / 19), label=label) for n, label in zip(numbers, labels, strict=True)]
     if handles:
