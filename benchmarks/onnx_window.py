@@ -1,5 +1,6 @@
-"""The full-window forward in ONNX Runtime against torch eager: the largest difference of each
-output on random windows, and the time of one window's forward at a few batch sizes, in one run.
+"""The full-window forward in ONNX Runtime (float32 and int8) against torch eager: the largest
+difference of each output (and of int8's probabilities) on random windows, and the time of one
+window's forward at a few batch sizes, in one run.
 
     python benchmarks/onnx_window.py [BUNDLE] [--batches 1 32] [--repeats 20] [--threads 2]
 
@@ -59,12 +60,15 @@ def main() -> None:
         bundle: Bundle = load_bundle(bundle_dir)
         model = bundle.model
         start = time.perf_counter()
-        export_onnx(bundle, bundle_dir, Path(scratch) / "onnx")
+        export_onnx(bundle, bundle_dir, Path(scratch) / "onnx", quantize="int8")
         print(f"export: {time.perf_counter() - start:.1f} s")
-        onnx_file = Path(scratch) / "onnx" / "window.onnx"
-        print(f"window.onnx: {onnx_file.stat().st_size / 1e6:.1f} MB ({model.parameter_count():,} parameters)")
+        for name in ("window.onnx", "window.int8.onnx"):
+            size = (Path(scratch) / "onnx" / name).stat().st_size
+            print(f"{name}: {size / 1e6:.1f} MB ({model.parameter_count():,} parameters)")
         window = OnnxWindow(Path(scratch) / "onnx", threads=args.threads)
+        int8 = OnnxWindow(Path(scratch) / "onnx", threads=args.threads, int8=True)
         worst: dict[str, float] = {}
+        worst_probability = 0.0
         for seed, (batch, length) in enumerate([(1, 1), (1, 37), (4, model.window_length), (2, 64)]):
             inputs = example_inputs(model, batch, min(length, model.window_length), seed)
             with torch.no_grad():
@@ -72,7 +76,15 @@ def main() -> None:
             for name, ours, theirs in zip(expected._fields, window(inputs), expected, strict=True):
                 if theirs is not None:
                     worst[name] = max(worst.get(name, 0.0), float((ours - theirs).abs().max()))
-        print("largest |onnx - torch|: " + ", ".join(f"{name} {value:.1e}" for name, value in worst.items()))
+            quantized = int8(inputs)
+            for ours, theirs in (
+                (quantized.active_logits.sigmoid(), expected.active_logits.sigmoid()),
+                (quantized.asset_logits.softmax(-1), expected.asset_logits.softmax(-1)),
+                (quantized.visible_logits.softmax(-1), expected.visible_logits.softmax(-1)),
+            ):
+                worst_probability = max(worst_probability, float((ours - theirs).abs().max()))
+        print("largest |onnx fp32 - torch|: " + ", ".join(f"{name} {value:.1e}" for name, value in worst.items()))
+        print(f"largest |onnx int8 - torch| of a probability (track on, asset, track on top): {worst_probability:.3f}")
         for batch in args.batches:
             inputs = example_inputs(model, batch, model.window_length, seed=batch)
 
@@ -83,10 +95,15 @@ def main() -> None:
             def run_onnx(inputs=inputs):
                 window(inputs)
 
+            def run_int8(inputs=inputs):
+                int8(inputs)
+
             eager, onnx = best_seconds(run_torch, args.repeats), best_seconds(run_onnx, args.repeats)
+            quantized_seconds = best_seconds(run_int8, args.repeats)
             print(
                 f"batch {batch} x {model.window_length} frames: torch eager {eager * 1e3:.2f} ms, "
-                f"ONNX Runtime fp32 {onnx * 1e3:.2f} ms ({eager / onnx:.2f}x), {args.threads} threads"
+                f"ONNX Runtime fp32 {onnx * 1e3:.2f} ms ({eager / onnx:.2f}x), "
+                f"int8 {quantized_seconds * 1e3:.2f} ms ({eager / quantized_seconds:.2f}x), {args.threads} threads"
             )
 
 

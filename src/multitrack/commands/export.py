@@ -22,14 +22,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--onnx", action="store_true", help="write the model as ONNX (window.onnx + bundle.json) instead of a bundle"
     )
+    parser.add_argument(
+        "--quantize",
+        choices=["int8"],
+        default=None,
+        help="with --onnx, also write window.int8.onnx (ONNX Runtime's dynamic int8 quantization of the linear layers)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from multitrack.errors import MultitrackError
     from multitrack.train.bundle import export_checkpoint, load_bundle
 
     source = Path(args.checkpoint)
+    if args.quantize and not args.onnx:
+        raise MultitrackError("--quantize needs --onnx")
     if args.onnx:
-        return _run_onnx(source, Path(args.output))
+        return _run_onnx(source, Path(args.output), args.quantize)
     out_dir = export_checkpoint(source, Path(args.output))
     bundle = load_bundle(out_dir)  # proves the bundle loads on its own
     training = bundle.meta["training"]
@@ -40,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_onnx(source: Path, out_dir: Path) -> int:
+def _run_onnx(source: Path, out_dir: Path, quantize: str | None) -> int:
     from multitrack.errors import MultitrackError
     from multitrack.train.bundle import export_checkpoint, load_bundle
 
@@ -50,9 +59,10 @@ def _run_onnx(source: Path, out_dir: Path) -> int:
         raise MultitrackError(f"--onnx needs the onnx extra (pip install 'multitrack[onnx]'): {exc}") from None
     with tempfile.TemporaryDirectory() as scratch:
         bundle_dir = source if source.is_dir() else export_checkpoint(source, Path(scratch) / "bundle")
-        export_onnx(load_bundle(bundle_dir), bundle_dir, out_dir)
-    window = OnnxWindow(out_dir)  # proves the export loads, its hash checked
-    described = window.meta["onnx"]["window"]
-    size = (out_dir / described["file"]).stat().st_size
-    print(f"exported {source} -> {out_dir}: {described['file']} ({size / 1e6:.1f} MB, opset {described['opset']})")
+        export_onnx(load_bundle(bundle_dir), bundle_dir, out_dir, quantize)
+    for int8 in (False, True) if quantize else (False,):
+        window = OnnxWindow(out_dir, int8=int8)  # proves the export loads, its hash checked
+        described = window.meta["onnx"]["window_int8" if int8 else "window"]
+        size = (out_dir / described["file"]).stat().st_size
+        print(f"exported {source} -> {out_dir}: {described['file']} ({size / 1e6:.1f} MB, opset {described['opset']})")
     return 0

@@ -1,4 +1,4 @@
-"""A bundle's model as ONNX (`multitrack export BUNDLE --onnx -o OUT_DIR`, the `onnx` extra).
+"""A bundle's model as ONNX (`multitrack export BUNDLE --onnx [--quantize int8] -o OUT_DIR`, the `onnx` extra).
 
 For now the full-window forward: `window.onnx` takes a window's derived inputs (`Inputs`, the
 eight tensors `MultitrackTransformer.inputs` gives, B and L free, 1 <= L <= the bundle's window)
@@ -30,10 +30,13 @@ from multitrack.model.transformer import MultitrackTransformer, Prediction
 from multitrack.train.bundle import META_FILE, Bundle, _replace_dir, _write_synced
 
 WINDOW_FILE = "window.onnx"
+WINDOW_INT8_FILE = "window.int8.onnx"
 OPSET = 18
 OUTPUTS = ("active_logits", "asset_logits", "next_values", "visible_logits", "move_logits", "change_logits", "residual")
 # float32 ONNX Runtime against torch on random windows (tests/test_onnx.py), the bound they are held to
 FP32_TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
+# int8 against torch: the largest difference of a softmax probability (tests/test_onnx.py)
+INT8_PROBABILITY_TOLERANCE = 0.05
 
 
 class _Window(nn.Module):
@@ -107,14 +110,29 @@ def export_window(model: MultitrackTransformer, path: Path) -> dict[str, Any]:
     }
 
 
-def export_onnx(bundle: Bundle, bundle_dir: Path, out_dir: str | Path) -> Path:
-    """OUT_DIR/window.onnx and OUT_DIR/bundle.json (the bundle's, with the `onnx` section), atomically."""
+def quantize_int8(source: Path, path: Path, described: dict[str, Any]) -> dict[str, Any]:
+    """ONNX Runtime's dynamic int8 quantization of `source`'s linear layers (weights int8,
+    activations quantized per call) to `path`; returns its description."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(path), weight_type=QuantType.QInt8)
+    return described | {"file": path.name, "sha256": file_sha256(path), "quantized": "int8 dynamic (QInt8 weights)"}
+
+
+def export_onnx(bundle: Bundle, bundle_dir: Path, out_dir: str | Path, quantize: str | None = None) -> Path:
+    """OUT_DIR/window.onnx (and window.int8.onnx with `quantize="int8"`) and OUT_DIR/bundle.json
+    (the bundle's, with the `onnx` section), atomically."""
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         window = export_window(bundle.model, staging / WINDOW_FILE)
-        meta = bundle.meta | {"onnx": {"window": window, "from_bundle": str(bundle_dir)}}
+        files = {"window": window}
+        if quantize == "int8":
+            files["window_int8"] = quantize_int8(staging / WINDOW_FILE, staging / WINDOW_INT8_FILE, window)
+        elif quantize is not None:
+            raise ValueError(f"quantize {quantize!r} is not 'int8'")
+        meta = bundle.meta | {"onnx": files | {"from_bundle": str(bundle_dir)}}
         _write_synced(staging / META_FILE, json.dumps(meta, indent=2).encode())
         _replace_dir(staging, out_dir)
     except BaseException:
@@ -124,21 +142,23 @@ def export_onnx(bundle: Bundle, bundle_dir: Path, out_dir: str | Path) -> Path:
 
 
 class OnnxWindow:
-    """An exported folder's full-window forward in ONNX Runtime, its sha256 checked first."""
+    """An exported folder's full-window forward in ONNX Runtime (float32, or with `int8` the
+    quantized copy), its sha256 checked first."""
 
-    def __init__(self, onnx_dir: str | Path, threads: int | None = None):
+    def __init__(self, onnx_dir: str | Path, threads: int | None = None, int8: bool = False):
         import onnxruntime
 
         onnx_dir = Path(onnx_dir)
         meta_path = onnx_dir / META_FILE
+        key = "window_int8" if int8 else "window"
         try:
             meta = json.loads(meta_path.read_text())
-            window = meta["onnx"]["window"]
+            window = meta["onnx"][key]
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise BundleError(f"{meta_path}: not an ONNX export's bundle.json (no onnx.window): {exc}") from None
+            raise BundleError(f"{meta_path}: not an ONNX export's bundle.json with onnx.{key}: {exc}") from None
         path = onnx_dir / str(window.get("file"))
         if not path.is_file():
-            raise BundleError(f"{path}: missing (bundle.json names it under onnx.window)")
+            raise BundleError(f"{path}: missing (bundle.json names it under onnx.{key})")
         if file_sha256(path) != window.get("sha256"):
             raise BundleError(f"{path}: sha256 does not match bundle.json: the file is corrupt or was replaced")
         options = onnxruntime.SessionOptions()
