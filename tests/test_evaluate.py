@@ -165,3 +165,19 @@ def test_aspect_table():
     table = aspect_table(entry, asset_classes=4)
     # a portrait phone clip in a 16:9 frame: (16/9) / (9/16); number 7 folds into "other": 1
     np.testing.assert_allclose(table, [1.0, (16 / 9) / (9 / 16), 1.0, 1.0])
+
+
+def test_report_shows_the_attention_at_the_test_splits_first_cuts(setup):
+    prepared, _, out, _ = setup
+    split = load_split(open_prepared(prepared), "test")
+    expected = []  # (timeline id, frame) where the track on top changes, in the split's order
+    for index, entry in enumerate(split.timelines):
+        offset, frames = split.timeline(index)
+        top = np.where(split.frames.active[offset : offset + frames], np.arange(1, 4), 0).max(axis=1)
+        expected += [(entry["id"], f) for f in range(1, frames) if top[f] != top[f - 1] and top[f] and top[f - 1]]
+    assert len(expected) >= 3  # random timelines cut often
+    page = (out / "report.html").read_text()
+    for number, (timeline, frame) in enumerate(expected[:3], start=1):
+        assert f"Attention at cut {number} ({timeline}, frame {frame})" in page
+        assert (out / f"attention_{number}.png").is_file()
+    assert not (out / "attention_4.png").exists()

@@ -21,9 +21,10 @@ VERBS = {
     "prepare": "split, normalise and window a frame table for training",
     "train": "train the multi-track Transformer",
     "tune": "search hyperparameters with Optuna: a resumable study of training runs",
-    "export": "write a model bundle from a training checkpoint",
+    "export": "write a model bundle from a training checkpoint, or a bundle as ONNX (--onnx)",
     "evaluate": "score a model bundle against baselines on prepared data",
     "generate": "continue a timeline with a model bundle and write xmeml",
+    "attention": "draw what the model attends to when it predicts a frame of a timeline",
     "demo": "run the whole pipeline on a synthetic corpus",
     "serve": "a local web app over a work folder: timelines, train, models, continue",
 }

@@ -6,7 +6,8 @@
 3. Next-frame figures for the model (teacher forcing) and each baseline on the same rows.
 4. Rollouts: from prompts of `prompt_seconds` in each timeline, sample `horizon_seconds`
    several times with the model and with each baseline, and compare with the editor's frames.
-5. Write metrics.json, the plots and report.html into the output folder.
+5. Write metrics.json, the plots (with the model's attention at the split's first cuts,
+   `multitrack.evaluate.attention`) and report.html into the output folder.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tqdm import tqdm
 
 from multitrack.data.prepared import PreparedData, open_prepared
 from multitrack.errors import DataError
+from multitrack.evaluate.attention import TimelineAtModelRate, write_cut_attention
 from multitrack.evaluate.baselines import BASELINES, BaselineStats, fit_baselines, predict_next_frame
 from multitrack.evaluate.baselines import rollout as baseline_rollout
 from multitrack.evaluate.metrics import Excerpt, rollout_distances, score_predictor
@@ -103,6 +105,7 @@ def evaluate(
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     images = write_plots(out_dir, metrics, split, truth, samples, Path(bundle_dir))
+    images += write_cut_attention(out_dir, bundle, split_timelines(split))
     write_report(out_dir / "report.html", metrics, images)
     return metrics
 
@@ -180,6 +183,22 @@ def load_split(data: PreparedData, name: str) -> SplitFrames:
     return SplitFrames(
         Frames(active, asset, values), first, fps, aspect, prepared.timelines, tables, since_on_top, cuts_from_top
     )
+
+
+def split_timelines(split: SplitFrames) -> list[TimelineAtModelRate]:
+    """Each timeline of the split as the model reads it (the prepared rows are at its rate)."""
+    timelines = []
+    for index, entry in enumerate(split.timelines):
+        offset, frames = split.timeline(index)
+        if not frames:
+            continue
+        assets = sorted(entry.get("assets") or [], key=lambda asset: int(asset.get("number", 0)))
+        other = len(split.aspect_tables[index]) - 1  # the prepared assets are classes: K-1 is "other"
+        names = [str(asset.get("name") or asset.get("id") or asset.get("number")) for asset in assets][: other - 1]
+        names += [str(n) for n in range(len(names) + 1, other)] + ["other"]
+        rows = split.frames.rows(slice(offset, offset + frames))
+        timelines.append(TimelineAtModelRate(rows, float(split.fps[offset]), str(entry.get("id", index)), names))
+    return timelines
 
 
 def aspect_table(entry: Mapping[str, Any], asset_classes: int) -> np.ndarray:

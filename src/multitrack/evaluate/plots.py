@@ -70,7 +70,7 @@ def write_plots(
 
 def plot_strips(path: Path, panels: list[tuple[str, Excerpt]], title: str) -> None:
     """One strip (tracks × time, coloured by asset) and one curve axis per panel."""
-    n_tracks = max(1, max(_used_tracks(excerpt.frames) for _, excerpt in panels))
+    n_tracks = max(1, max(used_tracks(excerpt.frames) for _, excerpt in panels))
     # the strip grows with the tracks so that each keeps a readable row (DPI 90: ~12 px)
     strip_inches, curve_inches = max(1.0, STRIP_INCHES_PER_TRACK * n_tracks), 0.8
     height_inches = len(panels) * (strip_inches + curve_inches) + 1.2  # + title, x label, legend
@@ -82,7 +82,7 @@ def plot_strips(path: Path, panels: list[tuple[str, Excerpt]], title: str) -> No
         gridspec_kw={"height_ratios": [strip_inches, curve_inches] * len(panels)},
     )
     for number, (label, excerpt) in enumerate(panels):
-        _draw_strip(axes[2 * number], excerpt, n_tracks, label)
+        draw_strip(axes[2 * number], excerpt, n_tracks, label)
         _draw_curves(axes[2 * number + 1], excerpt)
     axes[-1].set_xlabel("seconds after the prompt")
     figure.suptitle(f"{title}\n(colour: asset; curves: the visible clip's scale and position)", fontsize=10)
@@ -101,12 +101,13 @@ def track_ticks(n_tracks: int) -> list[int]:
     return sorted({1, *range(step, n_tracks + 1, step)})
 
 
-def _used_tracks(frames: Frames) -> int:
+def used_tracks(frames: Frames) -> int:
     """Tracks up to the highest one on in any frame: the track on top of all the frames at once."""
     return int(top_track(frames.active.any(axis=0, keepdims=True))[0])
 
 
-def _draw_strip(axis: Axes, excerpt: Excerpt, n_tracks: int, label: str) -> None:
+def draw_strip(axis: Axes, excerpt: Excerpt, n_tracks: int, label: str, start_seconds: float = 0.0) -> None:
+    """Tracks × time coloured by asset, the excerpt's first frame at `start_seconds`."""
     frames = excerpt.frames
     shown = np.where(frames.active[:, :n_tracks], frames.asset[:, :n_tracks], 0).T.astype(float)  # (T, N)
     shown[shown == 0] = np.nan  # empty cells stay white
@@ -119,7 +120,7 @@ def _draw_strip(axis: Axes, excerpt: Excerpt, n_tracks: int, label: str) -> None
         vmin=1,
         vmax=20,
         interpolation="nearest",
-        extent=(0, seconds, 0.5, n_tracks + 0.5),
+        extent=(start_seconds, start_seconds + seconds, 0.5, n_tracks + 0.5),
     )
     ticks = track_ticks(n_tracks)
     axis.set_yticks(ticks, [f"V{t}" for t in ticks], fontsize=7)

@@ -94,7 +94,12 @@ def _counts(metrics: Mapping[str, Any]) -> str:
 
 
 def image_tag(path: Path, title: str) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return png_tag(Path(path).read_bytes(), title)
+
+
+def png_tag(png: bytes, title: str) -> str:
+    """A heading and the PNG inline (a data URI)."""
+    data = base64.b64encode(png).decode("ascii")
     return f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" src="data:image/png;base64,{data}">'
 
 

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ from multitrack.sample.codec import FrameCodec
 from multitrack.sample.rollout import rollout
 from multitrack.timeline.model import Timeline
 from multitrack.timeline.xmeml import read_xmeml, write_xmeml
-from multitrack.train.bundle import Bundle, load_bundle
+from multitrack.train.bundle import Bundle, load_bundle, model_rate
 
 
 @dataclass
@@ -92,12 +91,6 @@ def generate(
         conversion.keyframes,
         warnings + conversion.warnings,
     )
-
-
-def model_rate(bundle: Bundle, timeline_fps: float) -> Fraction:
-    """The exact rate the model works at: data.fps if it was trained at one, else the timeline's
-    (`frame_rate`, as `prepare` reads them)."""
-    return frame_rate(bundle.config.data.fps or timeline_fps)
 
 
 def sample_continuation(

@@ -106,23 +106,41 @@ class Attention(nn.Module):
         self.proj = nn.Linear(config.d_model, config.d_model)
         self.resid_dropout = nn.Dropout(config.dropout)
         self.kv_cache: KVCache | None = None
+        self.weights: torch.Tensor | None = None  # the last captured attention (B, nh, L, S)
 
     def forward(
-        self, x: torch.Tensor, rotation: torch.Tensor, slots: torch.Tensor | None, mask: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        rotation: torch.Tensor,
+        slots: torch.Tensor | None,
+        mask: torch.Tensor | None,
+        capture: bool = False,
     ) -> torch.Tensor:
         batch, length, width = x.shape
         qkv = self.qkv(x).view(batch, length, 3, self.n_heads, width // self.n_heads)  # (B, L, 3, nh, hs)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, nh, L, hs)
         q, k = rotate(q, rotation), rotate(k, rotation)
-        if slots is None:  # a window from its first frame
+        if slots is not None:
+            assert self.kv_cache is not None  # setup_cache made it
+            k, v = self.kv_cache.update(slots, k, v)  # (B, nh, S, hs) each
+        if capture:  # the same attention spelled out, to keep its weights (`MultitrackTransformer.attention`)
+            y = self._explicit(q, k, v, mask)
+        elif slots is None:  # a window from its first frame
             # No dropout on the attention weights: with it, CPU attention falls back to the math
             # kernel (docs/decisions.md, "model: no attention dropout").
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, L, hs)
         else:
-            assert self.kv_cache is not None  # setup_cache made it
-            k, v = self.kv_cache.update(slots, k, v)  # (B, nh, S, hs) each
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, nh, L, hs)
         return self.resid_dropout(self.proj(y.transpose(1, 2).reshape(batch, length, width)))
+
+    def _explicit(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """softmax(q kᵀ / √hs) v over the frames each query may see (causal, or `mask` (L, S)),
+        the weights (B, nh, L, S) kept in `self.weights`."""
+        if mask is None:
+            mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (B, nh, L, S)
+        self.weights = torch.softmax(scores.masked_fill(~mask, -torch.inf), dim=-1)
+        return self.weights @ v  # (B, nh, L, hs)
 
 
 class Block(nn.Module):
@@ -141,9 +159,14 @@ class Block(nn.Module):
         )
 
     def forward(
-        self, x: torch.Tensor, rotation: torch.Tensor, slots: torch.Tensor | None, mask: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        rotation: torch.Tensor,
+        slots: torch.Tensor | None,
+        mask: torch.Tensor | None,
+        capture: bool = False,
     ) -> torch.Tensor:
-        x = x + self.attn(self.ln_attn(x), rotation, slots, mask)
+        x = x + self.attn(self.ln_attn(x), rotation, slots, mask, capture)
         return x + self.mlp(self.ln_mlp(x))
 
 
@@ -226,11 +249,14 @@ class MultitrackTransformer(nn.Module):
             attn.kv_cache = KVCache(batch, self.config.n_heads, self.window_length, head_size, dtype).to(device)
         self.slot_positions = torch.full((self.window_length,), -1, dtype=torch.long, device=device)
 
-    def forward(self, inputs: Inputs, input_pos: torch.Tensor | None = None) -> Prediction:
+    def forward(
+        self, inputs: Inputs, input_pos: torch.Tensor | None = None, capture_attention: bool = False
+    ) -> Prediction:
         """Inputs (B, L, …) of frames 0..L-1 -> predictions for frames 1..L.
 
         With `input_pos` (L,) the frames' positions in a rollout (after `setup_cache`): their keys
         and values go to the cache, and each attends to the frames of the last window cached.
+        With `capture_attention` every layer's attention weights are kept (`attention`).
         """
         x = self.embed_dropout(self.embed(inputs))  # (B, L, d_model)
         length = x.shape[1]
@@ -244,8 +270,20 @@ class MultitrackTransformer(nn.Module):
             held = self.slot_positions[None]  # (1, S)
             mask = (held >= 0) & (held <= input_pos[:, None]) & (held > input_pos[:, None] - self.window_length)
         for block in self.blocks:
-            x = block(x, rotation, slots, mask)
+            x = block(x, rotation, slots, mask, capture_attention)
         return self.predict(self.head_outputs(self.ln_out(x)), inputs)
+
+    def attention(self, inputs: Inputs) -> tuple[Prediction, list[torch.Tensor]]:
+        """A window's predictions and each layer's attention weights (B, nh, L, L): row t is how
+        much frame t's query weighed frames 0..t (0 on the frames after it)."""
+        prediction = self(inputs, capture_attention=True)
+        weights = []
+        for block in self.blocks:
+            attn = block.attn
+            assert isinstance(attn, Attention) and attn.weights is not None  # the capture kept them
+            weights.append(attn.weights)
+            attn.weights = None  # held only until handed over
+        return prediction, weights
 
     def embed(self, inputs: Inputs) -> torch.Tensor:
         """Inputs (B, L, …) -> frame tokens (B, L, d_model)."""

@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from multitrack import __version__
 from multitrack.config import Config, config_from_dict, config_to_dict
 from multitrack.data.normalize import NormStats
 from multitrack.data.prepared import file_sha256
+from multitrack.data.resample import frame_rate
 from multitrack.errors import BundleError, ConfigError, DataError, TrainingError
 from multitrack.model.transformer import MultitrackTransformer
 from multitrack.train.module import CHECKPOINT_KEY, DataInfo
@@ -50,6 +52,12 @@ class Bundle:
     config: Config
     stats: NormStats  # fitted on the training split: normalise inputs, invert outputs
     meta: dict[str, Any]  # the whole bundle.json
+
+
+def model_rate(bundle: Bundle, timeline_fps: float) -> Fraction:
+    """The exact rate the model works at: data.fps if it was trained at one, else the timeline's
+    (`frame_rate`, as `prepare` reads them)."""
+    return frame_rate(bundle.config.data.fps or timeline_fps)
 
 
 def write_bundle(
