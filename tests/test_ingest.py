@@ -422,7 +422,7 @@ def test_timeline_columns_refuses_arrays_of_another_type():
         timeline_columns(frames)
 
 
-def test_frame_batches_fill_left_out_columns_with_zeros(monkeypatch):
+def test_frame_batches_fill_left_out_columns_with_their_defaults(monkeypatch):
     monkeypatch.setattr(table_writer, "ROWS_PER_BATCH", 3)  # 4 frames -> batches of 3 and 1 rows
     schema = frame_table_schema(3)
     batches = list(table_writer.frame_batches("T", timeline_columns(two_track_frames()), schema))
@@ -435,7 +435,9 @@ def test_frame_batches_fill_left_out_columns_with_zeros(monkeypatch):
     assert table.column("v01_scale").to_pylist() == [0.5, 0.5, 0.0, 0.0]
     assert np.signbit(table.column("v01_pos_x").to_numpy()).all()
     zero_columns = [name for name in column_names(3)[2:] if name[:3] != "v01" or name.endswith("_crop_bottom")]
-    assert all(table.column(name).to_pylist() == [0] * 4 for name in zero_columns)
+    loudness = [name for name in zero_columns if name.endswith("_loudness_db")]  # unheard: -90 dBFS
+    assert len(loudness) == 24 and all(table.column(name).to_pylist() == [-90] * 4 for name in loudness)
+    assert all(table.column(name).to_pylist() == [0] * 4 for name in zero_columns if name not in loudness)
 
 
 @settings(max_examples=40, deadline=None)
@@ -459,7 +461,7 @@ def test_frame_batches_hold_the_frame_major_arrays(kept, frame_count, rows_per_b
         batches = list(table_writer.frame_batches("T", timeline_columns(frames), schema))
     table = pa.Table.from_batches(batches, schema=schema)
     assert table.column("frame").to_pylist() == list(range(frame_count))
-    columns = column_names(3)[2:]
+    columns = column_names(3, 0)[2:]  # the video columns
     as_array = {name: table.column(name).to_numpy() for name in columns}
     np.testing.assert_array_equal(np.stack([as_array[n] for n in columns if n.endswith("_active")], 1), frames.active)
     np.testing.assert_array_equal(np.stack([as_array[n] for n in columns if n.endswith("_asset")], 1), frames.asset)
