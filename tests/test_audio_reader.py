@@ -7,43 +7,13 @@ import math
 import numpy as np
 import pytest
 
+from audio_xmeml import audio_levels, audio_track, gain, sourcetrack
 from multitrack.features.schema import SILENCE_DB, gain_db
 from multitrack.timeline.model import AudioGain, AudioTrackType, Keyframe, Param
 from multitrack.timeline.xmeml import read_xmeml, write_xmeml
 from xmemlgen import clipitem, document, file_def, file_ref, filter_, param, sequence, time_remap, track
 
-GAIN_ID = "{61756678, 4761696e, 4b657947}"
 MIC = file_def("file-9", "mic.wav", pathurl="file://localhost/Volumes/Rec/mic.wav", width=None, audio_channels=2)
-
-
-def audio_levels(level, keys=()):
-    return filter_(
-        "audiolevels",
-        param("level", level, keys, name="Level", valuemin=0, valuemax=3.98109),
-        name="Audio Levels",
-        category="audiolevels",
-        type="audiolevels",
-        mediatype="audio",
-    )
-
-
-def gain(db):
-    return filter_(GAIN_ID, param("Gain(dB)", db, valuemin=-96, valuemax=96), name="Gain", mediatype="audio")
-
-
-def sourcetrack(index):
-    return f"<sourcetrack><mediatype>audio</mediatype><trackindex>{index}</trackindex></sourcetrack>"
-
-
-def audio_track(*items, kind=None, exploded=None, count=None):
-    attributes = ""
-    if exploded is not None:
-        attributes += f' currentExplodedTrackIndex="{exploded}"'
-    if count is not None:
-        attributes += f' totalExplodedTrackCount="{count}"'
-    if kind is not None:
-        attributes += f' premiereTrackType="{kind}"'
-    return f"<track{attributes}>{''.join(items)}<enabled>TRUE</enabled></track>"
 
 
 def stereo_document():

@@ -310,7 +310,7 @@ def _hear_timeline(
     if unreadable:
         entry["warnings"].append(
             f"{len(unreadable)} media file(s) unreadable, their frames unheard: "
-            + "; ".join(errors[Path(path)].reason for path in unreadable[:SHOWN_MISSING])
+            + "; ".join(str(errors[Path(path)]) for path in unreadable[:SHOWN_MISSING])
         )
 
 

@@ -56,10 +56,9 @@ class ManifestWriter:
         self.entries += 1
 
     def finish(self, files: int, failed: int, timelines: int, frames: int, media: dict[str, int] | None = None) -> None:
-        """The closing summary; `media`: counts of the heard assets' media (found, missing, unreadable)."""
-        summary: dict = {"files": files, "failed": failed, "timelines": timelines, "frames": frames}
-        if media is not None:
-            summary["media"] = media
+        """The closing summary; `media`: counts of the heard assets' media (found, missing, unreadable),
+        None where nothing was looked for (--no-audio)."""
+        summary = {"files": files, "failed": failed, "timelines": timelines, "frames": frames, "media": media}
         self.stream.write(f'\n ],\n "summary": {json.dumps(summary)}}}\n')
 
     def __enter__(self) -> ManifestWriter:
