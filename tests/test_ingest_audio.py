@@ -221,3 +221,17 @@ def test_max_audio_tracks_drops_the_later_tracks_with_a_warning(media, tmp_path)
     [entry] = json.loads(manifest_path(out).read_text(encoding="utf-8"))["files"][0]["timelines"]
     assert (entry["audio_tracks_kept"], entry["audio_tracks_dropped"]) == (1, 2)
     assert any("2 audio track(s) after A1 dropped" in w for w in entry["warnings"])
+
+
+def test_inspect_lists_audio_tracks_with_media_and_speech_share(media, tmp_path, capsys):
+    (tmp_path / "s.xml").write_text(session_xml("file://localhost/Volumes/Rec/mic.wav"), encoding="utf-8")
+    args = ["inspect", str(tmp_path / "s.xml"), "--cache-dir", str(tmp_path / "cache")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "A1 (Stereo, channel 1 of 2): 1 clip (1 enabled, 0 disabled), 0 transitions; media 0 found, 1 missing" in out
+    assert main([*args, "--media-root", f"/Volumes/Rec={media}"]) == 0
+    out = capsys.readouterr().out
+    assert "A2: 1 clip (1 enabled, 0 disabled), 0 transitions; media 1 found, 0 missing; speech " in out
+    assert "% of 100 heard frames" in out
+    assert main([*args, "--no-audio"]) == 0
+    assert "found" not in capsys.readouterr().out

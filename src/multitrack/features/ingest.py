@@ -45,7 +45,7 @@ from multitrack.features.schema import DEFAULT_MAX_AUDIO_TRACKS, DEFAULT_MAX_TRA
 from multitrack.features.sound import HearingPlan, hear_segments
 from multitrack.features.table import AUDIO, VIDEO, FrameTableWriter, TimelineColumns
 from multitrack.features.table.writer import ROWS_PER_BATCH
-from multitrack.timeline.model import AssetKind
+from multitrack.timeline.model import AssetKind, Timeline
 from multitrack.timeline.xmeml import read_xmeml
 
 _VIDEO_DTYPES = {feature.name: feature.dtype for feature in VIDEO.features}  # the frame table's (table/columns.py)
@@ -312,6 +312,24 @@ def _hear_timeline(
             f"{len(unreadable)} media file(s) unreadable, their frames unheard: "
             + "; ".join(str(errors[Path(path)]) for path in unreadable[:SHOWN_MISSING])
         )
+
+
+def listen(
+    timeline: Timeline,
+    xmeml_path: Path,
+    audio: AudioOptions,
+    cache: HopCache | None = None,
+    jobs: int = 1,
+) -> dict:
+    """What ingest would record of one timeline's sound, without writing a table (`inspect`):
+    its manifest entry, with `audio_tracks` (heard frames, speech share) and `assets` (media found)."""
+    frames = timeline_frames(timeline, max_audio_tracks=audio.max_audio_tracks, source=str(xmeml_path))
+    plan = find_media(frames, audio.finder, xmeml_path.parent) if audio.hear else None
+    result = FileResult(InputFile(xmeml_path, xmeml_path.name), timelines=[timeline_columns(frames)])
+    if plan is not None:
+        result.plans = [plan]
+        hear_file(result, IngestReport(xmeml_path, xmeml_path), cache, jobs)
+    return result.timelines[0].entry
 
 
 def convert_files(
