@@ -69,3 +69,16 @@ def test_a_first_matching_root_wins(tmp_path):
     (tmp_path / "one" / "x.wav").write_bytes(b"x")
     finder = MediaFinder.of(roots=[f"/V/A={tmp_path / 'one'}", f"/V={tmp_path / 'two'}"])
     assert finder.find("file://localhost/V/A/x.wav", Path("/")) == tmp_path / "one" / "x.wav"
+
+
+def test_decomposed_unicode_as_macos_writes_it_finds_a_composed_name(tmp_path):
+    (tmp_path / "Gr\u00e5.wav").write_bytes(b"x")  # å composed (NFC), as a copy on Linux may hold it
+    (tmp_path / "dump").mkdir()
+    (tmp_path / "dump" / "L\u00f8p\u00e5.wav").write_bytes(b"x")
+    decomposed = "file://localhost" + str(tmp_path) + "/Gra%CC%8A.wav"  # a + combining ring, as Premiere on macOS
+    assert MediaFinder().find(decomposed, tmp_path) == tmp_path / "Gr\u00e5.wav"
+    finder = MediaFinder.of(dirs=[tmp_path / "dump"])
+    assert (
+        finder.find("file://localhost/Volumes/X/L%C3%B8pa%CC%8A.wav", tmp_path)
+        == tmp_path / "dump" / "L\u00f8p\u00e5.wav"
+    )

@@ -9,9 +9,11 @@ in order, `MediaFinder.find`:
 1. rewrites the first `--media-root OLD=NEW` whose OLD is a prefix of the path, on a
    component boundary (OLD may be written as a path or as a `file:` URL);
 2. resolves a relative path against the xmeml file's folder;
-3. takes the path if a file is there, else the first file of the same name under each
-   `--media-dir DIR` in turn (a folder's files are listed once per process, sorted by path,
-   so the choice does not depend on the file system's order).
+3. takes the path if a file is there (as written, or in Unicode NFC or NFD: macOS writes
+   `å` decomposed, `a%CC%8A`, and a copy on another system may hold it composed), else the
+   first file of the same name (compared in NFC) under each `--media-dir DIR` in turn (a
+   folder's files are listed once per process, sorted by path, so the choice does not depend
+   on the file system's order).
 
 Nothing here raises for missing media: `find` answers None, and ingest records the asset as
 missing (manifest) and its frames as unheard.
@@ -20,6 +22,7 @@ missing (manifest) and its frames as unheard.
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -111,13 +114,14 @@ class MediaFinder:
         """The media file of `pathurl`, or None when it is found nowhere (never raises)."""
         if not pathurl:
             return None
-        candidate = self.candidate(pathurl, xmeml_folder)
-        try:
-            if candidate.is_file():
-                return candidate
-        except OSError:  # a name too long, a path the system refuses: not there
-            pass
-        name = PurePosixPath(url_path(pathurl)).name
+        candidate = str(self.candidate(pathurl, xmeml_folder))
+        for spelling in dict.fromkeys((candidate, *(unicodedata.normalize(f, candidate) for f in ("NFC", "NFD")))):
+            try:
+                if Path(spelling).is_file():
+                    return Path(spelling)
+            except OSError:  # a name too long, a path the system refuses: not there
+                pass
+        name = unicodedata.normalize("NFC", PurePosixPath(url_path(pathurl)).name)
         for directory in self.dirs:
             found = _files_by_name(directory).get(name)
             if found is not None:
@@ -127,11 +131,11 @@ class MediaFinder:
 
 @lru_cache(maxsize=64)
 def _files_by_name(directory: Path) -> dict[str, Path]:
-    """{file name: first path with that name below `directory`, by sorted path}; {} if unreadable."""
+    """{file name in NFC: first path with that name below `directory`, by sorted path}; {} if unreadable."""
     found: dict[str, Path] = {}
     paths: list[Path] = []
     for folder, _, names in os.walk(directory, onerror=lambda _: None):
         paths.extend(Path(folder) / name for name in names)
     for path in sorted(paths):
-        found.setdefault(path.name, path)
+        found.setdefault(unicodedata.normalize("NFC", path.name), path)
     return found
