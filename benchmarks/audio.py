@@ -32,9 +32,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from audiogen import speech_like  # noqa: E402
-from multitrack.features.hearing import DECODE_COUNTER, HopCache, analyse_all  # noqa: E402
+from multitrack.features.hearing import DECODE_COUNTER, HopCache, analyse_all
+from multitrack.synth.audio import speech_like
 
 RATE = 48000
 CHUNK_SECONDS = 300  # the session is made and encoded five minutes at a time: bounded memory

@@ -29,7 +29,6 @@ import argparse
 import importlib.util
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,9 +37,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from audiogen import interval_mask, speech_like  # noqa: E402
-from multitrack.features.hearing.vad import SpeechDetector  # noqa: E402
+from multitrack.features.hearing.vad import SpeechDetector
+from multitrack.synth.audio import interval_mask, speech_like
 
 RATE = 16000
 NOISE_DB = -50.0  # room noise under every test set, dBFS RMS

@@ -1,11 +1,12 @@
-"""Audio test builders: media files written with PyAV, and speech-like signals with known timings.
+"""Synthetic sound: speech-like signals with known timings, and media files written with PyAV.
 
 `speech_like` makes voiced syllables (a glottal-pulse-like harmonic series with a falling
 spectrum, coloured by three formants that change per syllable), shaped by a syllable-rate
 envelope (4-6 syllables a second), grouped into utterances with pauses between them; it
 returns the samples and the utterance intervals, the truth a detector is scored against.
 Syllables come from a small bank synthesised once per call, so an hour costs seconds.
-Used by tests/test_hearing*.py and benchmarks/vad.py, benchmarks/audio.py.
+The hearing tests and benchmarks (benchmarks/vad.py, benchmarks/audio.py) are built on it,
+as a podcast synth's microphones can be.
 """
 
 from __future__ import annotations
