@@ -33,7 +33,7 @@ import av
 import numpy as np
 
 from multitrack.features.hearing import DECODE_COUNTER, HopCache, analyse_all
-from multitrack.synth.audio import speech_like
+from multitrack.synth.audio import AudioWriter, speech_like
 
 RATE = 48000
 CHUNK_SECONDS = 300  # the session is made and encoded five minutes at a time: bounded memory
@@ -46,44 +46,22 @@ def write_session(folder: Path, minutes: float, mics: int) -> list[Path]:
     if all(path.exists() for path in paths):
         return paths
     folder.mkdir(parents=True, exist_ok=True)
-    containers = [av.open(str(path), "w") for path in paths]
-    streams = []
-    for container in containers:
-        stream = container.add_stream("aac", rate=RATE, layout="mono")
-        stream.bit_rate = 96000
-        streams.append(stream)
+    writers = [AudioWriter(path, 1, RATE, "aac", bit_rate=96000) for path in paths]
     rng = np.random.default_rng(0)
     gain = np.float32(10 ** (BLEED_DB / 20))
-    written = 0
     total = int(minutes * 60 * RATE)
     chunk = 0
-    while written < total:
-        seconds = min(CHUNK_SECONDS, (total - written) / RATE)
+    while writers[0].written < total:
+        seconds = min(CHUNK_SECONDS, (total - writers[0].written) / RATE)
         talkers = [speech_like(seconds, RATE, seed=1000 * chunk + index)[0] for index in range(mics)]
         everyone = np.sum(talkers, axis=0)
-        for index, (container, stream) in enumerate(zip(containers, streams, strict=True)):
+        for index, writer in enumerate(writers):
             noise = (10 ** (NOISE_DB / 20) * rng.standard_normal(everyone.shape[0])).astype(np.float32)
-            mic = talkers[index] + gain * (everyone - talkers[index]) + noise
-            _encode(container, stream, mic, written)
-        written += talkers[0].shape[0]
+            writer.write(talkers[index] + gain * (everyone - talkers[index]) + noise)
         chunk += 1
-    for container, stream in zip(containers, streams, strict=True):
-        for packet in stream.encode(None):
-            container.mux(packet)
-        container.close()
+    for writer in writers:
+        writer.close()
     return paths
-
-
-def _encode(container, stream, samples: np.ndarray, first: int) -> None:
-    from fractions import Fraction
-
-    for start in range(0, samples.shape[0], 8192):
-        frame = av.AudioFrame.from_ndarray(samples[None, start : start + 8192].copy(), format="fltp", layout="mono")
-        frame.sample_rate = RATE
-        frame.pts = first + start
-        frame.time_base = Fraction(1, RATE)
-        for packet in stream.encode(frame):
-            container.mux(packet)
 
 
 def decode_only(path: Path) -> int:
