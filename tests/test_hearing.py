@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audiogen import interval_mask, speech_like, tone, write_audio
 from multitrack.features.hearing import (
     ANALYSER_VERSION,
     DECODE_COUNTER,
@@ -20,6 +19,7 @@ from multitrack.features.hearing import (
     analyse_all,
     analyse_media,
 )
+from multitrack.synth.audio import interval_mask, speech_like, tone, write_audio
 
 RATE = 48000
 

@@ -7,8 +7,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from audiogen import tone, write_audio
 from multitrack.features.hearing import FLOOR_DB, Hops, analyse_media, frame_figures
+from multitrack.synth.audio import tone, write_audio
 
 NTSC_30 = Fraction(30000, 1001)
 NTSC_24 = Fraction(24000, 1001)

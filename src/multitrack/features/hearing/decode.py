@@ -31,64 +31,75 @@ TRUNCATED_TOLERANCE_SHARE = 0.01
 
 # integer sample formats -> the divisor to full scale 1.0
 _INTEGER_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0}
+_DTYPES = {"u8": "u1", "s16": "<i2", "s32": "<i4", "s64": "<i8", "flt": "<f4", "dbl": "<f8"}
 
 
 @dataclass
 class _Tap:
-    """One audio stream's wanted channels, gathered into aligned blocks."""
+    """One audio stream's wanted channels, gathered into aligned blocks.
+
+    Frames go into FFmpeg's audio FIFO and come out BLOCK_SECONDS at a time: one numpy
+    conversion per block instead of one per 1024-sample AAC frame (which cost as much as
+    the decoding itself).
+    """
 
     stream: av.AudioStream
     first_channel: int  # the file-wide number of this stream's channel 0
     picks: list[int]  # this stream's channel indices wanted, in output order
     rate: int
-    align: int
+    block: int  # samples per block, a multiple of the caller's alignment
     resampler: av.AudioResampler | None
-    pieces: list[np.ndarray] = field(default_factory=list)
-    held: int = 0
+    fifo: av.AudioFifo = field(default_factory=av.AudioFifo)
     decoded: int = 0  # samples at `rate` handed on so far
-    seen: int = 0  # samples at `rate` decoded so far (handed on or held)
 
-    def add(self, frame: av.AudioFrame) -> Iterator[np.ndarray]:
-        frames = self.resampler.resample(frame) if self.resampler is not None else [frame]
-        for piece in frames:
-            samples = _frame_samples(piece, self.picks)
-            self.pieces.append(samples)
-            self.held += samples.shape[1]
-            self.seen += samples.shape[1]
-        if self.held >= BLOCK_SECONDS * self.rate:
-            yield from self._emit(final=False)
+    def add(self, frames: list) -> None:
+        if self.resampler is not None:  # (a None frame flushes it)
+            frames = [piece for frame in frames for piece in self.resampler.resample(frame)]
+        write = self.fifo.write
+        for frame in frames:
+            frame.pts = None  # the FIFO checks timestamps run on; a gap in them is not our concern
+            write(frame)
 
-    def finish(self) -> Iterator[np.ndarray]:
+    def blocks(self) -> Iterator[list[np.ndarray]]:
+        while self.fifo.samples >= self.block:
+            yield self._convert(self.fifo.read(self.block))
+
+    def finish(self) -> Iterator[list[np.ndarray]]:
         if self.resampler is not None:
-            for piece in self.resampler.resample(None):
-                samples = _frame_samples(piece, self.picks)
-                self.pieces.append(samples)
-                self.held += samples.shape[1]
-        yield from self._emit(final=True)
+            self.add([None])  # flush the resampler
+        yield from self.blocks()
+        if self.fifo.samples:
+            yield self._convert(self.fifo.read())
 
-    def _emit(self, final: bool) -> Iterator[np.ndarray]:
-        if not self.pieces:
-            return
-        block = np.concatenate(self.pieces, axis=1) if len(self.pieces) > 1 else self.pieces[0]
-        cut = block.shape[1] if final else block.shape[1] // self.align * self.align
-        self.pieces = [block[:, cut:]] if cut < block.shape[1] else []
-        self.held = block.shape[1] - cut
-        self.decoded += cut
-        if cut:
-            yield block[:, :cut]
+    @property
+    def seen(self) -> int:
+        """Samples at `rate` decoded so far (handed on or held)."""
+        return self.decoded + self.fifo.samples
+
+    def _convert(self, frame: av.AudioFrame | None) -> list[np.ndarray]:
+        assert frame is not None  # read only when the FIFO holds samples
+        self.decoded += frame.samples
+        return _frame_samples(frame, self.picks)
 
 
-def _frame_samples(frame: av.AudioFrame, picks: list[int]) -> np.ndarray:
-    """(len(picks), samples) float32 at full scale 1.0, from a planar or packed frame."""
-    array = frame.to_ndarray()
-    if not frame.format.is_planar:  # packed: (1, samples * channels), interleaved
-        array = array.reshape(-1, len(frame.layout.channels)).T
-    array = array[picks]
+def _frame_samples(frame: av.AudioFrame, picks: list[int]) -> list[np.ndarray]:
+    """float32[samples] at full scale 1.0 for each pick, from a planar or packed frame."""
+    dtype = np.dtype(_DTYPES[frame.format.name.rstrip("p")])
+    if frame.format.is_planar:
+        planes = frame.planes
+        arrays = [np.frombuffer(memoryview(planes[pick]), dtype, frame.samples) for pick in picks]
+    else:  # packed: one plane, channels interleaved
+        channels = len(frame.layout.channels)
+        interleaved = np.frombuffer(memoryview(frame.planes[0]), dtype, frame.samples * channels)
+        interleaved = interleaved.reshape(-1, channels)
+        arrays = [interleaved[:, pick] for pick in picks]
     name = frame.format.name.rstrip("p")
     if name in _INTEGER_SCALE:
         offset = 128.0 if name == "u8" else 0.0
-        return ((array.astype(np.float32) - offset) / _INTEGER_SCALE[name]).astype(np.float32)
-    return array.astype(np.float32, copy=False)
+        scale = np.float32(1 / _INTEGER_SCALE[name])
+        return [(array.astype(np.float32) - np.float32(offset)) * scale for array in arrays]
+    # no copy: each array keeps its frame's buffer alive (read-only, as the analysis only reads)
+    return [array if array.dtype == np.float32 else array.astype(np.float32) for array in arrays]
 
 
 def stream_rate(rate: int) -> int:
@@ -139,27 +150,29 @@ def _taps(path: Path, container: av.container.InputContainer, channels: Sequence
             resampler = None
             if rate != stream.rate:
                 resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=rate)
-            taps.append(_Tap(stream, first, picks, rate, align(rate), resampler))
+            block = BLOCK_SECONDS * rate // align(rate) * align(rate)
+            taps.append(_Tap(stream, first, picks, rate, block, resampler))
         first += count
     return taps
 
 
 def _demux(container: av.container.InputContainer, taps: list[_Tap]) -> Iterator[tuple[int, int, np.ndarray]]:
+    # the loop runs once per packet (1024 samples of AAC): kept to a few calls
     by_stream = {tap.stream.index: tap for tap in taps}
     for packet in container.demux(*[tap.stream for tap in taps]):
-        tap = by_stream[packet.stream.index]
-        for frame in packet.decode():
-            assert isinstance(frame, av.AudioFrame)  # demuxed from an audio stream
-            for block in tap.add(frame):
+        tap = by_stream[packet.stream_index]
+        tap.add(packet.decode())
+        if tap.fifo.samples >= tap.block:
+            for block in tap.blocks():
                 yield from _split(tap, block)
     for tap in taps:
         for block in tap.finish():
             yield from _split(tap, block)
 
 
-def _split(tap: _Tap, block: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
-    for row, pick in enumerate(tap.picks):
-        yield tap.first_channel + pick, tap.rate, block[row]
+def _split(tap: _Tap, block: list[np.ndarray]) -> Iterator[tuple[int, int, np.ndarray]]:
+    for pick, samples in zip(tap.picks, block, strict=True):
+        yield tap.first_channel + pick, tap.rate, samples
 
 
 def _check_complete(path: Path, taps: list[_Tap]) -> None:

@@ -1,11 +1,12 @@
-"""Audio test builders: media files written with PyAV, and speech-like signals with known timings.
+"""Synthetic sound: speech-like signals with known timings, and media files written with PyAV.
 
 `speech_like` makes voiced syllables (a glottal-pulse-like harmonic series with a falling
 spectrum, coloured by three formants that change per syllable), shaped by a syllable-rate
 envelope (4-6 syllables a second), grouped into utterances with pauses between them; it
 returns the samples and the utterance intervals, the truth a detector is scored against.
 Syllables come from a small bank synthesised once per call, so an hour costs seconds.
-Used by tests/test_hearing*.py and benchmarks/vad.py, benchmarks/audio.py.
+The hearing tests and benchmarks (benchmarks/vad.py, benchmarks/audio.py) are built on it,
+as a podcast synth's microphones can be.
 """
 
 from __future__ import annotations
@@ -21,36 +22,62 @@ VOWELS = [(730, 1090, 2440), (270, 2290, 3010), (530, 1840, 2480), (570, 840, 24
 BANDWIDTHS = (90.0, 110.0, 170.0)
 
 
+class AudioWriter:
+    """A media file written block by block: AudioWriter(path, channels, rate, codec), .write(samples), .close().
+
+    The container comes from the path's suffix (.wav, .m4a, .flac, .mp3, .aiff); samples are
+    float (channels, n) at full scale 1.0.
+    """
+
+    def __init__(self, path: Path, channels: int, rate: int, codec: str = "pcm_s16le", bit_rate: int = 96000):
+        self.rate = rate
+        self.layout = {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
+        self.container = av.open(str(path), "w")
+        stream = self.container.add_stream(codec, rate=rate, layout=self.layout)
+        assert isinstance(stream, av.AudioStream) and stream.codec_context.format is not None
+        if codec not in ("pcm_s16le", "pcm_s16be", "pcm_f32le", "flac"):
+            stream.bit_rate = bit_rate
+        self.stream = stream
+        self.planar = stream.codec_context.format.is_planar
+        self.format = stream.codec_context.format.name
+        self.written = 0
+
+    def write(self, samples: np.ndarray) -> None:
+        samples = np.atleast_2d(np.asarray(samples, dtype=np.float32))
+        for start in range(0, samples.shape[1], 8192):
+            self._encode(self._frame(samples[:, start : start + 8192]))
+
+    def close(self) -> None:
+        self._encode(None)
+        self.container.close()
+
+    def _frame(self, piece: np.ndarray) -> av.AudioFrame:
+        if self.format.startswith("s16"):
+            data = np.clip(np.rint(piece * 32767), -32768, 32767).astype(np.int16)
+        elif self.format.startswith("s32"):
+            data = np.clip(np.rint(piece.astype(np.float64) * 2**31), -(2**31), 2**31 - 1).astype(np.int32)
+        else:
+            data = piece
+        if not self.planar:
+            data = data.T.reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=self.format, layout=self.layout)
+        frame.sample_rate = self.rate
+        frame.pts = self.written  # with timestamps, MP4's muxer writes the edit list that hides AAC's priming
+        frame.time_base = Fraction(1, self.rate)
+        self.written += piece.shape[1]
+        return frame
+
+    def _encode(self, frame: av.AudioFrame | None) -> None:
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+
 def write_audio(path: Path, samples: np.ndarray, rate: int, codec: str = "pcm_s16le", bit_rate: int = 96000) -> Path:
     """Write float samples (channels, n) at full scale 1.0 to `path` (container from its suffix)."""
     samples = np.atleast_2d(np.asarray(samples, dtype=np.float32))
-    channels = samples.shape[0]
-    layout = {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=rate, layout=layout)
-        if codec not in ("pcm_s16le", "pcm_s16be", "pcm_f32le", "flac"):
-            stream.bit_rate = bit_rate
-        planar = stream.codec_context.format.is_planar
-        fmt = stream.codec_context.format.name
-        block = 8192
-        for start in range(0, samples.shape[1], block):
-            piece = samples[:, start : start + block]
-            if fmt.startswith("s16"):
-                data = np.clip(np.rint(piece * 32767), -32768, 32767).astype(np.int16)
-            elif fmt.startswith("s32"):
-                data = np.clip(np.rint(piece.astype(np.float64) * 2**31), -(2**31), 2**31 - 1).astype(np.int32)
-            else:
-                data = piece.astype(np.float32)
-            if not planar:
-                data = np.ascontiguousarray(data.T).reshape(1, -1)
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=fmt, layout=layout)
-            frame.sample_rate = rate
-            frame.pts = start  # with timestamps, MP4's muxer writes the edit list that hides AAC's priming
-            frame.time_base = Fraction(1, rate)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
+    writer = AudioWriter(path, samples.shape[0], rate, codec, bit_rate)
+    writer.write(samples)
+    writer.close()
     return Path(path)
 
 
@@ -89,7 +116,7 @@ def speech_like(
     while True:
         words = rng.integers(3, 16)  # syllables in this utterance: 0.6-4 s
         start = at
-        pieces = []
+        pieces: list[np.ndarray] = []
         for _ in range(words):
             syllable = syllables[rng.integers(bank)] * rng.uniform(0.5, 1.0)
             gap = np.zeros(int(rng.uniform(0.0, 0.06) * rate), np.float32)
