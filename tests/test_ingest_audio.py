@@ -16,12 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from audio_xmeml import audio_levels, audio_track, gain, sourcetrack
-from audiogen import tone, write_audio
 from multitrack.cli import main
 from multitrack.features.hearing import DECODE_COUNTER
 from multitrack.features.ingest import ingest
 from multitrack.features.manifest import manifest_path
 from multitrack.features.table import FrameTable
+from multitrack.synth.audio import tone, write_audio
 from xmemlgen import clipitem, document, file_def, file_ref, rate, sequence, track
 
 RATE = 48_000

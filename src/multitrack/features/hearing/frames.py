@@ -16,8 +16,8 @@ from fractions import Fraction
 import numpy as np
 
 from multitrack.features.hearing.analyse import HOPS_PER_SECOND, Hops
+from multitrack.features.schema import SILENCE_DB as FLOOR_DB  # the one -90 dB floor (the frame table's)
 
-FLOOR_DB = -90.0
 _EXACT_LIMIT = 2**62  # numerators past this fall back to float64 edges (not met in practice)
 
 
