@@ -315,6 +315,29 @@ def number_assets(asset_code: np.ndarray) -> tuple[np.ndarray, list[int]]:
     return numbers, [int(code) for code in codes_in_order]
 
 
+def _first_codes(asset_code: np.ndarray) -> list[int]:
+    """The codes of a (K, N) array in order of first frame, ties to the lower track: the order
+    `number_assets` gives, found from each track's runs (a few per clip) instead of a sort of
+    every cell, for the audio tracks' many long clips."""
+    starts: list[np.ndarray] = []
+    tracks: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    for index, row in enumerate(asset_code):
+        if row.size == 0:
+            continue
+        run_starts = np.concatenate([[0], np.flatnonzero(row[1:] != row[:-1]) + 1])
+        run_codes = row[run_starts]
+        kept = run_codes != NO_ASSET
+        starts.append(run_starts[kept])
+        codes.append(run_codes[kept])
+        tracks.append(np.full(int(kept.sum()), index))
+    if not codes:
+        return []
+    by_start, by_track = np.concatenate(starts), np.concatenate(tracks)
+    ordered = np.concatenate(codes)[np.lexsort((by_track, by_start))]
+    return [int(c) for c in dict.fromkeys(ordered.tolist())]
+
+
 def interpolate_param(param: Param, source_frames: np.ndarray) -> np.ndarray:
     """A parameter's value at each source frame (float64), as `Param.at` computes it.
 
@@ -520,9 +543,9 @@ class _AudioPainter:
         first, then the codes only heard, by first audio frame (ties to the lower track)."""
         codes = list(video_codes)
         number_of = {code: number for number, code in enumerate(codes, start=1)}
-        heard_only = np.where(np.isin(self.code, codes), NO_ASSET, self.code)
-        _, new_codes = number_assets(heard_only)
-        for code in new_codes:
+        on_video = np.zeros(len(self.video.asset_ids) + 1, dtype=bool)  # index code + 1
+        on_video[np.asarray(codes, dtype=np.int64) + 1] = True
+        for code in _first_codes(np.where(on_video[self.code + 1], NO_ASSET, self.code)):
             codes.append(code)
             number_of[code] = len(codes)
         lookup = np.zeros(len(self.video.asset_ids) + 1, dtype=np.int32)  # index code + 1; NO_ASSET -> 0
