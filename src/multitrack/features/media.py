@@ -115,12 +115,12 @@ class MediaFinder:
         if not pathurl:
             return None
         candidate = str(self.candidate(pathurl, xmeml_folder))
-        for spelling in dict.fromkeys((candidate, *(unicodedata.normalize(f, candidate) for f in ("NFC", "NFD")))):
-            try:
-                if Path(spelling).is_file():
-                    return Path(spelling)
-            except OSError:  # a name too long, a path the system refuses: not there
-                pass
+        spellings = [candidate]
+        if not candidate.isascii():
+            spellings += [unicodedata.normalize(form, candidate) for form in ("NFC", "NFD")]
+        for spelling in dict.fromkeys(spellings):
+            if os.path.isfile(spelling):  # False for a path the system refuses (too long, bad bytes)
+                return Path(spelling)
         name = unicodedata.normalize("NFC", PurePosixPath(url_path(pathurl)).name)
         for directory in self.dirs:
             found = _files_by_name(directory).get(name)
