@@ -19,6 +19,7 @@ arrays are track-major and hold the kept tracks only (see `TimelineFrames`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -315,6 +316,12 @@ def number_assets(asset_code: np.ndarray) -> tuple[np.ndarray, list[int]]:
     return numbers, [int(code) for code in codes_in_order]
 
 
+@functools.lru_cache(maxsize=1024)
+def _static_gain_db(level: float, gain_filter_db: float) -> float:
+    """`gain_db` of a clip without keys; exports repeat a few levels over hundreds of clips."""
+    return float(gain_db(level, gain_filter_db))
+
+
 def _first_codes(asset_code: np.ndarray) -> list[int]:
     """The codes of a (K, N) array in order of first frame, ties to the lower track: the order
     `number_assets` gives, found from each track's runs (a few per clip) instead of a sort of
@@ -520,7 +527,7 @@ class _AudioPainter:
         if audio is not None and (audio.level.is_keyframed or audio.gain_db.is_keyframed):
             self.gain[track_index, first:stop] = clip_gain_db(audio, source_frames(clip, first, stop))
         elif audio is not None:
-            self.gain[track_index, first:stop] = gain_db(audio.level.value, audio.gain_db.value)
+            self.gain[track_index, first:stop] = _static_gain_db(audio.level.value, audio.gain_db.value)
         self.clips[track_index] += 1
         tracks = self.heard_on.get(code, ())
         if track_index + 1 not in tracks:
@@ -543,9 +550,8 @@ class _AudioPainter:
         first, then the codes only heard, by first audio frame (ties to the lower track)."""
         codes = list(video_codes)
         number_of = {code: number for number, code in enumerate(codes, start=1)}
-        on_video = np.zeros(len(self.video.asset_ids) + 1, dtype=bool)  # index code + 1
-        on_video[np.asarray(codes, dtype=np.int64) + 1] = True
-        for code in _first_codes(np.where(on_video[self.code + 1], NO_ASSET, self.code)):
+        # masking the video's codes out would not move the others' first frames: filter instead
+        for code in (c for c in _first_codes(self.code) if c not in number_of):
             codes.append(code)
             number_of[code] = len(codes)
         lookup = np.zeros(len(self.video.asset_ids) + 1, dtype=np.int32)  # index code + 1; NO_ASSET -> 0
