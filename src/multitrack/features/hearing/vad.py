@@ -9,6 +9,7 @@ interpolation (the detector only weighs bands below 4 kHz).
 
 from __future__ import annotations
 
+import _webrtcvad  # the C extension webrtcvad.Vad wraps: called directly, 120,000 times an hour
 import numpy as np
 import webrtcvad
 
@@ -31,6 +32,7 @@ class SpeechDetector:
     def __init__(self, rate: int, mode: int = VAD_MODE):
         self.rate = rate
         self._vad = webrtcvad.Vad(mode)
+        self._handle = self._vad._vad
 
     def speech(self, samples: np.ndarray) -> np.ndarray:
         """float32[n_hops] for `samples` (float32 at full scale 1.0, whole frames except a last block).
@@ -44,9 +46,9 @@ class SpeechDetector:
         if partial:
             pcm = np.concatenate([pcm, np.zeros(_FRAME_SAMPLES - partial, np.int16)])
         data = pcm.tobytes()
-        step = 2 * _FRAME_SAMPLES
-        is_speech = self._vad.is_speech
-        calls = [is_speech(data[i : i + step], VAD_RATE) for i in range(0, len(data), step)]
+        step, process, handle = 2 * _FRAME_SAMPLES, _webrtcvad.process, self._handle
+        # Vad.is_speech checks the length and calls process: a third of the time, spent on nothing
+        calls = [process(handle, VAD_RATE, data[i : i + step], _FRAME_SAMPLES) for i in range(0, len(data), step)]
         return np.repeat(np.array(calls, np.float32), VAD_FRAME_HOPS)[:hops]
 
 
