@@ -286,6 +286,8 @@ def _hear_timeline(
         if asset["heard_on"] and asset["media_found"] is not None:
             (report.media_found if asset["media_found"] else report.media_missing).add(asset["pathurl"])
     tracks = entry["audio_tracks"]
+    if not plan.media:  # nothing found to hear: the columns stay their defaults (unheard), no work here
+        return
     gain = np.zeros((len(tracks), timeline.frame_count), np.float32)
     width = len(AUDIO.features)
     for index in range(len(tracks)):
@@ -498,7 +500,8 @@ def find_media(frames: TimelineFrames, finder: MediaFinder, xmeml_folder: Path) 
         shown = ", ".join(repr(name) for name in missing[:SHOWN_MISSING])
         more = f" and {len(missing) - SHOWN_MISSING} more" if len(missing) > SHOWN_MISSING else ""
         frames.warnings.append(f"media of {len(missing)} heard asset(s) not found, their frames unheard: {shown}{more}")
-    return HearingPlan(frames.audio_segments, media, frames.rate.fps_exact)
+    segments = frames.audio_segments if media else []  # nothing to hear: nothing to send to the parent
+    return HearingPlan(segments, media, frames.rate.fps_exact)
 
 
 def timeline_columns(frames: TimelineFrames) -> TimelineColumns:
