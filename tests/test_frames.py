@@ -257,3 +257,20 @@ def test_features_equal_after_write_and_read(timeline):
     np.testing.assert_allclose(from_file.values, direct.values, rtol=1e-6, atol=1e-6)
     assert from_file.assets == direct.assets
     assert from_file.media_size_unknown == direct.media_size_unknown
+
+
+def test_first_codes_orders_as_number_assets_does():
+    """The audio tracks' numbering walks runs, not cells: the same order as number_assets."""
+    from multitrack.features.frames import NO_ASSET, _first_codes, number_assets
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        tracks, frames = int(rng.integers(0, 5)), int(rng.integers(0, 40))
+        codes = np.full((tracks, frames), NO_ASSET, np.int32)
+        for track in range(tracks):
+            first = 0
+            while first < frames:
+                length = int(rng.integers(1, 8))
+                codes[track, first : first + length] = rng.integers(0, 6) if rng.random() < 0.8 else NO_ASSET
+                first += length
+        assert _first_codes(codes) == number_assets(codes)[1]

@@ -172,10 +172,16 @@ def test_manifest_shape(corpus, tmp_path):
     ingest([corpus], out, max_tracks=3, progress=False)
     manifest = json.loads(manifest_path(out).read_text())
     assert manifest_path(out).name == "frames.manifest.json"
-    assert set(manifest) == {"format", "version", "max_tracks", "columns", "files", "summary"}
+    assert set(manifest) == {"format", "version", "max_tracks", "max_audio_tracks", "columns", "files", "summary"}
     assert (manifest["format"], manifest["version"], manifest["max_tracks"]) == ("multitrack-manifest", 1, 3)
-    assert manifest["columns"] == column_names(3)
-    assert manifest["summary"] == {"files": 2, "failed": 0, "timelines": 3, "frames": 50 + 5 + 3}
+    assert (manifest["max_audio_tracks"], manifest["columns"]) == (24, column_names(3))
+    assert manifest["summary"] == {
+        "files": 2,
+        "failed": 0,
+        "timelines": 3,
+        "frames": 50 + 5 + 3,
+        "media": {"found": 0, "missing": 0, "unreadable": 0},  # no audio tracks: nothing heard
+    }
     interview = manifest["files"][0]  # sorted by path: editor01/interview.xml before two.xml
     assert interview["path"] == "editor01/interview.xml"
     assert interview["sha256"] == hashlib.sha256(INTERVIEW.encode()).hexdigest()
@@ -195,8 +201,12 @@ def test_manifest_shape(corpus, tmp_path):
         "tracks_dropped",
         "assets",
         "media_size_unknown",
+        "audio_tracks_kept",
+        "audio_tracks_dropped",
+        "audio_tracks",
         "warnings",
     }
+    assert (entry["audio_tracks_kept"], entry["audio_tracks_dropped"], entry["audio_tracks"]) == (0, 0, [])
     assert (entry["id"], entry["name"], entry["folder"]) == ("editor01/interview", "Interview", "editor01")
     rate_and_size = (entry["timebase"], entry["ntsc"], entry["fps"], entry["width"], entry["height"])
     assert rate_and_size == (25, False, 25.0, 1920, 1080)
@@ -298,7 +308,13 @@ def test_only_bad_files_give_an_empty_table_and_exit_1(tmp_path):
     table = pq.read_table(out)
     assert table.num_rows == 0 and table.schema.names == column_names(20)
     summary = json.loads(manifest_path(out).read_text())["summary"]
-    assert summary == {"files": 1, "failed": 1, "timelines": 0, "frames": 0}
+    assert summary == {
+        "files": 1,
+        "failed": 1,
+        "timelines": 0,
+        "frames": 0,
+        "media": {"found": 0, "missing": 0, "unreadable": 0},
+    }
 
 
 def test_table_is_streamed_in_bounded_row_groups(corpus, tmp_path, monkeypatch):
@@ -378,7 +394,7 @@ def test_jobs_2_converts_a_bounded_window_ahead_in_input_order(tmp_path, monkeyp
 
     class CountingPool(ingest_module.ProcessPoolExecutor):
         def submit(self, fn, *args, **kwargs):
-            submitted.extend(file.relative for file, _, _ in args[0])  # a chunk of (file, max_tracks, max_frames)
+            submitted.extend(task[0].relative for task in args[0])  # a chunk of (file, max_tracks, max_frames, audio)
             return super().submit(fn, *args, **kwargs)
 
     monkeypatch.setattr(ingest_module, "ProcessPoolExecutor", CountingPool)
@@ -422,7 +438,7 @@ def test_timeline_columns_refuses_arrays_of_another_type():
         timeline_columns(frames)
 
 
-def test_frame_batches_fill_left_out_columns_with_zeros(monkeypatch):
+def test_frame_batches_fill_left_out_columns_with_their_defaults(monkeypatch):
     monkeypatch.setattr(table_writer, "ROWS_PER_BATCH", 3)  # 4 frames -> batches of 3 and 1 rows
     schema = frame_table_schema(3)
     batches = list(table_writer.frame_batches("T", timeline_columns(two_track_frames()), schema))
@@ -435,7 +451,9 @@ def test_frame_batches_fill_left_out_columns_with_zeros(monkeypatch):
     assert table.column("v01_scale").to_pylist() == [0.5, 0.5, 0.0, 0.0]
     assert np.signbit(table.column("v01_pos_x").to_numpy()).all()
     zero_columns = [name for name in column_names(3)[2:] if name[:3] != "v01" or name.endswith("_crop_bottom")]
-    assert all(table.column(name).to_pylist() == [0] * 4 for name in zero_columns)
+    loudness = [name for name in zero_columns if name.endswith("_loudness_db")]  # unheard: -90 dBFS
+    assert len(loudness) == 24 and all(table.column(name).to_pylist() == [-90] * 4 for name in loudness)
+    assert all(table.column(name).to_pylist() == [0] * 4 for name in zero_columns if name not in loudness)
 
 
 @settings(max_examples=40, deadline=None)
@@ -459,7 +477,7 @@ def test_frame_batches_hold_the_frame_major_arrays(kept, frame_count, rows_per_b
         batches = list(table_writer.frame_batches("T", timeline_columns(frames), schema))
     table = pa.Table.from_batches(batches, schema=schema)
     assert table.column("frame").to_pylist() == list(range(frame_count))
-    columns = column_names(3)[2:]
+    columns = column_names(3, 0)[2:]  # the video columns
     as_array = {name: table.column(name).to_numpy() for name in columns}
     np.testing.assert_array_equal(np.stack([as_array[n] for n in columns if n.endswith("_active")], 1), frames.active)
     np.testing.assert_array_equal(np.stack([as_array[n] for n in columns if n.endswith("_asset")], 1), frames.asset)

@@ -237,3 +237,37 @@ def test_real_corpus_ingested_then_prepared(real_corpus, tmp_path):
     for split in prepared.splits.values():
         if split.rows:
             assert np.isfinite(split.arrays()["values"]).all()
+
+
+def test_a_version_2_table_with_audio_prepares_as_its_video_alone(tmp_path):
+    """The model does not hear yet (issue 16): the audio columns change no prepared byte."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    corpus = tiny_corpus(4, tracks=2)
+    (tmp_path / "v1").mkdir()
+    v1 = write_frame_table(tmp_path / "v1" / "f.parquet", corpus)
+    table = pq.read_table(v1)
+    rng = np.random.default_rng(0)
+    n = table.num_rows
+    audio = {
+        "a01_active": pa.array(rng.integers(0, 2, n).astype(np.int8)),
+        "a01_asset": pa.array(rng.integers(0, 3, n).astype(np.int32)),
+        "a01_gain_db": pa.array(rng.normal(0, 3, n).astype(np.float32)),
+        "a01_loudness_db": pa.array(rng.uniform(-90, 0, n).astype(np.float32)),
+        "a01_speech": pa.array(rng.uniform(0, 1, n).astype(np.float32)),
+        "a01_heard": pa.array(rng.integers(0, 2, n).astype(np.int8)),
+    }
+    for name, column in audio.items():
+        table = table.append_column(name, column)
+    metadata = table.schema.metadata | {b"multitrack.frame_table.version": b"2"}
+    (tmp_path / "v2").mkdir()
+    v2 = tmp_path / "v2" / "f.parquet"
+    pq.write_table(table.replace_schema_metadata(metadata), v2)
+    (tmp_path / "v2" / "f.manifest.json").write_bytes(v1.with_suffix(".manifest.json").read_bytes())
+    config = _config("data.fps=50")
+    one, two = prepare(v1, tmp_path / "p1", config), prepare(v2, tmp_path / "p2", config)
+    for split in ("train", "val", "test"):
+        for name in ("active", "asset", "values", "since_on_top", "cuts_from_top", "windows"):
+            assert file_sha256(one / split / f"{name}.npy") == file_sha256(two / split / f"{name}.npy"), name
+    assert open_prepared(one).fingerprint == open_prepared(two).fingerprint

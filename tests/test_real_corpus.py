@@ -121,3 +121,50 @@ def test_dnpr_crop_left_and_right_wipes(ingested):
     # 396 -> 63, 400 -> 80, 405 -> 100. 9194 -> 380: held 0; 9200 -> 386: 20; 9218 -> 404: 80 + 20 * 4/5 = 96.
     right = track_cells(out, DNPR, "v02", [9194, 9200, 9218])
     np.testing.assert_allclose(right["crop_right"], [0, 20, 96], rtol=1e-6)
+
+
+def test_audio_tracks_are_read_and_unheard_where_the_media_is_not_here(ingested):
+    # The corpus holds no media: every heard asset is missing, every audio frame unheard, no error.
+    report, out, manifest = ingested
+    assert report.failed == 1  # EMPTY_SEQUENCE.xml only, as without audio
+    media = manifest["summary"]["media"]
+    assert media["found"] == 0 and media["missing"] > 100 and media["unreadable"] == 0
+    helaften = next(t for f in manifest["files"] for t in f["timelines"] if t["id"] == HELAFTEN)
+    assert (helaften["audio_tracks_kept"], helaften["audio_tracks_dropped"]) == (23, 0)
+    types = [(t["premiere_type"], t["exploded_index"], t["exploded_count"]) for t in helaften["audio_tracks"]]
+    assert types[:2] == [("Stereo", 0, 2), ("Stereo", 1, 2)]  # a stereo track is two xmeml tracks
+    assert all(t["heard_frames"] == 0 and t["speech_share"] is None for t in helaften["audio_tracks"])
+    table = pq.read_table(out, columns=[n for n in pq.read_schema(out).names if n.startswith("a")])
+    for name in table.column_names:
+        column = table.column(name).to_numpy()
+        if name.endswith(("_heard", "_speech")):
+            assert not column.any(), name
+        elif name.endswith("_loudness_db"):
+            assert (column == -90).all(), name
+
+
+def test_helaften_camera_sound_shares_the_video_asset_number_and_levels_become_db(ingested):
+    # clipitem-516 on A1 plays file-31 (channel 1) at timeline 11310..12419 from in 25, as
+    # clipitem-41 shows it on V1 (11316..12419). Its Audio Levels are 0 (-90 dB) up to source
+    # frame 131, then 1.83348 linear over source 141..279 = timeline 11426..11564: 20·log10 = 5.2655 dB.
+    _, out, _ = ingested
+    frames = [11310, 11400, 11430, 11500, 12000]
+    table = pq.read_table(
+        out,
+        columns=["frame", "v01_asset", "a01_active", "a01_asset", "a01_gain_db"],
+        filters=[("timeline", "=", HELAFTEN), ("frame", "in", frames)],
+    ).sort_by("frame")
+    assert table.column("a01_active").to_pylist() == [1] * 5
+    assert table.column("a01_asset").to_pylist()[-1] == table.column("v01_asset").to_pylist()[-1] > 0
+    gain = table.column("a01_gain_db").to_numpy()
+    assert gain[0] == -90 and gain[2] == pytest.approx(20 * np.log10(1.83348), abs=1e-4)
+    assert gain[3] == pytest.approx(20 * np.log10(1.83348), abs=1e-4)
+
+
+def test_video_columns_do_not_depend_on_audio(real_corpus, ingested, tmp_path):
+    _, out, _ = ingested
+    video_only = tmp_path / "video.parquet"
+    ingest([real_corpus], video_only, progress=False, audio=False, max_audio_tracks=0)
+    names = pq.read_schema(video_only).names
+    assert not any(name.startswith("a") for name in names)
+    assert pq.read_table(video_only).equals(pq.read_table(out, columns=names))

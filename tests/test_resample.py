@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from framegen import random_timeline
 from multitrack.data.resample import Resampler, frame_rate, timeline_rate
 from multitrack.errors import DataError
-from multitrack.features.table import TimelineArrays
+from multitrack.features.table import AudioArrays, TimelineArrays
 
 
 def test_rates_are_exact():
@@ -75,3 +75,54 @@ def test_between_holds_rows_for_a_given_count():
     # the same rate keeps every row, or the first frames_out of them; NTSC written as 29.97 is that rate
     assert Resampler.between(6, Fraction(30000, 1001), frame_rate(29.97)).source_rows is None
     assert Resampler.between(6, Fraction(25), Fraction(25), 5).source_rows.tolist() == [0, 1, 2, 3, 4]
+
+
+def _column(values, dtype) -> np.ndarray:
+    return np.asarray(values, dtype)[:, None]  # (N, 1): one audio track
+
+
+def _audio(loudness, speech, heard, active, asset=None, gain=None):
+    column = _column
+    n = len(loudness)
+    return AudioArrays(
+        active=column(active, np.int8),
+        asset=column(asset if asset is not None else [1] * n, np.int64),
+        gain_db=column(gain if gain is not None else [0] * n, np.float32),
+        loudness_db=column(loudness, np.float32),
+        speech=column(speech, np.float32),
+        heard=column(heard, np.int8),
+    )
+
+
+def test_audio_is_aggregated_over_the_frames_an_output_frame_spans():
+    # 50 -> 25 fps: each output frame spans two source frames
+    audio = _audio(
+        loudness=[-10, -10, -10, -90, -20, -20],
+        speech=[1, 0, 0.5, 0.5, 0, 0],
+        heard=[1, 1, 1, 0, 1, 1],
+        active=[0, 1, 0, 0, 1, 1],
+        asset=[3, 4, 5, 6, 7, 8],
+        gain=[-1, -2, -3, -4, -5, -6],
+    )
+    out = Resampler.between(6, Fraction(50), Fraction(25)).apply_audio(audio)
+    power_mean = 10 * np.log10((10**-1 + 10**-9) / 2)  # -10 dB and -90 dB: a power mean, about -13 dB
+    np.testing.assert_allclose(out.loudness_db[:, 0], [-10, power_mean, -20], atol=1e-5)
+    assert out.speech[:, 0].tolist() == [0.5, 0.5, 0.0]
+    assert out.heard[:, 0].tolist() == [1, 0, 1]  # heard only where every source frame was
+    assert out.active[:, 0].tolist() == [1, 0, 1]  # a clip anywhere in it
+    assert out.asset[:, 0].tolist() == [3, 5, 7] and out.gain_db[:, 0].tolist() == [-1, -3, -5]  # held
+
+
+def test_audio_upsampled_is_held_and_same_rate_is_the_identity():
+    audio = _audio(loudness=[-10, -30], speech=[1, 0], heard=[1, 0], active=[1, 0])
+    out = Resampler.between(2, Fraction(25), Fraction(50)).apply_audio(audio)
+    assert out.loudness_db[:, 0].tolist() == [-10, -10, -30, -30] and out.heard[:, 0].tolist() == [1, 1, 0, 0]
+    assert Resampler.between(2, Fraction(25), Fraction(25)).apply_audio(audio) is audio
+
+
+def test_apply_carries_the_audio_group_through():
+    timeline = random_timeline("a", 10, tracks=2, seed=1)
+    audio = _audio(loudness=[-20] * 10, speech=[1] * 10, heard=[1] * 10, active=[1] * 10)
+    arrays = TimelineArrays("a", timeline.active, timeline.asset.astype(np.int64), timeline.values, audio)
+    out = Resampler.between(10, Fraction(50), Fraction(25)).apply(arrays)
+    assert out.audio is not None and out.audio.loudness_db.shape == (5, 1) and out.active.shape == (5, 2)

@@ -28,9 +28,9 @@ def test_feature_names_are_the_design_schema_in_order():
     assert VALUE_FEATURES == FEATURES[2:]
 
 
-def test_column_names_default_20_tracks():
+def test_column_names_default_20_video_and_24_audio_tracks():
     columns = column_names()
-    assert len(columns) == 2 + 20 * 9
+    assert len(columns) == 2 + 20 * 9 + 24 * 6
     assert columns[:12] == [
         "timeline",
         "frame",
@@ -45,14 +45,29 @@ def test_column_names_default_20_tracks():
         "v01_crop_bottom",
         "v02_active",
     ]
-    assert columns[-1] == "v20_crop_bottom"
+    assert columns[2 + 20 * 9 - 1] == "v20_crop_bottom"
+    assert columns[2 + 20 * 9 :][:7] == [
+        "a01_active",
+        "a01_asset",
+        "a01_gain_db",
+        "a01_loudness_db",
+        "a01_speech",
+        "a01_heard",
+        "a02_active",
+    ]
+    assert columns[-1] == "a24_heard"
 
 
 def test_column_names_follow_max_tracks():
-    assert column_names(1)[-1] == "v01_crop_bottom"
-    assert column_names(34)[-9] == "v34_active"
+    assert column_names(1, 0)[-1] == "v01_crop_bottom"
+    assert column_names(34, 0)[-9] == "v34_active"
+    assert column_names(1, 3)[-6:] == [
+        f"a03_{f}" for f in ("active", "asset", "gain_db", "loudness_db", "speech", "heard")
+    ]
     with pytest.raises(ValueError, match="max_tracks must be at least 1"):
         column_names(0)
+    with pytest.raises(ValueError, match="max_audio_tracks must be 0 or more"):
+        column_names(1, -1)
 
 
 def test_media_larger_than_sequence_converts_by_hand():

@@ -76,7 +76,7 @@ def test_missing_column_and_missing_file(tmp_path):
 # The version and the column groups (features/table/columns.py): the key is spelled out, so a rename is caught.
 VERSION_KEY = b"multitrack.frame_table.version"
 TRANSITIONS = ColumnGroup(  # a later video group, as DESIGN.md §2 "Versions" plans one
-    "transitions", "v", (Feature("opacity", np.dtype(np.float32), 1.0), Feature("transition", np.dtype(np.int8))), 2
+    "transitions", "v", (Feature("opacity", np.dtype(np.float32), 1.0), Feature("transition", np.dtype(np.int8))), 3
 )
 
 
@@ -89,9 +89,9 @@ def test_the_writer_records_the_version_and_the_reader_reads_back_its_rows(tmp_p
     with FrameTableWriter(path, max_tracks=3) as writer:  # V3 is empty: zeros
         writer.write("ed/a", TimelineColumns(timeline.frames, columns, entry={}))
     metadata = pq.ParquetFile(path).metadata.metadata
-    assert metadata[VERSION_KEY] == b"1" and metadata[b"multitrack.frame_table.format"] == b"multitrack-frame-table"
+    assert metadata[VERSION_KEY] == b"2" and metadata[b"multitrack.frame_table.format"] == b"multitrack-frame-table"
     table = FrameTable.open(path)
-    assert (table.version, table.tracks, table.defaulted) == (1, 3, ())
+    assert (table.version, table.tracks, table.defaulted, table.audio_tracks) == (2, 3, (), 24)
     arrays = table.read_timeline("ed/a")
     assert np.array_equal(arrays.active, np.pad(timeline.active, ((0, 0), (0, 1))))
     assert np.array_equal(arrays.asset, np.pad(timeline.asset, ((0, 0), (0, 1))))
@@ -108,9 +108,9 @@ def test_a_table_without_a_version_reads_as_version_1(tmp_path):
 
 
 def test_a_newer_version_is_refused_naming_the_file_and_both_versions(tmp_path):
-    path = write_frame_table(tmp_path / "f.parquet", [constant_timeline("a", 4)], version=2)
+    path = write_frame_table(tmp_path / "f.parquet", [constant_timeline("a", 4)], version=3)
     with pytest.raises(
-        DataError, match=r"f.parquet: frame table version 2 is newer than this multitrack reads \(version 1\)"
+        DataError, match=r"f.parquet: frame table version 3 is newer than this multitrack reads \(version 2\)"
     ):
         FrameTable.open(path)
 
@@ -162,3 +162,60 @@ def test_a_group_of_the_tables_own_version_must_be_there(tmp_path):
     seed_group = ColumnGroup("transitions", "v", TRANSITIONS.features, version=1)  # as if version 1 had it
     with pytest.raises(DataError, match=r"column 'v01_opacity' is missing"):
         FrameTable.open(path, groups=(VIDEO, seed_group))
+
+
+# --- the audio group (version 2) ------------------------------------------------------------
+
+
+def test_a_version_1_table_reads_every_audio_track_as_unheard(tmp_path):
+    timeline = random_timeline("a", 10, tracks=2, seed=4)
+    path = write_frame_table(tmp_path / "f.parquet", [timeline])  # framegen writes version 1: video only
+    table = FrameTable.open(path)
+    assert (table.version, table.defaulted, table.has_audio, table.audio_tracks) == (1, ("audio",), False, 24)
+    arrays = table.read_timeline("a", audio=True)
+    assert np.array_equal(arrays.values, timeline.values)
+    audio = arrays.audio
+    assert audio is not None and audio.loudness_db.shape == (10, 24)
+    assert (audio.loudness_db == -90).all() and audio.loudness_db.dtype == np.float32
+    for name in ("active", "asset", "gain_db", "speech", "heard"):
+        assert not getattr(audio, name).any(), name
+    assert FrameTable.open(path, max_audio_tracks=3).read_audio("a").heard.shape == (10, 3)
+
+
+def test_audio_columns_round_trip_with_defaults_for_empty_tracks(tmp_path):
+    frames = 6
+    video = [np.ones(frames, np.int8), np.full(frames, 1, np.int32), *([None] * 7)]
+    loudness = np.linspace(-60, -10, frames).astype(np.float32)
+    speech = np.array([0, 0.5, 1, 1, 0, 0], np.float32)
+    heard = np.array([1, 1, 1, 1, 1, 0], np.int8)
+    audio_track = [np.ones(frames, np.int8), np.full(frames, 2, np.int32), np.full(frames, -6, np.float32)]
+    audio_columns = [*audio_track, loudness, speech, heard]
+    path = tmp_path / "f.parquet"
+    with FrameTableWriter(path, max_tracks=1, max_audio_tracks=2) as writer:
+        writer.write("a", TimelineColumns(frames, video, {}, audio_columns=[None] * 6 + audio_columns))
+    assert pq.read_schema(path).names[-12:-6] == [
+        "a01_active",
+        "a01_asset",
+        "a01_gain_db",
+        "a01_loudness_db",
+        "a01_speech",
+        "a01_heard",
+    ]
+    table = FrameTable.open(path)
+    assert (table.audio_tracks, table.has_audio) == (2, True)
+    audio = table.read_audio("a")
+    assert (audio.loudness_db[:, 0] == -90).all() and not audio.heard[:, 0].any()  # A1 empty: the defaults
+    assert np.array_equal(audio.loudness_db[:, 1], loudness) and np.array_equal(audio.speech[:, 1], speech)
+    assert np.array_equal(audio.heard[:, 1], heard) and (audio.gain_db[:, 1] == -6).all()
+    assert audio.asset.dtype == np.int64 and (audio.asset[:, 1] == 2).all()
+
+
+def test_a_bad_audio_value_names_the_column(tmp_path):
+    path = tmp_path / "f.parquet"
+    frames = 4
+    bad_heard = np.array([0, 1, 2, 1], np.int8)
+    with FrameTableWriter(path, max_tracks=1, max_audio_tracks=1) as writer:
+        writer.write("a", TimelineColumns(frames, [None] * 9, {}, audio_columns=[None] * 5 + [bad_heard]))
+    with pytest.raises(DataError, match=r"timeline 'a', frame 2, column a01_heard: expected 0 or 1, got 2"):
+        FrameTable.open(path).read_timeline("a", audio=True)
+    FrameTable.open(path).read_timeline("a")  # video only: the audio columns are not read

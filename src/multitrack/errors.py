@@ -35,3 +35,15 @@ class BundleError(MultitrackError):
 
 class TrainingError(MultitrackError):
     """Training stopped on a fault (non-finite loss, failed checkpoint write)."""
+
+
+class MediaError(MultitrackError):
+    """A media file cannot be heard (unreadable, corrupt, truncated, no such channel): names it."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+    def __reduce__(self):  # pickled across the hearing pool's processes
+        return (MediaError, (self.path, self.reason))

@@ -6,6 +6,13 @@ and asset ids stay ids. Rates are exact fractions (NTSC is timebase × 1000/1001
 ../shared/docs/xmeml.md on `<rate>`), so 29.97 → 29.97 is the identity, not a slow drift.
 `prepare` resamples each timeline to `data.fps`, `generate` a prompt to the model's rate
 and the rollout back: both through `Resampler`.
+
+Audio (the frame table's audio group, `features.table.AudioArrays`) is aggregated over the
+source frames each output frame spans, [floor(j·r), floor((j+1)·r)) with r = fps_in / fps_out
+(at least the one it starts on, so upsampling holds like video): loudness as a power mean
+(10·log10 of the mean of 10^(dB/10)), speech as a mean, heard as a minimum (a frame is heard
+only if all of it was), active as a maximum (a clip plays somewhere in it); asset and gain are
+sampled and held like video's values, from the frame on at the output frame's start.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from multitrack.errors import DataError
-from multitrack.features.table import TimelineArrays
+from multitrack.features.schema import SILENCE_DB
+from multitrack.features.table import AudioArrays, TimelineArrays
 from multitrack.features.vocabulary import Frames
 from multitrack.timeline.model import Rate
 
@@ -86,4 +94,35 @@ class Resampler:
         rows = self.source_rows
         if rows is None:
             return arrays
-        return replace(arrays, active=arrays.active[rows], asset=arrays.asset[rows], values=arrays.values[rows])
+        resampled = replace(arrays, active=arrays.active[rows], asset=arrays.asset[rows], values=arrays.values[rows])
+        if isinstance(resampled, TimelineArrays) and resampled.audio is not None:
+            resampled.audio = self.apply_audio(resampled.audio)
+        return resampled
+
+    def apply_audio(self, audio: AudioArrays) -> AudioArrays:
+        """The audio group at the output rate (module docstring); (N_out, A) each."""
+        rows = self.source_rows
+        if rows is None or len(audio.active) == 0:
+            return audio
+        starts = np.minimum(rows, len(audio.active) - 1)  # (N_out,)
+        power = np.power(10.0, audio.loudness_db.astype(np.float64) / 10.0)  # (N, A)
+        counts = _span_lengths(starts, len(audio.active))[:, None]  # (N_out, 1)
+        mean_power = np.add.reduceat(power, starts, axis=0) / counts
+        with np.errstate(divide="ignore"):
+            loudness = np.maximum(10.0 * np.log10(mean_power), SILENCE_DB)
+        speech = np.add.reduceat(audio.speech.astype(np.float64), starts, axis=0) / counts
+        return AudioArrays(
+            active=np.maximum.reduceat(audio.active, starts, axis=0),
+            asset=audio.asset[starts],
+            gain_db=audio.gain_db[starts],
+            loudness_db=loudness.astype(np.float32),
+            speech=speech.astype(np.float32),
+            heard=np.minimum.reduceat(audio.heard, starts, axis=0),
+        )
+
+
+def _span_lengths(starts: np.ndarray, frames_in: int) -> np.ndarray:
+    """Rows `np.ufunc.reduceat` reduces for each start: up to the next start, or 1 where the next
+    start is not later (upsampling: the row itself); the last runs to the end."""
+    following = np.append(starts[1:], frames_in)
+    return np.where(following > starts, following - starts, 1).astype(np.float64)

@@ -4,6 +4,14 @@ For each sequence frame and each of the first `max_tracks` video tracks: whether
 enabled clip covers it (`active`), which asset it shows (`asset`, numbered per
 timeline), and the 7 geometry values of VALUE_FEATURES in frame-table units.
 
+For each of the first `max_audio_tracks` audio tracks (features/table/columns.py AUDIO):
+whether an enabled clip plays (`audio_active`), its asset (one numbering with video: the
+assets on screen first, by first frame; then the assets only heard, by their first audio
+frame), its gain in dB (`audio_gain_db`, features/schema.py `gain_db` of the Audio Levels
+and Gain filters, keyframes interpolated on the source axis as Motion's), and the
+`AudioSegment`s that ingest hears (loudness, speech, heard: features/sound.py). The
+timeline's length stays the video's: audio past it is not in the table.
+
 This is ingest's hot path: work is vectorised per clip (slice assignment, and
 np.interp over the clip's frames for keyframed parameters), never per frame. The
 arrays are track-major and hold the kept tracks only (see `TimelineFrames`).
@@ -11,18 +19,32 @@ arrays are track-major and hold the kept tracks only (see `TimelineFrames`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from multitrack.errors import XmemlError
 from multitrack.features.schema import (
+    DEFAULT_MAX_AUDIO_TRACKS,
     DEFAULT_MAX_TRACKS,
     VALUE_FEATURES,
     conversion_factors,
+    gain_db,
     media_size_or_sequence,
 )
-from multitrack.timeline.model import Asset, AssetKind, Clip, Crop, Motion, Param, Rate, Timeline, Track
+from multitrack.timeline.model import (
+    Asset,
+    AssetKind,
+    AudioGain,
+    Clip,
+    Crop,
+    Motion,
+    Param,
+    Rate,
+    Timeline,
+    Track,
+)
 
 NO_ASSET = -1  # the local asset code of an empty cell before numbering
 MAX_HOURS_DEFAULT = 24
@@ -30,7 +52,12 @@ MAX_HOURS_DEFAULT = 24
 
 @dataclass(frozen=True)
 class AssetEntry:
-    """A numbered asset of one timeline; width/height None when the media size is unknown."""
+    """A numbered asset of one timeline; width/height None when the media size is unknown.
+
+    `heard_on`: the kept audio tracks (1-based) that play it; `media`: where its file was
+    found on this machine, `media_found` False where it was looked for and not found, None
+    where there is nothing to look for (not a file, no pathurl) or no one looked.
+    """
 
     number: int
     id: str
@@ -39,6 +66,9 @@ class AssetEntry:
     pathurl: str | None
     width_px: int | None
     height_px: int | None
+    heard_on: tuple[int, ...] = ()
+    media_found: bool | None = None
+    media: str | None = None
 
     def to_json(self) -> dict:
         return {
@@ -49,6 +79,53 @@ class AssetEntry:
             "pathurl": self.pathurl,
             "width": self.width_px,
             "height": self.height_px,
+            "heard_on": list(self.heard_on),
+            "media_found": self.media_found,
+            "media": self.media,
+        }
+
+
+@dataclass(frozen=True)
+class AudioSegment:
+    """Frames `first`..`stop`-1 of kept audio track `track` (0-based) play `asset_id`'s channel
+    `channel` (1-based, as `sourcetrack/trackindex`) over a source span that starts at source
+    frame `source_first` (at the sequence rate, from the media's first frame), `speed`/100
+    source frames a timeline frame: forward from timeline frame `first`, or when `reverse`
+    backward, so that timeline frame `stop`-1 plays the start of the span."""
+
+    track: int
+    first: int
+    stop: int
+    asset_id: str
+    channel: int
+    source_first: float
+    speed: float = 100.0
+    reverse: bool = False
+
+
+@dataclass(frozen=True)
+class AudioTrackEntry:
+    """What the manifest records of one kept audio track (heard figures are ingest's, features/sound.py)."""
+
+    number: int  # A1 = 1: the xmeml audio track's place in document order
+    name: str
+    enabled: bool
+    premiere_type: str | None  # premiereTrackType: Mono, Stereo, SixteenChannel, ...; None if not written
+    exploded_index: int | None  # currentExplodedTrackIndex: which channel of an exploded track
+    exploded_count: int | None  # totalExplodedTrackCount
+    clips: int  # enabled clips painted
+
+    def to_json(self) -> dict:
+        return {
+            "number": self.number,
+            "name": self.name,
+            "enabled": self.enabled,
+            "premiere_type": self.premiere_type,
+            "exploded_index": self.exploded_index,
+            "exploded_count": self.exploded_count,
+            "clips": self.clips,
+            "heard_frames": 0,  # filled in by ingest where it hears (features/sound.py)
+            "speech_share": None,  # mean speech over the heard frames; None where nothing was heard
         }
 
 
@@ -74,6 +151,13 @@ class TimelineFrames:
     assets: list[AssetEntry] = field(default_factory=list)
     media_size_unknown: int = 0
     warnings: list[str] = field(default_factory=list)
+    max_audio_tracks: int = DEFAULT_MAX_AUDIO_TRACKS
+    audio_active: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int8))  # (A, N) int8
+    audio_asset: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int32))  # (A, N) int32, 0 = none
+    audio_gain_db: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))  # (A, N); 0 off a clip
+    audio_segments: list[AudioSegment] = field(default_factory=list)
+    audio_tracks: list[AudioTrackEntry] = field(default_factory=list)
+    audio_tracks_dropped: int = 0
 
     @property
     def frame_count(self) -> int:
@@ -114,6 +198,7 @@ def timeline_frames(
     max_tracks: int = DEFAULT_MAX_TRACKS,
     max_frames: int | None = None,
     source: str | None = None,
+    max_audio_tracks: int = DEFAULT_MAX_AUDIO_TRACKS,
 ) -> TimelineFrames:
     """Compute the frame arrays of one timeline (DESIGN.md §2).
 
@@ -122,6 +207,8 @@ def timeline_frames(
     """
     if max_tracks < 1:
         raise ValueError(f"max_tracks must be at least 1, got {max_tracks}")
+    if max_audio_tracks < 0:
+        raise ValueError(f"max_audio_tracks must be 0 or more, got {max_audio_tracks}")
     kept_tracks = timeline.video_tracks[:max_tracks]
     frame_count = count_frames(timeline, kept_tracks)
     _check_length(timeline, frame_count, max_frames, source)
@@ -133,11 +220,17 @@ def timeline_frames(
     painter = _Painter(timeline, active, asset_code, values)
     for track_index, track in enumerate(kept_tracks):
         painter.paint_track(track_index, track)
+    sound = _AudioPainter(painter, timeline.audio_tracks[:max_audio_tracks], frame_count)
 
     asset, numbered_codes = number_assets(asset_code)
-    entries = [painter.asset_entry(number, code) for number, code in enumerate(numbered_codes, start=1)]
     unknown = sum(1 for code in numbered_codes if painter.media_size_unknown[code])
+    audio_asset, numbered_codes = sound.number(numbered_codes)
+    entries = [
+        painter.asset_entry(number, code, sound.heard_on.get(code, ()))
+        for number, code in enumerate(numbered_codes, start=1)
+    ]
     dropped = len(timeline.video_tracks) - kept
+    audio_dropped = len(timeline.audio_tracks) - len(sound.tracks)
     return TimelineFrames(
         name=timeline.name,
         rate=timeline.rate,
@@ -150,7 +243,19 @@ def timeline_frames(
         tracks_dropped=dropped,
         assets=entries,
         media_size_unknown=unknown,
-        warnings=[*timeline.warnings, *painter.warnings, *_dropped_warning(timeline, max_tracks, dropped)],
+        warnings=[
+            *timeline.warnings,
+            *painter.warnings,
+            *_dropped_warning(timeline, max_tracks, dropped),
+            *_audio_dropped_warning(timeline, max_audio_tracks, audio_dropped),
+        ],
+        max_audio_tracks=max_audio_tracks,
+        audio_active=sound.active,
+        audio_asset=audio_asset,
+        audio_gain_db=sound.gain,
+        audio_segments=sound.segments,
+        audio_tracks=sound.entries(),
+        audio_tracks_dropped=audio_dropped,
     )
 
 
@@ -181,6 +286,16 @@ def _dropped_warning(timeline: Timeline, max_tracks: int, dropped: int) -> list[
     ]
 
 
+def _audio_dropped_warning(timeline: Timeline, max_audio_tracks: int, dropped: int) -> list[str]:
+    if dropped <= 0:
+        return []
+    clips = sum(len(track.clips) for track in timeline.audio_tracks[max_audio_tracks:])
+    return [
+        f"{dropped} audio track(s) after A{max_audio_tracks} dropped (--max-audio-tracks {max_audio_tracks}), "
+        f"holding {clips} clip(s)"
+    ]
+
+
 def number_assets(asset_code: np.ndarray) -> tuple[np.ndarray, list[int]]:
     """Renumber local asset codes 1, 2, ... by first active frame, ties to the lower track.
 
@@ -199,6 +314,35 @@ def number_assets(asset_code: np.ndarray) -> tuple[np.ndarray, list[int]]:
     number_of_code[codes_in_order + 1] = np.arange(1, codes_in_order.size + 1, dtype=np.int32)
     numbers = number_of_code[asset_code + 1]  # (K, N)
     return numbers, [int(code) for code in codes_in_order]
+
+
+@functools.lru_cache(maxsize=1024)
+def _static_gain_db(level: float, gain_filter_db: float) -> float:
+    """`gain_db` of a clip without keys; exports repeat a few levels over hundreds of clips."""
+    return float(gain_db(level, gain_filter_db))
+
+
+def _first_codes(asset_code: np.ndarray) -> list[int]:
+    """The codes of a (K, N) array in order of first frame, ties to the lower track: the order
+    `number_assets` gives, found from each track's runs (a few per clip) instead of a sort of
+    every cell, for the audio tracks' many long clips."""
+    starts: list[np.ndarray] = []
+    tracks: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    for index, row in enumerate(asset_code):
+        if row.size == 0:
+            continue
+        run_starts = np.concatenate([[0], np.flatnonzero(row[1:] != row[:-1]) + 1])
+        run_codes = row[run_starts]
+        kept = run_codes != NO_ASSET
+        starts.append(run_starts[kept])
+        codes.append(run_codes[kept])
+        tracks.append(np.full(int(kept.sum()), index))
+    if not codes:
+        return []
+    by_start, by_track = np.concatenate(starts), np.concatenate(tracks)
+    ordered = np.concatenate(codes)[np.lexsort((by_track, by_start))]
+    return [int(c) for c in dict.fromkeys(ordered.tolist())]
 
 
 def interpolate_param(param: Param, source_frames: np.ndarray) -> np.ndarray:
@@ -231,6 +375,29 @@ def _interpolate_with_duplicate_whens(
     safe_span = np.where(span > 0, span, 1.0)
     fraction = np.where(span > 0, (source_frames - whens[lower]) / safe_span, 1.0)
     return key_values[lower] + fraction * (key_values[upper] - key_values[lower])
+
+
+def source_frames(clip: Clip, first: int, stop: int) -> np.ndarray:
+    """(L,) float64: the source frame each timeline frame first..stop-1 of the clip plays, the
+    axis of its keyframe `when`s (../shared/docs/xmeml.md §7)."""
+    timeline_frames_ = np.arange(first, stop, dtype=np.float64)
+    return clip.in_frame + (timeline_frames_ - clip.start_frame) * (clip.speed / 100.0)
+
+
+def _span_start(clip: Clip, first: int, stop: int) -> float:
+    """The lowest source frame timeline frames first..stop-1 of the clip play (AudioSegment)."""
+    ratio = clip.speed / 100.0
+    if clip.reverse:  # the clip's start shows its out point; frame t plays out - (t + 1 - start) * ratio
+        return clip.out_frame - (stop - clip.start_frame) * ratio
+    return clip.in_frame + (first - clip.start_frame) * ratio
+
+
+def clip_gain_db(audio: AudioGain | None, source_frames_: np.ndarray) -> np.ndarray:
+    """(L,) float64: an audio clip's gain in dB at each source frame (features/schema.py `gain_db`)."""
+    if audio is None:
+        return np.zeros(source_frames_.shape, dtype=np.float64)
+    level = interpolate_param(audio.level, source_frames_)
+    return gain_db(level, interpolate_param(audio.gain_db, source_frames_))
 
 
 def clip_params(clip: Clip) -> tuple[Param, ...]:
@@ -280,12 +447,11 @@ class _Painter:
         params = clip_params(clip)
         if not any(param.is_keyframed for param in params):
             return (np.array([param.value for param in params]) * factors)[:, None]  # (7, 1)
-        timeline_frames_ = np.arange(first, stop, dtype=np.float64)  # (L,)
         # Keyframe `when` is on the clip's source axis (../shared/docs/xmeml.md §7).
-        source_frames = clip.in_frame + (timeline_frames_ - clip.start_frame) * (clip.speed / 100.0)
+        on_source = source_frames(clip, first, stop)  # (L,)
         premiere = np.empty((len(params), stop - first), dtype=np.float64)  # (7, L)
         for row, param in enumerate(params):
-            premiere[row] = interpolate_param(param, source_frames) if param.keyframes else param.value
+            premiere[row] = interpolate_param(param, on_source) if param.keyframes else param.value
         return premiere * factors[:, None]  # (7, L)
 
     def _code(self, asset_id: str) -> int:
@@ -313,11 +479,11 @@ class _Painter:
         # A generator (colour matte, bars) renders at the sequence size: nothing stands in.
         return width, height, unknown and asset.kind is not AssetKind.GENERATOR
 
-    def asset_entry(self, number: int, code: int) -> AssetEntry:
+    def asset_entry(self, number: int, code: int, heard_on: tuple[int, ...] = ()) -> AssetEntry:
         asset_id = self.asset_ids[code]
         asset = self.timeline.assets.get(asset_id)
         if asset is None:
-            return AssetEntry(number, asset_id, asset_id, AssetKind.FILE.value, None, None, None)
+            return AssetEntry(number, asset_id, asset_id, AssetKind.FILE.value, None, None, None, heard_on)
         known = bool(asset.width_px and asset.height_px)
         return AssetEntry(
             number=number,
@@ -327,4 +493,85 @@ class _Painter:
             pathurl=asset.pathurl,
             width_px=asset.width_px if known else None,
             height_px=asset.height_px if known else None,
+            heard_on=heard_on,
         )
+
+
+class _AudioPainter:
+    """Paints the kept audio tracks' clips: active, asset codes (the video painter's, so one
+    asset has one code), gain in dB, and the segments ingest hears."""
+
+    def __init__(self, video: _Painter, tracks: list[Track], frame_count: int):
+        self.video = video
+        self.tracks = tracks
+        kept = len(tracks)
+        self.active = np.zeros((kept, frame_count), dtype=np.int8)  # (A, N)
+        self.code = np.full((kept, frame_count), NO_ASSET, dtype=np.int32)  # (A, N)
+        self.gain = np.zeros((kept, frame_count), dtype=np.float32)  # (A, N)
+        self.segments: list[AudioSegment] = []
+        self.clips = [0] * kept
+        self.heard_on: dict[int, tuple[int, ...]] = {}  # code -> audio track numbers
+        for track_index, track in enumerate(tracks):
+            if track.enabled:  # a disabled track, or clip, plays nothing (as on video)
+                for clip in sorted((c for c in track.clips if c.enabled), key=lambda c: c.start_frame):
+                    self._paint(track_index, clip, frame_count)
+
+    def _paint(self, track_index: int, clip: Clip, frame_count: int) -> None:
+        first, stop = max(clip.start_frame, 0), min(clip.end_frame, frame_count)
+        if stop <= first:
+            return
+        code = self.video._code(clip.asset_id)
+        self.active[track_index, first:stop] = 1
+        self.code[track_index, first:stop] = code
+        audio = clip.audio
+        if audio is not None and (audio.level.is_keyframed or audio.gain_db.is_keyframed):
+            self.gain[track_index, first:stop] = clip_gain_db(audio, source_frames(clip, first, stop))
+        elif audio is not None:
+            self.gain[track_index, first:stop] = _static_gain_db(audio.level.value, audio.gain_db.value)
+        self.clips[track_index] += 1
+        tracks = self.heard_on.get(code, ())
+        if track_index + 1 not in tracks:
+            self.heard_on[code] = (*tracks, track_index + 1)
+        self.segments.append(
+            AudioSegment(
+                track=track_index,
+                first=first,
+                stop=stop,
+                asset_id=clip.asset_id,
+                channel=clip.source_channel,
+                source_first=_span_start(clip, first, stop),
+                speed=clip.speed,
+                reverse=clip.reverse,
+            )
+        )
+
+    def number(self, video_codes: list[int]) -> tuple[np.ndarray, list[int]]:
+        """(A, N) int32 asset numbers, and every numbered code in number order: the video's
+        first, then the codes only heard, by first audio frame (ties to the lower track)."""
+        codes = list(video_codes)
+        number_of = {code: number for number, code in enumerate(codes, start=1)}
+        # masking the video's codes out would not move the others' first frames: filter instead
+        for code in (c for c in _first_codes(self.code) if c not in number_of):
+            codes.append(code)
+            number_of[code] = len(codes)
+        lookup = np.zeros(len(self.video.asset_ids) + 1, dtype=np.int32)  # index code + 1; NO_ASSET -> 0
+        for code, number in number_of.items():
+            lookup[code + 1] = number
+        return lookup[self.code + 1], codes
+
+    def entries(self) -> list[AudioTrackEntry]:
+        entries = []
+        for index, track in enumerate(self.tracks):
+            kind = track.audio_type
+            entries.append(
+                AudioTrackEntry(
+                    number=index + 1,
+                    name=track.name,
+                    enabled=track.enabled,
+                    premiere_type=kind.premiere_type if kind else None,
+                    exploded_index=kind.exploded_index if kind else None,
+                    exploded_count=kind.exploded_count if kind else None,
+                    clips=self.clips[index],
+                )
+            )
+        return entries

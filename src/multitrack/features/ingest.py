@@ -4,12 +4,18 @@ The story of `ingest`:
 1. find the input files (folders: every *.xml below, sorted) and give each its
    path relative to the folder it was found in;
 2. convert each file in a worker, a few files a pool task (read bytes, sha256,
-   parse, frame arrays per timeline, packed as `TimelineColumns` with all-zero
-   columns left out); a bad file becomes an error entry and the batch goes on;
-3. stream the results, in input order, into the frame-table writer (table/writer.py:
+   parse, frame arrays per timeline, packed as `TimelineColumns` with all-default
+   columns left out; the media of its heard assets looked for, features/media.py);
+   a bad file becomes an error entry and the batch goes on;
+3. hear, in the parent, what each file's timelines play (features/sound.py): the media
+   they found, analysed together by the hearing engine (one decode per media file, a pool of
+   `jobs` whose unit is a file, hops cached on disk); missing or unreadable media leaves
+   frames unheard, counted and named, never an error; `audio=False` (--no-audio) skips 2's
+   look-up and 3;
+4. stream the results, in input order, into the frame-table writer (table/writer.py:
    Parquet, and CSV on request) a bounded number of rows at a time, so memory does not
    grow with the number of files; the row groups shrink over the last files (see flush_limits);
-4. write the manifest (manifest.py) and rename the outputs from their temporary names,
+5. write the manifest (manifest.py) and rename the outputs from their temporary names,
    so a killed run never leaves a complete-looking file.
 """
 
@@ -24,18 +30,22 @@ import time
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from multitrack.errors import MultitrackError
+from multitrack.errors import MediaError, MultitrackError
 from multitrack.features.frames import TimelineFrames, timeline_frames
+from multitrack.features.hearing import HopCache, analyse_all
 from multitrack.features.manifest import ManifestWriter, manifest_path, timeline_entry
-from multitrack.features.schema import DEFAULT_MAX_TRACKS
-from multitrack.features.table import VIDEO, FrameTableWriter, TimelineColumns
+from multitrack.features.media import MediaFinder
+from multitrack.features.schema import DEFAULT_MAX_AUDIO_TRACKS, DEFAULT_MAX_TRACKS
+from multitrack.features.sound import HearingPlan, hear_segments
+from multitrack.features.table import AUDIO, VIDEO, FrameTableWriter, TimelineColumns
 from multitrack.features.table.writer import ROWS_PER_BATCH
+from multitrack.timeline.model import AssetKind, Timeline
 from multitrack.timeline.xmeml import read_xmeml
 
 _VIDEO_DTYPES = {feature.name: feature.dtype for feature in VIDEO.features}  # the frame table's (table/columns.py)
@@ -54,6 +64,29 @@ TAIL_SHARE = 0.25  # row groups shrink over this last share of the input bytes (
 MIN_TAIL_ROWS = 8192  # the smallest row group they shrink to: each row group has a fixed cost on top of its rows
 
 
+_AUDIO_DTYPES = {feature.name: feature.dtype for feature in AUDIO.features}
+AUDIO_ARRAY_DTYPES = {  # TimelineFrames' audio arrays: the audio group's columns
+    "audio_active": _AUDIO_DTYPES["active"],
+    "audio_asset": _AUDIO_DTYPES["asset"],
+    "audio_gain_db": _AUDIO_DTYPES["gain_db"],
+}
+HEARD_FEATURES = ("loudness_db", "speech", "heard")  # the audio columns hearing fills, after active/asset/gain
+SHOWN_MISSING = 5  # missing media named in a timeline's warning before "and N more"
+
+
+@dataclass(frozen=True)
+class AudioOptions:
+    """How ingest hears (picklable: it travels with each pool task).
+
+    `hear` False (--no-audio): no media look-up and no decoding; the audio tracks' active,
+    asset and gain columns are written, every frame unheard.
+    """
+
+    max_audio_tracks: int = DEFAULT_MAX_AUDIO_TRACKS
+    hear: bool = True
+    finder: MediaFinder = MediaFinder()
+
+
 @dataclass(frozen=True)
 class InputFile:
     """One xmeml file to ingest; `relative` is its path relative to the folder it was found in."""
@@ -70,6 +103,7 @@ class FileResult:
     size_bytes: int = 0
     sha256: str | None = None
     timelines: list[TimelineColumns] = field(default_factory=list)
+    plans: list[HearingPlan] = field(default_factory=list)  # one per timeline when hearing
     error: str | None = None
     parse_s: float = 0.0
     features_s: float = 0.0
@@ -88,14 +122,40 @@ class IngestReport:
     frames: int = 0
     bytes_read: int = 0
     errors: list[str] = field(default_factory=list)
+    media_found: set[str] = field(default_factory=set)  # pathurls of heard assets, over the batch
+    media_missing: set[str] = field(default_factory=set)
+    media_unreadable: dict[str, str] = field(default_factory=dict)  # media file -> why
+    heard_frames: int = 0  # frames x audio tracks heard
     parse_s: float = 0.0  # summed over workers
     features_s: float = 0.0  # summed over workers
+    hear_s: float = 0.0
     write_s: float = 0.0
     total_s: float = 0.0
 
     @property
     def ok(self) -> bool:
         return self.failed == 0
+
+    def media_counts(self) -> dict[str, int]:
+        """The manifest summary's `media`: heard assets (distinct pathurls) found and missing, files unreadable."""
+        return {
+            "found": len(self.media_found),
+            "missing": len(self.media_missing - self.media_found),
+            "unreadable": len(self.media_unreadable),
+        }
+
+    def media_line(self) -> str | None:
+        """The one-line summary of missing and unreadable media; None when all was found."""
+        counts = self.media_counts()
+        heard = counts["found"] + counts["missing"]
+        if not counts["missing"] and not counts["unreadable"]:
+            return None
+        parts = []
+        if counts["missing"]:
+            parts.append(f"media of {counts['missing']} of {heard} heard asset(s) not found")
+        if counts["unreadable"]:
+            parts.append(f"{counts['unreadable']} media file(s) unreadable")
+        return f"audio: {', '.join(parts)}; their frames are unheard (see the manifest; --media-root, --media-dir)"
 
 
 def ingest(
@@ -106,13 +166,23 @@ def ingest(
     csv: bool = False,
     max_frames: int | None = None,
     progress: bool = True,
+    max_audio_tracks: int = DEFAULT_MAX_AUDIO_TRACKS,
+    audio: bool = True,
+    cache_dir: str | Path | None = None,
+    media_roots: Sequence[str] = (),
+    media_dirs: Sequence[str | Path] = (),
 ) -> IngestReport:
     """Write the frame table of every xmeml file under `inputs` to `out_path` (Parquet).
 
     Beside it: OUT.manifest.json, and OUT.csv when `csv`. A file that cannot be read is
-    reported (stderr and manifest) and skipped; check `report.failed`.
+    reported (stderr and manifest) and skipped; check `report.failed`. Audio: the first
+    `max_audio_tracks` audio tracks, heard unless `audio` is False; `cache_dir` holds the
+    analysed hops (None: the user cache folder); `media_roots` (`OLD=NEW`) and `media_dirs`
+    find media (features/media.py). Missing media is counted in `report`, never an error.
     """
     started = time.perf_counter()
+    options = AudioOptions(max_audio_tracks, audio, MediaFinder.of(media_roots, media_dirs))
+    cache = HopCache(Path(cache_dir) if cache_dir is not None else None) if audio else None
     files = find_inputs(inputs)
     out_path = Path(out_path)
     report = IngestReport(out_path, manifest_path(out_path), out_path.with_suffix(".csv") if csv else None)
@@ -121,19 +191,23 @@ def ingest(
     temporary = {path: _temporary_name(path) for path in targets}
     try:
         csv_temporary = temporary.get(report.csv_path) if report.csv_path is not None else None
-        writer = FrameTableWriter(temporary[out_path], max_tracks, csv_temporary)
-        manifest = ManifestWriter(temporary[report.manifest_path], max_tracks)
+        writer = FrameTableWriter(temporary[out_path], max_tracks, csv_temporary, max_audio_tracks)
+        manifest = ManifestWriter(temporary[report.manifest_path], max_tracks, max_audio_tracks)
         bar = tqdm(total=len(files), unit="file", desc="ingest", disable=not progress, file=sys.stderr)
         limits_rows = flush_limits([_size_bytes(file) for file in files])
         with writer, manifest, bar:
-            results = convert_files(files, max_tracks, max_frames, jobs)
+            results = convert_files(files, max_tracks, max_frames, jobs, options)
             for result, limit_rows in zip(results, limits_rows, strict=True):
+                if audio and not result.error:
+                    for line in hear_file(result, report, cache, jobs):
+                        bar.write(f"multitrack ingest: {line}", file=sys.stderr)
                 _record(result, report, manifest, writer)
                 writer.flush(min_rows=limit_rows)
                 if result.error:
                     bar.write(f"multitrack ingest: skipped {result.error}", file=sys.stderr)
                 bar.update(1)
-            manifest.finish(report.files, report.failed, report.timelines, report.frames)
+            media = report.media_counts() if audio else None
+            manifest.finish(report.files, report.failed, report.timelines, report.frames, media)
         report.write_s = writer.write_s
         for path in targets:  # the manifest last: its presence marks a finished run
             os.replace(temporary[path], path)
@@ -179,15 +253,101 @@ def find_inputs(inputs: Sequence[str | Path]) -> list[InputFile]:
     return found
 
 
+def hear_file(result: FileResult, report: IngestReport, cache: HopCache | None, jobs: int) -> list[str]:
+    """Hear the timelines of one converted file (module docstring, step 3), in place: their
+    loudness, speech and heard columns and manifest entries. Returns the lines for stderr
+    (each unreadable media file once per batch)."""
+    started = time.perf_counter()
+    requests: dict[Path, set[int]] = {}
+    for plan in result.plans:
+        for path, channels in plan.requests().items():
+            requests.setdefault(path, set()).update(channels)
+    hops, errors = analyse_all({path: sorted(channels) for path, channels in requests.items()}, cache, jobs)
+    lines = []
+    for path, error in errors.items():
+        if str(path) not in report.media_unreadable:
+            report.media_unreadable[str(path)] = error.reason
+            lines.append(f"warning: {error}; its frames are unheard")
+    for timeline, plan in zip(result.timelines, result.plans, strict=True):
+        _hear_timeline(timeline, plan, hops, errors, report)
+    report.hear_s += time.perf_counter() - started
+    return lines
+
+
+def _hear_timeline(
+    timeline: TimelineColumns,
+    plan: HearingPlan,
+    hops: dict,
+    errors: dict[Path, MediaError],
+    report: IngestReport,
+) -> None:
+    entry = timeline.entry
+    for asset in entry["assets"]:
+        if asset["heard_on"] and asset["media_found"] is not None:
+            (report.media_found if asset["media_found"] else report.media_missing).add(asset["pathurl"])
+    tracks = entry["audio_tracks"]
+    if not plan.media:  # nothing found to hear: the columns stay their defaults (unheard), no work here
+        return
+    gain = np.zeros((len(tracks), timeline.frame_count), np.float32)
+    width = len(AUDIO.features)
+    for index in range(len(tracks)):
+        column = timeline.audio_columns[index * width + AUDIO.names.index("gain_db")]
+        if column is not None:
+            gain[index] = column
+    heard = hear_segments(plan.segments, plan.media, hops, errors, gain, plan.fps)
+    for index, track in enumerate(tracks):
+        on = heard.heard[index]
+        heard_frames = int(on.sum())
+        report.heard_frames += heard_frames
+        track["heard_frames"] = heard_frames
+        track["speech_share"] = float(heard.speech[index][on > 0].mean()) if heard_frames else None
+        arrays = {"loudness_db": heard.loudness_db[index], "speech": heard.speech[index], "heard": on}
+        for name in HEARD_FEATURES:
+            feature = AUDIO.features[AUDIO.names.index(name)]
+            column = np.ascontiguousarray(arrays[name])
+            timeline.audio_columns[index * width + AUDIO.names.index(name)] = (
+                None if _is_default(column, feature.default) else column
+            )
+    unreadable = sorted({str(path) for path in plan.media.values() if path in errors})
+    if unreadable:
+        entry["warnings"].append(
+            f"{len(unreadable)} media file(s) unreadable, their frames unheard: "
+            + "; ".join(str(errors[Path(path)]) for path in unreadable[:SHOWN_MISSING])
+        )
+
+
+def listen(
+    timeline: Timeline,
+    xmeml_path: Path,
+    audio: AudioOptions,
+    cache: HopCache | None = None,
+    jobs: int = 1,
+) -> dict:
+    """What ingest would record of one timeline's sound, without writing a table (`inspect`):
+    its manifest entry, with `audio_tracks` (heard frames, speech share) and `assets` (media found)."""
+    frames = timeline_frames(timeline, max_audio_tracks=audio.max_audio_tracks, source=str(xmeml_path))
+    plan = find_media(frames, audio.finder, xmeml_path.parent) if audio.hear else None
+    result = FileResult(InputFile(xmeml_path, xmeml_path.name), timelines=[timeline_columns(frames)])
+    if plan is not None:
+        result.plans = [plan]
+        hear_file(result, IngestReport(xmeml_path, xmeml_path), cache, jobs)
+    return result.timelines[0].entry
+
+
 def convert_files(
-    files: Sequence[InputFile], max_tracks: int, max_frames: int | None, jobs: int
+    files: Sequence[InputFile],
+    max_tracks: int,
+    max_frames: int | None,
+    jobs: int,
+    audio: AudioOptions | None = None,
 ) -> Iterator[FileResult]:
     """Convert every file, yielding results in input order (a process pool when jobs > 1).
 
     At most IN_FLIGHT_PER_JOB × jobs files are converted ahead of the consumer, so a
     slow writer never makes finished results pile up in memory.
     """
-    tasks = [(file, max_tracks, max_frames) for file in files]
+    audio = audio or AudioOptions()
+    tasks = [(file, max_tracks, max_frames, audio) for file in files]
     if jobs <= 1 or len(files) <= 1:
         yield from map(_convert_task, tasks)
         return
@@ -256,7 +416,10 @@ def _convert_in_pool(waiting: collections.deque, jobs: int) -> Generator[FileRes
     return []
 
 
-def _convert_alone(task: tuple[InputFile, int, int | None]) -> FileResult:
+Task = tuple[InputFile, int, int | None, AudioOptions]
+
+
+def _convert_alone(task: Task) -> FileResult:
     with ProcessPoolExecutor(max_workers=1, mp_context=_pool_context()) as pool:
         try:
             return pool.submit(_convert_task, task).result()
@@ -279,17 +442,20 @@ def _pool_context():
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
-def _convert_chunk(tasks: list[tuple[InputFile, int, int | None]]) -> list[FileResult]:
+def _convert_chunk(tasks: list[Task]) -> list[FileResult]:
     return [_convert_task(task) for task in tasks]
 
 
-def _convert_task(task: tuple[InputFile, int, int | None]) -> FileResult:
-    file, max_tracks, max_frames = task
-    return convert_file(file, max_tracks, max_frames)
+def _convert_task(task: Task) -> FileResult:
+    file, max_tracks, max_frames, audio = task
+    return convert_file(file, max_tracks, max_frames, audio)
 
 
-def convert_file(file: InputFile, max_tracks: int, max_frames: int | None = None) -> FileResult:
-    """Read, hash, parse and featurise one file; any failure becomes `result.error`."""
+def convert_file(
+    file: InputFile, max_tracks: int, max_frames: int | None = None, audio: AudioOptions | None = None
+) -> FileResult:
+    """Read, hash, parse and featurise one file, and find its heard media; any failure becomes `result.error`."""
+    audio = audio or AudioOptions()
     result = FileResult(file)
     try:
         data = file.path.read_bytes()
@@ -299,10 +465,11 @@ def convert_file(file: InputFile, max_tracks: int, max_frames: int | None = None
         timelines = read_xmeml(file.path)
         parsed = time.perf_counter()
         result.parse_s = parsed - started
-        result.timelines = [
-            timeline_columns(timeline_frames(timeline, max_tracks, max_frames, source=str(file.path)))
-            for timeline in timelines
-        ]
+        for timeline in timelines:
+            frames = timeline_frames(timeline, max_tracks, max_frames, str(file.path), audio.max_audio_tracks)
+            if audio.hear:
+                result.plans.append(find_media(frames, audio.finder, file.path.parent))
+            result.timelines.append(timeline_columns(frames))
         result.features_s = time.perf_counter() - parsed
     except MultitrackError as exc:
         result.error = _error_line(file, str(exc))
@@ -311,26 +478,58 @@ def convert_file(file: InputFile, max_tracks: int, max_frames: int | None = None
     except Exception as exc:  # noqa: BLE001 - one bad file must never stop a batch
         result.error = _error_line(file, f"unexpected {type(exc).__name__}: {exc}")
     if result.error:
-        result.timelines = []
+        result.timelines, result.plans = [], []
     return result
 
 
+def find_media(frames: TimelineFrames, finder: MediaFinder, xmeml_folder: Path) -> HearingPlan:
+    """Look for the media of the timeline's heard file assets; record found/missing in its
+    asset entries (manifest), warn once naming the missing; the plan hearing follows."""
+    media: dict[str, Path] = {}
+    missing: list[str] = []
+    for index, asset in enumerate(frames.assets):
+        if not asset.heard_on or asset.kind != AssetKind.FILE.value or not asset.pathurl:
+            continue
+        found = finder.find(asset.pathurl, xmeml_folder)
+        frames.assets[index] = replace(asset, media_found=found is not None, media=str(found) if found else None)
+        if found is None:
+            missing.append(asset.name or asset.id)
+        else:
+            media[asset.id] = found
+    if missing:
+        shown = ", ".join(repr(name) for name in missing[:SHOWN_MISSING])
+        more = f" and {len(missing) - SHOWN_MISSING} more" if len(missing) > SHOWN_MISSING else ""
+        frames.warnings.append(f"media of {len(missing)} heard asset(s) not found, their frames unheard: {shown}{more}")
+    segments = frames.audio_segments if media else []  # nothing to hear: nothing to send to the parent
+    return HearingPlan(segments, media, frames.rate.fps_exact)
+
+
 def timeline_columns(frames: TimelineFrames) -> TimelineColumns:
-    """Pack one timeline's frame arrays for the writer: its columns, all-zero ones as None."""
+    """Pack one timeline's frame arrays for the writer: its columns, all-default ones as None."""
     # The writer wraps these bytes as Arrow arrays without a copy or a check: the types must match.
-    for name, dtype in TRACK_ARRAY_DTYPES.items():
+    for name, dtype in {**TRACK_ARRAY_DTYPES, **AUDIO_ARRAY_DTYPES}.items():
         if getattr(frames, name).dtype != dtype:
             raise TypeError(f"{name} is {getattr(frames, name).dtype}, the frame table holds {np.dtype(dtype)}")
     columns: list[np.ndarray | None] = []
     for track_index in range(frames.tracks_kept):
         track = [frames.track_active[track_index], frames.track_asset[track_index], *frames.track_values[track_index]]
         columns.extend(column if _any_bit_set(column) else None for column in track)
-    return TimelineColumns(frames.frame_count, columns, timeline_entry(frames))
+    audio_columns: list[np.ndarray | None] = []
+    for track_index in range(len(frames.audio_tracks)):
+        track = [frames.audio_active[track_index], frames.audio_asset[track_index], frames.audio_gain_db[track_index]]
+        audio_columns.extend(column if _any_bit_set(column) else None for column in track)
+        audio_columns.extend([None] * len(HEARD_FEATURES))  # unheard until hear_file fills them
+    return TimelineColumns(frames.frame_count, columns, timeline_entry(frames), audio_columns)
 
 
 def _any_bit_set(column: np.ndarray) -> bool:
     # On the bits, so a column of -0.0 is kept as written, not replaced by +0.0.
     return bool(column.view(f"u{column.itemsize}").any())
+
+
+def _is_default(column: np.ndarray, default: float) -> bool:
+    """Whether every value is the column's default (bitwise for 0, so -0.0 is kept)."""
+    return not _any_bit_set(column) if default == 0 else bool((column == default).all())
 
 
 def _error_line(file: InputFile, message: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from multitrack.features.frames import TimelineFrames
+from multitrack.features.schema import DEFAULT_MAX_AUDIO_TRACKS
 from multitrack.features.table import column_names
 
 MANIFEST_FORMAT = "multitrack-manifest"
@@ -25,7 +26,7 @@ class ManifestWriter:
     only the set of timeline ids (to keep them unique) grows.
     """
 
-    def __init__(self, path: Path, max_tracks: int):
+    def __init__(self, path: Path, max_tracks: int, max_audio_tracks: int = DEFAULT_MAX_AUDIO_TRACKS):
         self.max_tracks = max_tracks
         self.used_ids: set[str] = set()
         self.entries = 0
@@ -34,7 +35,8 @@ class ManifestWriter:
             "format": MANIFEST_FORMAT,
             "version": MANIFEST_VERSION,
             "max_tracks": max_tracks,
-            "columns": column_names(max_tracks),
+            "max_audio_tracks": max_audio_tracks,
+            "columns": column_names(max_tracks, max_audio_tracks),
         }
         self.stream.write(json.dumps(head, ensure_ascii=False)[:-1] + ',\n "files": [')
 
@@ -53,8 +55,10 @@ class ManifestWriter:
         self.stream.write(("\n  " if self.entries == 0 else ",\n  ") + json.dumps(entry, ensure_ascii=False))
         self.entries += 1
 
-    def finish(self, files: int, failed: int, timelines: int, frames: int) -> None:
-        summary = {"files": files, "failed": failed, "timelines": timelines, "frames": frames}
+    def finish(self, files: int, failed: int, timelines: int, frames: int, media: dict[str, int] | None = None) -> None:
+        """The closing summary; `media`: counts of the heard assets' media (found, missing, unreadable),
+        None where nothing was looked for (--no-audio)."""
+        summary = {"files": files, "failed": failed, "timelines": timelines, "frames": frames, "media": media}
         self.stream.write(f'\n ],\n "summary": {json.dumps(summary)}}}\n')
 
     def __enter__(self) -> ManifestWriter:
@@ -80,5 +84,8 @@ def timeline_entry(frames: TimelineFrames) -> dict:
         "tracks_dropped": frames.tracks_dropped,
         "assets": [asset.to_json() for asset in frames.assets],
         "media_size_unknown": frames.media_size_unknown,
+        "audio_tracks_kept": len(frames.audio_tracks),
+        "audio_tracks_dropped": frames.audio_tracks_dropped,
+        "audio_tracks": [track.to_json() for track in frames.audio_tracks],
         "warnings": list(frames.warnings),
     }

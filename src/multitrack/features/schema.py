@@ -1,4 +1,7 @@
-"""The frame table's feature names and the Premiere <-> frame-table unit conversion.
+"""The frame table's feature names and the Premiere <-> frame-table unit conversions.
+
+Audio (docs/xmeml-audio.md): a clip's gain in the frame table is in dB, from Premiere's linear
+Audio Levels `level` and its Gain filter's dB (`gain_db`), floored at SILENCE_DB.
 
 DESIGN.md §2 fixes the 9 features per video track and their units. The timeline
 model keeps Premiere's own values (../shared/docs/xmeml.md §6): scale in percent of the
@@ -48,6 +51,20 @@ PREMIERE_PARAMS: tuple[str, ...] = (
 )
 
 DEFAULT_MAX_TRACKS = 20  # video tracks a frame table keeps (DESIGN.md §2); its columns: features/table/columns.py
+
+# Per audio track A1..A<max audio tracks> (issue 13), after every video column.
+AUDIO_FEATURES: tuple[str, ...] = ("active", "asset", "gain_db", "loudness_db", "speech", "heard")
+DEFAULT_MAX_AUDIO_TRACKS = 24  # audio tracks a frame table keeps (an exploded stereo pair is two)
+SILENCE_DB = -90.0  # the floor of every level in dB: silence, and frames nothing is heard on
+
+
+def gain_db(level: ArrayLike, gain_filter_db: ArrayLike = 0.0) -> np.ndarray:
+    """A clip's gain in dB: 20·log10(Audio Levels' linear `level`) + the Gain filter's dB,
+    floored at SILENCE_DB (a level of 0, Premiere's fully faded, is SILENCE_DB); float64."""
+    level = np.asarray(level, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        level_db = 20.0 * np.log10(np.maximum(level, 0.0))
+    return np.maximum(level_db + np.asarray(gain_filter_db, dtype=np.float64), SILENCE_DB)
 
 
 def media_size_or_sequence(

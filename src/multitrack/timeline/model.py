@@ -117,6 +117,24 @@ class Crop:
         return self == Crop()
 
 
+@dataclass(frozen=True)
+class AudioGain:
+    """What an audio clip's filters do to its level, in Premiere's units (docs/xmeml-audio.md).
+
+    level: the Audio Levels filter's `level`, a *linear* gain (1 = 0 dB, Premiere's range
+    0..3.98109, i.e. -inf..+12 dB), keyframed on the clip's source axis like Basic Motion.
+    gain_db: the separate Gain filter's `Gain(dB)`, in dB.
+    The frame table's `aNN_gain_db` is 20·log10(level) + gain_db (features/schema.py).
+    """
+
+    level: Param = Param(1.0)
+    gain_db: Param = Param(0.0)
+
+    @property
+    def is_default(self) -> bool:
+        return self == AudioGain()
+
+
 class AssetKind(enum.StrEnum):
     FILE = "file"
     SEQUENCE = "sequence"  # a nested sequence used as a clip
@@ -152,6 +170,8 @@ class Clip:
     in_frame/out_frame: source position, counted from the media's first frame.
     motion/crop None means the filter is absent, i.e. the defaults.
     speed: percent (time remap); 100 = normal.
+    audio/source_channel: audio clips only: the level filters (None = unity gain) and
+    the media channel the clip plays (`sourcetrack/trackindex`, 1-based; 1 where not written).
     """
 
     asset_id: str
@@ -165,6 +185,8 @@ class Clip:
     crop: Crop | None = None
     speed: float = 100.0
     reverse: bool = False
+    audio: AudioGain | None = None
+    source_channel: int = 1
 
     @property
     def length_frames(self) -> int:
@@ -186,14 +208,27 @@ class Transition:
     effect_id: str = "Cross Dissolve"
 
 
+@dataclass(frozen=True)
+class AudioTrackType:
+    """How Premiere describes an audio track (docs/xmeml-audio.md): `premiereTrackType`
+    (Mono, Stereo, SixteenChannel, ...) and, for a track exploded into one xmeml track per
+    channel, which one this is (`currentExplodedTrackIndex`, 0-based) of how many
+    (`totalExplodedTrackCount`). Every field None where the file does not say (FCP7, Resolve)."""
+
+    premiere_type: str | None = None
+    exploded_index: int | None = None
+    exploded_count: int | None = None
+
+
 @dataclass
 class Track:
-    """A video or audio track; V1 (index 0) is the bottom layer."""
+    """A video or audio track; V1 (index 0) is the bottom layer. `audio_type`: audio tracks only."""
 
     clips: list[Clip] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
     enabled: bool = True
     name: str = ""
+    audio_type: AudioTrackType | None = None
 
 
 @dataclass

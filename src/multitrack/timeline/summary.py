@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 
 from multitrack.timeline.model import Asset, AssetKind, Clip, Param, Timeline, Track
 from multitrack.timeline.xmeml.document import printable
@@ -11,8 +12,12 @@ DEFAULT_MAX_ASSETS = 20
 _KIND_LABELS = {AssetKind.FILE: "file", AssetKind.SEQUENCE: "nested sequence", AssetKind.GENERATOR: "generator"}
 
 
-def summarize(timeline: Timeline, max_assets: int = DEFAULT_MAX_ASSETS) -> str:
-    """A multi-line summary: rate, size, duration, tracks, assets, effects, keyframes, warnings."""
+def summarize(
+    timeline: Timeline, max_assets: int = DEFAULT_MAX_ASSETS, audio_notes: Mapping[int, str] | None = None
+) -> str:
+    """A multi-line summary: rate, size, duration, tracks, assets, effects, keyframes, warnings.
+
+    `audio_notes`: text added to audio track n's line (1-based), e.g. what `inspect` heard."""
     video_clips = [clip for track in timeline.video_tracks for clip in track.clips]
     lines = [
         f"timeline '{printable(timeline.name)}'",
@@ -22,8 +27,8 @@ def summarize(timeline: Timeline, max_assets: int = DEFAULT_MAX_ASSETS) -> str:
         f"  duration     {_duration_text(timeline)}",
         f"  video tracks {len(timeline.video_tracks)} (V1 is the bottom layer)",
         *_track_lines(timeline.video_tracks, "V"),
-        f"  audio tracks {len(timeline.audio_tracks)}",
-        *_track_lines(timeline.audio_tracks, "A"),
+        f"  audio tracks {len(timeline.audio_tracks)}" + (" (a stereo pair is two)" if _has_pairs(timeline) else ""),
+        *_track_lines(timeline.audio_tracks, "A", audio_notes or {}),
         f"  assets       {_asset_counts(timeline.assets.values())}",
         *_asset_lines(timeline.assets.values(), max_assets),
         f"  effects      {_effects_text(video_clips)}",
@@ -50,18 +55,33 @@ def _duration_text(timeline: Timeline) -> str:
     return text
 
 
-def _track_lines(tracks: list[Track], prefix: str) -> list[str]:
+def _has_pairs(timeline: Timeline) -> bool:
+    return any(t.audio_type is not None and (t.audio_type.exploded_count or 1) > 1 for t in timeline.audio_tracks)
+
+
+def _track_lines(tracks: list[Track], prefix: str, notes: Mapping[int, str] | None = None) -> list[str]:
     lines = []
     for number, track in enumerate(tracks, start=1):
         disabled = sum(not clip.enabled for clip in track.clips)
         name = f" '{printable(track.name)}'" if track.name else ""
         state = "" if track.enabled else " (track disabled)"
+        note = (notes or {}).get(number)
         lines.append(
-            f"    {prefix}{number}{name}{state}: {_plural(len(track.clips), 'clip')} "
+            f"    {prefix}{number}{name}{_audio_type_text(track)}{state}: {_plural(len(track.clips), 'clip')} "
             f"({len(track.clips) - disabled} enabled, {disabled} disabled), "
-            f"{_plural(len(track.transitions), 'transition')}"
+            f"{_plural(len(track.transitions), 'transition')}" + (f"; {note}" if note else "")
         )
     return lines
+
+
+def _audio_type_text(track: Track) -> str:
+    """` (Stereo, channel 1 of 2)`: Premiere's type of an audio track (docs/xmeml-audio.md)."""
+    kind = track.audio_type
+    if kind is None or kind.premiere_type is None:
+        return ""
+    if kind.exploded_index is not None and (kind.exploded_count or 1) > 1:
+        return f" ({kind.premiere_type}, channel {kind.exploded_index + 1} of {kind.exploded_count})"
+    return f" ({kind.premiere_type})"
 
 
 def _asset_counts(assets) -> str:

@@ -5,6 +5,7 @@ timelines into Parquet, `reader` reads them back one timeline at a time.
 """
 
 from multitrack.features.table.columns import (
+    AUDIO,
     FORMAT,
     GROUPS,
     KEY_COLUMNS,
@@ -13,27 +14,31 @@ from multitrack.features.table.columns import (
     VIDEO,
     ColumnGroup,
     Feature,
+    audio_column,
     column_names,
     frame_table_schema,
     track_column,
     track_prefix,
 )
-from multitrack.features.table.reader import FrameTable, TimelineArrays, read_row_group
+from multitrack.features.table.reader import AudioArrays, FrameTable, TimelineArrays, read_row_group
 from multitrack.features.table.writer import FrameTableWriter, TimelineColumns, frame_batches
 
 __all__ = [
+    "AUDIO",
     "FORMAT",
     "GROUPS",
     "KEY_COLUMNS",
     "VERSION",
     "VERSION_KEY",
     "VIDEO",
+    "AudioArrays",
     "ColumnGroup",
     "Feature",
     "FrameTable",
     "FrameTableWriter",
     "TimelineArrays",
     "TimelineColumns",
+    "audio_column",
     "column_names",
     "frame_batches",
     "frame_table_schema",

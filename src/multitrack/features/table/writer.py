@@ -8,9 +8,10 @@ one shared zero buffer, and the Parquet settings are chosen for writing fast
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -19,7 +20,17 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from multitrack.features.table.columns import KEY_COLUMNS, frame_table_schema
+from multitrack.features.schema import DEFAULT_MAX_AUDIO_TRACKS
+from multitrack.features.table.columns import (
+    AUDIO,
+    KEY_COLUMNS,
+    MAX_AUDIO_TRACKS_KEY,
+    MAX_TRACKS_KEY,
+    VIDEO,
+    Feature,
+    frame_table_schema,
+    track_columns,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -31,18 +42,20 @@ ROWS_PER_BATCH = 65_536  # rows per Arrow batch and Parquet row group: bounds th
 class TimelineColumns:
     """One timeline as the writer takes it, packed where it was converted.
 
-    `columns` holds the kept tracks' columns in frame-table order (track by track,
+    `columns` holds the kept video tracks' columns in frame-table order (track by track,
     FEATURES within a track), each a contiguous (N,) array, or None where the column is
-    all zero. On the synthetic corpus 72% of the value columns are, so a --jobs worker
-    pickles 18 MB instead of 48 and the writer fills them, like the empty tracks, from
-    one zero buffer that stays in cache (every column's default is 0, columns.py). `entry`
-    is the manifest entry with `id` and `folder` still None: only the parent, seeing every
-    file, can make ids unique.
+    all its default (columns.py). On the synthetic corpus 72% of the value columns are,
+    so a --jobs worker pickles 18 MB instead of 48 and the writer fills them, like the
+    empty tracks, from one buffer per default that stays in cache. `audio_columns` is the
+    same for the kept audio tracks (AUDIO_FEATURES within a track). `entry` is the manifest
+    entry with `id` and `folder` still None: only the parent, seeing every file, can make
+    ids unique.
     """
 
     frame_count: int
     columns: list[np.ndarray | None]
     entry: dict
+    audio_columns: list[np.ndarray | None] = field(default_factory=list)
 
 
 def frame_batches(
@@ -50,33 +63,65 @@ def frame_batches(
 ) -> Iterator[pa.RecordBatch]:
     """One timeline's rows as record batches of at most ROWS_PER_BATCH rows.
 
-    Its columns are zero-copy slices; the all-zero ones (None) and the empty tracks up
-    to max_tracks are views of one shared zero buffer, the frame numbers of one shared
-    count. Arrays are built from buffers: `pa.array` on numpy imports pandas, which costs
-    every worker its start-up time.
+    Its columns are zero-copy slices; the all-default ones (None) and the empty tracks up
+    to max_tracks are views of one shared buffer per (type, default), the frame numbers of
+    one shared count. Arrays are built from buffers: `pa.array` on numpy imports pandas,
+    which costs every worker its start-up time.
     """
     shared = shared or SharedColumns()
-    column_types = schema.types[len(KEY_COLUMNS) :]
+    layout = column_layout(schema)
     id_bytes = timeline_id.encode("utf-8")
+    sources = {VIDEO.kind: timeline.columns, AUDIO.kind: timeline.audio_columns}
     for first in range(0, timeline.frame_count, ROWS_PER_BATCH):
         count = min(ROWS_PER_BATCH, timeline.frame_count - first)
-        zeros = {arrow_type: shared.zeros(arrow_type, count) for arrow_type in set(column_types)}
         columns = [_repeated_string(id_bytes, count), shared.frame_numbers(first, count)]
-        for index, arrow_type in enumerate(column_types):
-            column = timeline.columns[index] if index < len(timeline.columns) else None
+        for kind, index, feature in layout:
+            source = sources[kind]
+            column = source[index] if index < len(source) else None
             if column is None:
-                columns.append(zeros[arrow_type])
+                columns.append(shared.filled(feature, count))
             else:
-                columns.append(_array_of(arrow_type, column[first : first + count]))
+                columns.append(_array_of(feature.arrow_type, column[first : first + count]))
         yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
+def column_layout(schema: pa.Schema) -> list[tuple[str, int, Feature]]:
+    """(track kind, index among that kind's columns, feature) of each column after the key columns."""
+    metadata = schema.metadata or {}
+    max_tracks = int(metadata[MAX_TRACKS_KEY.encode()])
+    max_audio_tracks = int(metadata.get(MAX_AUDIO_TRACKS_KEY.encode(), DEFAULT_MAX_AUDIO_TRACKS))
+    return _layout(max_tracks, max_audio_tracks)
+
+
+@functools.lru_cache(maxsize=8)
+def _layout(max_tracks: int, max_audio_tracks: int) -> list[tuple[str, int, Feature]]:
+    layout: list[tuple[str, int, Feature]] = []
+    seen: dict[str, int] = {}
+    for name, feature in track_columns(max_tracks, max_audio_tracks):
+        kind = name[0]  # the group's kind letter starts every track column (columns.py)
+        layout.append((kind, seen.get(kind, 0), feature))
+        seen[kind] = seen.get(kind, 0) + 1
+    return layout
+
+
 class SharedColumns:
-    """Buffers every batch of a run reuses: zeros, and the frame numbers 0, 1, 2, ..."""
+    """Buffers every batch of a run reuses: zeros, other defaults, and the frame numbers 0, 1, 2, ..."""
 
     def __init__(self) -> None:
         self.zero_buffer = _numpy_buffer(np.zeros(0, dtype=np.int64))
         self.counting = np.arange(0, dtype=np.int64)
+        self.constant: dict[tuple[np.dtype, float], np.ndarray] = {}
+
+    def filled(self, feature: Feature, count: int) -> pa.Array:
+        """`count` rows of a feature's default (zeros from the zero buffer)."""
+        if feature.default == 0:
+            return self.zeros(feature.arrow_type, count)
+        key = (feature.dtype, float(feature.default))
+        buffer = self.constant.get(key)
+        if buffer is None or len(buffer) < count:
+            buffer = np.full(max(count, ROWS_PER_BATCH), feature.default, dtype=feature.dtype)
+            self.constant[key] = buffer
+        return _array_of(feature.arrow_type, buffer[:count])
 
     def zeros(self, arrow_type: pa.DataType, count: int) -> pa.Array:
         """`count` zeros of a fixed-width type: int8, int32, float32 all read 0 from zero bytes."""
@@ -111,9 +156,16 @@ def _numpy_buffer(array: np.ndarray) -> pa.Buffer:
 class FrameTableWriter:
     """Streams timelines into Parquet (and CSV) in row groups of at most ~2 x ROWS_PER_BATCH rows."""
 
-    def __init__(self, parquet_path: Path, max_tracks: int, csv_path: Path | None = None):
-        self.schema = frame_table_schema(max_tracks)
+    def __init__(
+        self,
+        parquet_path: Path,
+        max_tracks: int,
+        csv_path: Path | None = None,
+        max_audio_tracks: int = DEFAULT_MAX_AUDIO_TRACKS,
+    ):
+        self.schema = frame_table_schema(max_tracks, max_audio_tracks)
         self.max_tracks = max_tracks
+        self.max_audio_tracks = max_audio_tracks
         self.parquet = pq.ParquetWriter(
             parquet_path,
             self.schema,

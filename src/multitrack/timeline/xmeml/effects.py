@@ -1,4 +1,5 @@
-"""A clipitem's filters, both ways: Basic Motion, Crop and Time Remap (../shared/docs/xmeml.md §6, §7, §4).
+"""A clipitem's filters, both ways: Basic Motion, Crop, Time Remap (../shared/docs/xmeml.md §6, §7, §4)
+and, on audio clips, Audio Levels and Gain (docs/xmeml-audio.md).
 
 Reading (`read_effects`): parameters are matched on `parameterid`, never on `name` (Premiere
 writes lowercase names such as `left`). Keyframes keep their `when` on the clip's source
@@ -14,12 +15,16 @@ from dataclasses import dataclass, replace
 from lxml import etree
 
 from multitrack.errors import XmemlError
-from multitrack.timeline.model import Clip, Crop, Keyframe, Motion, Param
+from multitrack.timeline.model import AudioGain, Clip, Crop, Keyframe, Motion, Param
 from multitrack.timeline.xmeml.document import XmemlDocument, add_text, flag_text, number_text
 from multitrack.timeline.xmeml.timing import WhenMap, map_whens
 
 _MOTION_DEFAULTS = Motion()
 _CROP_DEFAULTS = Crop()
+_AUDIO_DEFAULTS = AudioGain()
+AUDIO_LEVELS_ID = "audiolevels"  # Audio Levels: parameter `level`, linear (docs/xmeml-audio.md)
+GAIN_ID = "{61756678, 4761696e, 4b657947}"  # Premiere's Gain filter (Audio Unit 'aufx' 'Gain' 'KeyG')
+GAIN_PARAMETER = "Gain(dB)"
 
 
 @dataclass(frozen=True)
@@ -40,14 +45,21 @@ class ClipEffects:
     motion: Motion | None = None
     crop: Crop | None = None
     remap: TimeRemap | None = None
+    audio: AudioGain | None = None
 
     def with_whens_mapped(self, map_when: WhenMap) -> ClipEffects:
         """The same effects with every keyframe `when` passed through `map_when`."""
-        return replace(self, motion=map_whens(self.motion, map_when), crop=map_whens(self.crop, map_when))
+        return replace(
+            self,
+            motion=map_whens(self.motion, map_when),
+            crop=map_whens(self.crop, map_when),
+            audio=map_whens(self.audio, map_when),
+        )
 
 
 def read_effects(doc: XmemlDocument, filters: list[etree._Element]) -> ClipEffects:
-    """The first enabled Basic Motion, Crop and Time Remap among a clip's `<filter>`s; None = defaults."""
+    """The first enabled Basic Motion, Crop, Time Remap, Audio Levels and Gain among a clip's
+    `<filter>`s; None = defaults. A disabled filter (`<enabled>FALSE`) does nothing."""
     found: dict[str, etree._Element] = {}
     for filter_el in filters:
         effect, enabled = None, True
@@ -59,7 +71,7 @@ def read_effects(doc: XmemlDocument, filters: list[etree._Element]) -> ClipEffec
         if effect is None or not enabled:
             continue
         effect_id = (effect.findtext("effectid") or "").strip()
-        if effect_id in ("basic", "crop", "timeremap"):
+        if effect_id in ("basic", "crop", "timeremap", AUDIO_LEVELS_ID, GAIN_ID):
             found.setdefault(effect_id, effect)
     motion = _read_motion(doc, found["basic"]) if "basic" in found else None
     crop = _read_crop(doc, found["crop"]) if "crop" in found else None
@@ -69,7 +81,18 @@ def read_effects(doc: XmemlDocument, filters: list[etree._Element]) -> ClipEffec
         motion=None if motion is None or motion.is_default else motion,
         crop=None if crop is None or crop.is_default else crop,
         remap=_read_remap(doc, found["timeremap"]) if "timeremap" in found else None,
+        audio=_read_audio(doc, found.get(AUDIO_LEVELS_ID), found.get(GAIN_ID)),
     )
+
+
+def _read_audio(doc: XmemlDocument, levels: etree._Element | None, gain: etree._Element | None) -> AudioGain | None:
+    """Audio Levels' linear `level` and Gain's `Gain(dB)`; None when both are absent or at unity."""
+    audio = _AUDIO_DEFAULTS
+    if levels is not None and "level" in (parameters := _parameters(levels)):
+        audio = replace(audio, level=read_param(doc, parameters["level"], 1.0))
+    if gain is not None and GAIN_PARAMETER in (parameters := _parameters(gain)):
+        audio = replace(audio, gain_db=read_param(doc, parameters[GAIN_PARAMETER], 0.0))
+    return None if audio.is_default else audio
 
 
 def _parameters(effect: etree._Element) -> dict[str, etree._Element]:
@@ -212,6 +235,33 @@ def filter_elements(clip: Clip) -> list[etree._Element]:
         filters.append(_crop_filter(clip.crop))
     if clip.speed != 100.0 or clip.reverse:
         filters.append(_time_remap_filter(clip.speed, clip.reverse))
+    if clip.audio is not None and not clip.audio.is_default:
+        filters.extend(_audio_filters(clip.audio))
+    return filters
+
+
+def _audio_filters(audio: AudioGain) -> list[etree._Element]:
+    """Audio Levels (the linear level) and Gain (dB), each only when not at unity, as
+    Premiere writes them (nrk/Helaften…: docs/xmeml-audio.md)."""
+    filters = []
+    if audio.level != _AUDIO_DEFAULTS.level:
+        effect = etree.SubElement(etree.Element("filter"), "effect")
+        for tag, value in (
+            ("name", "Audio Levels"),
+            ("effectid", AUDIO_LEVELS_ID),
+            ("effectcategory", AUDIO_LEVELS_ID),
+            ("effecttype", AUDIO_LEVELS_ID),
+            ("mediatype", "audio"),
+        ):
+            add_text(effect, tag, value)
+        effect.append(_scalar_parameter("level", "Level", audio.level, 0, "3.98109"))
+        filters.append(_filter_of(effect))
+    if audio.gain_db != _AUDIO_DEFAULTS.gain_db:
+        effect = etree.SubElement(etree.Element("filter"), "effect")
+        for tag, value in (("name", "Gain"), ("effectid", GAIN_ID), ("effecttype", "filter"), ("mediatype", "audio")):
+            add_text(effect, tag, value)
+        effect.append(_scalar_parameter(GAIN_PARAMETER, GAIN_PARAMETER, audio.gain_db, -96, 96))
+        filters.append(_filter_of(effect))
     return filters
 
 

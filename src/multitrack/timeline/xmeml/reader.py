@@ -22,11 +22,12 @@ from pathlib import Path
 from lxml import etree
 
 from multitrack.errors import XmemlError
-from multitrack.timeline.model import Asset, AssetKind, Clip, Rate, Timeline, Track, Transition
+from multitrack.timeline.model import Asset, AssetKind, AudioTrackType, Clip, Rate, Timeline, Track, Transition
 from multitrack.timeline.xmeml.assets import (
     element_text,
     first_children,
     media_parts,
+    positive_integer,
     read_rate,
     read_size,
     timecode_parts,
@@ -48,7 +49,20 @@ KNOWN_VERSIONS = frozenset({"1", "3", "4", "5"})
 FALLBACK_SIZE_PX = (1920, 1080)
 MAX_NESTING_DEPTH = 64  # nested sequences inside nested sequences; real files use 1 or 2
 _CLIP_TAGS = frozenset(
-    {"name", "enabled", "start", "end", "in", "out", "file", "sequence", "multiclip", "masterclipid", "effect"}
+    {
+        "name",
+        "enabled",
+        "start",
+        "end",
+        "in",
+        "out",
+        "file",
+        "sequence",
+        "multiclip",
+        "masterclipid",
+        "effect",
+        "sourcetrack",
+    }
 )
 _NO_EFFECTS = ClipEffects()
 
@@ -90,6 +104,7 @@ class _RawClip:
     enabled: bool
     asset_id: str
     effects: ClipEffects
+    source_channel: int = 1
 
 
 @dataclass
@@ -220,7 +235,7 @@ class _SequenceReader:
             first = notes.audio_dropped[0]
             warnings.append(
                 f"{len(notes.audio_dropped)} audio item(s) cannot be read and were dropped "
-                f"(audio is not in the frame table); first: {first.element}: {first.reason}"
+                f"(their frames are silent in the frame table); first: {first.element}: {first.reason}"
             )
         if notes.without_media:
             warnings.append(
@@ -234,20 +249,23 @@ class _SequenceReader:
     def _track(self, track_el, notes: _TimelineNotes, is_video: bool) -> Track:
         """One track; an unreadable audio item is dropped and counted, a video one refuses the file.
 
-        Audio never reaches the frame table (DESIGN.md §2 has video tracks only), so an audio
-        clip that cannot be read is no reason to refuse the file's timelines.
+        An audio clip that cannot be read only leaves its frames unheard in the frame table,
+        which is no reason to refuse the file's timelines (docs/xmeml-audio.md).
         """
         items: list[_RawClip | Transition] = []
         track = Track(name=track_el.get("MZ.TrackName", ""))
+        if not is_video:
+            track.audio_type = _audio_track_type(track_el)
         for child in track_el:
             tag = child.tag
             try:
                 if tag == "clipitem" or tag == "generatoritem":
-                    items.append(self._raw_clip(child, notes, is_video))
+                    items.append(self._raw_clip(child, notes))
                 elif tag == "transitionitem":
                     items.append(self._transition(child))
                 elif tag == "enabled":
                     track.enabled = self.doc.flag(child)
+
             except XmemlError as exc:
                 if is_video:
                     raise
@@ -264,7 +282,7 @@ class _SequenceReader:
                 notes.audio_dropped.append(exc)
         return track
 
-    def _raw_clip(self, element, notes: _TimelineNotes, with_effects: bool) -> _RawClip:
+    def _raw_clip(self, element, notes: _TimelineNotes) -> _RawClip:
         doc = self.doc
         fields: dict = {}
         filters = []
@@ -284,7 +302,8 @@ class _SequenceReader:
             name=element_text(fields.get("name")),
             enabled=doc.flag(enabled_el) if enabled_el is not None else True,
             asset_id=self._clip_asset(element, fields, notes),
-            effects=read_effects(doc, filters) if with_effects and filters else _NO_EFFECTS,
+            effects=read_effects(doc, filters) if filters else _NO_EFFECTS,
+            source_channel=_source_channel(fields.get("sourcetrack")),
         )
 
     def _required_frame(self, element, fields: dict, tag: str) -> int:
@@ -338,6 +357,8 @@ class _SequenceReader:
             crop=effects.crop,
             speed=speed,
             reverse=reverse,
+            audio=effects.audio,
+            source_channel=raw.source_channel,
         )
 
     # --- assets ---------------------------------------------------------------------------
@@ -348,6 +369,28 @@ class _SequenceReader:
         notes.assets.setdefault(asset.id, asset)
         notes.missing.update(dict.fromkeys(self.references.missing_in.get(asset.id, ())))
         return asset.id
+
+
+# --- audio tracks and channels (docs/xmeml-audio.md) -----------------------------------------
+
+
+def _audio_track_type(track_el) -> AudioTrackType | None:
+    """Premiere's track attributes: a stereo track is written as two xmeml tracks with
+    `premiereTrackType="Stereo"` and `currentExplodedTrackIndex` 0 and 1."""
+    premiere_type = track_el.get("premiereTrackType")
+    index = track_el.get("currentExplodedTrackIndex")
+    count = track_el.get("totalExplodedTrackCount")
+    if premiere_type is None and index is None and count is None:
+        return None
+    index_value = int(index) if index is not None and index.isdigit() else None
+    return AudioTrackType(premiere_type, index_value, positive_integer(count))
+
+
+def _source_channel(sourcetrack_el) -> int:
+    """`sourcetrack/trackindex`: the media's channel the clip plays, 1-based; the first if absent or unreadable."""
+    if sourcetrack_el is None:
+        return 1
+    return positive_integer(sourcetrack_el.findtext("trackindex")) or 1
 
 
 # --- -1 edges ---------------------------------------------------------------------------------

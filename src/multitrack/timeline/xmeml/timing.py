@@ -9,7 +9,7 @@ differently, and each is undone here next to where it is done:
   beside it, or from out − in (`read_edges`).
 - **retime** (§4): at speed ≠ 100, in/out and keyframe `when`s count retimed frames
   (`retimed_axis` writes them, `source_axis` reads them; `retimed_duration`).
-- **keyframe times** (§7): both directions move every `when` of a Basic Motion or Crop
+- **keyframe times** (§7): both directions move every `when` of a Basic Motion, Crop or audio level
   through one mapping (`map_whens`).
 
 Rules only the writer needs live here too, so every time unit has one owner: Premiere's
@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable
 from typing import TypeVar
 
-from multitrack.timeline.model import Clip, Crop, Keyframe, Motion, Param, Rate, Track, Transition
+from multitrack.timeline.model import AudioGain, Clip, Crop, Keyframe, Motion, Param, Rate, Track, Transition
 
 __all__ = [
     "STILL_SECONDS",
@@ -48,7 +48,7 @@ TICKS_PER_SECOND = 254_016_000_000
 STILL_SECONDS = 12 * 3600
 
 WhenMap = Callable[[float], float]
-_Effect = TypeVar("_Effect", Motion, Crop)
+_Effect = TypeVar("_Effect", Motion, Crop, AudioGain)
 
 
 # --- units -----------------------------------------------------------------------------------
@@ -159,6 +159,7 @@ def retimed_axis(clip: Clip) -> Clip:
         out_frame=written_in + clip.length_frames,
         motion=map_whens(clip.motion, written_when),
         crop=map_whens(clip.crop, written_when),
+        audio=map_whens(clip.audio, written_when),
     )
 
 
@@ -199,7 +200,7 @@ def retimed_duration(source_frames: int, speed_percent: float) -> int:
 
 
 def map_whens(effect: _Effect | None, map_when: WhenMap) -> _Effect | None:
-    """Motion/Crop (or None) with every keyframe `when` passed through `map_when`."""
+    """Motion/Crop/AudioGain (or None) with every keyframe `when` passed through `map_when`."""
     if effect is None:
         return None
     changes: dict[str, Param] = {}

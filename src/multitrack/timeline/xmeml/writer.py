@@ -177,6 +177,7 @@ class _DocumentBuilder:
 
     def _track_element(self, track: Track, media_type: str, output_channel: int | None = None) -> etree._Element:
         attributes = {"MZ.TrackName": track.name} if track.name else {}
+        attributes.update(_audio_type_attributes(track))
         element = etree.Element("track", attributes)
         for item in document_order(track):
             if isinstance(item, Transition):
@@ -233,7 +234,7 @@ class _DocumentBuilder:
         if media_type == "audio" and asset.kind is AssetKind.FILE:
             source_track = etree.SubElement(element, "sourcetrack")
             add_text(source_track, "mediatype", "audio")
-            add_text(source_track, "trackindex", 1)
+            add_text(source_track, "trackindex", clip.source_channel)
         for filter_element in filter_elements(written):
             element.append(filter_element)
         if asset.kind is AssetKind.FILE:
@@ -374,6 +375,19 @@ def _audio_media(media: etree._Element) -> etree._Element:
         channel = etree.SubElement(group, "channel")
         add_text(channel, "index", index)
     return audio
+
+
+def _audio_type_attributes(track: Track) -> dict[str, str]:
+    """Premiere's audio track attributes, where the track has them (docs/xmeml-audio.md)."""
+    kind = track.audio_type
+    if kind is None:
+        return {}
+    pairs = (
+        ("currentExplodedTrackIndex", kind.exploded_index),
+        ("totalExplodedTrackCount", kind.exploded_count),
+        ("premiereTrackType", kind.premiere_type),
+    )
+    return {name: str(value) for name, value in pairs if value is not None}
 
 
 def _logging_info(parent: etree._Element) -> None:

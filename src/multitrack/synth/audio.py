@@ -1,0 +1,140 @@
+"""Synthetic sound: speech-like signals with known timings, and media files written with PyAV.
+
+`speech_like` makes voiced syllables (a glottal-pulse-like harmonic series with a falling
+spectrum, coloured by three formants that change per syllable), shaped by a syllable-rate
+envelope (4-6 syllables a second), grouped into utterances with pauses between them; it
+returns the samples and the utterance intervals, the truth a detector is scored against.
+Syllables come from a small bank synthesised once per call, so an hour costs seconds.
+The hearing tests and benchmarks (benchmarks/vad.py, benchmarks/audio.py) are built on it,
+as a podcast synth's microphones can be.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+# (F1, F2, F3) in Hz of a few vowels, and each formant's bandwidth
+VOWELS = [(730, 1090, 2440), (270, 2290, 3010), (530, 1840, 2480), (570, 840, 2410), (300, 870, 2240)]
+BANDWIDTHS = (90.0, 110.0, 170.0)
+
+
+class AudioWriter:
+    """A media file written block by block: AudioWriter(path, channels, rate, codec), .write(samples), .close().
+
+    The container comes from the path's suffix (.wav, .m4a, .flac, .mp3, .aiff); samples are
+    float (channels, n) at full scale 1.0.
+    """
+
+    def __init__(self, path: Path, channels: int, rate: int, codec: str = "pcm_s16le", bit_rate: int = 96000):
+        self.rate = rate
+        self.layout = {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
+        self.container = av.open(str(path), "w")
+        stream = self.container.add_stream(codec, rate=rate, layout=self.layout)
+        assert isinstance(stream, av.AudioStream) and stream.codec_context.format is not None
+        if codec not in ("pcm_s16le", "pcm_s16be", "pcm_f32le", "flac"):
+            stream.bit_rate = bit_rate
+        self.stream = stream
+        self.planar = stream.codec_context.format.is_planar
+        self.format = stream.codec_context.format.name
+        self.written = 0
+
+    def write(self, samples: np.ndarray) -> None:
+        samples = np.atleast_2d(np.asarray(samples, dtype=np.float32))
+        for start in range(0, samples.shape[1], 8192):
+            self._encode(self._frame(samples[:, start : start + 8192]))
+
+    def close(self) -> None:
+        self._encode(None)
+        self.container.close()
+
+    def _frame(self, piece: np.ndarray) -> av.AudioFrame:
+        if self.format.startswith("s16"):
+            data = np.clip(np.rint(piece * 32767), -32768, 32767).astype(np.int16)
+        elif self.format.startswith("s32"):
+            data = np.clip(np.rint(piece.astype(np.float64) * 2**31), -(2**31), 2**31 - 1).astype(np.int32)
+        else:
+            data = piece
+        if not self.planar:
+            data = data.T.reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(data), format=self.format, layout=self.layout)
+        frame.sample_rate = self.rate
+        frame.pts = self.written  # with timestamps, MP4's muxer writes the edit list that hides AAC's priming
+        frame.time_base = Fraction(1, self.rate)
+        self.written += piece.shape[1]
+        return frame
+
+    def _encode(self, frame: av.AudioFrame | None) -> None:
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+
+def write_audio(path: Path, samples: np.ndarray, rate: int, codec: str = "pcm_s16le", bit_rate: int = 96000) -> Path:
+    """Write float samples (channels, n) at full scale 1.0 to `path` (container from its suffix)."""
+    samples = np.atleast_2d(np.asarray(samples, dtype=np.float32))
+    writer = AudioWriter(path, samples.shape[0], rate, codec, bit_rate)
+    writer.write(samples)
+    writer.close()
+    return Path(path)
+
+
+def tone(seconds: float, rate: int, hz: float, amplitude: float) -> np.ndarray:
+    t = np.arange(int(round(seconds * rate))) / rate
+    return (amplitude * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+
+
+def _syllable(rng: np.random.Generator, rate: int) -> np.ndarray:
+    seconds = rng.uniform(0.12, 0.28)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    f0 = rng.uniform(95, 230) * (1 + 0.08 * np.sin(2 * np.pi * rng.uniform(2, 5) * t) - 0.1 * t / seconds)
+    phase = 2 * np.pi * np.cumsum(f0) / rate
+    vowel = VOWELS[rng.integers(len(VOWELS))]
+    formants = [f * rng.uniform(0.9, 1.1) for f in vowel]
+    wave = np.zeros(n)
+    for h in range(1, int(4000 / f0.max())):
+        frequency = h * f0.mean()
+        gain = sum(1.0 / (1.0 + ((frequency - f) / b) ** 2) for f, b in zip(formants, BANDWIDTHS, strict=True))
+        wave += gain / h**0.5 * np.sin(h * phase + rng.uniform(0, 2 * np.pi))
+    envelope = np.sin(np.pi * t / seconds) ** 1.5
+    wave *= envelope
+    return (wave / np.abs(wave).max()).astype(np.float32)
+
+
+def speech_like(
+    seconds: float, rate: int, seed: int, level: float = 0.3, bank: int = 48
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Speech-like float32[n] and its utterance intervals [(start_s, end_s)], pauses between."""
+    rng = np.random.default_rng(seed)
+    syllables = [_syllable(rng, rate) for _ in range(bank)]
+    out = np.zeros(int(seconds * rate), np.float32)
+    intervals = []
+    at = rng.uniform(0.3, 1.5)
+    while True:
+        words = rng.integers(3, 16)  # syllables in this utterance: 0.6-4 s
+        start = at
+        pieces: list[np.ndarray] = []
+        for _ in range(words):
+            syllable = syllables[rng.integers(bank)] * rng.uniform(0.5, 1.0)
+            gap = np.zeros(int(rng.uniform(0.0, 0.06) * rate), np.float32)
+            pieces += [syllable, gap]
+        utterance = np.concatenate(pieces[:-1])
+        first = int(start * rate)
+        if first + len(utterance) > len(out):
+            break
+        out[first : first + len(utterance)] = level * utterance
+        intervals.append((start, start + len(utterance) / rate))
+        at = start + len(utterance) / rate + rng.uniform(0.4, 2.5)
+    return out, intervals
+
+
+def interval_mask(intervals: list[tuple[float, float]], n_hops: int, hops_per_second: int = 100) -> np.ndarray:
+    """bool[n_hops]: True for hops whose centre lies inside an interval."""
+    centres = (np.arange(n_hops) + 0.5) / hops_per_second
+    mask = np.zeros(n_hops, bool)
+    for start, end in intervals:
+        mask |= (centres >= start) & (centres < end)
+    return mask
