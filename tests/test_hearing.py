@@ -6,8 +6,10 @@ Every media file is written by the test itself (tests/audiogen.py, through PyAV)
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -214,3 +216,36 @@ def test_the_detector_calls_voiced_speech_speech_and_silence_or_noise_not(tmp_pa
     assert hops.speech[: truth.shape[0]][truth].mean() > 0.9  # the voice is speech
     assert hops.speech[-450:-220].mean() < 0.05  # room noise alone is not (past the hangover)
     assert hops.speech[-180:].max() == 0  # nor digital silence
+
+
+def write_two_streams(path: Path, first: np.ndarray, second: np.ndarray, second_starts: int) -> Path:
+    """A file with two mono audio streams (as a camera's or an MXF's), the second starting later."""
+    with av.open(str(path), "w") as container:
+        streams = [container.add_stream("pcm_s16le", rate=RATE, layout="mono") for _ in range(2)]
+        for stream, samples, start in ((streams[0], first, 0), (streams[1], second, second_starts)):
+            pcm = np.clip(np.rint(samples * 32767), -32768, 32767).astype(np.int16)
+            for at in range(0, pcm.shape[0], 4800):
+                frame = av.AudioFrame.from_ndarray(pcm[None, at : at + 4800].copy(), format="s16", layout="mono")
+                frame.sample_rate, frame.pts, frame.time_base = RATE, start + at, Fraction(1, RATE)
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode(None):
+                container.mux(packet)
+    return path
+
+
+def test_channels_count_across_streams_and_a_late_stream_starts_with_silence(tmp_path):
+    path = write_two_streams(
+        tmp_path / "camera.mov", tone(1.0, RATE, 400, 0.5), tone(1.0, RATE, 800, 0.05), second_starts=RATE // 2
+    )
+    both = analyse_media(path, [0, 1], None)
+    alone = analyse_media(path, [1], None)[1]
+    np.testing.assert_allclose(db(both[0].power), db(0.125), atol=0.01)
+    assert len(both[0].power) == 100
+    # stream 1 starts 0.5 s into the file: hop 0 is the file's time 0, so 50 silent hops come first
+    for hops in (both[1], alone):
+        assert len(hops.power) == 150
+        assert np.all(hops.power[:50] == 0)
+        np.testing.assert_allclose(db(hops.power[50:]), db(0.00125), atol=0.01)
+    with pytest.raises(MediaError, match=r"camera\.mov: has 2 audio channels"):
+        analyse_media(path, [2], None)
