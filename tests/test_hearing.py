@@ -249,3 +249,31 @@ def test_channels_count_across_streams_and_a_late_stream_starts_with_silence(tmp
         np.testing.assert_allclose(db(hops.power[50:]), db(0.00125), atol=0.01)
     with pytest.raises(MediaError, match=r"camera\.mov: has 2 audio channels"):
         analyse_media(path, [2], None)
+
+
+def test_mxf_with_picture_and_sound(tmp_path):
+    """An MXF (OP1a, as broadcast cameras write) holds a picture stream beside the sound: channel 0 is the sound's."""
+    path = tmp_path / "camera.mxf"
+    sound = np.clip(np.rint(tone(1.0, RATE, 400, 0.3) * 32767), -32768, 32767).astype(np.int16)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("mpeg2video", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
+        audio = container.add_stream("pcm_s16le", rate=RATE, layout="mono")
+        per_frame = RATE // 25
+        for index in range(25):
+            picture = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+            picture.pts = index
+            for packet in video.encode(picture):
+                container.mux(packet)
+            frame = av.AudioFrame.from_ndarray(
+                sound[None, index * per_frame : (index + 1) * per_frame].copy(), format="s16", layout="mono"
+            )
+            frame.sample_rate, frame.pts, frame.time_base = RATE, index * per_frame, Fraction(1, RATE)
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                container.mux(packet)
+    hops = analyse_media(path, [0], None)[0]
+    assert len(hops.power) == 100
+    np.testing.assert_allclose(db(hops.power), db(0.3**2 / 2), atol=0.01)
