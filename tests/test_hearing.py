@@ -277,3 +277,17 @@ def test_mxf_with_picture_and_sound(tmp_path):
     hops = analyse_media(path, [0], None)[0]
     assert len(hops.power) == 100
     np.testing.assert_allclose(db(hops.power), db(0.3**2 / 2), atol=0.01)
+
+
+def test_block_size_does_not_change_the_hops(tmp_path, monkeypatch):
+    """Streamed in blocks: 1-s blocks give the very hops 8-s blocks do (block edges fall on whole frames)."""
+    from multitrack.features.hearing import decode
+
+    signal, _ = speech_like(20.0, 44100, seed=9)
+    path = write_audio(tmp_path / "talk.m4a", signal, 44100, "aac")
+    whole = analyse_media(path, [0], None)[0]
+    monkeypatch.setattr(decode, "BLOCK_SECONDS", 1)
+    blocks = analyse_media(path, [0], None)[0]
+    np.testing.assert_array_equal(whole.power, blocks.power)
+    np.testing.assert_array_equal(whole.speech, blocks.speech)
+    assert whole.speech.mean() > 0.2
