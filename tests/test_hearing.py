@@ -21,7 +21,7 @@ from multitrack.features.hearing import (
     analyse_all,
     analyse_media,
 )
-from multitrack.synth.audio import interval_mask, speech_like, tone, write_audio
+from multitrack.synth.audio import AudioWriter, interval_mask, speech_like, tone, write_audio
 
 RATE = 48000
 
@@ -123,13 +123,26 @@ def test_corrupt_and_unreadable_files_raise_media_error_naming_them(tmp_path, to
         analyse_media(m4a, [0], None)
 
 
-@pytest.mark.parametrize(("name", "codec"), [("cut.wav", "pcm_s16le"), ("cut.mp3", "libmp3lame"), ("cut.m4a", "aac")])
-def test_truncated_files_raise_media_error_naming_them(tmp_path, name, codec):
+@pytest.mark.parametrize(
+    ("name", "codec", "options"),
+    [
+        ("cut.wav", "pcm_s16le", None),
+        ("cut.mp3", "libmp3lame", None),
+        ("cut.m4a", "aac", None),  # the index (moov) at the end: cut off with the file
+        ("cut-faststart.m4a", "aac", {"movflags": "faststart"}),  # the index first: the samples run out
+    ],
+)
+def test_truncated_files_raise_media_error_naming_them(tmp_path, name, codec, options):
     """A cut-off file is refused whole (its frames unheard), not heard as a shorter recording."""
-    path = write_audio(tmp_path / name, tone(2.0, RATE, 440, 0.3), RATE, codec)
+    path = tmp_path / name
+    writer = AudioWriter(path, 1, RATE, codec, options=options)
+    writer.write(tone(2.0, RATE, 440, 0.3))
+    writer.close()
+    assert analyse_media(path, [0], None)[0].seconds == pytest.approx(2.0, abs=0.06)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(MediaError, match=rf"{name.replace('.', '[.]')}: (truncated|not a media file)"):
+    escaped = name.replace(".", "[.]")
+    with pytest.raises(MediaError, match=rf"{escaped}: (truncated|not a media file|corrupt audio after)"):
         analyse_media(path, [0], None)
 
 
