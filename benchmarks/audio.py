@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import resource
 import shutil
 import subprocess
 import sys
@@ -186,6 +187,8 @@ def main() -> None:
             f"{cold / floor_jobs:.2f}x the {args.jobs}-process floor, {cold / floor_one:.2f}x the one-process floor; "
             f"warm cache: {warm:.2f} s ({warm_decodes} decodes)"
         )
+        worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"    peak memory of a worker process (the floor's or hearing's, the larger): {worker_mb:.0f} MB")
         target = "met" if cold <= 1.5 * floor_jobs and cold <= 15 else "NOT met"
         print(f"target (<= 1.5x the floor and <= 15 s on {args.jobs} cores): {target}")
         print(ingest_figures(paths, args.minutes, args.jobs, Path(scratch), args.repeat))

@@ -6,8 +6,10 @@ Every media file is written by the test itself (tests/audiogen.py, through PyAV)
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -19,7 +21,7 @@ from multitrack.features.hearing import (
     analyse_all,
     analyse_media,
 )
-from multitrack.synth.audio import interval_mask, speech_like, tone, write_audio
+from multitrack.synth.audio import AudioWriter, interval_mask, speech_like, tone, write_audio
 
 RATE = 48000
 
@@ -121,13 +123,26 @@ def test_corrupt_and_unreadable_files_raise_media_error_naming_them(tmp_path, to
         analyse_media(m4a, [0], None)
 
 
-@pytest.mark.parametrize(("name", "codec"), [("cut.wav", "pcm_s16le"), ("cut.mp3", "libmp3lame"), ("cut.m4a", "aac")])
-def test_truncated_files_raise_media_error_naming_them(tmp_path, name, codec):
+@pytest.mark.parametrize(
+    ("name", "codec", "options"),
+    [
+        ("cut.wav", "pcm_s16le", None),
+        ("cut.mp3", "libmp3lame", None),
+        ("cut.m4a", "aac", None),  # the index (moov) at the end: cut off with the file
+        ("cut-faststart.m4a", "aac", {"movflags": "faststart"}),  # the index first: the samples run out
+    ],
+)
+def test_truncated_files_raise_media_error_naming_them(tmp_path, name, codec, options):
     """A cut-off file is refused whole (its frames unheard), not heard as a shorter recording."""
-    path = write_audio(tmp_path / name, tone(2.0, RATE, 440, 0.3), RATE, codec)
+    path = tmp_path / name
+    writer = AudioWriter(path, 1, RATE, codec, options=options)
+    writer.write(tone(2.0, RATE, 440, 0.3))
+    writer.close()
+    assert analyse_media(path, [0], None)[0].seconds == pytest.approx(2.0, abs=0.06)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(MediaError, match=rf"{name.replace('.', '[.]')}: (truncated|not a media file)"):
+    escaped = name.replace(".", "[.]")
+    with pytest.raises(MediaError, match=rf"{escaped}: (truncated|not a media file|corrupt audio after)"):
         analyse_media(path, [0], None)
 
 
@@ -214,3 +229,78 @@ def test_the_detector_calls_voiced_speech_speech_and_silence_or_noise_not(tmp_pa
     assert hops.speech[: truth.shape[0]][truth].mean() > 0.9  # the voice is speech
     assert hops.speech[-450:-220].mean() < 0.05  # room noise alone is not (past the hangover)
     assert hops.speech[-180:].max() == 0  # nor digital silence
+
+
+def write_two_streams(path: Path, first: np.ndarray, second: np.ndarray, second_starts: int) -> Path:
+    """A file with two mono audio streams (as a camera's or an MXF's), the second starting later."""
+    with av.open(str(path), "w") as container:
+        streams = [container.add_stream("pcm_s16le", rate=RATE, layout="mono") for _ in range(2)]
+        for stream, samples, start in ((streams[0], first, 0), (streams[1], second, second_starts)):
+            pcm = np.clip(np.rint(samples * 32767), -32768, 32767).astype(np.int16)
+            for at in range(0, pcm.shape[0], 4800):
+                frame = av.AudioFrame.from_ndarray(pcm[None, at : at + 4800].copy(), format="s16", layout="mono")
+                frame.sample_rate, frame.pts, frame.time_base = RATE, start + at, Fraction(1, RATE)
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+            for packet in stream.encode(None):
+                container.mux(packet)
+    return path
+
+
+def test_channels_count_across_streams_and_a_late_stream_starts_with_silence(tmp_path):
+    path = write_two_streams(
+        tmp_path / "camera.mov", tone(1.0, RATE, 400, 0.5), tone(1.0, RATE, 800, 0.05), second_starts=RATE // 2
+    )
+    both = analyse_media(path, [0, 1], None)
+    alone = analyse_media(path, [1], None)[1]
+    np.testing.assert_allclose(db(both[0].power), db(0.125), atol=0.01)
+    assert len(both[0].power) == 100
+    # stream 1 starts 0.5 s into the file: hop 0 is the file's time 0, so 50 silent hops come first
+    for hops in (both[1], alone):
+        assert len(hops.power) == 150
+        assert np.all(hops.power[:50] == 0)
+        np.testing.assert_allclose(db(hops.power[50:]), db(0.00125), atol=0.01)
+    with pytest.raises(MediaError, match=r"camera\.mov: has 2 audio channels"):
+        analyse_media(path, [2], None)
+
+
+def test_mxf_with_picture_and_sound(tmp_path):
+    """An MXF (OP1a, as broadcast cameras write) holds a picture stream beside the sound: channel 0 is the sound's."""
+    path = tmp_path / "camera.mxf"
+    sound = np.clip(np.rint(tone(1.0, RATE, 400, 0.3) * 32767), -32768, 32767).astype(np.int16)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("mpeg2video", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p"
+        audio = container.add_stream("pcm_s16le", rate=RATE, layout="mono")
+        per_frame = RATE // 25
+        for index in range(25):
+            picture = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+            picture.pts = index
+            for packet in video.encode(picture):
+                container.mux(packet)
+            frame = av.AudioFrame.from_ndarray(
+                sound[None, index * per_frame : (index + 1) * per_frame].copy(), format="s16", layout="mono"
+            )
+            frame.sample_rate, frame.pts, frame.time_base = RATE, index * per_frame, Fraction(1, RATE)
+            for packet in audio.encode(frame):
+                container.mux(packet)
+        for stream in (video, audio):
+            for packet in stream.encode(None):
+                container.mux(packet)
+    hops = analyse_media(path, [0], None)[0]
+    assert len(hops.power) == 100
+    np.testing.assert_allclose(db(hops.power), db(0.3**2 / 2), atol=0.01)
+
+
+def test_block_size_does_not_change_the_hops(tmp_path, monkeypatch):
+    """Streamed in blocks: 1-s blocks give the very hops 8-s blocks do (block edges fall on whole frames)."""
+    from multitrack.features.hearing import decode
+
+    signal, _ = speech_like(20.0, 44100, seed=9)
+    path = write_audio(tmp_path / "talk.m4a", signal, 44100, "aac")
+    whole = analyse_media(path, [0], None)[0]
+    monkeypatch.setattr(decode, "BLOCK_SECONDS", 1)
+    blocks = analyse_media(path, [0], None)[0]
+    np.testing.assert_array_equal(whole.power, blocks.power)
+    np.testing.assert_array_equal(whole.speech, blocks.speech)
+    assert whole.speech.mean() > 0.2

@@ -29,10 +29,18 @@ class AudioWriter:
     float (channels, n) at full scale 1.0.
     """
 
-    def __init__(self, path: Path, channels: int, rate: int, codec: str = "pcm_s16le", bit_rate: int = 96000):
+    def __init__(
+        self,
+        path: Path,
+        channels: int,
+        rate: int,
+        codec: str = "pcm_s16le",
+        bit_rate: int = 96000,
+        options: dict[str, str] | None = None,  # the muxer's, e.g. {"movflags": "faststart"}
+    ):
         self.rate = rate
         self.layout = {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
-        self.container = av.open(str(path), "w")
+        self.container = av.open(str(path), "w", options=options or {})
         stream = self.container.add_stream(codec, rate=rate, layout=self.layout)
         assert isinstance(stream, av.AudioStream) and stream.codec_context.format is not None
         if codec not in ("pcm_s16le", "pcm_s16be", "pcm_f32le", "flac"):

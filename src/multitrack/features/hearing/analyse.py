@@ -26,7 +26,7 @@ HOP_SECONDS = 0.01
 HOPS_PER_SECOND = 100
 # part of every cache key: bump when anything that changes the hops changes (the detector,
 # its mode, the hop, the resampling)
-ANALYSER_VERSION = 2
+ANALYSER_VERSION = 3
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
@@ -49,6 +50,8 @@ class _Tap:
     rate: int
     block: int  # samples per block, a multiple of the caller's alignment
     resampler: av.AudioResampler | None
+    lead: int = 0  # samples of silence before the stream's first: it starts after the file does
+    started: bool = False
     fifo: av.AudioFifo = field(default_factory=av.AudioFifo)
     decoded: int = 0  # samples at `rate` handed on so far
 
@@ -56,6 +59,10 @@ class _Tap:
         if self.resampler is not None:  # (a None frame flushes it)
             frames = [piece for frame in frames for piece in self.resampler.resample(frame)]
         write = self.fifo.write
+        if not self.started and frames and frames[0] is not None:
+            if self.lead:
+                write(_silence(frames[0], self.lead))
+            self.started = True
         for frame in frames:
             frame.pts = None  # the FIFO checks timestamps run on; a gap in them is not our concern
             write(frame)
@@ -80,6 +87,17 @@ class _Tap:
         assert frame is not None  # read only when the FIFO holds samples
         self.decoded += frame.samples
         return _frame_samples(frame, self.picks)
+
+
+def _silence(like: av.AudioFrame, samples: int) -> av.AudioFrame:
+    """A frame of `samples` zeros in the format, layout and rate of `like`."""
+    name = like.format.name
+    channels = len(like.layout.channels)
+    shape = (channels, samples) if like.format.is_planar else (1, samples * channels)
+    zeros = np.full(shape, 128 if name.rstrip("p") == "u8" else 0, dtype=_DTYPES[name.rstrip("p")])
+    frame = av.AudioFrame.from_ndarray(zeros, format=name, layout=like.layout.name)
+    frame.sample_rate = like.sample_rate
+    return frame
 
 
 def _frame_samples(frame: av.AudioFrame, picks: list[int]) -> list[np.ndarray]:
@@ -151,19 +169,31 @@ def _taps(path: Path, container: av.container.InputContainer, channels: Sequence
             if rate != stream.rate:
                 resampler = av.AudioResampler(format="fltp", layout=stream.layout, rate=rate)
             block = BLOCK_SECONDS * rate // align(rate) * align(rate)
-            taps.append(_Tap(stream, first, picks, rate, block, resampler))
+            taps.append(_Tap(stream, first, picks, rate, block, resampler, lead=_lead(container, stream, rate)))
         first += count
     return taps
 
 
+def _lead(container: av.container.InputContainer, stream: av.AudioStream, rate: int) -> int:
+    """Samples between the file's start (its earliest stream) and this stream's first sample.
+
+    Hop 0 is the file's time 0, the origin of the xmeml's in points: a camera file whose
+    sound starts 0.5 s after its picture gets 0.5 s of silence first.
+    """
+    if stream.start_time is None or stream.time_base is None or container.start_time is None:
+        return 0
+    lead = stream.start_time * stream.time_base - Fraction(container.start_time, av.time_base)
+    return max(0, round(lead * rate))
+
+
 def _demux(container: av.container.InputContainer, taps: list[_Tap]) -> Iterator[tuple[int, int, np.ndarray]]:
     # the loop runs once per packet (1024 samples of AAC, 170,000 an hour): kept to a few calls
-    if len(taps) == 1 and taps[0].resampler is None:
+    if len(taps) == 1 and taps[0].resampler is None and not taps[0].lead:
         yield from _demux_one(container, taps[0])
         return
     by_stream = {tap.stream.index: tap for tap in taps}
     for packet in container.demux(*[tap.stream for tap in taps]):
-        tap = by_stream[packet.stream_index]
+        tap = by_stream[packet.stream.index]  # (not .stream_index: 0 on the flush packets at the end)
         tap.add(packet.decode())
         if tap.fifo.samples >= tap.block:
             for block in tap.blocks():
@@ -198,7 +228,7 @@ def _check_complete(path: Path, taps: list[_Tap]) -> None:
         if stream.duration is None or stream.time_base is None:
             continue
         declared = float(stream.duration * stream.time_base)
-        decoded = tap.decoded / tap.rate
+        decoded = (tap.decoded - tap.lead) / tap.rate
         if decoded < declared - max(TRUNCATED_TOLERANCE_SECONDS, TRUNCATED_TOLERANCE_SHARE * declared):
             raise MediaError(
                 str(path),
