@@ -215,7 +215,7 @@ def test_a_picture_of_a_bad_file_is_one_line(workdir):
 # --- pages -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("page", ["timelines", "train", "models", "continue"])
+@pytest.mark.parametrize("page", ["timelines", "train", "models", "continue", "attention"])
 def test_every_page_renders_in_an_empty_and_a_filled_workdir(tmp_path, workdir, page):
     for root in (tmp_path / "empty", workdir):
         root.mkdir(exist_ok=True)
@@ -270,6 +270,30 @@ def test_a_failing_job_shows_the_cli_one_line_error(workdir):
     assert view["state"] == "failed"
     assert view["error"].startswith("multitrack generate: error: ") and "notabundle" in view["error"]
     assert "Traceback" not in view["error"]
+
+
+def test_an_attention_job_draws_what_the_cli_draws_and_the_page_knows_the_models_rate(workdir):
+    from test_generate import make_bundle, write_prompt  # a 2-track bundle, window 16; a 120-frame prompt
+
+    make_bundle(workdir / "bundle", ["data.fps=12.5"])
+    write_prompt(workdir / "corpus" / "prompt.xml")
+    client = make_client(workdir)
+    page = client.get("/attention").text
+    assert 'value="bundle" data-fps="12.5"' in page  # a click on the picture counts frames at 12.5 fps
+    refused = client.post("/api/jobs/attention", json={"bundle": "bundle", "timeline": "corpus/prompt.xml"})
+    assert refused.status_code == 400 and "frame: expected a whole number" in refused.json()["error"]
+    form = {"bundle": "bundle", "timeline": "corpus/prompt.xml", "frame": "20", "heads": "1"}
+    view = wait_for(client, client.post("/api/jobs/attention", json=form).json()["id"])
+    assert view["state"] == "done", view
+    picture = view["outputs"]["picture"]
+    assert picture.startswith("attention/prompt frame 20 ") and picture.endswith(".png")
+    command = f"multitrack attention bundle --timeline corpus/prompt.xml --frame 20 --heads -o '{picture}'"
+    assert view["commands"] == [command]
+    assert (workdir / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a frame past the timeline's end is the verb's one-line error
+    late = {**form, "frame": "500"}
+    failed = wait_for(client, client.post("/api/jobs/attention", json=late).json()["id"])
+    assert failed["state"] == "failed" and failed["error"].startswith("multitrack attention: error: ")
 
 
 def test_the_train_form_is_checked_by_the_config(workdir):

@@ -3,7 +3,8 @@
 One server (`python -m multitrack serve`, a real process on a free port) over a workdir
 holding a tiny synthetic corpus and configs/tiny.yaml. The browser uploads a real export and
 sees its tracks drawn, shows a bad file's error and stays usable, ingests, trains a tiny model
-and watches it finish, continues a timeline and downloads an xmeml that reads back; a
+and watches it finish, continues a timeline and downloads an xmeml that reads back, picks a
+frame on a picture and sees the model's attention there; a
 traversal, a wrong Host and a missing token are refused.
 """
 
@@ -231,6 +232,22 @@ def test_ingest_train_and_continue_a_timeline_then_download_it(app, server, tmp_
     assert continued.name == f"{original.name} (continued)" and continued.video_tracks
     assert continued.end_frame > original.end_frame  # the whole prompt, then 4 s more
     assert saved.name.startswith(Path(prompt).stem) and saved.suffix == ".xml"
+
+    # pick a frame on the timeline's picture and see where the model looked when it predicted it
+    page.goto(f"{base}/attention")
+    page.select_option("form[data-plan=attention] select[name=bundle]", "runs/browser/bundle")
+    page.select_option("#timeline-select", prompt)
+    canvas = page.wait_for_selector("#picture[data-ready='1'] canvas[data-draws]")
+    box = canvas.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    frame = int(page.input_value("#frame-input"))  # at the bundle's rate (the timeline's: tiny has no data.fps)
+    assert frame > 0 and "s into the timeline" in page.inner_text("#frame-note")
+    page.click("form[data-plan=attention] button[type=submit]")
+    page.wait_for_selector(".job[data-kind=attention][data-state=done]", timeout=JOB_TIMEOUT_MS)
+    image = page.wait_for_selector("#attention-result img.attention")
+    page.wait_for_function("image => image.complete && image.naturalWidth > 0", arg=image)
+    assert f"frame {frame} " in (image.get_attribute("alt") or "")
 
 
 def request_status(url: str, headers: dict[str, str]) -> tuple[int, str]:

@@ -88,6 +88,17 @@ def continue_page(workspace: Workspace, query: dict[str, str]) -> Context:
     return {"template": "continue", "bundles": found.bundles, "timelines": found.timelines}
 
 
+def attention_page(workspace: Workspace, query: dict[str, str]) -> Context:
+    """Each bundle with the rate its frames count at (its `data.fps`, or null: the timeline's
+    own), so a click on a timeline's picture names the frame the verb means."""
+    found = workspace.inventory()
+    bundles = [
+        {"path": bundle, "fps": _dotted(_read(workspace, f"{bundle}/bundle.json").get("config") or {}, "data.fps")}
+        for bundle in found.bundles
+    ]
+    return {"template": "attention", "bundles": bundles, "timelines": found.timelines}
+
+
 @dataclass(frozen=True)
 class Page:
     name: str  # its path: /NAME
@@ -100,6 +111,7 @@ NAV = [
     Page("train", "Train", train_page),
     Page("models", "Models", models_page),
     Page("continue", "Continue", continue_page),
+    Page("attention", "Attention", attention_page),
 ]
 
 

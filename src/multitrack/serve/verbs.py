@@ -20,7 +20,7 @@ from typing import Any
 
 from multitrack.config import load_config
 from multitrack.errors import ConfigError, MultitrackError
-from multitrack.serve.workspace import GENERATED_DIR, PREPARED_DIR, RUNS_DIR, TABLES_DIR, Workspace
+from multitrack.serve.workspace import ATTENTION_DIR, GENERATED_DIR, PREPARED_DIR, RUNS_DIR, TABLES_DIR, Workspace
 
 BUILT_IN = "built-in defaults"
 DEMO = "demo settings"
@@ -103,12 +103,31 @@ def plan_generate(form: dict[str, str], workspace: Workspace) -> JobPlan:
     return JobPlan(f"continue {prompt}", [argv], {"timeline": out, "prompt": prompt})
 
 
+def plan_attention(form: dict[str, str], workspace: Workspace) -> JobPlan:
+    """`multitrack attention`: where the model looked when it predicted one frame of a timeline."""
+    bundle, timeline = form.get("bundle", ""), form.get("timeline", "")
+    workspace.resolve(bundle)
+    workspace.resolve(timeline)
+    frame = form.get("frame", "")
+    if not frame.isdigit():
+        raise MultitrackError(f"frame: expected a whole number of frames at the model's rate, got {frame!r}")
+    argv = ["attention", bundle, "--timeline", timeline, "--frame", frame]
+    if form.get("seconds"):
+        _number("--seconds", form["seconds"])
+        argv += ["--seconds", form["seconds"]]
+    if form.get("heads"):
+        argv.append("--heads")
+    out = f"{ATTENTION_DIR}/{Path(timeline).stem} frame {frame} {time.strftime('%Y%m%d-%H%M%S')}.png"
+    return JobPlan(f"attention at frame {frame} of {timeline}", [[*argv, "-o", out]], {"picture": out})
+
+
 # job kind -> (plan, the kind it runs as: one at a time per kind)
 PLANS: dict[str, tuple[Callable[[dict[str, str], Workspace], JobPlan], str]] = {
     "ingest": (plan_ingest, "ingest"),
     "train": (plan_train, "train"),
     "resume": (plan_resume, "train"),
     "generate": (plan_generate, "generate"),
+    "attention": (plan_attention, "attention"),
 }
 
 

@@ -23,6 +23,7 @@ TABLES_DIR = "tables"
 PREPARED_DIR = "prepared"
 RUNS_DIR = "runs"
 GENERATED_DIR = "generated"
+ATTENTION_DIR = "attention"  # multitrack attention's pictures
 CONFIGS_DIR = "configs"
 MAX_LISTED = 5000  # entries walked per inventory: a huge workdir lists its first ones, it does not hang
 

@@ -275,6 +275,31 @@ document.addEventListener("DOMContentLoaded", () => {
       pictureInto(result, view.outputs.timeline).then(() => sameTimeScale([picture, result]));
     });
   }
+  const frameInput = document.querySelector("#frame-input");
+  if (frameInput && picture) {
+    // frames count at the model's rate (its data.fps; else the timeline's own)
+    picture.addEventListener("pick", (event) => {
+      const option = document.querySelector("#bundle-select")?.selectedOptions[0];
+      const seconds = event.detail.seconds;
+      const fps = Number(option?.dataset.fps) || Number(event.target.dataset.fps) || 0;
+      if (!fps) return;
+      frameInput.value = String(Math.max(1, Math.round(seconds * fps)));
+      document.querySelector("#frame-note").textContent =
+        `frame ${frameInput.value} at ${fps} fps: ${seconds.toFixed(2)} s into the timeline`;
+    });
+  }
+  const attentionResult = document.querySelector("#attention-result");
+  if (attentionResult && panels.attention) {
+    panels.attention.onFinish((view) => {
+      attentionResult.replaceChildren();
+      if (view.state !== "done" || !view.outputs.picture) return;
+      const image = document.createElement("img");
+      image.src = `/files/${view.outputs.picture.split("/").map(encodeURIComponent).join("/")}`;
+      image.alt = `attention: ${view.outputs.picture}`;
+      image.className = "attention";
+      attentionResult.append(image);
+    });
+  }
   if (panels.ingest || panels.train) {
     // a finished ingest or training adds a table or a model: reload the lists it feeds
     for (const panel of [panels.ingest, panels.train].filter(Boolean)) {

@@ -33,6 +33,7 @@ class TimelinePicture {
     this.canvas.setAttribute("data-ruler-px", String(RULER_PX));
     this.canvas.setAttribute("data-row-px", String(ROW_PX));
     this.canvas.setAttribute("data-label-px", String(LABEL_PX));
+    this.canvas.setAttribute("data-fps", String(data.fps));
     this.tip = document.createElement("div");
     this.tip.className = "tip";
     this.tip.hidden = true;
@@ -98,6 +99,13 @@ class TimelinePicture {
     }, { passive: false });
     let dragFrom = null;
     canvas.addEventListener("mousedown", (event) => (dragFrom = { x: event.clientX, start: this.start }));
+    canvas.addEventListener("click", (event) => {
+      // a click (not the end of a drag) picks a time: pages that explain a frame listen for "pick"
+      if (event.offsetX < LABEL_PX || (dragFrom && Math.abs(event.clientX - dragFrom.x) > 3)) return;
+      const frame = this.start + ((event.offsetX - LABEL_PX) / this.plotWidth) * this.span;
+      const seconds = frame / this.data.fps;
+      canvas.dispatchEvent(new CustomEvent("pick", { bubbles: true, detail: { seconds } }));
+    });
     window.addEventListener("mouseup", () => (dragFrom = null));
     canvas.addEventListener("mousemove", (event) => {
       if (dragFrom) {
