@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from multitrack.errors import XmemlError
-from multitrack.features.frames import interpolate_param, number_assets, timeline_frames
+from multitrack.features.frames import timeline_frames
+from multitrack.features.painting import interpolate_param, number_assets
 from multitrack.features.schema import VALUE_FEATURES
 from multitrack.timeline.model import (
     Asset,
@@ -261,7 +262,7 @@ def test_features_equal_after_write_and_read(timeline):
 
 def test_first_codes_orders_as_number_assets_does():
     """The audio tracks' numbering walks runs, not cells: the same order as number_assets."""
-    from multitrack.features.frames import NO_ASSET, _first_codes, number_assets
+    from multitrack.features.painting import NO_ASSET, first_codes, number_assets
 
     rng = np.random.default_rng(7)
     for _ in range(200):
@@ -273,4 +274,4 @@ def test_first_codes_orders_as_number_assets_does():
                 length = int(rng.integers(1, 8))
                 codes[track, first : first + length] = rng.integers(0, 6) if rng.random() < 0.8 else NO_ASSET
                 first += length
-        assert _first_codes(codes) == number_assets(codes)[1]
+        assert first_codes(codes) == number_assets(codes)[1]

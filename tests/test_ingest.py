@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from multitrack.cli import main
 from multitrack.features import ingest as ingest_module
 from multitrack.features.frames import TimelineFrames
-from multitrack.features.ingest import ingest, timeline_columns
+from multitrack.features.ingest import ingest
 from multitrack.features.manifest import manifest_path
+from multitrack.features.packing import timeline_columns
 from multitrack.features.schema import VALUE_FEATURES
 from multitrack.features.table import column_names, frame_table_schema
 from multitrack.features.table import writer as table_writer

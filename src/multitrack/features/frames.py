@@ -19,34 +19,29 @@ arrays are track-major and hold the kept tracks only (see `TimelineFrames`).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from multitrack.errors import XmemlError
+from multitrack.features.audio_frames import AudioPainter, AudioSegment, AudioTrackEntry
+from multitrack.features.painting import NO_ASSET, clip_params, interpolate_param, number_assets, source_frames
 from multitrack.features.schema import (
     DEFAULT_MAX_AUDIO_TRACKS,
     DEFAULT_MAX_TRACKS,
     VALUE_FEATURES,
     conversion_factors,
-    gain_db,
     media_size_or_sequence,
 )
 from multitrack.timeline.model import (
     Asset,
     AssetKind,
-    AudioGain,
     Clip,
-    Crop,
-    Motion,
-    Param,
     Rate,
     Timeline,
     Track,
 )
 
-NO_ASSET = -1  # the local asset code of an empty cell before numbering
 MAX_HOURS_DEFAULT = 24
 
 
@@ -82,50 +77,6 @@ class AssetEntry:
             "heard_on": list(self.heard_on),
             "media_found": self.media_found,
             "media": self.media,
-        }
-
-
-@dataclass(frozen=True)
-class AudioSegment:
-    """Frames `first`..`stop`-1 of kept audio track `track` (0-based) play `asset_id`'s channel
-    `channel` (1-based, as `sourcetrack/trackindex`) over a source span that starts at source
-    frame `source_first` (at the sequence rate, from the media's first frame), `speed`/100
-    source frames a timeline frame: forward from timeline frame `first`, or when `reverse`
-    backward, so that timeline frame `stop`-1 plays the start of the span."""
-
-    track: int
-    first: int
-    stop: int
-    asset_id: str
-    channel: int
-    source_first: float
-    speed: float = 100.0
-    reverse: bool = False
-
-
-@dataclass(frozen=True)
-class AudioTrackEntry:
-    """What the manifest records of one kept audio track (heard figures are ingest's, features/sound.py)."""
-
-    number: int  # A1 = 1: the xmeml audio track's place in document order
-    name: str
-    enabled: bool
-    premiere_type: str | None  # premiereTrackType: Mono, Stereo, SixteenChannel, ...; None if not written
-    exploded_index: int | None  # currentExplodedTrackIndex: which channel of an exploded track
-    exploded_count: int | None  # totalExplodedTrackCount
-    clips: int  # enabled clips painted
-
-    def to_json(self) -> dict:
-        return {
-            "number": self.number,
-            "name": self.name,
-            "enabled": self.enabled,
-            "premiere_type": self.premiere_type,
-            "exploded_index": self.exploded_index,
-            "exploded_count": self.exploded_count,
-            "clips": self.clips,
-            "heard_frames": 0,  # filled in by ingest where it hears (features/sound.py)
-            "speech_share": None,  # mean speech over the heard frames; None where nothing was heard
         }
 
 
@@ -217,10 +168,10 @@ def timeline_frames(
     active = np.zeros((kept, frame_count), dtype=np.int8)  # (K, N)
     asset_code = np.full((kept, frame_count), NO_ASSET, dtype=np.int32)  # (K, N)
     values = np.zeros((kept, len(VALUE_FEATURES), frame_count), dtype=np.float32)  # (K, 7, N)
-    painter = _Painter(timeline, active, asset_code, values)
+    painter = VideoPainter(timeline, active, asset_code, values)
     for track_index, track in enumerate(kept_tracks):
         painter.paint_track(track_index, track)
-    sound = _AudioPainter(painter, timeline.audio_tracks[:max_audio_tracks], frame_count)
+    sound = AudioPainter(painter, timeline.audio_tracks[:max_audio_tracks], frame_count)
 
     asset, numbered_codes = number_assets(asset_code)
     unknown = sum(1 for code in numbered_codes if painter.media_size_unknown[code])
@@ -296,118 +247,7 @@ def _audio_dropped_warning(timeline: Timeline, max_audio_tracks: int, dropped: i
     ]
 
 
-def number_assets(asset_code: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """Renumber local asset codes 1, 2, ... by first active frame, ties to the lower track.
-
-    asset_code: (K, N) int32 track-major, NO_ASSET where empty. Column-major order visits
-    frame by frame and, within a frame, track V1 first, so the first occurrence of each
-    code in that flattening is exactly its (first frame, lowest track).
-    Returns the (K, N) int32 numbers (0 = none) and the codes in numbering order.
-    """
-    flat = asset_code.ravel(order="F")  # (N*K,) frame-major
-    occupied = np.flatnonzero(flat != NO_ASSET)
-    codes, first_index = np.unique(flat[occupied], return_index=True)
-    codes_in_order = codes[np.argsort(first_index, kind="stable")]
-    if codes_in_order.size == 0:
-        return np.zeros_like(asset_code), []
-    number_of_code = np.zeros(int(codes.max()) + 2, dtype=np.int32)  # index code+1; NO_ASSET -> 0
-    number_of_code[codes_in_order + 1] = np.arange(1, codes_in_order.size + 1, dtype=np.int32)
-    numbers = number_of_code[asset_code + 1]  # (K, N)
-    return numbers, [int(code) for code in codes_in_order]
-
-
-@functools.lru_cache(maxsize=1024)
-def _static_gain_db(level: float, gain_filter_db: float) -> float:
-    """`gain_db` of a clip without keys; exports repeat a few levels over hundreds of clips."""
-    return float(gain_db(level, gain_filter_db))
-
-
-def _first_codes(asset_code: np.ndarray) -> list[int]:
-    """The codes of a (K, N) array in order of first frame, ties to the lower track: the order
-    `number_assets` gives, found from each track's runs (a few per clip) instead of a sort of
-    every cell, for the audio tracks' many long clips."""
-    starts: list[np.ndarray] = []
-    tracks: list[np.ndarray] = []
-    codes: list[np.ndarray] = []
-    for index, row in enumerate(asset_code):
-        if row.size == 0:
-            continue
-        run_starts = np.concatenate([[0], np.flatnonzero(row[1:] != row[:-1]) + 1])
-        run_codes = row[run_starts]
-        kept = run_codes != NO_ASSET
-        starts.append(run_starts[kept])
-        codes.append(run_codes[kept])
-        tracks.append(np.full(int(kept.sum()), index))
-    if not codes:
-        return []
-    by_start, by_track = np.concatenate(starts), np.concatenate(tracks)
-    ordered = np.concatenate(codes)[np.lexsort((by_track, by_start))]
-    return [int(c) for c in dict.fromkeys(ordered.tolist())]
-
-
-def interpolate_param(param: Param, source_frames: np.ndarray) -> np.ndarray:
-    """A parameter's value at each source frame (float64), as `Param.at` computes it.
-
-    Keys are interpolated linearly; the first and last values are held outside them
-    (../shared/docs/xmeml.md §7: keys may lie outside [in, out]; never drop them). Where two
-    keys share a `when`, the later one applies from that frame on, like `Param.at`.
-    """
-    keys = sorted(param.keyframes, key=lambda key: key.when)
-    if not keys:
-        return np.full(source_frames.shape, param.value, dtype=np.float64)
-    whens = np.array([key.when for key in keys], dtype=np.float64)  # (K,)
-    key_values = np.array([key.value for key in keys], dtype=np.float64)  # (K,)
-    if len(keys) == 1 or (whens[1:] > whens[:-1]).all():
-        return np.interp(source_frames, whens, key_values)  # holds the ends, like Param.at
-    return _interpolate_with_duplicate_whens(whens, key_values, source_frames)
-
-
-def _interpolate_with_duplicate_whens(
-    whens: np.ndarray, key_values: np.ndarray, source_frames: np.ndarray
-) -> np.ndarray:
-    # np.interp leaves the choice between equal whens unspecified; Param.at takes the later key.
-    last = len(whens) - 1
-    after = np.searchsorted(whens, source_frames, side="right")  # first key strictly after
-    lower = np.maximum(after - 1, 0)
-    upper = np.minimum(after, last)
-    span = whens[upper] - whens[lower]
-    # span 0: before the first key, after the last, or on duplicate whens -> the upper value.
-    safe_span = np.where(span > 0, span, 1.0)
-    fraction = np.where(span > 0, (source_frames - whens[lower]) / safe_span, 1.0)
-    return key_values[lower] + fraction * (key_values[upper] - key_values[lower])
-
-
-def source_frames(clip: Clip, first: int, stop: int) -> np.ndarray:
-    """(L,) float64: the source frame each timeline frame first..stop-1 of the clip plays, the
-    axis of its keyframe `when`s (../shared/docs/xmeml.md §7)."""
-    timeline_frames_ = np.arange(first, stop, dtype=np.float64)
-    return clip.in_frame + (timeline_frames_ - clip.start_frame) * (clip.speed / 100.0)
-
-
-def _span_start(clip: Clip, first: int, stop: int) -> float:
-    """The lowest source frame timeline frames first..stop-1 of the clip play (AudioSegment)."""
-    ratio = clip.speed / 100.0
-    if clip.reverse:  # the clip's start shows its out point; frame t plays out - (t + 1 - start) * ratio
-        return clip.out_frame - (stop - clip.start_frame) * ratio
-    return clip.in_frame + (first - clip.start_frame) * ratio
-
-
-def clip_gain_db(audio: AudioGain | None, source_frames_: np.ndarray) -> np.ndarray:
-    """(L,) float64: an audio clip's gain in dB at each source frame (features/schema.py `gain_db`)."""
-    if audio is None:
-        return np.zeros(source_frames_.shape, dtype=np.float64)
-    level = interpolate_param(audio.level, source_frames_)
-    return gain_db(level, interpolate_param(audio.gain_db, source_frames_))
-
-
-def clip_params(clip: Clip) -> tuple[Param, ...]:
-    """The clip's 7 Premiere parameters in PREMIERE_PARAMS order; a missing filter = defaults."""
-    motion = clip.motion or Motion()
-    crop = clip.crop or Crop()
-    return (motion.scale, motion.center_x, motion.center_y, crop.left, crop.right, crop.top, crop.bottom)
-
-
-class _Painter:
+class VideoPainter:
     """Paints clips into the timeline's arrays, one vectorised slice per clip."""
 
     def __init__(self, timeline: Timeline, active: np.ndarray, asset_code: np.ndarray, values: np.ndarray):
@@ -437,7 +277,7 @@ class _Painter:
         stop = min(clip.end_frame, self.frame_count)
         if stop <= first:
             return
-        code = self._code(clip.asset_id)
+        code = self.code(clip.asset_id)
         self.active[track_index, first:stop] = 1
         self.asset_code[track_index, first:stop] = code
         self.values[track_index, :, first:stop] = self._clip_values(clip, first, stop, self.factors[code])
@@ -454,7 +294,8 @@ class _Painter:
             premiere[row] = interpolate_param(param, on_source) if param.keyframes else param.value
         return premiere * factors[:, None]  # (7, L)
 
-    def _code(self, asset_id: str) -> int:
+    def code(self, asset_id: str) -> int:
+        """The asset's local code, given at its first clip (video or audio)."""
         code = self.code_of_asset.get(asset_id)
         if code is not None:
             return code
@@ -495,83 +336,3 @@ class _Painter:
             height_px=asset.height_px if known else None,
             heard_on=heard_on,
         )
-
-
-class _AudioPainter:
-    """Paints the kept audio tracks' clips: active, asset codes (the video painter's, so one
-    asset has one code), gain in dB, and the segments ingest hears."""
-
-    def __init__(self, video: _Painter, tracks: list[Track], frame_count: int):
-        self.video = video
-        self.tracks = tracks
-        kept = len(tracks)
-        self.active = np.zeros((kept, frame_count), dtype=np.int8)  # (A, N)
-        self.code = np.full((kept, frame_count), NO_ASSET, dtype=np.int32)  # (A, N)
-        self.gain = np.zeros((kept, frame_count), dtype=np.float32)  # (A, N)
-        self.segments: list[AudioSegment] = []
-        self.clips = [0] * kept
-        self.heard_on: dict[int, tuple[int, ...]] = {}  # code -> audio track numbers
-        for track_index, track in enumerate(tracks):
-            if track.enabled:  # a disabled track, or clip, plays nothing (as on video)
-                for clip in sorted((c for c in track.clips if c.enabled), key=lambda c: c.start_frame):
-                    self._paint(track_index, clip, frame_count)
-
-    def _paint(self, track_index: int, clip: Clip, frame_count: int) -> None:
-        first, stop = max(clip.start_frame, 0), min(clip.end_frame, frame_count)
-        if stop <= first:
-            return
-        code = self.video._code(clip.asset_id)
-        self.active[track_index, first:stop] = 1
-        self.code[track_index, first:stop] = code
-        audio = clip.audio
-        if audio is not None and (audio.level.is_keyframed or audio.gain_db.is_keyframed):
-            self.gain[track_index, first:stop] = clip_gain_db(audio, source_frames(clip, first, stop))
-        elif audio is not None:
-            self.gain[track_index, first:stop] = _static_gain_db(audio.level.value, audio.gain_db.value)
-        self.clips[track_index] += 1
-        tracks = self.heard_on.get(code, ())
-        if track_index + 1 not in tracks:
-            self.heard_on[code] = (*tracks, track_index + 1)
-        self.segments.append(
-            AudioSegment(
-                track=track_index,
-                first=first,
-                stop=stop,
-                asset_id=clip.asset_id,
-                channel=clip.source_channel,
-                source_first=_span_start(clip, first, stop),
-                speed=clip.speed,
-                reverse=clip.reverse,
-            )
-        )
-
-    def number(self, video_codes: list[int]) -> tuple[np.ndarray, list[int]]:
-        """(A, N) int32 asset numbers, and every numbered code in number order: the video's
-        first, then the codes only heard, by first audio frame (ties to the lower track)."""
-        codes = list(video_codes)
-        number_of = {code: number for number, code in enumerate(codes, start=1)}
-        # masking the video's codes out would not move the others' first frames: filter instead
-        for code in (c for c in _first_codes(self.code) if c not in number_of):
-            codes.append(code)
-            number_of[code] = len(codes)
-        lookup = np.zeros(len(self.video.asset_ids) + 1, dtype=np.int32)  # index code + 1; NO_ASSET -> 0
-        for code, number in number_of.items():
-            lookup[code + 1] = number
-        return lookup[self.code + 1], codes
-
-    def entries(self) -> list[AudioTrackEntry]:
-        entries = []
-        for index, track in enumerate(self.tracks):
-            kind = track.audio_type
-            entries.append(
-                AudioTrackEntry(
-                    number=index + 1,
-                    name=track.name,
-                    enabled=track.enabled,
-                    premiere_type=kind.premiere_type if kind else None,
-                    exploded_index=kind.exploded_index if kind else None,
-                    exploded_count=kind.exploded_count if kind else None,
-                    clips=self.clips[index],
-                )
-            )
-        return entries

@@ -30,30 +30,25 @@ import time
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
-from multitrack.errors import MediaError, MultitrackError
-from multitrack.features.frames import TimelineFrames, timeline_frames
-from multitrack.features.hearing import HopCache, analyse_all
-from multitrack.features.manifest import ManifestWriter, manifest_path, timeline_entry
+from multitrack.errors import MultitrackError
+from multitrack.features.frames import timeline_frames
+from multitrack.features.hearing import HopCache
+from multitrack.features.listening import find_media, hear_file
+from multitrack.features.manifest import ManifestWriter, manifest_path
 from multitrack.features.media import MediaFinder
+from multitrack.features.packing import timeline_columns
 from multitrack.features.schema import DEFAULT_MAX_AUDIO_TRACKS, DEFAULT_MAX_TRACKS
-from multitrack.features.sound import HearingPlan, hear_segments
-from multitrack.features.table import AUDIO, VIDEO, FrameTableWriter, TimelineColumns
+from multitrack.features.sound import HearingPlan
+from multitrack.features.table import FrameTableWriter, TimelineColumns
 from multitrack.features.table.writer import ROWS_PER_BATCH
-from multitrack.timeline.model import AssetKind, Timeline
+from multitrack.timeline.model import Timeline
 from multitrack.timeline.xmeml import read_xmeml
 
-_VIDEO_DTYPES = {feature.name: feature.dtype for feature in VIDEO.features}  # the frame table's (table/columns.py)
-TRACK_ARRAY_DTYPES = {  # TimelineFrames' arrays: the video group's columns, the 7 values of one type
-    "track_active": _VIDEO_DTYPES["active"],
-    "track_asset": _VIDEO_DTYPES["asset"],
-    "track_values": _VIDEO_DTYPES["scale"],
-}
 # Files converted ahead of the writer per worker: bounds the pool's memory (a few MB
 # per file). Results come back in input order, so a small window leaves a worker that
 # finished the small files behind a long one idle, and lets both workers fill it while the
@@ -62,16 +57,6 @@ IN_FLIGHT_PER_JOB = 8
 FILES_PER_TASK = 4  # files a pool task converts, at most (see task_chunks)
 TAIL_SHARE = 0.25  # row groups shrink over this last share of the input bytes (see flush_limits)
 MIN_TAIL_ROWS = 8192  # the smallest row group they shrink to: each row group has a fixed cost on top of its rows
-
-
-_AUDIO_DTYPES = {feature.name: feature.dtype for feature in AUDIO.features}
-AUDIO_ARRAY_DTYPES = {  # TimelineFrames' audio arrays: the audio group's columns
-    "audio_active": _AUDIO_DTYPES["active"],
-    "audio_asset": _AUDIO_DTYPES["asset"],
-    "audio_gain_db": _AUDIO_DTYPES["gain_db"],
-}
-HEARD_FEATURES = ("loudness_db", "speech", "heard")  # the audio columns hearing fills, after active/asset/gain
-SHOWN_MISSING = 5  # missing media named in a timeline's warning before "and N more"
 
 
 @dataclass(frozen=True)
@@ -253,69 +238,6 @@ def find_inputs(inputs: Sequence[str | Path]) -> list[InputFile]:
     return found
 
 
-def hear_file(result: FileResult, report: IngestReport, cache: HopCache | None, jobs: int) -> list[str]:
-    """Hear the timelines of one converted file (module docstring, step 3), in place: their
-    loudness, speech and heard columns and manifest entries. Returns the lines for stderr
-    (each unreadable media file once per batch)."""
-    started = time.perf_counter()
-    requests: dict[Path, set[int]] = {}
-    for plan in result.plans:
-        for path, channels in plan.requests().items():
-            requests.setdefault(path, set()).update(channels)
-    hops, errors = analyse_all({path: sorted(channels) for path, channels in requests.items()}, cache, jobs)
-    lines = []
-    for path, error in errors.items():
-        if str(path) not in report.media_unreadable:
-            report.media_unreadable[str(path)] = error.reason
-            lines.append(f"warning: {error}; its frames are unheard")
-    for timeline, plan in zip(result.timelines, result.plans, strict=True):
-        _hear_timeline(timeline, plan, hops, errors, report)
-    report.hear_s += time.perf_counter() - started
-    return lines
-
-
-def _hear_timeline(
-    timeline: TimelineColumns,
-    plan: HearingPlan,
-    hops: dict,
-    errors: dict[Path, MediaError],
-    report: IngestReport,
-) -> None:
-    entry = timeline.entry
-    for asset in entry["assets"]:
-        if asset["heard_on"] and asset["media_found"] is not None:
-            (report.media_found if asset["media_found"] else report.media_missing).add(asset["pathurl"])
-    tracks = entry["audio_tracks"]
-    if not plan.media:  # nothing found to hear: the columns stay their defaults (unheard), no work here
-        return
-    gain = np.zeros((len(tracks), timeline.frame_count), np.float32)
-    width = len(AUDIO.features)
-    for index in range(len(tracks)):
-        column = timeline.audio_columns[index * width + AUDIO.names.index("gain_db")]
-        if column is not None:
-            gain[index] = column
-    heard = hear_segments(plan.segments, plan.media, hops, errors, gain, plan.fps)
-    for index, track in enumerate(tracks):
-        on = heard.heard[index]
-        heard_frames = int(on.sum())
-        report.heard_frames += heard_frames
-        track["heard_frames"] = heard_frames
-        track["speech_share"] = float(heard.speech[index][on > 0].mean()) if heard_frames else None
-        arrays = {"loudness_db": heard.loudness_db[index], "speech": heard.speech[index], "heard": on}
-        for name in HEARD_FEATURES:
-            feature = AUDIO.features[AUDIO.names.index(name)]
-            column = np.ascontiguousarray(arrays[name])
-            timeline.audio_columns[index * width + AUDIO.names.index(name)] = (
-                None if _is_default(column, feature.default) else column
-            )
-    unreadable = sorted({str(path) for path in plan.media.values() if path in errors})
-    if unreadable:
-        entry["warnings"].append(
-            f"{len(unreadable)} media file(s) unreadable, their frames unheard: "
-            + "; ".join(str(errors[Path(path)]) for path in unreadable[:SHOWN_MISSING])
-        )
-
-
 def listen(
     timeline: Timeline,
     xmeml_path: Path,
@@ -480,56 +402,6 @@ def convert_file(
     if result.error:
         result.timelines, result.plans = [], []
     return result
-
-
-def find_media(frames: TimelineFrames, finder: MediaFinder, xmeml_folder: Path) -> HearingPlan:
-    """Look for the media of the timeline's heard file assets; record found/missing in its
-    asset entries (manifest), warn once naming the missing; the plan hearing follows."""
-    media: dict[str, Path] = {}
-    missing: list[str] = []
-    for index, asset in enumerate(frames.assets):
-        if not asset.heard_on or asset.kind != AssetKind.FILE.value or not asset.pathurl:
-            continue
-        found = finder.find(asset.pathurl, xmeml_folder)
-        frames.assets[index] = replace(asset, media_found=found is not None, media=str(found) if found else None)
-        if found is None:
-            missing.append(asset.name or asset.id)
-        else:
-            media[asset.id] = found
-    if missing:
-        shown = ", ".join(repr(name) for name in missing[:SHOWN_MISSING])
-        more = f" and {len(missing) - SHOWN_MISSING} more" if len(missing) > SHOWN_MISSING else ""
-        frames.warnings.append(f"media of {len(missing)} heard asset(s) not found, their frames unheard: {shown}{more}")
-    segments = frames.audio_segments if media else []  # nothing to hear: nothing to send to the parent
-    return HearingPlan(segments, media, frames.rate.fps_exact)
-
-
-def timeline_columns(frames: TimelineFrames) -> TimelineColumns:
-    """Pack one timeline's frame arrays for the writer: its columns, all-default ones as None."""
-    # The writer wraps these bytes as Arrow arrays without a copy or a check: the types must match.
-    for name, dtype in {**TRACK_ARRAY_DTYPES, **AUDIO_ARRAY_DTYPES}.items():
-        if getattr(frames, name).dtype != dtype:
-            raise TypeError(f"{name} is {getattr(frames, name).dtype}, the frame table holds {np.dtype(dtype)}")
-    columns: list[np.ndarray | None] = []
-    for track_index in range(frames.tracks_kept):
-        track = [frames.track_active[track_index], frames.track_asset[track_index], *frames.track_values[track_index]]
-        columns.extend(column if _any_bit_set(column) else None for column in track)
-    audio_columns: list[np.ndarray | None] = []
-    for track_index in range(len(frames.audio_tracks)):
-        track = [frames.audio_active[track_index], frames.audio_asset[track_index], frames.audio_gain_db[track_index]]
-        audio_columns.extend(column if _any_bit_set(column) else None for column in track)
-        audio_columns.extend([None] * len(HEARD_FEATURES))  # unheard until hear_file fills them
-    return TimelineColumns(frames.frame_count, columns, timeline_entry(frames), audio_columns)
-
-
-def _any_bit_set(column: np.ndarray) -> bool:
-    # On the bits, so a column of -0.0 is kept as written, not replaced by +0.0.
-    return bool(column.view(f"u{column.itemsize}").any())
-
-
-def _is_default(column: np.ndarray, default: float) -> bool:
-    """Whether every value is the column's default (bitwise for 0, so -0.0 is kept)."""
-    return not _any_bit_set(column) if default == 0 else bool((column == default).all())
 
 
 def _error_line(file: InputFile, message: str) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from multitrack.errors import MediaError
-from multitrack.features.frames import AudioSegment
+from multitrack.features.audio_frames import AudioSegment
 from multitrack.features.hearing import Hops, frame_figures
 from multitrack.features.schema import SILENCE_DB
 
