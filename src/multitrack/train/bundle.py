@@ -14,6 +14,8 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -69,9 +71,7 @@ def write_bundle(
 ) -> Path:
     """Write BUNDLE/model.safetensors + bundle.json atomically (temp folder, then rename)."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with staged_folder(out_dir) as staging:
         weights = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
         save_file(weights, staging / WEIGHTS_FILE)
         meta = {
@@ -91,12 +91,23 @@ def write_bundle(
                 "tensors": {name: list(tensor.shape) for name, tensor in weights.items()},
             },
         }
-        _write_synced(staging / META_FILE, json.dumps(meta, indent=2).encode())
+        write_synced(staging / META_FILE, json.dumps(meta, indent=2).encode())
+    return out_dir
+
+
+@contextmanager
+def staged_folder(out_dir: Path) -> Iterator[Path]:
+    """A temporary folder beside `out_dir` to write into; when the block ends it replaces
+    `out_dir` whole (an existing one swapped out, then removed), or on any error is removed,
+    so a reader never sees a half-written bundle."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        yield staging
         _replace_dir(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return out_dir
 
 
 def load_bundle(bundle_dir: str | Path) -> Bundle:
@@ -261,7 +272,7 @@ def _stats(value: Any) -> NormStats:
         raise ValueError(str(exc)) from None
 
 
-def _write_synced(path: Path, data: bytes) -> None:
+def write_synced(path: Path, data: bytes) -> None:
     with open(path, "wb") as file:
         file.write(data)
         file.flush()

@@ -14,8 +14,6 @@ tensors and the ONNX translation has no complex cast: `_complex_cast` rewrites t
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from multitrack.data.prepared import file_sha256
 from multitrack.errors import BundleError
 from multitrack.model.inputs import Inputs
 from multitrack.model.transformer import MultitrackTransformer, Prediction
-from multitrack.train.bundle import META_FILE, Bundle, _replace_dir, _write_synced
+from multitrack.train.bundle import META_FILE, Bundle, staged_folder, write_synced
 
 WINDOW_FILE = "window.onnx"
 WINDOW_INT8_FILE = "window.int8.onnx"
@@ -123,9 +121,7 @@ def export_onnx(bundle: Bundle, bundle_dir: Path, out_dir: str | Path, quantize:
     """OUT_DIR/window.onnx (and window.int8.onnx with `quantize="int8"`) and OUT_DIR/bundle.json
     (the bundle's, with the `onnx` section), atomically."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with staged_folder(out_dir) as staging:
         window = export_window(bundle.model, staging / WINDOW_FILE)
         files = {"window": window}
         if quantize == "int8":
@@ -133,11 +129,7 @@ def export_onnx(bundle: Bundle, bundle_dir: Path, out_dir: str | Path, quantize:
         elif quantize is not None:
             raise ValueError(f"quantize {quantize!r} is not 'int8'")
         meta = bundle.meta | {"onnx": files | {"from_bundle": str(bundle_dir)}}
-        _write_synced(staging / META_FILE, json.dumps(meta, indent=2).encode())
-        _replace_dir(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        write_synced(staging / META_FILE, json.dumps(meta, indent=2).encode())
     return out_dir
 
 
