@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from pathlib import Path
 from urllib.parse import quote
 
 import numpy as np
@@ -50,6 +51,12 @@ class DraftTimeline:
     profile: EditorProfile
     rng: np.random.Generator
     timecode_frame: int = 0
+    # Where this timeline's rendered sound goes (None: media are referenced, nothing is
+    # rendered), the same folder relative to the xmeml's own (what its pathurls say), and
+    # the random stream sound is drawn from (kept apart, so rendering never moves the cut).
+    media_dir: Path | None = None
+    media_url: str = ""
+    sound_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     assets: dict[str, Asset] = field(default_factory=dict)
     video_tracks: list[Track] = field(default_factory=list)
     audio_tracks: list[Track] = field(default_factory=list)
@@ -108,6 +115,24 @@ class DraftTimeline:
             duration_frames=sync_offset_frames + self.duration_frames + tail_frames,
             timecode_frame=self.time_of_day_frame(),
         )
+
+    def add_media_file(
+        self, name: str, *, duration_frames: int, size_px: tuple[int, int] | None = None, timecode_frame: int = 0
+    ) -> Asset:
+        """A media file this timeline renders into `media_dir`, its pathurl relative to the
+        xmeml (synth's corpus moves as a whole; ingest resolves the path beside the file)."""
+        asset = self.add_asset(
+            name, "", size_px, duration_frames=duration_frames, timecode_frame=timecode_frame, has_audio=True
+        )
+        asset = dataclasses.replace(asset, pathurl=f"{self.media_url}/{quote(name)}")
+        self.assets[asset.id] = asset
+        return asset
+
+    def media_path(self, name: str) -> Path:
+        """Where `add_media_file(name)`'s file is rendered (the folder made on first use)."""
+        assert self.media_dir is not None, "this draft renders no media"
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        return self.media_dir / name
 
     def add_still(self, name: str, size_px: tuple[int, int]) -> Asset:
         return self.add_asset(name, "Stills", size_px, has_audio=False, duration_frames=self.frames(STILL_SECONDS))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,9 @@ from multitrack.synth.styles import (
 from multitrack.timeline.model import Clip, Timeline, Track
 
 MANIFEST_NAME = "synth.json"
+MEDIA_FOLDER = "media"  # editorNN/media/tlNNNN/: the sound a timeline renders
 _EDITOR_FOLDER = re.compile(r"editor\d+")
-_TIMELINE_FILE = re.compile(r"tl\d+_(?:" + "|".join(STYLES) + r")\.xml")
+_TIMELINE_FILE = re.compile(r"tl\d+_(?:" + "|".join(STYLES) + r")(?:_stack)?\.xml")
 VERTICAL = (1080, 1920)
 _CUTTERS = {
     "multicam": cut_multicam,
@@ -92,7 +94,7 @@ def synth_corpus(
     profiles = draw_profiles(editors, seed)
     written = []
     for index in range(timelines):
-        synth = synth_timeline(index, seed, profiles[index % editors], min_seconds, max_seconds)
+        synth = synth_timeline(index, seed, profiles[index % editors], min_seconds, max_seconds, media_root=out_dir)
         path = out_dir / synth.path
         path.parent.mkdir(parents=True, exist_ok=True)
         write_xmeml(synth.timeline, path)
@@ -118,13 +120,19 @@ def synth_timeline(
     min_seconds: float = 60.0,
     max_seconds: float = 180.0,
     style: str | None = None,
+    media_root: Path | None = None,
 ) -> SynthTimeline:
     """Timeline `index` of the corpus `seed`, cut by `profile` (in `style` if given,
-    else in a style drawn from the profile's mix)."""
+    else in a style drawn from the profile's mix); its sound is rendered under
+    `media_root`/editorNN/media/tlNNNN/ when a root is given, else only referenced."""
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 1, index])))
     drawn_style = STYLES[_draw_index(rng, profile.style_weights)]
     style = style or drawn_style
     draft = _draft(index, style, profile, rng, min_seconds, max_seconds)
+    draft.sound_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 2, index])))
+    draft.media_url = f"{MEDIA_FOLDER}/tl{index + 1:04d}"
+    if media_root is not None:
+        draft.media_dir = Path(media_root) / profile.name / draft.media_url
     _CUTTERS[style](draft)
     _leave_disabled(draft)
     path = f"{profile.name}/tl{index + 1:04d}_{style}.xml"
@@ -215,14 +223,17 @@ def _clear_previous_corpus(out_dir: Path) -> None:
             f"write; choose an empty or new folder"
         )
     for path in ours:
-        path.unlink()
+        if path.is_dir():
+            shutil.rmtree(path)  # a media folder: everything in it was rendered by synth
+        else:
+            path.unlink()
     for folder in out_dir.iterdir():
         if folder.is_dir():
             folder.rmdir()  # emptied above: every file in it was ours
 
 
 def _synth_files(out_dir: Path) -> tuple[list[Path], list[Path]]:
-    """Files synth writes (synth.json, editorNN/tlNNNN_<style>.xml) and anything else."""
+    """Files synth writes (synth.json, editorNN/tlNNNN_<style>[_stack].xml, editorNN/media/) and anything else."""
     ours: list[Path] = []
     foreign: list[Path] = []
     for path in sorted(out_dir.iterdir()):
@@ -230,6 +241,9 @@ def _synth_files(out_dir: Path) -> tuple[list[Path], list[Path]]:
             ours.append(path)
         elif _EDITOR_FOLDER.fullmatch(path.name) and path.is_dir():
             for inner in sorted(path.iterdir()):
+                if inner.name == MEDIA_FOLDER and inner.is_dir():
+                    ours.append(inner)
+                    continue
                 (ours if _TIMELINE_FILE.fullmatch(inner.name) and inner.is_file() else foreign).append(inner)
         else:
             foreign.append(path)
