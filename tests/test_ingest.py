@@ -198,6 +198,7 @@ def test_manifest_shape(corpus, tmp_path):
         "width",
         "height",
         "frames",
+        "role",
         "tracks_kept",
         "tracks_dropped",
         "assets",

@@ -44,7 +44,9 @@ def test_traits_stay_in_their_ranges(seed, index):
     assert 1.5 <= profile.shot_seconds <= 6.0
     assert 3.0 <= profile.shot_shape <= 8.0
     assert 1.15 <= profile.punch_in <= 1.30
-    assert 2 <= profile.angles <= 4
+    sound = profile.sound
+    assert 2 <= sound.speakers <= 4 and -0.3 <= sound.reaction_s <= 1.0 and 0.8 <= sound.min_shot_s <= 2.5
+    assert sorted(sound.seat_order) == sorted(sound.mic_order) == [0, 1, 2, 3]
     assert 0.22 <= profile.pip_width <= 0.35
     assert profile.rate in RATES
 

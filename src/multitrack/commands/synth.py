@@ -1,7 +1,12 @@
 """`multitrack synth OUT_DIR --timelines N --seed S`: a corpus of synthetic timelines.
 
 Writes OUT_DIR/editorNN/tlNNNN_<style>.xml, one folder per editor profile, and
-OUT_DIR/synth.json describing the profiles and which timeline each one cut.
+OUT_DIR/synth.json describing the profiles and which timeline each one cut. A podcast
+session (multicam) also writes its stack, tlNNNN_multicam_stack.xml, and renders its
+microphones and cameras' sound into editorNN/media/tlNNNN/.
+
+`multitrack synth OUT_DIR --recut CORPUS --cut-seed K` re-cuts every podcast session of an
+earlier corpus with its own editor and another seed (the oracle), writing only the edits.
 """
 
 from __future__ import annotations
@@ -19,15 +24,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="OUT_DIR",
         help="folder to write the corpus to (new, empty, or an earlier synth corpus, whose files are replaced)",
     )
-    parser.add_argument(
-        "--timelines", type=positive_int, required=True, metavar="N", help="how many timelines to write"
-    )
+    parser.add_argument("--timelines", type=positive_int, metavar="N", help="how many timelines to write (required)")
     parser.add_argument(
         "--seed",
         type=non_negative_int,
-        required=True,
         metavar="S",
-        help="corpus seed: the same arguments always give the same bytes",
+        help="corpus seed (required): the same arguments always give the same bytes",
+    )
+    parser.add_argument(
+        "--recut",
+        metavar="CORPUS",
+        help="instead: re-cut every podcast session of this synth corpus with its own editor (the oracle)",
+    )
+    parser.add_argument(
+        "--cut-seed",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="with --recut: the editor's random stream (default 1; 0 is their own edit)",
     )
     parser.add_argument(
         "--editors",
@@ -57,6 +71,13 @@ def run(args: argparse.Namespace) -> int:
 
     from multitrack.synth import synth_corpus
 
+    if args.recut is not None:
+        return _recut(args)
+    missing = [flag for flag, value in (("--timelines", args.timelines), ("--seed", args.seed)) if value is None]
+    if missing:
+        print(f"multitrack synth: error: {' and '.join(missing)} needed (or --recut CORPUS)", file=sys.stderr)
+        return 2
+
     if args.min_seconds > args.max_seconds:
         print(
             f"multitrack synth: error: --min-seconds {args.min_seconds:g} is above --max-seconds {args.max_seconds:g}",
@@ -79,4 +100,20 @@ def run(args: argparse.Namespace) -> int:
         f"to {report.out_dir} ({', '.join(f'{n} {s}' for s, n in sorted(styles.items()))}); "
         f"profiles and styles in {report.manifest_path}"
     )
+    return 0
+
+
+def _recut(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from multitrack.synth.corpus import recut
+    from multitrack.timeline.xmeml import write_xmeml
+
+    out_dir = Path(args.out_dir)
+    recuts = recut(args.recut, args.cut_seed)
+    for synth in recuts:
+        path = out_dir / synth.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_xmeml(synth.timeline, path)
+    print(f"re-cut {len(recuts)} podcast sessions of {args.recut} with cut seed {args.cut_seed} into {out_dir}")
     return 0

@@ -59,6 +59,7 @@ from multitrack.data.split import SPLITS, assign_splits, check_fractions
 from multitrack.data.windows import check_window, split_windows
 from multitrack.errors import BundleError, ConfigError, DataError
 from multitrack.features.manifest import manifest_path
+from multitrack.features.roles import timeline_role
 from multitrack.features.schema import VALUE_FEATURES
 from multitrack.features.table import FrameTable, TimelineArrays
 from multitrack.features.vocabulary import cuts_from_top, fold_assets, since_on_top
@@ -93,15 +94,21 @@ def prepare(
     manifest = read_manifest(frames_path)
     split_by = config.data.split_by if like is None else "timeline"  # --like deals no split
     entries = _timeline_entries(frames_path, table.timeline_ids, manifest, config, split_by)
+    stacks = _stacks(table, entries)
+    edits = [tid for tid in table.timeline_ids if tid not in stacks]
+    if not edits:
+        raise DataError(
+            f"{frames_path}: every timeline is a multicam stack (every angle the whole length); nothing to learn from"
+        )
     if like is None:
         groups = _groups(frames_path, entries, config)
-        assignment = assign_splits(table.timeline_ids, config.data.split, config.data.seed, groups)
+        assignment = assign_splits(edits, config.data.split, config.data.seed, groups)
     else:
-        assignment = dict.fromkeys(table.timeline_ids, "test")
+        assignment = dict.fromkeys(edits, "test")
     resamplers = {
         tid: Resampler.for_timeline(entries[tid], table.frames[tid], config.data.fps) for tid in table.timeline_ids
     }
-    by_split = {name: [tid for tid in table.timeline_ids if assignment[tid] == name] for name in SPLITS}
+    by_split = {name: [tid for tid in edits if assignment[tid] == name] for name in SPLITS}
     with _staging_dir(out_dir) as staging:
         if like is None:
             stats, stats_count = _fit_stats(table, _bar(by_split["train"], "fit stats", progress), resamplers)
@@ -113,6 +120,7 @@ def prepare(
             for name, tids in by_split.items()
         }
         info = _prepared_info(frames_path, config, table, manifest is not None, assignment, written, stats_count)
+        info["stacks_left_out"] = stacks
         if like is not None:
             info["split_fractions"] = [0.0, 0.0, 1.0]
             info["like"] = {"fingerprint": like.fingerprint}  # the model's train split, for evaluate
@@ -212,6 +220,20 @@ def _timeline_entries(
             f"({len(missing)} missing): the manifest does not belong to this table"
         )
     return {tid: manifest[tid] for tid in timeline_ids}
+
+
+def _stacks(table: FrameTable, entries: dict[str, dict[str, Any]]) -> list[str]:
+    """Timelines that are multicam stacks (features.roles), left out of every split: the
+    manifest's `role` where ingest wrote one, else read from the table."""
+    stacks = []
+    for tid in table.timeline_ids:
+        role = entries[tid].get("role")
+        if role is None:
+            arrays = table.read_timeline(tid)
+            role = timeline_role(arrays.active, arrays.asset)
+        if role == "stack":
+            stacks.append(tid)
+    return stacks
 
 
 def _groups(frames_path: Path, entries: dict[str, dict[str, Any]], config: Config) -> dict[str, str] | None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from multitrack.features.frames import TimelineFrames
+from multitrack.features.roles import timeline_role
 from multitrack.features.schema import DEFAULT_MAX_AUDIO_TRACKS
 from multitrack.features.table import column_names
 
@@ -80,6 +81,7 @@ def timeline_entry(frames: TimelineFrames) -> dict:
         "width": frames.width_px,
         "height": frames.height_px,
         "frames": frames.frame_count,
+        "role": timeline_role(frames.track_active.T, frames.track_asset.T),
         "tracks_kept": frames.tracks_kept,
         "tracks_dropped": frames.tracks_dropped,
         "assets": [asset.to_json() for asset in frames.assets],

@@ -57,6 +57,9 @@ class DraftTimeline:
     media_dir: Path | None = None
     media_url: str = ""
     sound_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    # The stream an editor's choices on a podcast's sound are drawn from, apart from the
+    # world's: another stream re-cuts the same session (the oracle, synth.corpus.recut).
+    cut_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(1))
     assets: dict[str, Asset] = field(default_factory=dict)
     video_tracks: list[Track] = field(default_factory=list)
     audio_tracks: list[Track] = field(default_factory=list)

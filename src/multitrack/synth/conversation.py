@@ -15,6 +15,7 @@ them (`synth.podcast`), and hearing is scored against them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -78,6 +79,22 @@ class Conversation:
             else:
                 merged.append((start, end))
         return merged
+
+    def shifted(self, by_s: float, seconds: float) -> Conversation:
+        """The same conversation `by_s` later, in a recording of `seconds` (a media file's
+        own time, where the timeline's frame 0 is `by_s` in)."""
+        return Conversation(
+            seconds,
+            self.speakers,
+            self.shares,
+            tuple(
+                dataclasses.replace(
+                    t, start=t.start + by_s, end=t.end + by_s, emphasis=tuple(e + by_s for e in t.emphasis)
+                )
+                for t in self.turns
+            ),
+            tuple(dataclasses.replace(s, start=s.start + by_s, end=s.end + by_s) for s in self.sounds),
+        )
 
     def to_json(self) -> dict:
         """The truth kept in synth.json: every sound and turn, times rounded to 1 ms."""

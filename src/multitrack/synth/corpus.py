@@ -18,18 +18,18 @@ import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from multitrack.errors import MultitrackError
 from multitrack.synth.builder import DraftTimeline
+from multitrack.synth.podcast import cut_podcast
 from multitrack.synth.profiles import RATES, STYLES, EditorProfile, draw_profiles
 from multitrack.synth.styles import (
     HD,
     UHD,
     cut_broll,
-    cut_multicam,
     cut_pip,
     cut_split_screen,
     cut_vertical,
@@ -37,12 +37,12 @@ from multitrack.synth.styles import (
 from multitrack.timeline.model import Clip, Timeline, Track
 
 MANIFEST_NAME = "synth.json"
+STACK_SUFFIX = "_stack.xml"  # a podcast session's stack beside its edit: tlNNNN_multicam_stack.xml
 MEDIA_FOLDER = "media"  # editorNN/media/tlNNNN/: the sound a timeline renders
 _EDITOR_FOLDER = re.compile(r"editor\d+")
 _TIMELINE_FILE = re.compile(r"tl\d+_(?:" + "|".join(STYLES) + r")(?:_stack)?\.xml")
 VERTICAL = (1080, 1920)
 _CUTTERS = {
-    "multicam": cut_multicam,
     "pip": cut_pip,
     "split_screen": cut_split_screen,
     "broll": cut_broll,
@@ -59,12 +59,24 @@ _TITLES = {
 
 @dataclass(frozen=True)
 class SynthTimeline:
-    """One synthetic timeline and who cut it how."""
+    """One synthetic timeline and who cut it how; a podcast session (multicam) also has the
+    stack the edit was cut from and the session's truth (conversation, cameras, mics, shots)."""
 
     timeline: Timeline
     editor: str
     style: str
     path: str  # relative to the corpus folder: editorNN/tlNNNN_style.xml
+    stack: Timeline | None = None
+    truth: dict | None = None
+
+    @property
+    def session(self) -> str:
+        """tlNNNN: what the edit and its stack share."""
+        return PurePosixPath(self.path).name.split("_")[0]
+
+    @property
+    def stack_path(self) -> str:
+        return self.path.removesuffix(".xml") + STACK_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -98,6 +110,8 @@ def synth_corpus(
         path = out_dir / synth.path
         path.parent.mkdir(parents=True, exist_ok=True)
         write_xmeml(synth.timeline, path)
+        if synth.stack is not None:
+            write_xmeml(synth.stack, out_dir / synth.stack_path)
         written.append(synth)
         if on_written is not None:
             on_written(synth)
@@ -113,6 +127,38 @@ def synth_corpus(
     return SynthReport(out_dir, manifest_path, profiles, written)
 
 
+def recut(corpus_dir: str | Path, cut_seed: int) -> list[SynthTimeline]:
+    """Every podcast session of a synth corpus re-cut by its own editor from stream `cut_seed`
+    (>= 1): the same conversation, media and stack, another draw of the editor's choices. How
+    well two such edits agree is the ceiling a model of that editor can reach (the oracle)."""
+    if cut_seed < 1:
+        raise ValueError(f"need a cut seed of at least 1 (0 is the editor's own edit), got {cut_seed}")
+    corpus_dir = Path(corpus_dir)
+    try:
+        manifest = json.loads((corpus_dir / MANIFEST_NAME).read_text())
+        arguments, sessions = manifest["arguments"], manifest["sessions"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise MultitrackError(
+            f"{corpus_dir / MANIFEST_NAME}: not a synth corpus with podcast sessions ({exc})"
+        ) from None
+    profiles = draw_profiles(arguments["editors"], arguments["seed"])
+    recuts = []
+    for session in sessions:
+        index = int(session["session"].removeprefix("tl")) - 1
+        profile = profiles[index % arguments["editors"]]
+        recuts.append(
+            synth_timeline(
+                index,
+                arguments["seed"],
+                profile,
+                arguments["min_seconds"],
+                arguments["max_seconds"],
+                cut_seed=cut_seed,
+            )
+        )
+    return recuts
+
+
 def synth_timeline(
     index: int,
     seed: int,
@@ -121,10 +167,13 @@ def synth_timeline(
     max_seconds: float = 180.0,
     style: str | None = None,
     media_root: Path | None = None,
+    cut_seed: int = 0,
 ) -> SynthTimeline:
     """Timeline `index` of the corpus `seed`, cut by `profile` (in `style` if given,
     else in a style drawn from the profile's mix); its sound is rendered under
-    `media_root`/editorNN/media/tlNNNN/ when a root is given, else only referenced."""
+    `media_root`/editorNN/media/tlNNNN/ when a root is given, else only referenced. A podcast's
+    editor decides from stream `cut_seed`: 0 is the editor's own edit, any other re-cuts the
+    same session (the oracle)."""
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 1, index])))
     drawn_style = STYLES[_draw_index(rng, profile.style_weights)]
     style = style or drawn_style
@@ -133,10 +182,15 @@ def synth_timeline(
     draft.media_url = f"{MEDIA_FOLDER}/tl{index + 1:04d}"
     if media_root is not None:
         draft.media_dir = Path(media_root) / profile.name / draft.media_url
-    _CUTTERS[style](draft)
+    draft.cut_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, 3, index, cut_seed])))
+    podcast = cut_podcast(draft) if style == "multicam" else None
+    if podcast is None:
+        _CUTTERS[style](draft)
     _leave_disabled(draft)
     path = f"{profile.name}/tl{index + 1:04d}_{style}.xml"
-    return SynthTimeline(draft.finish(), profile.name, style, path)
+    if podcast is None:
+        return SynthTimeline(draft.finish(), profile.name, style, path)
+    return SynthTimeline(draft.finish(), profile.name, style, path, podcast.stack, podcast.truth)
 
 
 def _draft(
@@ -257,18 +311,41 @@ def _manifest(arguments: dict, profiles: list[EditorProfile], written: list[Synt
         "arguments": arguments,
         "styles": list(STYLES),
         "editors": [profile.to_json() for profile in profiles],
-        "timelines": [_timeline_entry(synth) for synth in written],
+        "timelines": [entry for synth in written for entry in _timeline_entries(synth)],
+        "sessions": [_session_entry(synth) for synth in written if synth.truth is not None],
     }
 
 
-def _timeline_entry(synth: SynthTimeline) -> dict:
-    timeline = synth.timeline
+def _timeline_entries(synth: SynthTimeline) -> list[dict]:
+    """The edit's entry; a podcast session's stack after it, both tagged with role and session."""
+    if synth.stack is None:
+        return [_timeline_entry(synth.timeline, synth.path, synth)]
+    return [
+        _timeline_entry(synth.timeline, synth.path, synth, {"role": "edit", "session": synth.session}),
+        _timeline_entry(synth.stack, synth.stack_path, synth, {"role": "stack", "session": synth.session}),
+    ]
+
+
+def _session_entry(synth: SynthTimeline) -> dict:
+    """What happened in a podcast session: the truth the cut is judged on."""
+    assert synth.truth is not None
+    return {
+        "session": synth.session,
+        "editor": synth.editor,
+        "edit": synth.path,
+        "stack": synth.stack_path,
+        **synth.truth,
+    }
+
+
+def _timeline_entry(timeline: Timeline, path: str, synth: SynthTimeline, role: dict | None = None) -> dict:
     clips: list[Clip] = [clip for track in timeline.video_tracks for clip in track.clips]
     return {
-        "path": synth.path,
+        "path": path,
         "name": timeline.name,
         "editor": synth.editor,
         "style": synth.style,
+        **(role or {}),
         "timebase": timeline.rate.timebase,
         "ntsc": timeline.rate.ntsc,
         "fps": timeline.rate.fps,

@@ -15,7 +15,7 @@ editors differ clearly in pacing and zoom.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -33,6 +33,37 @@ _PRIMARY_STYLE_WEIGHT = 0.6
 
 
 @dataclass(frozen=True)
+class SoundHabits:
+    """How an editor cuts a multicam podcast on its sound (synth.podcast), in seconds.
+
+    Each habit is drawn from the range beside it. The first editor whose main style is the
+    multicam podcast is a *control* editor: they follow exactly a
+    loudness switcher's rule (synth.podcast.switch_on_speech): the camera of the one who
+    speaks after a fixed delay, a minimum shot, the wide when several speak for
+    `overlap_s` or nobody for `wide_pause_s`; its other habits are off.
+    """
+
+    speakers: int  # the show's usual number of speakers (2..4): a wide and one close-up each
+    reaction_s: float  # cut this long after a new speaker starts (-0.3 anticipates .. 1.0 late)
+    reaction_jitter_s: float  # sd of each cut's own delay around it (0.05..0.35)
+    min_shot_s: float  # no shot shorter (0.8..2.5)
+    max_shot_s: float | None  # a close-up held longer goes to the wide (8..25; None: never)
+    wide_on_overlap: float  # P(the wide when several talk at once for overlap_s) (0.2..1.0)
+    overlap_s: float  # (0.3..1.2)
+    wide_on_laugh: float  # P(the wide when several laugh) (0.2..1.0)
+    wide_pause_s: float  # the wide after nobody has spoken this long (1.5..4.0)
+    wide_share: float  # P(a turn shown on the wide rather than the speaker) (0..0.3)
+    reaction_rate: float  # P(a listener's reaction shot in a long turn) (0..0.7)
+    reaction_after_s: float  # a turn is long after this (5..12)
+    gate_mics: bool  # the edit keeps each mic only around its speaker's sound (J/L cuts)
+    jl_lead_s: float  # a gated mic opens this long before its speaker (0.1..0.6) ...
+    jl_tail_s: float  # ... and closes this long after (0.2..1.0)
+    seat_order: tuple[int, ...]  # close-up of speaker k on the edit's video track V2+seat_order.index(k)
+    mic_order: tuple[int, ...]  # mic of speaker k on audio track A1+mic_order.index(k)
+    control: bool  # follows a loudness switcher's rule exactly
+
+
+@dataclass(frozen=True)
 class EditorProfile:
     """One editor's habits, in the units named by each field."""
 
@@ -42,13 +73,9 @@ class EditorProfile:
     uhd_share: float  # share of their 16:9 sequences that are 3840x2160
     shot_seconds: float  # mean shot length: the editor's pacing
     shot_shape: float  # gamma shape of shot lengths: higher = more regular
-    wide_seconds_ratio: float  # multicam wide shots last this × shot_seconds
-    wide_return: float  # multicam: P(back to the wide after a close-up)
-    alternate: float  # P(the next close-up is the least recently shown one)
-    angles: int  # multicam cameras, the wide included (2..4)
-    stacked: bool  # wide kept on V1 under the close-ups, else one clip at a time
+    stacked: bool  # multicam: the wide kept on V1 under the close-ups, else one clip at a time
     punch_in: float  # close-up zoom factor (1.15..1.30 of the fitted scale)
-    punch_rate: float  # share of close-up shots that punch in
+    punch_rate: float  # share of close-up shots (multicam: of stressed moments) that punch in
     punch_push: bool  # punch in with a keyframed push rather than a cut
     pip_corner: str  # one of CORNERS
     pip_width: float  # webcam box width, fraction of the sequence width
@@ -67,6 +94,7 @@ class EditorProfile:
     transition_rate: float  # P(a cross dissolve at a cut where one fits)
     disabled_rate: float  # P(a disabled clip or track left in a timeline)
     timecode_hour: int  # sequence start timecode hour (0 or 1, broadcast habit)
+    sound: SoundHabits  # how they cut a podcast on its sound (multicam)
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -96,10 +124,6 @@ def draw_profile(index: int, seed: int, trait_offsets: np.ndarray) -> EditorProf
         uhd_share=float(rng.choice([0.0, 0.2, 0.6])),
         shot_seconds=_log_lerp(1.5, 6.0, pacing_u),
         shot_shape=3.0 + 5.0 * shape_u,
-        wide_seconds_ratio=float(rng.uniform(0.8, 1.6)),
-        wide_return=0.25 + 0.6 * return_u,
-        alternate=float(rng.uniform(0.75, 0.95)),
-        angles=int(rng.choice([2, 3, 4], p=[0.2, 0.4, 0.4])),
         stacked=bool(rng.random() < 0.5),
         punch_in=1.15 + 0.15 * zoom_u,
         punch_rate=float(rng.uniform(0.2, 0.6)),
@@ -121,6 +145,47 @@ def draw_profile(index: int, seed: int, trait_offsets: np.ndarray) -> EditorProf
         transition_rate=float(rng.uniform(0.05, 0.3)),
         disabled_rate=float(rng.uniform(0.1, 0.5)),
         timecode_hour=int(rng.random() < 0.3),
+        sound=_sound_habits(rng, return_u, index == (-style_offset) % len(STYLES)),  # the first podcast editor
+    )
+
+
+def _sound_habits(rng: np.random.Generator, spread_u: float, control: bool) -> SoundHabits:
+    """An editor's podcast habits; the reaction delay is spread over editors with `spread_u`."""
+    habits = SoundHabits(
+        speakers=int(rng.choice([2, 3, 4], p=[0.4, 0.4, 0.2])),
+        reaction_s=-0.3 + 1.3 * spread_u,
+        reaction_jitter_s=float(rng.uniform(0.05, 0.35)),
+        min_shot_s=float(rng.uniform(0.8, 2.5)),
+        max_shot_s=float(rng.uniform(8.0, 25.0)),
+        wide_on_overlap=float(rng.uniform(0.2, 1.0)),
+        overlap_s=float(rng.uniform(0.3, 1.2)),
+        wide_on_laugh=float(rng.uniform(0.2, 1.0)),
+        wide_pause_s=float(rng.uniform(1.5, 4.0)),
+        wide_share=float(rng.uniform(0.0, 0.3)),
+        reaction_rate=float(rng.uniform(0.0, 0.7)),
+        reaction_after_s=float(rng.uniform(5.0, 12.0)),
+        gate_mics=bool(rng.random() < 0.4),
+        jl_lead_s=float(rng.uniform(0.1, 0.6)),
+        jl_tail_s=float(rng.uniform(0.2, 1.0)),
+        seat_order=tuple(int(k) for k in rng.permutation(4)),
+        mic_order=tuple(int(k) for k in rng.permutation(4)),
+        control=control,
+    )
+    if not control:
+        return habits
+    return replace(  # a loudness switcher: the rule and nothing else
+        habits,
+        reaction_s=round(habits.reaction_s, 1),
+        reaction_jitter_s=0.0,
+        min_shot_s=round(habits.min_shot_s, 1),
+        max_shot_s=None,
+        wide_on_overlap=1.0,
+        overlap_s=round(habits.overlap_s, 1),
+        wide_on_laugh=1.0,
+        wide_pause_s=round(habits.wide_pause_s, 1),
+        wide_share=0.0,
+        reaction_rate=0.0,
+        gate_mics=False,
     )
 
 

@@ -1,4 +1,5 @@
-"""The five styles `multitrack synth` cuts, each modelled on how editors really work.
+"""Four of the styles `multitrack synth` cuts, each modelled on how editors really work
+(the fifth, the multicam podcast cut on its sound, is `synth.podcast`).
 
 Each `cut_<style>(draft)` fills a `DraftTimeline` with video tracks (V1 at the bottom)
 and the main sound on A1, drawing every choice from the draft's editor profile and
@@ -30,78 +31,6 @@ BROLL_SIZES = ((3840, 2160), (1920, 1080), (1280, 720))
 STILL_SIZES = ((4000, 3000), (6000, 4000), (3024, 4032), (1920, 1280))
 PUNCH_LIFT = 0.3  # a punch-in moves the frame down by this share of the added height,
 #                  keeping the speaker's face (upper third) in shot
-
-
-def cut_multicam(draft: DraftTimeline) -> None:
-    """Podcast/interview: a wide and 1-3 close-ups, each angle on its own track in sync.
-
-    The editor cuts between angles with their pacing, returns to the wide shot with
-    their habit and tends to show the close-up seen least recently (a speaker who has
-    been waiting); some close-ups punch in. In the stacked layout the wide runs the
-    whole length on V1 under the close-ups; otherwise only the visible angle has a
-    clip. Either way the visible angle is the topmost active track.
-    """
-    cams = [_camera(draft, f"Cam{'ABCD'[i]}") for i in range(draft.profile.angles)]
-    shots = _multicam_shots(draft, len(cams))
-    for angle, start, end in shots:
-        if angle == 0 and draft.profile.stacked:
-            continue
-        draft.video_track(angle).clips.extend(_angle_clips(draft, cams[angle], angle, start, end))
-    if draft.profile.stacked:
-        draft.video_track(0).clips.append(_full_frame_clip(draft, cams[0], 0, draft.duration_frames))
-    add_fades(draft, draft.video_track(0))
-    _add_mix_audio(draft)
-
-
-def _multicam_shots(draft: DraftTimeline, n_angles: int) -> list[tuple[int, int, int]]:
-    """(angle, start, end) for every shot; angle 0 is the wide."""
-    profile, rng = draft.profile, draft.rng
-    last_shown = {angle: -1 for angle in range(n_angles)}
-    angle = 0 if rng.random() < 0.8 else 1  # most editors open on the wide
-    shots, start = [], 0
-    while start < draft.duration_frames:
-        mean = profile.shot_seconds * (profile.wide_seconds_ratio if angle == 0 else 1.0)
-        end = min(draft.duration_frames, start + draft.shot_frames(mean))
-        shots.append((angle, start, end))
-        last_shown[angle] = len(shots)
-        angle, start = _next_angle(draft, angle, last_shown), end
-    return _merge_short_tail(draft, shots)
-
-
-def _next_angle(draft: DraftTimeline, angle: int, last_shown: dict[int, int]) -> int:
-    """Back to the wide after a close-up with the editor's habit; otherwise the close-up
-    shown least recently (with the editor's consistency), else any other close-up."""
-    profile, rng = draft.profile, draft.rng
-    closeups = [a for a in last_shown if a not in (0, angle)]
-    if not closeups or (angle != 0 and rng.random() < profile.wide_return):
-        return 0
-    if rng.random() < profile.alternate:
-        return min(closeups, key=lambda a: (last_shown[a], a))
-    return int(rng.choice(closeups))
-
-
-def _merge_short_tail(draft: DraftTimeline, shots: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    """A last shot shorter than half a second joins the one before it."""
-    if len(shots) > 1 and shots[-1][2] - shots[-1][1] < draft.frames(0.5):
-        angle, start, _ = shots[-2]
-        shots[-2:] = [(angle, start, shots[-1][2])]
-    return shots
-
-
-def _angle_clips(draft: DraftTimeline, cam: tuple[Asset, int], angle: int, start: int, end: int) -> list[Clip]:
-    """One shot of an angle: full frame, or a close-up punched in by cut or by push."""
-    asset, offset = cam
-    profile = draft.profile
-    base = _full_frame_clip(draft, cam, start, end)
-    if angle == 0 or draft.rng.random() >= profile.punch_rate:
-        return [base]
-    if profile.punch_push:
-        return [dataclasses.replace(base, motion=_push_motion(draft, asset, base))]
-    split = start + int((end - start) * draft.rng.uniform(0.35, 0.65))
-    if min(split - start, end - split) < draft.frames(0.5):
-        return [base]
-    punched = sync_clip(asset, split, end, offset, motion=_punch_motion(draft, asset))
-    return [dataclasses.replace(base, end_frame=split, out_frame=split + offset), punched]
 
 
 def _punch_motion(draft: DraftTimeline, asset: Asset) -> Motion | None:
