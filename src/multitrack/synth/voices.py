@@ -61,6 +61,11 @@ WIDE_ROOM_DB = (10.0, 13.0)  # ... and on the wide
 CAMERA_NOISE_DBFS = (-54.0, -48.0)
 WIDE_NOISE_EXTRA_DB = 3.0
 RT60_SECONDS = (0.25, 0.6)
+NARRATION_PHRASE_SECONDS = (1.0, 4.5)  # a voice-over's phrases ...
+NARRATION_BREATH_SECONDS = (0.2, 0.5)  # ... the breaths between them ...
+NARRATION_PAUSE = 0.3  # ... and P(a longer pause of NARRATION_PAUSE_SECONDS instead)
+NARRATION_PAUSE_SECONDS = (0.8, 2.0)
+MIN_PHRASE_SECONDS = 0.5
 BLOCK_SECONDS = 10
 BIT_RATE = 48000  # AAC, mono: enough for speech, and a fifth less encoding time than 64 kb/s
 # FFmpeg's fast AAC coder: a third less encoding time than the default two-loop search,
@@ -97,7 +102,10 @@ class SessionAudio:
     cameras: tuple[Path, ...]  # one per camera, in the order given
     bleed_db: tuple[tuple[float, ...], ...]  # bleed_db[mic][speaker]: dB below their own mic, 0 on the diagonal
     seconds: float  # each mic's length (the session's)
-    camera_db: tuple[tuple[float, ...], ...] = ()  # camera_db[camera][speaker]: dB below their own mic
+    camera_db: tuple[
+        tuple[float, ...], ...
+    ] = ()  # camera_db[camera][speaker]: the direct sound, dB below their own mic
+    camera_room_db: tuple[float, ...] = ()  # each camera's reverberation, dB below a voice on its own mic
     mic_noise_dbfs: tuple[float, ...] = ()
     camera_noise_dbfs: tuple[float, ...] = ()
     camera_seconds: tuple[float, ...] = ()  # each camera file's length
@@ -117,6 +125,7 @@ class SessionAudio:
             "camera_seconds": [round(s, 3) for s in self.camera_seconds],
             "bleed_db": rows(self.bleed_db),
             "camera_db": rows(self.camera_db),
+            "camera_room_db": [round(v, 2) for v in self.camera_room_db],
             "mic_noise_dbfs": [round(v, 2) for v in self.mic_noise_dbfs],
             "camera_noise_dbfs": [round(v, 2) for v in self.camera_noise_dbfs],
             "rt60_seconds": round(self.rt60_seconds, 3),
@@ -152,7 +161,7 @@ def render_session(
     """Render `conversation` to one file per speaker's mic and one per camera (see the module's story)."""
     speakers = conversation.speakers
     _check(conversation, voices, cameras, paths_mics, paths_cameras)
-    tracks = [_Track.of(conversation, speaker, voice, rng, rate) for speaker, voice in enumerate(voices)]
+    tracks = [_Track.speaker(conversation, speaker, voice, rng, rate) for speaker, voice in enumerate(voices)]
     mics = [_mic(rng, mic, speakers, rate) for mic in range(speakers)]
     shots = [_camera(rng, camera, speakers, rate) for camera in cameras]
     rt60 = float(rng.uniform(*RT60_SECONDS))
@@ -161,7 +170,7 @@ def render_session(
     outputs = mics + shots
     for output, path, noise_rng in zip(outputs, [*paths_mics, *paths_cameras], rng.spawn(len(outputs)), strict=True):
         output.open(Path(path), rate, noise_rng)
-    _render_blocks(tracks, mics, shots, room, n, rate)
+    _render_blocks(tracks, outputs, room if shots else None, n, rate)
     for output in outputs:
         output.close()
     return SessionAudio(
@@ -171,11 +180,38 @@ def render_session(
         bleed_db=tuple(mic.drop_db for mic in mics),
         seconds=n / rate,
         camera_db=tuple(shot.drop_db for shot in shots),
+        camera_room_db=tuple(-20 * math.log10(shot.room_gain) for shot in shots),
         mic_noise_dbfs=tuple(mic.noise_dbfs for mic in mics),
         camera_noise_dbfs=tuple(shot.noise_dbfs for shot in shots),
         camera_seconds=tuple(shot.written / rate for shot in shots),
         rt60_seconds=rt60,
     )
+
+
+def draw_narration(rng: np.random.Generator, seconds: float, start: float = 0.0) -> list[Sound]:
+    """One person talking alone (a voice-over, a screen recording's commentary), speaker 0:
+    phrases of NARRATION_PHRASE_SECONDS, breaths between them, now and then a longer pause
+    (a new thought: where an editor cuts the picture)."""
+    sounds, at = [], start + float(rng.uniform(0.3, 1.2))
+    while at < start + seconds - MIN_PHRASE_SECONDS:
+        end = min(start + seconds, at + float(rng.uniform(*NARRATION_PHRASE_SECONDS)))
+        sounds.append(Sound(0, at, end, "speech"))
+        pause = NARRATION_PAUSE_SECONDS if rng.random() < NARRATION_PAUSE else NARRATION_BREATH_SECONDS
+        at = end + float(rng.uniform(*pause))
+    return sounds
+
+
+def render_voice(
+    sounds: Sequence[Sound], voice: Voice, path: Path, seconds: float, rng: np.random.Generator, rate: int = 48000
+) -> float:
+    """One voice alone on its mic, `seconds` long: `sounds` (any speaker's: they are all this voice)
+    rendered as a session's speaker is, over the mic's room noise. Returns the seconds written."""
+    mic = _mic(rng, 0, 1, rate)
+    mic.open(Path(path), rate, rng.spawn(1)[0])
+    n = int(round(seconds * rate))
+    _render_blocks([_Track.of(sounds, (), voice, rng, rate)], [mic], None, n, rate)
+    mic.close()
+    return n / rate
 
 
 def _check(conversation, voices, cameras, paths_mics, paths_cameras) -> None:
@@ -207,18 +243,19 @@ class _Track:
     longest: int
 
     @classmethod
-    def of(cls, conversation: Conversation, speaker: int, voice: Voice, rng: np.random.Generator, rate: int):
+    def of(
+        cls, sounds: Sequence[Sound], emphasis: Sequence[float], voice: Voice, rng: np.random.Generator, rate: int
+    ) -> _Track:
+        """One speaker's `sounds` in `voice`, syllables near the `emphasis` moments (seconds) louder."""
         bank = _Bank.of(rng, voice, rate)
-        emphasis = np.array(sorted(t for turn in conversation.turns if turn.speaker == speaker for t in turn.emphasis))
+        stressed = np.array(sorted(emphasis))
         pieces: list[tuple[int, np.ndarray, float]] = []
-        for sound in conversation.sounds:
-            if sound.speaker != speaker:
-                continue
+        for sound in sounds:
             first, last = sound_samples(sound, rate)
             if last - first < MIN_PIECE_SECONDS * rate:
                 continue
             if sound.kind == "speech":
-                pieces += _speech(rng, bank.syllables, voice, first, last, emphasis, rate)
+                pieces += _speech(rng, bank.syllables, voice, first, last, stressed, rate)
             elif sound.kind == "backchannel":
                 pieces.append((first, _hum(rng, bank, last - first, rate), voice.level * 10 ** (BACKCHANNEL_DB / 20)))
             else:
@@ -230,6 +267,12 @@ class _Track:
             [p[2] for p in pieces],
             max((len(p[1]) for p in pieces), default=0),
         )
+
+    @classmethod
+    def speaker(cls, conversation: Conversation, speaker: int, voice: Voice, rng: np.random.Generator, rate: int):
+        sounds = [sound for sound in conversation.sounds if sound.speaker == speaker]
+        emphasis = [t for turn in conversation.turns if turn.speaker == speaker for t in turn.emphasis]
+        return cls.of(sounds, emphasis, voice, rng, rate)
 
     def render(self, lo: int, hi: int) -> np.ndarray:
         """float32[hi - lo]: the samples [lo, hi) of this speaker's sound (lo may be negative)."""
@@ -440,15 +483,15 @@ class _Room:
         return full[: len(samples)].astype(np.float32)
 
 
-def _render_blocks(tracks: list[_Track], mics: list[_Output], shots: list[_Output], room: _Room, n: int, rate: int):
+def _render_blocks(tracks: list[_Track], outputs: list[_Output], room: _Room | None, n: int, rate: int) -> None:
     """Every output's session part, BLOCK_SECONDS at a time: each speaker's dry block rendered once."""
-    margin = int(max([int(o.delays.max()) for o in mics + shots] + [0]))
+    margin = int(max([int(o.delays.max()) for o in outputs] + [0]))
     block = BLOCK_SECONDS * rate
     for lo in range(0, n, block):
         hi = min(n, lo + block)
         dry = [track.render(lo - margin, hi) for track in tracks]  # (margin + hi - lo,) each
-        reverb = room.feed(np.sum([d[margin:] for d in dry], axis=0)) if shots else None
-        for output in mics + shots:
+        reverb = room.feed(np.sum([d[margin:] for d in dry], axis=0)) if room is not None else None
+        for output in outputs:
             out = output.noise(hi - lo)
             for speaker, samples in enumerate(dry):
                 delay = int(output.delays[speaker])
