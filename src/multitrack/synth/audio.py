@@ -5,8 +5,10 @@ spectrum, coloured by three formants that change per syllable), shaped by a syll
 envelope (4-6 syllables a second), grouped into utterances with pauses between them; it
 returns the samples and the utterance intervals, the truth a detector is scored against.
 Syllables come from a small bank synthesised once per call, so an hour costs seconds.
-The hearing tests and benchmarks (benchmarks/vad.py, benchmarks/audio.py) are built on it,
-as a podcast synth's microphones can be.
+The hearing tests and benchmarks (benchmarks/vad.py, benchmarks/audio.py) are built on it.
+A podcast's voices (`synth.voices`) draw their syllables from the same bank maker
+(`syllable_bank`, at a speaker's own pitch and formant scale) and colour their back-channels
+and laughter with the same voiced source (`voiced`).
 """
 
 from __future__ import annotations
@@ -37,11 +39,12 @@ class AudioWriter:
         codec: str = "pcm_s16le",
         bit_rate: int = 96000,
         options: dict[str, str] | None = None,  # the muxer's, e.g. {"movflags": "faststart"}
+        codec_options: dict[str, str] | None = None,  # the encoder's, e.g. {"aac_coder": "fast"}
     ):
         self.rate = rate
         self.layout = {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
         self.container = av.open(str(path), "w", options=options or {})
-        stream = self.container.add_stream(codec, rate=rate, layout=self.layout)
+        stream = self.container.add_stream(codec, rate=rate, layout=self.layout, options=codec_options or {})
         assert isinstance(stream, av.AudioStream) and stream.codec_context.format is not None
         if codec not in ("pcm_s16le", "pcm_s16be", "pcm_f32le", "flac"):
             stream.bit_rate = bit_rate
@@ -94,22 +97,49 @@ def tone(seconds: float, rate: int, hz: float, amplitude: float) -> np.ndarray:
     return (amplitude * np.sin(2 * np.pi * hz * t)).astype(np.float32)
 
 
-def _syllable(rng: np.random.Generator, rate: int) -> np.ndarray:
-    seconds = rng.uniform(0.12, 0.28)
-    n = int(seconds * rate)
-    t = np.arange(n) / rate
-    f0 = rng.uniform(95, 230) * (1 + 0.08 * np.sin(2 * np.pi * rng.uniform(2, 5) * t) - 0.1 * t / seconds)
+def voiced(
+    rng: np.random.Generator, f0: np.ndarray, rate: int, formants: list[float], top_hz: float = 4000.0
+) -> np.ndarray:
+    """A voiced sound: harmonics of the pitch contour `f0` (Hz per sample) up to `top_hz`,
+    falling as 1/sqrt(h) and coloured by resonances at `formants` (BANDWIDTHS wide), each
+    harmonic at a random phase. float64[len(f0)], not normalised."""
     phase = 2 * np.pi * np.cumsum(f0) / rate
-    vowel = VOWELS[rng.integers(len(VOWELS))]
-    formants = [f * rng.uniform(0.9, 1.1) for f in vowel]
-    wave = np.zeros(n)
-    for h in range(1, int(4000 / f0.max())):
+    wave = np.zeros(len(f0))
+    for h in range(1, int(top_hz / f0.max())):
         frequency = h * f0.mean()
         gain = sum(1.0 / (1.0 + ((frequency - f) / b) ** 2) for f, b in zip(formants, BANDWIDTHS, strict=True))
         wave += gain / h**0.5 * np.sin(h * phase + rng.uniform(0, 2 * np.pi))
+    return wave
+
+
+def _syllable(
+    rng: np.random.Generator, rate: int, pitch_hz: float | None = None, formant_scale: float = 1.0, tempo: float = 1.0
+) -> np.ndarray:
+    """One syllable, peak 1.0: 0.12-0.28 s (over `tempo`), a pitch that wavers and falls,
+    a vowel's formants. pitch_hz None: any pitch of 95-230 Hz (speech_like's voices)."""
+    seconds = rng.uniform(0.12, 0.28) / tempo
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    base = rng.uniform(95, 230) if pitch_hz is None else pitch_hz * rng.uniform(0.88, 1.12)
+    f0 = base * (1 + 0.08 * np.sin(2 * np.pi * rng.uniform(2, 5) * t) - 0.1 * t / seconds)
+    vowel = VOWELS[rng.integers(len(VOWELS))]
+    formants = [f * formant_scale * rng.uniform(0.9, 1.1) for f in vowel]
+    wave = voiced(rng, f0, rate, formants)
     envelope = np.sin(np.pi * t / seconds) ** 1.5
     wave *= envelope
     return (wave / np.abs(wave).max()).astype(np.float32)
+
+
+def syllable_bank(
+    rng: np.random.Generator,
+    rate: int,
+    count: int,
+    pitch_hz: float | None = None,
+    formant_scale: float = 1.0,
+    tempo: float = 1.0,
+) -> list[np.ndarray]:
+    """`count` syllables of one voice (see _syllable), synthesised once and reused: an hour costs seconds."""
+    return [_syllable(rng, rate, pitch_hz, formant_scale, tempo) for _ in range(count)]
 
 
 def speech_like(
@@ -117,7 +147,7 @@ def speech_like(
 ) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Speech-like float32[n] and its utterance intervals [(start_s, end_s)], pauses between."""
     rng = np.random.default_rng(seed)
-    syllables = [_syllable(rng, rate) for _ in range(bank)]
+    syllables = syllable_bank(rng, rate, bank)
     out = np.zeros(int(seconds * rate), np.float32)
     intervals = []
     at = rng.uniform(0.3, 1.5)
