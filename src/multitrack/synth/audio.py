@@ -176,3 +176,38 @@ def interval_mask(intervals: list[tuple[float, float]], n_hops: int, hops_per_se
     for start, end in intervals:
         mask |= (centres >= start) & (centres < end)
     return mask
+
+
+# I, V, vi, IV: the progression under most montages; semitones above the key's root
+PROGRESSION = ((0, 4, 7), (7, 11, 14), (9, 12, 16), (5, 9, 12))
+
+
+def beat_times(seconds: float, bpm: float) -> np.ndarray:
+    """The beats of a music bed that starts on a beat at 0: float64 seconds, [0, seconds)."""
+    return np.arange(0.0, seconds, 60.0 / bpm)
+
+
+def music_bed(seconds: float, rate: int, bpm: float, rng: np.random.Generator) -> np.ndarray:
+    """A simple bed, float32[n], peak under 1: a chord a bar (4 beats, PROGRESSION in a key drawn
+    from `rng`) as soft harmonic pads, a kick on every beat, a hi-hat between beats."""
+    n = int(round(seconds * rate))
+    out = np.zeros(n, np.float32)
+    root_hz = 440.0 * 2 ** ((int(rng.integers(45, 57)) - 69) / 12)
+    beat = 60.0 / bpm
+    bar = int(round(4 * beat * rate))
+    for number, first in enumerate(range(0, n, bar)):
+        length = min(bar, n - first)
+        t = np.arange(length) / rate
+        envelope = np.minimum(1.0, t / 0.05) * np.exp(-1.5 * t / (4 * beat))
+        chord = PROGRESSION[number % len(PROGRESSION)]
+        pad = sum(np.sin(2 * np.pi * h * root_hz * 2 ** (step / 12) * t) / h for step in chord for h in (1, 2, 3))
+        out[first : first + length] += (0.05 * envelope * pad).astype(np.float32)
+    hit = np.arange(int(0.15 * rate)) / rate
+    kick = 0.35 * np.sin(2 * np.pi * np.cumsum(45 + 75 * np.exp(-hit / 0.03)) / rate) * np.exp(-hit / 0.06)
+    hat = np.diff(rng.standard_normal(int(0.05 * rate) + 1)) * 0.04 * np.exp(-hit[: int(0.05 * rate)] / 0.01)
+    for at in beat_times(seconds, bpm):
+        for sound, when in ((kick, at), (hat, at + beat / 2)):
+            first = int(round(when * rate))
+            piece = sound[: max(0, n - first)]
+            out[first : first + len(piece)] += piece.astype(np.float32)
+    return out
