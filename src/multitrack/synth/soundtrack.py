@@ -22,12 +22,15 @@ import numpy as np
 from multitrack.synth.audio import AudioWriter, beat_times, music_bed
 from multitrack.synth.builder import DraftTimeline
 from multitrack.synth.conversation import Sound
-from multitrack.synth.voices import BIT_RATE, CODEC_OPTIONS, draw_narration, draw_voices, render_voice
+from multitrack.synth.voices import CODEC_OPTIONS, Voice, draw_narration, draw_voices, render_voice
 from multitrack.timeline.model import Asset, Clip
 
 RATE = 48000
 BPM = (88.0, 128.0)
 MUSIC_DB = (-10.0, -4.0)  # the bed's level against music_bed's own
+# a music bed at 48 kb/s costs FFmpeg's fast AAC coder as much as its default search (0.54 s a
+# minute), at 32 kb/s 0.16 s: a bed under a short does not need more (docs/decisions.md)
+MUSIC_BIT_RATE = 32000
 SNAP_SECONDS = 2.0  # a cut moves at most this far to land in a pause
 
 
@@ -37,12 +40,13 @@ class VoiceOver:
     sounds: tuple[Sound, ...]  # the narration, seconds on the file's own axis
 
 
-def add_voice_over(draft: DraftTimeline, name: str, duration_frames: int) -> VoiceOver:
-    """A narrator's mic file as long as `duration_frames` of the sequence: one voice talking in phrases."""
+def add_voice_over(draft: DraftTimeline, name: str, duration_frames: int, voice: Voice | None = None) -> VoiceOver:
+    """A narrator's mic file as long as `duration_frames` of the sequence: one voice (`voice`, else
+    a new one) talking in phrases."""
     asset = draft.add_media_file(name, duration_frames=duration_frames)
     seconds = duration_frames / draft.rate.fps
     sounds = tuple(draw_narration(draft.sound_rng, seconds))
-    voice = draw_voices(draft.sound_rng, 1)[0]
+    voice = voice or draw_voices(draft.sound_rng, 1)[0]
     render_rng = draft.sound_rng.spawn(1)[0]
     if draft.media_dir is not None:
         render_voice(sounds, voice, draft.media_path(name), seconds, render_rng, RATE)
@@ -57,7 +61,8 @@ def add_music(draft: DraftTimeline, name: str, duration_frames: int) -> tuple[As
     gain = 10 ** (float(draft.sound_rng.uniform(*MUSIC_DB)) / 20)
     render_rng = draft.sound_rng.spawn(1)[0]
     if draft.media_dir is not None:
-        writer = AudioWriter(draft.media_path(name), 1, RATE, "aac", bit_rate=BIT_RATE, codec_options=CODEC_OPTIONS)
+        path = draft.media_path(name)
+        writer = AudioWriter(path, 1, RATE, "aac", bit_rate=MUSIC_BIT_RATE, codec_options=CODEC_OPTIONS)
         writer.write(gain * music_bed(seconds, RATE, bpm, render_rng))
         writer.close()
     return asset, beat_times(seconds, bpm) * draft.rate.fps

@@ -32,6 +32,7 @@ from multitrack.synth.soundtrack import (
     snapper,
     timeline_pauses,
 )
+from multitrack.synth.voices import draw_voices
 from multitrack.timeline.model import Asset, Clip, Motion, Rate, Track
 
 HD, UHD = (1920, 1080), (3840, 2160)
@@ -143,6 +144,7 @@ def cut_pip(draft: DraftTimeline) -> None:
     # Screen recorders run at their own rate; in/out stay in sequence frames (../shared/docs/xmeml.md §2).
     screen_rate = Rate(60) if draft.rng.random() < 0.5 else Rate(30)
     audio_clips = []
+    narrator = draw_voices(draft.sound_rng, 1)[0]
     for number, (start, end) in enumerate(chapters, 1):
         offset = int(draft.rng.integers(draft.frames(2.0), draft.frames(30.0)))
         size = SCREEN_SIZES[int(draft.rng.integers(len(SCREEN_SIZES)))]
@@ -158,7 +160,7 @@ def cut_pip(draft: DraftTimeline) -> None:
         draft.video_track(0).clips.append(_full_frame_clip(draft, (screen, offset - start), start, end))
         draft.video_track(1).clips.extend(_webcam_clips(draft, webcam, offset - start, start, end))
         # the recorder's mic, in sync with its screen and webcam: the narration under the picture
-        narration = add_voice_over(draft, f"Narration {number:02d}.m4a", recorded_frames).asset
+        narration = add_voice_over(draft, f"Narration {number:02d}.m4a", recorded_frames, narrator).asset
         audio_clips.append(sync_clip(narration, start, end, offset - start))
     add_dissolves(draft, draft.video_track(0))
     draft.add_audio(audio_clips)

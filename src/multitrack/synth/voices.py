@@ -247,7 +247,7 @@ class _Track:
         cls, sounds: Sequence[Sound], emphasis: Sequence[float], voice: Voice, rng: np.random.Generator, rate: int
     ) -> _Track:
         """One speaker's `sounds` in `voice`, syllables near the `emphasis` moments (seconds) louder."""
-        bank = _Bank.of(rng, voice, rate)
+        bank = _Bank.of(rng, voice, rate, {sound.kind for sound in sounds})
         stressed = np.array(sorted(emphasis))
         pieces: list[tuple[int, np.ndarray, float]] = []
         for sound in sounds:
@@ -315,10 +315,11 @@ class _Bank:
     laughs: list[np.ndarray]
 
     @classmethod
-    def of(cls, rng: np.random.Generator, voice: Voice, rate: int) -> _Bank:
+    def of(cls, rng: np.random.Generator, voice: Voice, rate: int, kinds: set[str]) -> _Bank:
+        """The bank for sounds of `kinds` (a narration, all speech, needs no hums or laughs)."""
         syllables = syllable_bank(rng, rate, BANK_SYLLABLES, voice.pitch_hz, voice.formant_scale, voice.tempo)
-        hums = [_hum_carrier(rng, voice, rate) for _ in range(HUM_CARRIERS)]
-        laughs = [_laugh_carrier(rng, voice, rate) for _ in range(LAUGH_CARRIERS)]
+        hums = [_hum_carrier(rng, voice, rate) for _ in range(HUM_CARRIERS if "backchannel" in kinds else 0)]
+        laughs = [_laugh_carrier(rng, voice, rate) for _ in range(LAUGH_CARRIERS if "laugh" in kinds else 0)]
         return cls(syllables, hums, laughs)
 
 
