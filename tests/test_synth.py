@@ -38,6 +38,7 @@ def test_same_arguments_same_bytes(tmp_path):
     xml = {path for path in first if path.endswith(".xml")}
     assert xml == {entry["path"] for entry in entries} and len(entries) >= 6  # 6 edits, a stack beside each podcast
     assert first == digests(tmp_path / "b")  # the timelines, their rendered media and synth.json
+    assert any(p.endswith(".m4a") for p in first)  # rendered sound: the same bytes too
     assert main(["synth", str(tmp_path / "c"), *argv[:3], "6", *argv[4:]]) == 0
     assert digests(tmp_path / "c") != first  # another seed, another corpus
 

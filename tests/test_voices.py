@@ -16,16 +16,15 @@ from multitrack.features.hearing import analyse_media
 from multitrack.features.hearing.agreement import speech_agreement
 from multitrack.synth.audio import interval_mask
 from multitrack.synth.conversation import Sound, draw_conversation
+from multitrack.synth.utterance import DryTrack, sound_samples
 from multitrack.synth.voices import (
     BLEED_DB,
     MIN_PITCH_RATIO,
     Camera,
-    _Track,
     draw_narration,
     draw_voices,
     render_session,
     render_voice,
-    sound_samples,
 )
 
 RATE = 16000
@@ -81,7 +80,7 @@ def test_a_dry_voice_sounds_inside_its_sounds_and_nowhere_else():
     rng = np.random.default_rng(1)
     conversation = draw_conversation(rng, 40.0, 3)
     voice = draw_voices(rng, 3)[1]
-    track = _Track.speaker(conversation, 1, voice, rng, RATE)
+    track = DryTrack.speaker(conversation, 1, voice, rng, RATE)
     samples = track.render(0, int(40.0 * RATE))
     inside = np.zeros(len(samples), bool)
     sounds = [s for s in conversation.sounds if s.speaker == 1]

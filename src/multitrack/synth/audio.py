@@ -22,6 +22,7 @@ import numpy as np
 # (F1, F2, F3) in Hz of a few vowels, and each formant's bandwidth
 VOWELS = [(730, 1090, 2440), (270, 2290, 3010), (530, 1840, 2480), (570, 840, 2410), (300, 870, 2240)]
 BANDWIDTHS = (90.0, 110.0, 170.0)
+WAVETABLE = 2048  # points in one period of a voiced sound (its 47th harmonic: 43 points a cycle)
 
 
 class AudioWriter:
@@ -102,14 +103,20 @@ def voiced(
 ) -> np.ndarray:
     """A voiced sound: harmonics of the pitch contour `f0` (Hz per sample) up to `top_hz`,
     falling as 1/sqrt(h) and coloured by resonances at `formants` (BANDWIDTHS wide), each
-    harmonic at a random phase. float64[len(f0)], not normalised."""
+    harmonic at a random phase. float64[len(f0)], not normalised.
+
+    Every harmonic follows the one phase, so the sum is one period's waveform read at that
+    phase: the period is summed once on a WAVETABLE-point grid and read by interpolation,
+    a tenth of the cost of summing sines at every sample.
+    """
     phase = 2 * np.pi * np.cumsum(f0) / rate
-    wave = np.zeros(len(f0))
-    for h in range(1, int(top_hz / f0.max())):
-        frequency = h * f0.mean()
-        gain = sum(1.0 / (1.0 + ((frequency - f) / b) ** 2) for f, b in zip(formants, BANDWIDTHS, strict=True))
-        wave += gain / h**0.5 * np.sin(h * phase + rng.uniform(0, 2 * np.pi))
-    return wave
+    harmonics = np.arange(1, int(top_hz / f0.max()))
+    frequency = harmonics * f0.mean()
+    gains = sum(1.0 / (1.0 + ((frequency - f) / b) ** 2) for f, b in zip(formants, BANDWIDTHS, strict=True))
+    offsets = rng.uniform(0, 2 * np.pi, len(harmonics))
+    grid = np.linspace(0.0, 2 * np.pi, WAVETABLE + 1)
+    period = (gains / np.sqrt(harmonics)) @ np.sin(np.outer(harmonics, grid) + offsets[:, None])
+    return np.interp(np.mod(phase, 2 * np.pi), grid, period)
 
 
 def _syllable(
@@ -176,3 +183,44 @@ def interval_mask(intervals: list[tuple[float, float]], n_hops: int, hops_per_se
     for start, end in intervals:
         mask |= (centres >= start) & (centres < end)
     return mask
+
+
+# I, V, vi, IV: the progression under most montages; semitones above the key's root
+PROGRESSION = ((0, 4, 7), (7, 11, 14), (9, 12, 16), (5, 9, 12))
+
+
+def beat_times(seconds: float, bpm: float) -> np.ndarray:
+    """The beats of a music bed that starts on a beat at 0: float64 seconds, [0, seconds)."""
+    return np.arange(0.0, seconds, 60.0 / bpm)
+
+
+def music_bed(seconds: float, rate: int, bpm: float, rng: np.random.Generator) -> np.ndarray:
+    """A simple bed, float32[n], peak under 1: a chord a bar (4 beats, PROGRESSION in a key drawn
+    from `rng`) as soft harmonic pads, a kick on every beat, a hi-hat between beats."""
+    n = int(round(seconds * rate))
+    out = np.zeros(n, np.float32)
+    root_hz = 440.0 * 2 ** ((int(rng.integers(45, 57)) - 69) / 12)
+    beat = 60.0 / bpm
+    bar = int(round(4 * beat * rate))
+    t = np.arange(bar) / rate
+    envelope = np.minimum(1.0, t / 0.05) * np.exp(-1.5 * t / (4 * beat))
+    pads = [  # one bar of each chord, synthesised once
+        (
+            0.05
+            * envelope
+            * sum(np.sin(2 * np.pi * h * root_hz * 2 ** (step / 12) * t) / h for step in chord for h in (1, 2, 3))
+        ).astype(np.float32)
+        for chord in PROGRESSION
+    ]
+    for number, first in enumerate(range(0, n, bar)):
+        length = min(bar, n - first)
+        out[first : first + length] += pads[number % len(pads)][:length]
+    hit = np.arange(int(0.15 * rate)) / rate
+    kick = 0.35 * np.sin(2 * np.pi * np.cumsum(45 + 75 * np.exp(-hit / 0.03)) / rate) * np.exp(-hit / 0.06)
+    hat = np.diff(rng.standard_normal(int(0.05 * rate) + 1)) * 0.04 * np.exp(-hit[: int(0.05 * rate)] / 0.01)
+    for at in beat_times(seconds, bpm):
+        for sound, when in ((kick, at), (hat, at + beat / 2)):
+            first = int(round(when * rate))
+            piece = sound[: max(0, n - first)]
+            out[first : first + len(piece)] += piece.astype(np.float32)
+    return out

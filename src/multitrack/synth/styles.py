@@ -3,7 +3,8 @@
 
 Each `cut_<style>(draft)` fills a `DraftTimeline` with video tracks (V1 at the bottom)
 and the main sound on A1, drawing every choice from the draft's editor profile and
-random stream. Geometry is in Premiere's units (see `builder`).
+random stream. Geometry is in Premiere's units (see `builder`). The sound a style
+renders (voice-overs, music: `soundtrack`) is drawn from the draft's sound stream.
 """
 
 from __future__ import annotations
@@ -23,7 +24,17 @@ from multitrack.synth.builder import (
     partition,
     sync_clip,
 )
-from multitrack.timeline.model import Asset, Clip, Motion, Rate
+from multitrack.synth.soundtrack import (
+    BPM,
+    add_music,
+    add_voice_over,
+    pause_snapper,
+    snap_shots,
+    snapper,
+    timeline_pauses,
+)
+from multitrack.synth.voices import draw_voices
+from multitrack.timeline.model import Asset, Clip, Motion, Rate, Track
 
 HD, UHD = (1920, 1080), (3840, 2160)
 SCREEN_SIZES = ((1920, 1080), (1280, 720), (2560, 1440), (3840, 2160))
@@ -55,12 +66,14 @@ def _push_motion(draft: DraftTimeline, asset: Asset, clip: Clip) -> Motion:
 def cut_pip(draft: DraftTimeline) -> None:
     """Screen recording full frame on V1, the webcam on V2 in the editor's corner with
     their crop, now and then full screen or hidden. Each chapter is one recording
-    session: a screen file and a webcam file in sync with each other."""
+    session: a screen file, a webcam file and the narration (the recorder's mic, on A1)
+    in sync with each other."""
     chapters = partition(draft, draft.duration_frames / draft.rate.fps / draft.rng.integers(1, 4))
     cam_size = UHD if draft.rng.random() < 0.4 else HD
     # Screen recorders run at their own rate; in/out stay in sequence frames (../shared/docs/xmeml.md §2).
     screen_rate = Rate(60) if draft.rng.random() < 0.5 else Rate(30)
     audio_clips = []
+    narrator = draw_voices(draft.sound_rng, 1)[0]
     for number, (start, end) in enumerate(chapters, 1):
         offset = int(draft.rng.integers(draft.frames(2.0), draft.frames(30.0)))
         size = SCREEN_SIZES[int(draft.rng.integers(len(SCREEN_SIZES)))]
@@ -75,7 +88,9 @@ def cut_pip(draft: DraftTimeline) -> None:
         webcam = draft.add_asset(f"Webcam {number:02d}.mp4", "Webcam", cam_size, duration_frames=recorded_frames)
         draft.video_track(0).clips.append(_full_frame_clip(draft, (screen, offset - start), start, end))
         draft.video_track(1).clips.extend(_webcam_clips(draft, webcam, offset - start, start, end))
-        audio_clips.append(sync_clip(webcam, start, end, offset - start))
+        # the recorder's mic, in sync with its screen and webcam: the narration under the picture
+        narration = add_voice_over(draft, f"Narration {number:02d}.m4a", recorded_frames, narrator).asset
+        audio_clips.append(sync_clip(narration, start, end, offset - start))
     add_dissolves(draft, draft.video_track(0))
     draft.add_audio(audio_clips)
 
@@ -160,28 +175,39 @@ def _split_clip(draft: DraftTimeline, cam: tuple[Asset, int], side: int, start: 
 
 def cut_broll(draft: DraftTimeline) -> None:
     """Talking head with jump cuts on V1, B-roll inserts (video, and stills with Ken Burns
-    moves) on V2, a lower-third graphic on V3 now and then."""
+    moves) on V2, a lower-third graphic on V3 now and then. The sound on A1 is the
+    speaker's lav, in sync with the first camera, a voice-over in phrases: the inserts
+    start and end in its pauses, as they are heard after the jump cuts."""
     cams = _talking_cameras(draft)
     talking, sound = _jump_cut_clips(draft, cams, draft.profile.shot_seconds * 1.5, _talking_motion)
     draft.video_track(0).clips.extend(talking)
     add_dissolves(draft, draft.video_track(0))
     add_fades(draft, draft.video_track(0))
+    camera = draft.assets[cams[0][0].id]
+    assert camera.duration_frames is not None  # add_asset always sets it
+    lav = add_voice_over(draft, "Voice-over.m4a", camera.duration_frames)
+    sound = [dataclasses.replace(clip, asset_id=lav.asset.id, name=lav.asset.name) for clip in sound]
     draft.add_audio(sound)
-    draft.video_track(1).clips.extend(_inserts(draft, _broll_insert))
+    snap = pause_snapper(timeline_pauses(lav.sounds, sound, draft.rate.fps), draft.rate.fps)
+    draft.video_track(1).clips.extend(_inserts(draft, _broll_insert, snap))
     add_dissolves(draft, draft.video_track(1))
     if draft.rng.random() < 0.5:
         _add_lower_third(draft)
 
 
 def _jump_cut_clips(
-    draft: DraftTimeline, cams: list[tuple[Asset, int]], mean_seconds: float, motion_of
+    draft: DraftTimeline, cams: list[tuple[Asset, int]], mean_seconds: float, motion_of, snap=None
 ) -> tuple[list[Clip], list[Clip]]:
     """Video and sound clips with the pauses cut out: every camera's source jumps ahead
     by the same pause at each cut, so the cameras stay in sync with each other; with two
     cameras the editor switches angle at about half the cuts, and the sound always
-    comes from the first. `motion_of(draft, asset, clip, index)` sets each motion."""
+    comes from the first. `motion_of(draft, asset, clip, index)` sets each motion;
+    `snap(frame, after)` moves each cut (onto the beat)."""
     skipped, cam, clips, sound = 0, 0, [], []
-    for index, (start, end) in enumerate(partition(draft, mean_seconds)):
+    shots = partition(draft, mean_seconds)
+    if snap is not None:
+        shots = snap_shots(shots, snap)
+    for index, (start, end) in enumerate(shots):
         asset, offset = cams[cam]
         clip = sync_clip(asset, start, end, offset + skipped)
         clips.append(dataclasses.replace(clip, motion=motion_of(draft, asset, clip, index)))
@@ -207,19 +233,22 @@ def _talking_motion(draft: DraftTimeline, asset: Asset, clip: Clip, index: int) 
     return motion_for(asset, fill_scale_pct(_size(asset), _seq(draft)))
 
 
-def _inserts(draft: DraftTimeline, make_insert) -> list[Clip]:
-    """Inserts at the editor's rhythm, sometimes two or three back to back."""
+def _inserts(draft: DraftTimeline, make_insert, snap=None) -> list[Clip]:
+    """Inserts at the editor's rhythm, sometimes two or three back to back; `snap(frame,
+    after)` moves each cut to where the sound asks for it (a pause, a beat)."""
     profile = draft.profile
+    snap = snap or (lambda frame, after=-1: frame)
     clips: list[Clip] = []
-    t = draft.shot_frames(profile.broll_gap_seconds)
+    t = snap(draft.shot_frames(profile.broll_gap_seconds), 0)
     while t < draft.duration_frames - draft.frames(1.0):
         for _ in range(1 if draft.rng.random() < 0.7 else int(draft.rng.integers(2, 4))):
-            end = min(draft.duration_frames, t + draft.shot_frames(profile.broll_seconds))
+            planned = min(draft.duration_frames, t + draft.shot_frames(profile.broll_seconds))
+            end = min(draft.duration_frames, snap(planned, t + draft.frames(0.5)))
             if end - t < draft.frames(0.5):
                 break
             clips.append(make_insert(draft, len(clips) + 1, t, end))
             t = end
-        t += draft.shot_frames(profile.broll_gap_seconds)
+        t = snap(t + draft.shot_frames(profile.broll_gap_seconds), t + draft.frames(0.5))
     return clips
 
 
@@ -280,13 +309,17 @@ def _add_lower_third(draft: DraftTimeline) -> None:
 
 def cut_vertical(draft: DraftTimeline) -> None:
     """9:16 short from 16:9 footage: scaled up to fill the height, position keyed to
-    follow the speaker across the wide frame, jump cuts, B-roll in the upper half."""
+    follow the speaker across the wide frame, jump cuts, B-roll in the upper half; a
+    montage, so a music bed runs under it on A2 and its cuts land on the beat."""
     cams = _talking_cameras(draft)
-    talking, sound = _jump_cut_clips(draft, cams, draft.profile.shot_seconds, _SpeakerFollower().motion)
+    music, beats = add_music(draft, "Music.m4a", draft.duration_frames)
+    on_beat = snapper(beats, draft.frames(60.0 / BPM[0]) / 2)
+    talking, sound = _jump_cut_clips(draft, cams, draft.profile.shot_seconds, _SpeakerFollower().motion, on_beat)
     draft.video_track(0).clips.extend(talking)
     draft.add_audio(sound)
+    draft.audio_tracks.append(Track(clips=[sync_clip(music, 0, draft.duration_frames, 0)], name="A2"))
     if draft.rng.random() < 0.8:
-        draft.video_track(1).clips.extend(_inserts(draft, _vertical_insert))
+        draft.video_track(1).clips.extend(_inserts(draft, _vertical_insert, on_beat))
 
 
 class _SpeakerFollower:
