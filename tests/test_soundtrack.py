@@ -32,21 +32,24 @@ def media_file(root, timeline, clip):
 
 
 def test_broll_inserts_cut_in_the_voice_overs_pauses(tmp_path):
-    synth, root = render("broll", tmp_path, broll_gap_seconds=3.0, broll_seconds=2.5, transition_rate=0.0)
-    timeline = synth.timeline
-    sound = timeline.audio_tracks[0].clips
-    assert {timeline.assets[c.asset_id].name for c in sound} == {"Voice-over.m4a"}
-    power = analyse_media(media_file(root, timeline, sound[0]), [0], None)[0].power
-    fps = timeline.rate.fps
-    inserts = timeline.video_tracks[1].clips
-    cuts = {c.start_frame for c in inserts} | {c.end_frame for c in inserts}
-    cuts -= {0, timeline.duration_frames}
-    quiet = []
-    for cut in sorted(cuts):
-        clip = next(c for c in sound if c.start_frame <= cut < c.end_frame)
-        hop = int((cut + clip.in_frame - clip.start_frame) / fps * 100)  # the file's 10-ms hop at the cut
-        quiet.append(10 * np.log10(power[hop]) < -45.0)  # room noise only, no voice
-    assert len(quiet) >= 8 and np.mean(quiet) >= 0.8
+    quiet = []  # pooled over three timelines: one holds only a dozen cuts
+    for index in range(3):
+        synth, root = render(
+            "broll", tmp_path / str(index), index, broll_gap_seconds=3.0, broll_seconds=2.5, transition_rate=0.0
+        )
+        timeline = synth.timeline
+        sound = timeline.audio_tracks[0].clips
+        assert {timeline.assets[c.asset_id].name for c in sound} == {"Voice-over.m4a"}
+        power = analyse_media(media_file(root, timeline, sound[0]), [0], None)[0].power
+        fps = timeline.rate.fps
+        inserts = timeline.video_tracks[1].clips
+        cuts = {c.start_frame for c in inserts} | {c.end_frame for c in inserts}
+        cuts -= {0, timeline.duration_frames}
+        for cut in sorted(cuts):
+            clip = next(c for c in sound if c.start_frame <= cut < c.end_frame)
+            hop = int((cut + clip.in_frame - clip.start_frame) / fps * 100)  # the file's 10-ms hop at the cut
+            quiet.append(10 * np.log10(power[hop]) < -45.0)  # room noise only, no voice
+    assert len(quiet) >= 24 and np.mean(quiet) >= 0.75  # 37.5% without moving the cuts onto pauses
 
 
 def test_rendering_the_sound_never_moves_the_cut(tmp_path):

@@ -380,7 +380,8 @@ def _edit_video(
         draft.video_track(index)
     emphasis = sorted((t, turn.speaker) for turn in conversation.turns for t in turn.emphasis)
     for shot in shots:
-        start, end = round(shot.start * draft.rate.fps), round(shot.end * draft.rate.fps)
+        start = round(shot.start * draft.rate.fps)
+        end = min(draft.duration_frames, round(shot.end * draft.rate.fps))
         if end <= start or (shot.camera == angles.wide and stacked):
             continue
         cam = (camera_assets[shot.camera], offset)
