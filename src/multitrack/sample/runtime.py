@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING
 
 import torch
 
 from multitrack.errors import MultitrackError
+from multitrack.sample import RUNTIMES, Runtime
 
 if TYPE_CHECKING:
     from multitrack.model.transformer import MultitrackTransformer
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from multitrack.train.bundle import Bundle
 
 SINGLE_THREAD_BATCH = 8  # batches up to this size roll out on one intra-op thread
-Runtime = Literal["torch", "onnx", "onnx-int8"]
-RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
 
 
 @contextmanager
