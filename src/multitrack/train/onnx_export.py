@@ -76,16 +76,20 @@ class _Window(nn.Module):
 
 
 class _GivenCache(KVCache):
-    """A layer's cache over given tensors (the step's inputs): `update` writes the frame's key
-    and value into copies and keeps them, the step's outputs."""
+    """A layer's cache over given tensors (the step's inputs): `update` gives and keeps the
+    caches with the frame's key and value in its slot, the step's outputs. The slot is written by
+    a `where` over the slots, one pass, where `index_copy` along the slots would be exported as
+    a scatter between transposes of the whole cache."""
 
     def __init__(self, keys: torch.Tensor, values: torch.Tensor):
         nn.Module.__init__(self)  # no buffers of its own: the tensors are the graph's
         self.k_cache, self.v_cache = keys, values
 
     def update(self, slots: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        self.k_cache = self.k_cache.index_copy(2, slots, k)
-        self.v_cache = self.v_cache.index_copy(2, slots, v)
+        # slots (1,); k, v (B, nh, 1, hs): one frame
+        here = (torch.arange(self.k_cache.shape[2], device=slots.device) == slots).view(-1, 1)  # (S, 1)
+        self.k_cache = torch.where(here, k, self.k_cache)
+        self.v_cache = torch.where(here, v, self.v_cache)
         return self.k_cache, self.v_cache
 
 
