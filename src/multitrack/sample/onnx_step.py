@@ -11,7 +11,6 @@ out and are fed back in at the next step. `multitrack.sample.rollout.rollout` ta
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -44,6 +43,7 @@ class OnnxStep:
         self.predicted = len(STEP_OUTPUTS)  # the outputs before the carried ones
         # each carried output feeds the input of its name without `next_`
         self.carried = [name.removeprefix("next_") for name in self.output_names[self.predicted :]]
+        assert self.input_names[3:] == self.carried, "step.onnx carries its inputs after the frame's three"
 
     def eval(self) -> OnnxStep:
         return self  # as a torch model's: nothing to switch
@@ -54,17 +54,34 @@ class OnnxStep:
 
 
 class OnnxDecoding:
-    """One rollout's feeds: each `advance` runs the step on a frame and keeps what it carries."""
+    """One rollout's bindings: each `advance` runs the step on a frame. What it carries stays in
+    two sets of ONNX Runtime buffers that swap roles each step (this step's outputs are the next
+    one's inputs), so the state and the caches are never copied out to Python; the prediction's
+    tensors are copied out, new at each step."""
 
     def __init__(self, step: OnnxStep, batch: int, told: History):
+        import onnxruntime
+
         self.step = step
         shape = (batch, step.cache["heads"], step.cache["slots"], step.cache["head_size"])  # (B, nh, S, hs)
         state = start_state(step.rules, batch, step.max_tracks, told)
-        self.feeds: dict[str, Any] = {name: part.numpy() for name, part in state._asdict().items()}
+        carried: dict[str, np.ndarray] = {name: part.numpy().copy() for name, part in state._asdict().items()}
         for layer in range(step.cache["layers"]):
-            self.feeds[f"key_cache_{layer}"] = np.zeros(shape, np.float32)
-            self.feeds[f"value_cache_{layer}"] = np.zeros(shape, np.float32)
-        self.feeds["slot_positions"] = np.full(step.cache["slots"], -1, np.int64)
+            carried[f"key_cache_{layer}"] = np.zeros(shape, np.float32)
+            carried[f"value_cache_{layer}"] = np.zeros(shape, np.float32)
+        carried["slot_positions"] = np.full(step.cache["slots"], -1, np.int64)
+        from_numpy = onnxruntime.OrtValue.ortvalue_from_numpy
+        self.inputs = {name: from_numpy(carried[name]) for name in step.carried}  # buffers shared with numpy
+        self.outputs = {name: from_numpy(np.empty_like(carried[name])) for name in step.carried}
+        self.binding = step.session.io_binding()
+        for name in step.output_names[: step.predicted]:
+            self.binding.bind_output(name, "cpu")  # allocated by ONNX Runtime at each run
+        self._bind_carried()
+
+    def _bind_carried(self) -> None:
+        for name in self.step.carried:
+            self.binding.bind_ortvalue_input(name, self.inputs[name])
+            self.binding.bind_ortvalue_output(f"next_{name}", self.outputs[name])
 
     def start(self, context: FrameTensors) -> Prediction:
         """The context's frames in order -> the prediction (B, …) for the frame after them."""
@@ -75,9 +92,12 @@ class OnnxDecoding:
     def advance(self, frame: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> Prediction:
         """One frame (B, T), (B, T), (B, T, 7) -> the prediction (B, …) for the frame after it."""
         active, asset, values = frame
-        self.feeds["active"] = active.numpy().astype(np.float32, copy=False)
-        self.feeds["asset"] = asset.numpy()
-        self.feeds["values"] = values.numpy().astype(np.float32, copy=False)
-        outputs = self.step.session.run(self.step.output_names, self.feeds)
-        self.feeds.update(zip(self.step.carried, outputs[self.step.predicted :], strict=True))
-        return Prediction(*(torch.from_numpy(part)[:, 0] for part in outputs[: self.step.predicted]))
+        self.binding.bind_cpu_input("active", np.ascontiguousarray(active.numpy(), np.float32))
+        self.binding.bind_cpu_input("asset", np.ascontiguousarray(asset.numpy(), np.int64))
+        self.binding.bind_cpu_input("values", np.ascontiguousarray(values.numpy(), np.float32))
+        self.step.session.run_with_iobinding(self.binding)
+        predicted = self.binding.get_outputs()[: self.step.predicted]
+        self.inputs, self.outputs = self.outputs, self.inputs  # this step's state is the next one's
+        self._bind_carried()
+        # copied out: the memory of an output ONNX Runtime allocates goes back to its arena
+        return Prediction(*(torch.from_numpy(part.numpy().copy())[:, 0] for part in predicted))
