@@ -123,8 +123,8 @@ def test_one_frame_at_a_time_equals_the_window(timeline):
     for t in range(split, active.shape[1]):
         before = RunningState(*(part.clone() for part in state))
         after, inputs = advance(state, active[:, t], asset[:, t], values[:, t], RULES)
-        for name, kept, given in zip(RunningState._fields, before, state, strict=True):
-            assert torch.equal(kept, given), name
+        for name, kept, handed in zip(RunningState._fields, before, state, strict=True):
+            assert torch.equal(kept, handed), name
         functional.append(inputs)
         state = after
     for name, got, expected in zip(Inputs._fields, Inputs.cat(functional), stepped, strict=True):
