@@ -17,6 +17,8 @@ from multitrack.model.inputs import (
     InputRules,
     Inputs,
     RunningInputs,
+    RunningState,
+    advance,
     carry_values,
     count_cuts_from_top,
     cut_shares,
@@ -24,6 +26,7 @@ from multitrack.model.inputs import (
     history,
     ranking_recency,
     shot_ages,
+    start_state,
     steady_motion,
     window_inputs,
     window_motion,
@@ -114,6 +117,19 @@ def test_one_frame_at_a_time_equals_the_window(timeline):
     for name, got, expected in zip(Inputs._fields, stepped, window, strict=True):
         assert got.shape == expected.shape, name
         torch.testing.assert_close(got.to(expected.dtype), expected, msg=name, rtol=0, atol=1e-6)
+    # the functional step RunningInputs wraps: state in, state out, the state given left as it was
+    state = start_state(RULES, 1, active.shape[-1], history(active[:, : split + 1]) if split else None)
+    functional = []
+    for t in range(split, active.shape[1]):
+        before = RunningState(*(part.clone() for part in state))
+        after, inputs = advance(state, active[:, t], asset[:, t], values[:, t], RULES)
+        for name, kept, handed in zip(RunningState._fields, before, state, strict=True):
+            assert torch.equal(kept, handed), name
+        functional.append(inputs)
+        state = after
+    for name, got, expected in zip(Inputs._fields, Inputs.cat(functional), stepped, strict=True):
+        assert torch.equal(got, expected), name
+    assert int(state.frames) == active.shape[1] - split
 
 
 @pytest.mark.parametrize("ratio", [1.5, 3.0])

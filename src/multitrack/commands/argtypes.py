@@ -36,3 +36,16 @@ def _whole_number(text: str, minimum: int) -> int:
     if value < minimum:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least {minimum}, got {text!r}")
     return value
+
+
+def add_runtime_argument(parser: argparse.ArgumentParser) -> None:
+    """`--runtime torch|onnx|onnx-int8`, for a verb that rolls a model out (`multitrack.sample.runtime.load_model`)."""
+    from multitrack.sample import RUNTIMES
+
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="torch",
+        help="what decodes the rollout: torch (default), or ONNX Runtime on a folder `multitrack export --onnx` "
+        "wrote (onnx-int8: its --quantize int8 step); needs the onnx extra",
+    )

@@ -1,9 +1,11 @@
 """`multitrack generate BUNDLE --prompt TIMELINE.xml [--prompt-seconds S] --seconds N
-[--temperature T] [--seed S] -o OUT.xml`, or `--prompt DIR -o OUT_DIR` for a folder.
+[--temperature T] [--seed S] [--runtime torch|onnx|onnx-int8] -o OUT.xml`, or `--prompt DIR
+-o OUT_DIR` for a folder.
 
 Continues the prompt's first timeline with the model and writes Premiere-style xmeml that
 reuses the prompt's media; a folder is processed file by file with a progress bar, and a
-file that fails is reported without stopping the others.
+file that fails is reported without stopping the others. With `--runtime onnx` BUNDLE is a
+folder `multitrack export --onnx` wrote and the rollout runs in ONNX Runtime (the `onnx` extra).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from multitrack.commands.argtypes import add_runtime_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, required=True, help="how many seconds to generate after the prompt")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0 is greedy (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampling (default 0)")
+    add_runtime_argument(parser)
     parser.add_argument(
         "-o", "--out", required=True, metavar="OUT.xml|OUT_DIR", help="output file, or folder for a prompt folder"
     )
@@ -35,7 +40,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seconds <= 0 or args.temperature < 0 or (args.prompt_seconds is not None and args.prompt_seconds <= 0):
         raise MultitrackError("--seconds and --prompt-seconds must be > 0 and --temperature >= 0")
-    options = {"prompt_seconds": args.prompt_seconds, "temperature": args.temperature, "seed": args.seed}
+    options = {
+        "prompt_seconds": args.prompt_seconds,
+        "temperature": args.temperature,
+        "seed": args.seed,
+        "runtime": args.runtime,
+    }
     prompt = Path(args.prompt)
     if prompt.is_dir():
         results, errors = generate_folder(args.bundle, prompt, args.seconds, args.out, progress=True, **options)

@@ -4,7 +4,9 @@
 2. Take its first `prompt_seconds` (default: all of it) as the prompt; if the model was
    trained at one rate (`data.fps`), resample the prompt to it by sample-and-hold, and the
    sampled frames back, as `prepare` resamples (`data.resample.Resampler`, exact rates).
-3. Sample `seconds` more frames with the model (KV-cache rollout, temperature, seed).
+3. Sample `seconds` more frames with the model (KV-cache rollout, temperature, seed), in torch
+   or, with `runtime="onnx"` on a folder `export --onnx` wrote, in ONNX Runtime
+   (`multitrack.sample.runtime.load_model`).
 4. Map the model's asset classes back to the prompt's assets: class n < K-1 is the prompt's
    n-th asset by first appearance (DESIGN.md §2). Class K-1 ("other") becomes the asset
    numbered K-1 or above that the same track showed last in the prompt (else the lowest
@@ -26,11 +28,13 @@ from multitrack.errors import XmemlError
 from multitrack.features.frames import TimelineFrames, timeline_frames
 from multitrack.features.vocabulary import Frames
 from multitrack.generate.frames_to_timeline import KeyTolerance, frames_to_timeline
+from multitrack.sample import Runtime
 from multitrack.sample.codec import FrameCodec
 from multitrack.sample.rollout import rollout
+from multitrack.sample.runtime import LoadedModel, load_model
 from multitrack.timeline.model import Timeline
 from multitrack.timeline.xmeml import read_xmeml, write_xmeml
-from multitrack.train.bundle import Bundle, load_bundle, model_rate
+from multitrack.train.bundle import Bundle, model_rate
 
 
 @dataclass
@@ -45,7 +49,7 @@ class GenerateResult:
 
 
 def generate(
-    bundle: str | Path | Bundle,
+    bundle: str | Path | Bundle | LoadedModel,
     prompt_path: str | Path,
     seconds: float,
     out_path: str | Path,
@@ -53,9 +57,12 @@ def generate(
     temperature: float = 1.0,
     seed: int = 0,
     tolerance: KeyTolerance | None = None,
+    runtime: Runtime = "torch",
 ) -> GenerateResult:
-    """Continue the prompt file's first timeline by `seconds` and write the result to out_path."""
-    bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    """Continue the prompt file's first timeline by `seconds` and write the result to out_path.
+    `runtime` applies to a bundle given by its folder; a loaded one brings its own."""
+    loaded = _loaded(bundle, runtime)
+    bundle = loaded.bundle
     timeline = read_xmeml(prompt_path)[0]
     prompt = timeline_frames(timeline, bundle.model.max_tracks, source=str(prompt_path))
     fps = timeline.rate.fps
@@ -66,7 +73,7 @@ def generate(
         raise XmemlError(str(prompt_path), f"sequence '{timeline.name}'", "has no frames to continue from")
     new_frames = max(1, round(seconds * fps))
 
-    generated = sample_continuation(bundle, prompt, prompt_frames, new_frames, fps, temperature, seed)
+    generated = sample_continuation(loaded, prompt, prompt_frames, new_frames, fps, temperature, seed)
     warnings: list[str] = list(prompt.warnings)
     numbers = class_to_asset_numbers(generated, prompt, prompt_frames, bundle.model.asset_classes, warnings)
     frames = Frames(
@@ -93,8 +100,18 @@ def generate(
     )
 
 
+def _loaded(bundle: str | Path | Bundle | LoadedModel, runtime: Runtime) -> LoadedModel:
+    if isinstance(bundle, LoadedModel):
+        return bundle
+    if isinstance(bundle, Bundle):
+        if runtime != "torch":
+            raise ValueError(f"runtime {runtime!r} needs the export's folder, not a loaded torch bundle")
+        return LoadedModel(bundle, bundle.model, runtime)
+    return load_model(bundle, runtime)
+
+
 def sample_continuation(
-    bundle: Bundle,
+    bundle: Bundle | LoadedModel,
     prompt: TimelineFrames,
     prompt_frames: int,
     new_frames: int,
@@ -103,6 +120,8 @@ def sample_continuation(
     seed: int,
 ) -> Frames:
     """new_frames sampled frames (at the timeline's rate `fps`) after the prompt's first prompt_frames."""
+    loaded = _loaded(bundle, "torch")
+    bundle = loaded.bundle
     timeline_rate, rate = frame_rate(fps), model_rate(bundle, fps)
     context_frames = max(1, round(prompt_frames * rate / timeline_rate))  # the prompt's span at the model's rate
     prompt_rows = Frames(prompt.active[:prompt_frames] > 0, prompt.asset[:prompt_frames], prompt.values[:prompt_frames])
@@ -110,7 +129,7 @@ def sample_continuation(
     codec = FrameCodec.of(bundle)
     model_frames = round(new_frames * rate / timeline_rate) + 1
     generator = torch.Generator().manual_seed(seed)
-    sampled = codec.decode(rollout(bundle.model, codec.encode(context), model_frames, temperature, generator))[0]
+    sampled = codec.decode(rollout(loaded.model, codec.encode(context), model_frames, temperature, generator))[0]
     frames = Resampler.between(model_frames, rate, timeline_rate, new_frames).apply(sampled)  # back to the timeline
     clamp_to_premiere_ranges(frames.values)
     return frames
@@ -158,13 +177,14 @@ def generate_folder(
     progress: bool = False,
     **options,
 ) -> tuple[list[GenerateResult], list[str]]:
-    """generate() for every .xml under prompt_dir into the same relative path under out_dir.
-    One bad file never stops the batch: its error message is collected instead."""
+    """generate() for every .xml under prompt_dir into the same relative path under out_dir
+    (`options.runtime` as generate's). One bad file never stops the batch: its error message is
+    collected instead."""
     from tqdm import tqdm
 
     from multitrack.errors import MultitrackError
 
-    bundle = load_bundle(bundle_dir)
+    bundle = load_model(bundle_dir, options.pop("runtime", "torch"))
     prompt_dir, out_dir = Path(prompt_dir), Path(out_dir)
     paths = sorted(p for p in prompt_dir.rglob("*") if p.suffix.lower() == ".xml" and p.is_file())
     results, errors = [], []

@@ -115,92 +115,125 @@ def window_inputs(
     )
 
 
+class RunningState(NamedTuple):
+    """What `advance` remembers of the frames before (B = batch, T = tracks, C = T + 1): plain
+    tensors in, tensors out, so one step is a pure function (the ONNX step carries them as its
+    inputs and outputs, `multitrack.train.onnx_export`)."""
+
+    frames: torch.Tensor  # () long: frames advanced so far
+    last_values: torch.Tensor  # (B, T, 7) the last frame's carried values
+    older_values: torch.Tensor  # (B, T, 7) the frame before's
+    key: torch.Tensor  # (B, T) long: the last frame's asset shown, a negative number when off
+    same_key: torch.Tensor  # (B, T) bool: its key was the one before's
+    top_key: torch.Tensor  # (B, T) long: the last frame's top track's asset, -1 elsewhere
+    shot_age: torch.Tensor  # (B,) long, capped
+    since_on_top: torch.Tensor  # (B, T) long, capped
+    transitions: torch.Tensor  # (B, C, C) cuts so far from each visible class to each
+    visible: torch.Tensor  # (B,) long: the last frame's class on top
+
+
+# keys no frame has: a shown asset is >= 0, an off track's key -1 or -2, a top key -1 or >= 0
+_NO_KEY, _NO_TOP_KEY = -3, -2
+
+
+def start_state(
+    rules: InputRules,
+    batch: int,
+    tracks: int,
+    told: History | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | None = None,
+) -> RunningState:
+    """The state before a first frame: what the history says, or nothing on top before and no cuts."""
+    classes = tracks + 1
+    if told is None:
+        since = torch.full((batch, tracks), rules.recency_cap, dtype=torch.long, device=device)
+        transitions = torch.zeros(batch, classes, classes, dtype=dtype, device=device)
+    else:
+        since = told.since_on_top.to(torch.long).clamp(max=rules.recency_cap)
+        transitions = told.transitions.to(dtype).clone()
+    values = torch.zeros(batch, tracks, VALUE_COUNT, dtype=dtype, device=since.device)
+    keys = torch.full((batch, tracks), _NO_KEY, dtype=torch.long, device=since.device)
+    return RunningState(
+        torch.zeros((), dtype=torch.long, device=since.device),
+        values,
+        values.clone(),
+        keys,
+        torch.zeros(batch, tracks, dtype=torch.bool, device=since.device),
+        keys.new_full((batch, tracks), _NO_TOP_KEY),
+        torch.zeros(batch, dtype=torch.long, device=since.device),
+        since,
+        transitions,
+        torch.zeros(batch, dtype=torch.long, device=since.device),
+    )
+
+
+def advance(
+    state: RunningState, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor, rules: InputRules
+) -> tuple[RunningState, Inputs]:
+    """One frame (B, T), (B, T), (B, T, 7) after `state` -> the state after it and the frame's
+    inputs (B, 1, …), as a window starting at the state's first frame would give them for its
+    last frame (given the same `History`). Tensor operations only, no branch on their values:
+    the first frame is told apart by `state.frames`, and by keys no frame has (`start_state`)."""
+    first = state.frames == 0  # ()
+    on = active > 0.5  # (B, T)
+    carried = torch.where(on[..., None] | first, values, state.last_values)  # (B, T, 7)
+    visible = visible_classes(active)  # (B,)
+    numbers = torch.arange(1, active.shape[-1] + 1, device=active.device)  # (T,): V1 = 1
+    on_top = numbers == visible[:, None]  # (B, T)
+    # shot age (0 at the first frame: no top key matches `_NO_TOP_KEY`) and frames since on top
+    top_key = torch.where(on_top, asset, -1)  # (B, T): the top track's asset, -1 elsewhere
+    same_shot = (top_key == state.top_key).all(dim=-1)  # (B,)
+    shot_age = (state.shot_age + 1).clamp(max=rules.last_age) * same_shot
+    since = torch.where(first, state.since_on_top, (state.since_on_top + 1).clamp(max=rules.recency_cap))
+    since = since.masked_fill(on_top, 0)  # (B, T)
+    # cuts so far from each class to each, and the shares of the row of the class on top now
+    cut = (visible != state.visible) & ~first  # (B,)
+    classes = state.transitions.shape[-1]
+    pair = (state.visible * classes + visible)[:, None]  # (B, 1)
+    transitions = state.transitions.flatten(1).scatter_add(1, pair, cut[:, None].to(values.dtype))
+    transitions = transitions.view_as(state.transitions)  # (B, C, C)
+    row = transitions.gather(1, visible.view(-1, 1, 1).expand(-1, 1, classes))[:, 0, 1:]  # (B, T)
+    # steady motion: the three frames' keys must agree (off keys differ from frame to frame; the
+    # first two frames have no two steps: no key matches `_NO_KEY`, nor `same_key` at the start)
+    key = torch.where(on, asset, -1 - state.frames % 2)  # (B, T)
+    same_key = key == state.key  # (B, T)
+    step_old, step_new = state.last_values - state.older_values, carried - state.last_values  # (B, T, 7)
+    steady = same_key & state.same_key
+    motion = steady_motion(step_old, step_new, carried - state.older_values, steady, rules.steady_step_ratio)
+    after = RunningState(
+        state.frames + 1, carried, state.last_values, key, same_key, top_key, shot_age, since, transitions, visible
+    )
+    inputs = Inputs(
+        on.to(values.dtype)[:, None],
+        asset[:, None],
+        carried[:, None],
+        motion[:, None],
+        since[:, None],
+        cut_shares(row, values.dtype)[:, None],
+        shot_age[:, None],
+        visible[:, None],
+    )
+    return after, inputs
+
+
 class RunningInputs:
     """`window_inputs` one frame at a time: each `advance` takes the next frame and returns its
     inputs (B, 1, …), as a window starting at the first frame advanced would give them for its
-    last frame (given the same `History`)."""
+    last frame (given the same `History`). The functional `advance` over a `RunningState`."""
 
     def __init__(self, rules: InputRules, history: History | None = None):
         self.rules = rules
         self.history = history
-        self.position = 0
-        # the last two frames' carried values; the last frame's key (the asset shown, a negative
-        # number when off), its step and whether its key was the one before's
-        self.values: list[torch.Tensor] = []
-        self.step: torch.Tensor | None = None
-        self.key = self.same_key = torch.empty(0)
-        self.top_key = self.shot_age = self.since_on_top = self.transitions = self.visible = torch.empty(0)
-        self.numbers = self.still = self.shares = torch.empty(0)
-        self.classes = 0
+        self.state: RunningState | None = None
 
     def advance(self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> Inputs:
         """One frame (B, T), (B, T), (B, T, 7) -> its inputs (B, 1, …)."""
-        rules, first = self.rules, self.position == 0
-        if first:
-            self._start(active, asset, values)
-        on = active > 0.5  # (B, T)
-        carried = values if first else torch.where(on[..., None], values, self.values[-1])  # (B, T, 7)
-        visible = (on * self.numbers).amax(dim=-1)  # (B,): `visible_classes`
-        on_top = self.numbers == visible[:, None]  # (B, T)
-        # shot age and frames since on top
-        top_key = torch.where(on_top, asset, -1)  # (B, T): the top track's asset, -1 elsewhere
-        if not first:
-            same_shot = (top_key == self.top_key).all(dim=-1)  # (B,)
-            self.shot_age = self.shot_age.add(1).clamp_(max=rules.last_age).mul_(same_shot)
-            self.since_on_top = self.since_on_top.add(1).clamp_(max=rules.recency_cap)
-        self.since_on_top.masked_fill_(on_top, 0)
-        self.top_key = top_key
-        # cuts so far from each class to each, and the shares of the row of the class on top now,
-        # which change only at a cut (most frames have none: counted only then)
-        cut = None if first else visible != self.visible  # (B,)
-        any_cut = cut is not None and bool(cut.any())
-        if cut is not None and any_cut:
-            self.transitions.view(len(visible), -1).scatter_add_(
-                1, (self.visible * self.classes + visible)[:, None], cut[:, None].to(values.dtype)
-            )
-        if cut is None or any_cut:
-            row = self.transitions.gather(1, visible.view(-1, 1, 1).expand(-1, 1, self.classes))[:, 0, 1:]  # (B, T)
-            self.shares = row / row.sum(dim=-1, keepdim=True).clamp_(min=1.0)  # `cut_shares`
-        self.visible = visible
-        # steady motion: the three frames' keys must agree (off keys differ from frame to frame)
-        key = torch.where(on, asset, -1 - self.position % 2)  # (B, T)
-        motion = self.still
-        if not first:
-            step = carried - self.values[-1]  # (B, T, 7)
-            same_key = key == self.key  # (B, T): as in the frame before
-            if self.step is not None:
-                motion = steady_motion(
-                    self.step, step, carried - self.values[-2], same_key & self.same_key, rules.steady_step_ratio
-                )
-            self.step, self.same_key = step, same_key
-        self.values = [*self.values[-1:], carried]
-        self.key = key
-        self.position += 1
-        return Inputs(
-            on.to(values.dtype)[:, None],
-            asset[:, None],
-            carried[:, None],
-            motion[:, None],
-            self.since_on_top[:, None],
-            self.shares[:, None],
-            self.shot_age[:, None],
-            visible[:, None],
-        )
-
-    def _start(self, active: torch.Tensor, asset: torch.Tensor, values: torch.Tensor) -> None:
-        """The state before the first frame: what the history says, or nothing on top before
-        and no cuts."""
-        batch, tracks = active.shape
-        self.classes = tracks + 1
-        self.numbers = torch.arange(1, tracks + 1, device=active.device)  # (T,): V1 = 1
-        self.still = torch.zeros_like(values)  # (B, T, 7): no steady move
-        self.shot_age = torch.zeros(batch, dtype=torch.long, device=active.device)
-        if self.history is None:
-            self.since_on_top = torch.full_like(asset, self.rules.recency_cap)
-            self.transitions = values.new_zeros(batch, self.classes, self.classes)
-        else:
-            self.since_on_top = self.history.since_on_top.to(asset.dtype).clamp(max=self.rules.recency_cap)
-            self.transitions = self.history.transitions.to(values.dtype).clone()
+        if self.state is None:
+            batch, tracks = active.shape
+            self.state = start_state(self.rules, batch, tracks, self.history, values.dtype, active.device)
+        self.state, inputs = advance(self.state, active, asset, values, self.rules)
+        return inputs
 
 
 def history(active: torch.Tensor) -> History:

@@ -8,13 +8,15 @@ tracks), each steady move going on and each value change by their own Bernoulli 
 Temperature 0 is greedy. Draws come from one `torch.Generator` in a fixed order, so a seed
 fixes the rollout.
 
-Three decoders give the same frames while the sequence fits in one window:
+Three decoders of a torch model give the same frames while the sequence fits in one window:
 - `stepper` (the default): the model's blocks fused for one-frame steps (`model.stepper`);
 - `cache`: the model's own `forward(inputs, input_pos)` over its key/value cache, prefilled
   with the prompt's last window in one pass, as gpt-fast decodes;
 - `naive`: the whole window re-run for every frame, the reference.
 Past one window the cached decoders remember, through each frame's derived inputs (steady
-moves, shot age), context from before the window that a re-run cannot see.
+moves, shot age), context from before the window that a re-run cannot see. An ONNX export's
+step (`multitrack.sample.onnx_step.OnnxStep`, given in the model's place) decodes as `cache`
+does, in ONNX Runtime; `multitrack.sample.runtime.load_model` chooses between them.
 
 `layout_memory` (on by default) is a rollout option: see `LayoutMemory`.
 """
@@ -22,15 +24,25 @@ moves, shot age), context from before the window that a re-run cannot see.
 from __future__ import annotations
 
 import functools
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import torch
 
-from multitrack.model.inputs import Inputs, RunningInputs, count_cuts_from_top, frames_since_on_top, history
+from multitrack.model.inputs import (
+    History,
+    Inputs,
+    RunningInputs,
+    count_cuts_from_top,
+    frames_since_on_top,
+    history,
+)
 from multitrack.model.stepper import Stepper
 from multitrack.model.transformer import MultitrackTransformer, Prediction
 from multitrack.sample.codec import FrameTensors
 from multitrack.sample.runtime import rollout_runtime
+
+if TYPE_CHECKING:
+    from multitrack.sample.onnx_step import OnnxStep
 
 Decoder = Literal["stepper", "cache", "naive"]
 DECODERS: tuple[Decoder, ...] = ("stepper", "cache", "naive")
@@ -42,26 +54,34 @@ _ONE_CLASS = torch.tensor(1)
 
 
 def rollout(
-    model: MultitrackTransformer,
+    model: MultitrackTransformer | OnnxStep,
     prompt: FrameTensors,
     n_frames: int,
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
-    decoder: Decoder = "stepper",
+    decoder: Decoder | None = None,
     layout_memory: bool = True,
 ) -> FrameTensors:
-    """Sample n_frames after the prompt (at least one frame); returns only the new frames."""
+    """Sample n_frames after the prompt (at least one frame); returns only the new frames.
+    `decoder` (default `stepper`) is a torch model's; an `OnnxStep` decodes in its own graph."""
     if prompt.frames < 1:
         raise ValueError("a rollout needs a prompt of at least one frame")
     if prompt.active.shape[-1] != model.max_tracks:
         raise ValueError(f"model expects {model.max_tracks} tracks per frame, got {prompt.active.shape[-1]}")
-    if decoder not in DECODERS:
-        raise ValueError(f"decoder {decoder!r} is not one of {', '.join(DECODERS)}")
+    if isinstance(model, MultitrackTransformer):
+        decoder = decoder or "stepper"
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder {decoder!r} is not one of {', '.join(DECODERS)}")
+    elif decoder is not None:
+        raise ValueError(f"decoder {decoder!r} is a torch model's: an ONNX step decodes in its own graph")
     model.eval()
     layouts = LayoutMemory(prompt) if layout_memory else None
     with rollout_runtime(prompt.active.shape[0]):
-        sample = _sample_naive if decoder == "naive" else _sample_cached
-        frames = sample(model, prompt, n_frames, temperature, generator, layouts, decoder)
+        if decoder == "naive":
+            assert isinstance(model, MultitrackTransformer)  # checked above
+            frames = _sample_naive(model, prompt, n_frames, temperature, generator, layouts)
+        else:
+            frames = _sample_cached(model, prompt, n_frames, temperature, generator, layouts, decoder)
     if not frames:
         return prompt.span(0, 0)
     # stacked outside inference mode, so callers get ordinary tensors they may modify in place
@@ -180,45 +200,70 @@ def _kept(frame: Frame, layouts: LayoutMemory | None) -> Frame:
     return frame if layouts is None else layouts.follow(*frame, restore=True)
 
 
+class Decoding(Protocol):
+    """One rollout's decoding: the prompt's frames, then one sampled frame at a time, each to the
+    prediction (B, …) for the frame after it."""
+
+    def start(self, context: FrameTensors) -> Prediction: ...
+
+    def advance(self, frame: Frame) -> Prediction: ...
+
+
+class _TorchDecoding:
+    """A torch model's: the derived inputs one frame at a time (`RunningInputs`), then the fused
+    stepper, or the model's own forward over its cache, the context prefilled in one pass."""
+
+    def __init__(self, model: MultitrackTransformer, decoder: Decoder, batch: int, told: History):
+        self.model, self.decoder, self.batch = model, decoder, batch
+        self.running = RunningInputs(model.rules, told)
+        self.stepper: Stepper | None = None
+        self.position = 0
+
+    def start(self, context: FrameTensors) -> Prediction:
+        inputs = [self.running.advance(*context.frame(index)) for index in range(context.frames)]
+        if self.decoder == "stepper":
+            self.stepper = Stepper(self.model, self.batch, context.values.dtype)
+            for frame in inputs:
+                prediction = self.stepper.step(frame)
+            return prediction.last()
+        self.model.setup_cache(self.batch, context.values.dtype)
+        self.position = context.frames
+        return self.model(Inputs.cat(inputs), torch.arange(context.frames)).last()
+
+    def advance(self, frame: Frame) -> Prediction:
+        inputs = self.running.advance(*frame)
+        if self.stepper is not None:
+            return self.stepper.step(inputs).last()
+        self.position += 1
+        return self.model(inputs, torch.tensor([self.position - 1])).last()
+
+
 def _sample_cached(
-    model: MultitrackTransformer,
+    model: MultitrackTransformer | OnnxStep,
     prompt: FrameTensors,
     n_frames: int,
     temperature: float,
     generator: torch.Generator | None,
     layouts: LayoutMemory | None,
-    decoder: Decoder,
+    decoder: Decoder | None,
 ) -> list[Frame]:
     # only the prompt's last window: the model never saw more context in training, apart from
     # what the frames remember of their timeline (frames since on top, cuts so far), counted
     # over the whole prompt
     start = max(0, prompt.frames - model.window_length)
-    context = prompt.span(start, prompt.frames)
-    running = RunningInputs(model.rules, history(prompt.active[:, : start + 1]))
-    prompt_inputs = [running.advance(*context.frame(index)) for index in range(context.frames)]
-    if decoder == "stepper":
-        stepper = Stepper(model, prompt.active.shape[0], prompt.values.dtype)
-        for inputs in prompt_inputs:
-            prediction = stepper.step(inputs)
-
-        def step(inputs: Inputs) -> Prediction:
-            return stepper.step(inputs)
-
+    told = history(prompt.active[:, : start + 1])
+    batch = prompt.active.shape[0]
+    decoding: Decoding
+    if isinstance(model, MultitrackTransformer):
+        decoding = _TorchDecoding(model, decoder or "stepper", batch, told)
     else:
-        model.setup_cache(prompt.active.shape[0], prompt.values.dtype)
-        prediction = model(Inputs.cat(prompt_inputs), torch.arange(context.frames))
-        position = context.frames
-
-        def step(inputs: Inputs) -> Prediction:
-            nonlocal position
-            position += 1
-            return model(inputs, torch.tensor([position - 1]))
-
+        decoding = model.decoding(batch, told)
+    prediction = decoding.start(prompt.span(start, prompt.frames))
     frames: list[Frame] = []
     for index in range(n_frames):
-        frames.append(_kept(sample_frame(prediction.last(), temperature, generator), layouts))
+        frames.append(_kept(sample_frame(prediction, temperature, generator), layouts))
         if index + 1 < n_frames:
-            prediction = step(running.advance(*frames[-1]))
+            prediction = decoding.advance(frames[-1])
     return frames
 
 
@@ -229,7 +274,6 @@ def _sample_naive(
     temperature: float,
     generator: torch.Generator | None,
     layouts: LayoutMemory | None,
-    decoder: Decoder,
 ) -> list[Frame]:
     batch, _, tracks = prompt.active.shape
     sequence = FrameTensors(
