@@ -25,6 +25,8 @@ from xmemlgen import clipitem, document, file_def, file_ref, rate, sequence, tra
 
 AUDIO_RATE = 16000
 BLEED = 0.1  # -20 dB
+SCRATCH_BLEED = 0.25  # -12 dB: a camera is nearer its own speaker
+CAMERA_IN = 50  # source frame of each camera at the stack's frame 0
 
 
 @dataclass
@@ -59,9 +61,20 @@ def write_stack(
     camera_order: list[int] | None = None,
     mic_order: list[int] | None = None,
     name: str = "podcast stack",
+    scratch: bool = False,
+    nest: bool = False,
+    prompt: np.ndarray | None = None,
 ) -> StackFiles:
     """Cameras: 0 the wide, s + 1 the close-up of speaker s; `camera_order[i]` is the camera on
-    V(i+1) and `mic_order[j]` the speaker whose mic is on A(j+1) (default: in order)."""
+    V(i+1) and `mic_order[j]` the speaker whose mic is on A(j+1) (default: in order).
+
+    Each camera clip starts at source frame CAMERA_IN (the stack synced by the cameras' timecode).
+    `scratch`: each camera file holds sound (its speaker loud, the others 12 dB lower; the wide
+    hears all alike), CAMERA_IN frames of it before the stack's start. `nest`: the cameras are the
+    angles of one multicam nest clip on V1 (its tracks in `camera_order`). `prompt` (P,): the
+    camera (by number, 0 the wide) the editor showed on the first P frames: the close-ups are cut
+    to those runs there and run whole after it.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     fps = Fraction(timebase * 1000, 1001) if ntsc else Fraction(timebase)
     frames = int(seconds * fps)
@@ -73,22 +86,45 @@ def write_stack(
         heard = voices[s] + BLEED * (voices.sum(axis=0) - voices[s])
         mic_files.append(write_audio(folder / f"mic_{s + 1}.wav", heard[None, :], AUDIO_RATE))
     camera_names = ["cam_wide.mov"] + [f"cam_{s + 1}.mov" for s in range(speakers)]
+    if scratch:
+        lead = np.zeros(int(round(CAMERA_IN / fps * AUDIO_RATE)), np.float32)
+        for camera, camera_name in enumerate(camera_names):
+            if camera == 0:
+                sound = 0.5 * voices.sum(axis=0)
+            else:
+                sound = voices[camera - 1] + SCRATCH_BLEED * (voices.sum(axis=0) - voices[camera - 1])
+            write_audio(folder / camera_name, np.concatenate([lead, sound])[None, :], AUDIO_RATE)
     seq_rate = rate(timebase, ntsc)
+    prompt_frames = 0 if prompt is None else len(prompt)
     video = []
     for camera in camera_order:
         ident = f"file-cam{camera}"
+        pathurl = camera_names[camera] if scratch else f"file://localhost/Volumes/Shoot/{camera_names[camera]}"
         definition = file_def(
             ident,
             camera_names[camera],
-            pathurl=f"file://localhost/Volumes/Shoot/{camera_names[camera]}",
-            duration=frames + 100,
+            pathurl=pathurl,
+            duration=frames + 2 * CAMERA_IN,
             rate=seq_rate,
             width=1920,
             height=1080,
         )
-        video.append(
-            track(clipitem(0, frames, 50, file=definition, id=f"clipitem-v{camera}", name=camera_names[camera]))
-        )
+        pieces = [(0, frames)]
+        if prompt is not None and camera != 0:
+            pieces = _runs(prompt == camera) + [(prompt_frames, frames)]
+        items = []
+        for number, (start, end) in enumerate(pieces):
+            items.append(
+                clipitem(
+                    start,
+                    end,
+                    CAMERA_IN + start,
+                    file=definition if number == 0 else file_ref(ident),
+                    id=f"clipitem-v{camera}-{number}",
+                    name=camera_names[camera],
+                )
+            )
+        video.append(track(*items))
     audio = []
     for s in mic_order:
         definition = file_def(
@@ -101,6 +137,9 @@ def write_stack(
             audio_channels=1,
         )
         audio.append(audio_track(clipitem(0, frames, 0, file=definition, id=f"clipitem-a{s}", name=f"mic_{s + 1}.wav")))
+    if nest:
+        nested = sequence(*video, id="sequence-nest", name="multicam source", duration=frames, rate=seq_rate)
+        video = [track(clipitem(0, frames, 0, file=nested, id="clipitem-nest", name="multicam source"))]
     text = document(sequence(*video, name=name, duration=frames, rate=seq_rate, audio=audio))
     path = folder / f"{name}.xml"
     path.write_text(text)
@@ -110,6 +149,11 @@ def write_stack(
     for v, camera in enumerate(camera_order, start=1):
         pairing[v] = () if camera == 0 else (mic_order.index(camera - 1) + 1,)
     return StackFiles(path, pairing, active, fps, frames, mic_files, [camera_names[c] for c in camera_order])
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
 
 
 __all__ = ["StackFiles", "file_ref", "speech_tracks", "write_stack"]

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 # infer_from_shown: a camera takes a mic when the camera's screen share while that mic speaks
-# alone is at least this much above its share overall (a close-up of the speaker: ~+0.5; the
-# wide, shown through pauses and overlaps: below 0). Under it the camera is paired to none.
-SHOWN_LIFT = 0.2
+# alone is at least this much above its mean share while each other mic speaks alone (a close-up
+# of the speaker: ~+0.6; the wide, shown through pauses and overlaps: ~0). Under it: none.
+SHOWN_LIFT = 0.25
 # infer_from_scratch: a camera takes a mic when its scratch audio is this many dB louder, while
 # that mic speaks alone, than on average over every mic's speech (the camera nearest a speaker)
 SCRATCH_DB = 3.0
@@ -101,14 +101,20 @@ def infer_from_shown(active: np.ndarray, shown: np.ndarray, n_cameras: int, sour
     if not on.any() or n_cameras == 0:
         return None
     base = np.array([(shown[on] == c).mean() for c in range(n_cameras)])  # (C,)
-    lift = np.full((n_cameras, n_mics), -1.0)
+    share = np.full((n_cameras, n_mics), np.nan)
     for mic in range(n_mics):
         frames = solo[mic] & on
         if frames.sum() >= MIN_ALONE_FRAMES:
-            share = np.array([(shown[frames] == c).mean() for c in range(n_cameras)])
-            lift[:, mic] = share - base
-    if (lift == -1.0).all():
+            share[:, mic] = [(shown[frames] == c).mean() for c in range(n_cameras)]
+    heard = ~np.isnan(share[0])
+    if not heard.any():
         return None
+    lift = np.full((n_cameras, n_mics), -1.0)
+    for mic in np.flatnonzero(heard):
+        others = heard.copy()
+        others[mic] = False
+        reference = share[:, others].mean(axis=1) if others.any() else base
+        lift[:, mic] = share[:, mic] - reference
     mics = _strongest(lift, SHOWN_LIFT)
     shown_text = ", ".join(
         f"camera {c + 1}: mic {'+'.join(str(m + 1) for m in ms) or 'none'}" for c, ms in enumerate(mics)
