@@ -110,11 +110,11 @@ def infer_from_shown(active: np.ndarray, shown: np.ndarray, n_cameras: int, sour
     if not heard.any():
         return None
     lift = np.full((n_cameras, n_mics), -1.0)
-    for mic in np.flatnonzero(heard):
+    for heard_mic in np.flatnonzero(heard).tolist():
         others = heard.copy()
-        others[mic] = False
+        others[heard_mic] = False
         reference = share[:, others].mean(axis=1) if others.any() else base
-        lift[:, mic] = share[:, mic] - reference
+        lift[:, heard_mic] = share[:, heard_mic] - reference
     mics = _strongest(lift, SHOWN_LIFT)
     shown_text = ", ".join(
         f"camera {c + 1}: mic {'+'.join(str(m + 1) for m in ms) or 'none'}" for c, ms in enumerate(mics)
