@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -229,3 +230,24 @@ def test_cli_cuts_a_folder_and_reports_a_bad_stack(tmp_path: Path, capsys: pytes
     assert "bad.xml" in captured.err
     assert "pairing (default)" in captured.out and "rules (default settings)" in captured.out
     assert main(["cut", str(stacks / "one.xml"), "-o", str(tmp_path / "x.xml")]) == 2  # no --rules
+
+
+def undefined_ids(path: Path) -> set[str]:
+    warnings = [w for w in read_xmeml(path)[0].warnings if "never defined" in w]
+    return set(re.findall(r"'([^']+)'", warnings[0])) if warnings else set()
+
+
+def test_real_exports_cut_without_new_dangling_references(real_corpus: Path, tmp_path: Path) -> None:
+    """Every real export that has a video clip cuts (deaf: its media is not here) and reads back with
+    no id undefined that was defined in the export."""
+    cut = 0
+    for path in sorted(real_corpus.rglob("*.xml")):
+        try:
+            report = cut_stack(path, tmp_path / "edit.xml", CutOptions(hear=False))
+        except XmemlError as exc:
+            assert "no video clip" in str(exc) or "no <sequence>" in str(exc), f"{path.name}: {exc}"
+            continue
+        assert undefined_ids(tmp_path / "edit.xml") <= undefined_ids(path), path.name
+        assert report.deaf
+        cut += 1
+    assert cut >= 15
