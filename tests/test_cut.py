@@ -179,7 +179,9 @@ def test_pairing_and_rules_from_the_prompt(tmp_path: Path, cache: HopCache) -> N
     assert shown_names(out)[: len(prompt)] == [["cam_wide.mov", "cam_1.mov", "cam_2.mov"][c] for c in prompt]
 
 
-def test_rules_from_edits_recover_the_editors_settings(tmp_path: Path, cache: HopCache) -> None:
+def test_rules_from_edits_recover_the_editors_settings(
+    tmp_path: Path, cache: HopCache, capsys: pytest.CaptureFixture[str]
+) -> None:
     rules = RuleSettings(delay_s=0.25, min_shot_s=1.5, silence_s=3.0, overlap_s=2.0)
     for seed in (1, 2):  # each edit beside its stack and mics; the stacks never cut and are skipped
         stack = write_stack(tmp_path / f"s{seed}", seconds=90, speakers=2, seed=seed)
@@ -196,6 +198,14 @@ def test_rules_from_edits_recover_the_editors_settings(tmp_path: Path, cache: Ho
     # 0.1-s decisions written on 25-fps frames and read back at 0.1 s move some cuts by one decision frame
     assert best.shown_agreement > 0.97
     assert (best.settings.delay_s, best.settings.min_shot_s) == (rules.delay_s, rules.min_shot_s)
+    # the command: fitted on the edits, and the pairing (no --pair, prompt or scratch) their convention
+    out = tmp_path / "again.xml"
+    code = main(
+        ["cut", str(tmp_path / "s1" / "podcast stack.xml"), "-o", str(out), "--rules", "--rules-from", str(tmp_path)]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0 and "rules fitted on 2 edit(s)" in printed and "best cut_f1" in printed
+    assert "pairing (convention)" in printed and "rules (fitted for shown_agreement on 2 edit(s)" in printed
 
 
 def test_deaf_cut_keeps_the_wide_unless_audio_is_required(tmp_path: Path, cache: HopCache) -> None:
