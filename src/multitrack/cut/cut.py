@@ -33,7 +33,6 @@ from multitrack.data.resample import Resampler, frame_rate
 from multitrack.errors import MediaError, XmemlError
 from multitrack.features.hearing import HopCache
 from multitrack.features.media import MediaFinder
-from multitrack.features.vocabulary import top_track
 from multitrack.sample.pairing import Pairing, infer_from_scratch, infer_from_shown
 from multitrack.sample.switcher import DECISION_FPS, DEFAULT_RULES, RuleSettings, RulesSession, mic_activity, switch
 
@@ -138,16 +137,13 @@ def cut_stack(stack_path: str | Path, out_path: str | Path, options: CutOptions)
     to_decision = Resampler.between(n, rate, decision)
     n_decision = to_decision.frames_out
     prompt_frames = min(n, int(Fraction(options.prompt_seconds).limit_denominator(1000) * rate))
-    camera_of_track = stack.camera_of_track()
     prompt_shown: np.ndarray | None = None
     warnings: list[str] = []
     if prompt_frames:
         if stack.nested:
             warnings.append("a multicam nest shows no angle in its prompt: the pairing is not read from it")
         else:
-            top = top_track(frames.active)  # (N,) 0 none, t + 1 track t
-            by_track = np.array([-1] + [camera_of_track.get(t, -1) for t in range(frames.active.shape[1])])
-            stack_shown = by_track[top]
+            stack_shown = stack.shown(frames.active)
             rows = to_decision.source_rows
             decided = stack_shown if rows is None else stack_shown[rows]
             prompt_shown = decided[: math.ceil(prompt_frames * decision / rate)]
@@ -176,10 +172,8 @@ def cut_stack(stack_path: str | Path, out_path: str | Path, options: CutOptions)
     back = Resampler.between(n_decision, decision, rate, frames_out=n).source_rows
     shown = decided if back is None else decided[back]
     if prompt_shown is not None and prompt_frames:
-        top = top_track(frames.active[:prompt_frames])
-        by_track = np.array([-1] + [camera_of_track.get(t, -1) for t in range(frames.active.shape[1])])
         shown = shown.copy()
-        shown[:prompt_frames] = by_track[top]
+        shown[:prompt_frames] = stack.shown(frames.active[:prompt_frames])
     edit = write_edit(stack, shown, out_path, pairing.wide, prompt_frames, options.keep_unused)
     return CutReport(
         stack=stack.path,

@@ -120,7 +120,7 @@ def _piece(placement: Placement, start: int, end: int, enabled: bool, ids: _Ids)
 
 
 def _whole(placement: Placement, ids: _Ids) -> etree._Element:
-    """A placement's clip over its whole span: as it is for a stack's own clip, placed anew for a nest's."""
+    """A multicam nest's clip over its whole span, placed on the stack's frames."""
     return _piece(placement, placement.start, placement.end, True, ids)
 
 

@@ -22,7 +22,6 @@ from multitrack.data.resample import Resampler, frame_rate
 from multitrack.errors import MultitrackError
 from multitrack.features.hearing import HopCache
 from multitrack.features.media import MediaFinder
-from multitrack.features.vocabulary import top_track
 from multitrack.sample.pairing import infer_from_shown
 from multitrack.sample.switcher import DEFAULT_RULES, RuleSettings, RulesSession, mic_activity
 
@@ -50,9 +49,7 @@ def edit_session(
     rate = stack.timeline.rate.fps_exact
     decision = frame_rate(fps)
     resampler = Resampler.between(n, rate, decision)
-    camera_of_track = stack.camera_of_track()
-    by_track = np.array([-1] + [camera_of_track.get(t, -1) for t in range(frames.active.shape[1])])
-    shown = by_track[top_track(frames.active)]
+    shown = stack.shown(frames.active)
     rows = resampler.source_rows
     shown_d = shown if rows is None else shown[rows]
     if not (np.diff(shown_d) != 0).any():

@@ -22,10 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import numpy as np
 from lxml import etree
 
 from multitrack.errors import XmemlError
 from multitrack.features.media import url_path
+from multitrack.features.vocabulary import top_track
 from multitrack.timeline.model import Asset, AssetKind, Clip, Timeline
 from multitrack.timeline.xmeml.assets import media_parts, track_elements
 from multitrack.timeline.xmeml.document import Definitions, XmemlDocument, collect_definitions, parse_xmeml
@@ -90,6 +92,15 @@ class Stack:
         if self.nested:
             return {}
         return {camera.number - 1: index for index, camera in enumerate(self.cameras)}
+
+    def shown(self, active: np.ndarray) -> np.ndarray:
+        """(N,) the camera on top on each frame of the stack's painted `active` (N, T) (-1: none, or
+        a multicam nest, whose angle on screen xmeml does not say)."""
+        if self.nested:
+            return np.full(active.shape[0], -1, dtype=np.int64)
+        by_track = self.camera_of_track()
+        code = np.array([-1] + [by_track.get(t, -1) for t in range(active.shape[1])], dtype=np.int64)
+        return code[top_track(active)]
 
     def find_camera(self, name: str) -> int:
         return _find(name, "V", [(c.number, c.name) for c in self.cameras], "camera", self.path)
