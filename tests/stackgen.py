@@ -21,7 +21,7 @@ import numpy as np
 from audio_xmeml import audio_track
 from conversation import conversation
 from multitrack.synth.audio import speech_like, write_audio
-from xmemlgen import clipitem, document, file_def, file_ref, rate, sequence, track
+from xmemlgen import clipitem, document, file_def, file_ref, rate, sequence, sequence_ref, track
 
 AUDIO_RATE = 16000
 BLEED = 0.1  # -20 dB
@@ -64,6 +64,7 @@ def write_stack(
     scratch: bool = False,
     nest: bool = False,
     prompt: np.ndarray | None = None,
+    mics_in_nest: bool = False,
 ) -> StackFiles:
     """Cameras: 0 the wide, s + 1 the close-up of speaker s; `camera_order[i]` is the camera on
     V(i+1) and `mic_order[j]` the speaker whose mic is on A(j+1) (default: in order).
@@ -71,7 +72,8 @@ def write_stack(
     Each camera clip starts at source frame CAMERA_IN (the stack synced by the cameras' timecode).
     `scratch`: each camera file holds sound (its speaker loud, the others 12 dB lower; the wide
     hears all alike), CAMERA_IN frames of it before the stack's start. `nest`: the cameras are the
-    angles of one multicam nest clip on V1 (its tracks in `camera_order`). `prompt` (P,): the
+    angles of one multicam nest clip on V1 (its tracks in `camera_order`), with `mics_in_nest` the
+    mics the nest's audio tracks and the stack's one audio track its sound. `prompt` (P,): the
     camera (by number, 0 the wide) the editor showed on the first P frames: the close-ups are cut
     to those runs there and run whole after it.
     """
@@ -138,8 +140,14 @@ def write_stack(
         )
         audio.append(audio_track(clipitem(0, frames, 0, file=definition, id=f"clipitem-a{s}", name=f"mic_{s + 1}.wav")))
     if nest:
-        nested = sequence(*video, id="sequence-nest", name="multicam source", duration=frames, rate=seq_rate)
+        inside = audio if mics_in_nest else None
+        nested = sequence(
+            *video, id="sequence-nest", name="multicam source", duration=frames, rate=seq_rate, audio=inside
+        )
         video = [track(clipitem(0, frames, 0, file=nested, id="clipitem-nest", name="multicam source"))]
+        if mics_in_nest:  # the stack plays the nest's sound, as Premiere's multicam clip does
+            nest_sound = clipitem(0, frames, 0, file=sequence_ref("sequence-nest"), id="clipitem-nest-a")
+            audio = [audio_track(nest_sound)]
     text = document(sequence(*video, name=name, duration=frames, rate=seq_rate, audio=audio))
     path = folder / f"{name}.xml"
     path.write_text(text)

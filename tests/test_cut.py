@@ -155,6 +155,24 @@ def test_pairing_of_a_multicam_nest(tmp_path: Path, cache: HopCache) -> None:
     check_defined_once(out)
 
 
+def test_a_multicam_nest_with_its_mics_inside(tmp_path: Path, cache: HopCache) -> None:
+    stack = write_stack(
+        tmp_path, seconds=60, speakers=2, camera_order=[0, 2, 1], scratch=True, nest=True, mics_in_nest=True
+    )
+    read = read_stack(stack.path)
+    assert [m.label for m in read.mics] == ["A1 'mic_1.wav'", "A2 'mic_2.wav'"] and all(
+        m.index == -1 for m in read.mics
+    )
+    out = tmp_path / "edit.xml"
+    report = cut_stack(stack.path, out, CutOptions(cache=cache))
+    assert not report.deaf and report.pairing.source == "scratch"
+    assert {v + 1: tuple(m + 1 for m in mics) for v, mics in enumerate(report.pairing.mics)} == stack.pairing
+    assert shown_names(out) == [stack.camera_names[c] for c in report.shown]
+    check_defined_once(out)
+    edit = etree.parse(str(out)).getroot()
+    assert edit.find("sequence/media/audio/track/clipitem/sequence").get("id") == "sequence-nest"  # its sound kept
+
+
 def test_pairing_and_rules_from_the_prompt(tmp_path: Path, cache: HopCache) -> None:
     """An unseen editor cuts the first 40 s by known rules; cut reads the pairing from them and fits on them."""
     rules = RuleSettings(delay_s=0.5, min_shot_s=3.0, silence_s=2.0, overlap_s=1.0)

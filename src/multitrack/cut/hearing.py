@@ -68,6 +68,7 @@ def hear_stack(
                 segments.append(_on_row(segment, row_of_track[segment.track]))
         mic_assets = {seg.asset_id for seg in segments}
         missing = [a.name or a.id for a in frames.assets if a.id in mic_assets and a.media_found is False]
+        missing += _nest_mic_segments(stack, finder, media, segments)
         if scratch:
             segments += _scratch_segments(stack, finder, media, n_mics)
     requests = media_requests(segments, media)
@@ -75,7 +76,8 @@ def hear_stack(
     warnings += [f"{error}; its frames are unheard" for error in errors.values()]
     gain = np.zeros((n_mics + n_cameras, n), np.float32)
     for row, mic in enumerate(stack.mics):
-        gain[row] = frames.audio_gain_db[mic.index]
+        if mic.index >= 0:
+            gain[row] = frames.audio_gain_db[mic.index]
     heard = hear_segments(segments, media, hops, errors, gain, frames.rate.fps_exact)
     mics = slice(0, n_mics)
     cams = slice(n_mics, n_mics + n_cameras)
@@ -127,6 +129,28 @@ def _on_row(segment: AudioSegment, row: int) -> AudioSegment:
         segment.speed,
         segment.reverse,
     )
+
+
+def _nest_mic_segments(
+    stack: Stack, finder: MediaFinder, media: dict[str, Path], segments: list[AudioSegment]
+) -> list[str]:
+    """A multicam nest's mics as segments on their rows (stack.py `MicClip`); returns the files not found."""
+    missing: list[str] = []
+    for row, mic in enumerate(stack.mics):
+        for clip in mic.clips:
+            asset = clip.asset
+            if asset.id not in media:
+                found = finder.find(asset.pathurl, stack.path.parent)
+                if found is None:
+                    missing.append(asset.name or asset.id)
+                    continue
+                media[asset.id] = found
+            segments.append(
+                AudioSegment(
+                    row, clip.start, clip.end, asset.id, clip.channel, clip.source_in, clip.speed, clip.reverse
+                )
+            )
+    return list(dict.fromkeys(missing))
 
 
 def _scratch_segments(stack: Stack, finder: MediaFinder, media: dict[str, Path], n_mics: int) -> list[AudioSegment]:

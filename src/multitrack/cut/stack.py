@@ -49,6 +49,19 @@ class Placement:
     enabled: bool = True
 
 
+@dataclass(frozen=True)
+class MicClip:
+    """A nest's mic clip on the stack's frames [start, end), from `source_in` of channel `channel`."""
+
+    start: int
+    end: int
+    source_in: int
+    asset: Asset
+    channel: int
+    speed: float = 100.0
+    reverse: bool = False
+
+
 @dataclass
 class Camera:
     number: int  # V number: its video track in the stack (in the nest for a multicam angle)
@@ -63,9 +76,13 @@ class Camera:
 
 @dataclass
 class Mic:
-    number: int  # A number: its audio track in the stack
+    """`index`: 0-based among the stack's audio tracks (the frame table's aNN - 1); -1 for an audio
+    track of a multicam nest, heard through `clips` (its clips placed on the stack's frames)."""
+
+    number: int  # A number: its audio track in the stack (in the nest for a nest's mic)
     name: str  # the file its clips play (the first)
-    index: int  # 0-based among the stack's kept audio tracks (the frame table's aNN - 1)
+    index: int
+    clips: list[MicClip] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -159,8 +176,36 @@ def read_stack(path: str | Path, sequence_index: int = 0) -> Stack:
         playing = [c for c in track.clips if c.enabled]
         if not playing or not track.enabled or any(c.asset_id in camera_assets for c in playing):
             continue
+        if any(timeline.assets[c.asset_id].kind is AssetKind.SEQUENCE for c in playing):
+            continue  # the nest's own sound: its mics are read inside it
         mics.append(Mic(index + 1, file_name(timeline.assets[playing[0].asset_id]), index))
+    if nests:
+        mics += _nest_mics(timeline, nests, camera_assets)
     return Stack(path, doc, definitions, sequence, timeline, cameras, mics, bool(nests))
+
+
+def _nest_mics(timeline: Timeline, nests: list[tuple[Clip, etree._Element]], camera_assets: set[str]) -> list[Mic]:
+    """The multicam nest's audio tracks that play no camera's file, placed through the nest clips."""
+    by_number: dict[int, Mic] = {}
+    for outer, _ in nests:
+        nested = timeline.assets[outer.asset_id].sequence
+        if nested is None:
+            continue
+        offset = outer.start_frame - outer.in_frame
+        for number, track in enumerate(nested.audio_tracks, start=1):
+            playing = [c for c in track.clips if c.enabled]
+            if not playing or not track.enabled or any(c.asset_id in camera_assets for c in playing):
+                continue
+            for clip in playing:
+                start = max(clip.start_frame + offset, outer.start_frame)
+                end = min(clip.end_frame + offset, outer.end_frame)
+                if end <= start:
+                    continue
+                asset = nested.assets[clip.asset_id]
+                mic = by_number.setdefault(number, Mic(number, file_name(asset), -1))
+                source_in = clip.in_frame + round((start - offset - clip.start_frame) * clip.speed / 100)
+                mic.clips.append(MicClip(start, end, source_in, asset, clip.source_channel, clip.speed, clip.reverse))
+    return [by_number[n] for n in sorted(by_number)]
 
 
 def _items(track_el: etree._Element) -> list[etree._Element]:
