@@ -279,3 +279,35 @@ def test_real_exports_cut_without_new_dangling_references(real_corpus: Path, tmp
         assert report.deaf
         cut += 1
     assert cut >= 15
+
+
+def test_files_defined_elsewhere_are_defined_in_the_edit(tmp_path: Path, cache: HopCache) -> None:
+    """A stack whose clips reference files defined only in a bin's master clip (after the sequence)."""
+    from xmemlgen import bin_, clipitem, document, file_def, file_ref, master_clip, sequence, track
+
+    definitions = [file_def(f"file-{i}", f"cam{i}.mov", pathurl=f"file://localhost/V/cam%20{i}.mov") for i in (1, 2)]
+    stack = document(
+        sequence(*(track(clipitem(0, 200, 10, file=file_ref(f"file-{i}"), id=f"c{i}")) for i in (1, 2)), duration=200),
+        bin_(master_clip(*(track(clipitem(0, 10, 0, file=d)) for d in definitions))),
+    )
+    path = tmp_path / "stack.xml"
+    path.write_text(stack)
+    out = tmp_path / "edit.xml"
+    cut_stack(path, out, CutOptions(cache=cache))
+    check_defined_once(out)
+    assert b"file://localhost/V/cam%201.mov" in out.read_bytes()  # the pathurl as written
+
+
+def test_bundle_gives_the_decision_rate_and_its_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    stack = write_stack(tmp_path, seconds=20, speakers=2)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    rules = RuleSettings(delay_s=0.0, min_shot_s=1.0)
+    (bundle / "bundle.json").write_text(json.dumps({"config": {"data": {"fps": 5}}, "rules": rules.to_json()}))
+    code = main(["cut", str(stack.path), "-o", str(tmp_path / "e.xml"), "--rules", "--bundle", str(bundle)])
+    printed = capsys.readouterr().out
+    assert code == 0 and f"rules (the rules in {bundle})" in printed and "minimum shot 1 s" in printed
+    (bundle / "bundle.json").write_text("{")
+    assert main(["cut", str(stack.path), "-o", str(tmp_path / "e.xml"), "--rules", "--bundle", str(bundle)]) == 1
