@@ -179,3 +179,26 @@ class TestRollout:
         a = rollout("markov", stats, train, 50, 1.0, np.random.default_rng(3))
         b = rollout("markov", stats, train, 50, 1.0, np.random.default_rng(3))
         assert (a.active == b.active).all()
+
+
+def test_predict_cut_by_the_rules_and_semi_markov():
+    from conversation import conversation
+    from multitrack.evaluate.baselines import BaselineStats, predict_cut
+    from multitrack.sample.pairing import Pairing
+    from multitrack.sample.switcher import RuleSettings, RulesSession, switch
+
+    active = conversation(2, 300, 10, seed=4)
+    pairing = Pairing.given([(), (0,), (1,)], 2)
+    session = RulesSession(active, pairing, np.zeros(active.shape[1], int), 10.0)
+    rules = RuleSettings(delay_s=0.5, min_shot_s=2.0)
+    assert (predict_cut("rules", session, rules) == switch(active, pairing.camera_of_mic(), 0, 3, rules, 10)).all()
+    transition = np.full((4, 4), 0.1)
+    transition[1, 3] = 5.0  # from track 0 almost always to track 2
+    stats = BaselineStats(0.0, 0.0, 0.1, transition / transition.sum(1, keepdims=True), np.array([2.0, 4.0]), 4)
+    shown = predict_cut("semi_markov", session, stats=stats, rng=np.random.default_rng(0))
+    runs = np.diff(np.concatenate([[0], np.flatnonzero(np.diff(shown)) + 1, [len(shown)]]))
+    assert set(runs[:-1].tolist()) <= {20, 40} and set(np.unique(shown)) <= {0, 1, 2}
+    after_wide = shown[np.flatnonzero(np.diff(shown)) + 1][shown[np.flatnonzero(np.diff(shown))] == 0]
+    assert (after_wide == 2).mean() > 0.8
+    with pytest.raises(ValueError, match="unknown cut predictor"):
+        predict_cut("oracle", session)

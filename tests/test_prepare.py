@@ -271,3 +271,18 @@ def test_a_version_2_table_with_audio_prepares_as_its_video_alone(tmp_path):
         for name in ("active", "asset", "values", "since_on_top", "cuts_from_top", "windows"):
             assert file_sha256(one / split / f"{name}.npy") == file_sha256(two / split / f"{name}.npy"), name
     assert open_prepared(one).fingerprint == open_prepared(two).fingerprint
+
+
+def test_data_assign_fixes_whole_editors(tmp_path):
+    corpus = tiny_corpus(timelines=12, editors=4)
+    prepared = open_prepared(
+        prepare_tiny(
+            tmp_path,
+            ["data.split_by=folder", "data.split=[0.9, 0.1, 0.0]", 'data.assign={"folder=editor[12]": test}'],
+            timelines=corpus,
+        )
+    )
+    test_ids = {t["id"] for t in prepared.splits["test"].timelines}
+    assert test_ids == {t.id for t in corpus if t.folder in ("editor1", "editor2")}
+    with pytest.raises(ConfigError, match="matches no timeline"):
+        prepare_tiny(tmp_path / "again", ['data.assign={"nobody/*": test}'], timelines=corpus)

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from multitrack.data.split import SPLITS, assign_splits, check_fractions, split_counts
+from multitrack.data.split import SPLITS, assign_splits, check_fractions, fixed_splits, split_counts
 from multitrack.errors import ConfigError
 
 
@@ -59,3 +59,53 @@ def test_assignment_depends_only_on_ids_and_seed(ids, seed):
 def test_seed_changes_the_assignment():
     ids = [f"t{i:02d}" for i in range(30)]
     assert assign_splits(ids, [0.5, 0.25, 0.25], 0) != assign_splits(ids, [0.5, 0.25, 0.25], 1)
+
+
+# --- data.assign -------------------------------------------------------------------------------
+
+EDITS = [f"editor{e:02d}/session{s}" for e in range(1, 7) for s in range(1, 4)]
+FOLDERS = {tid: {"folder": tid.split("/")[0], "session": tid.split("/")[1]} for tid in EDITS}
+BY_EDITOR = {tid: FOLDERS[tid]["folder"] for tid in EDITS}
+
+
+def test_assign_holds_out_whole_editors_and_one_session_of_the_others():
+    assign = {"folder=editor0[1-3]": "test", "editor0[4-6]/session1": "test"}
+    by_session = {tid: tid for tid in EDITS}  # split_by: each session its own group
+    fixed = fixed_splits(assign, EDITS, FOLDERS, by_session)
+    splits = assign_splits(EDITS, [0.9, 0.1, 0.0], 0, by_session, fixed)
+    assert [t for t in EDITS if splits[t] == "test"] == [
+        *(f"editor0{e}/session{s}" for e in (1, 2, 3) for s in (1, 2, 3)),
+        *(f"editor0{e}/session1" for e in (4, 5, 6)),
+    ]
+    assert {splits[t] for t in EDITS if splits[t] != "test"} <= {"train", "val"}
+
+
+def test_assign_applies_to_whole_groups():
+    fixed = fixed_splits({"editor02/session2": "val"}, EDITS, FOLDERS, BY_EDITOR)
+    assert fixed == {"editor02": "val"}
+    splits = assign_splits(EDITS, [0.8, 0.1, 0.1], 3, BY_EDITOR, fixed)
+    assert {splits[f"editor02/session{s}"] for s in (1, 2, 3)} == {"val"}
+
+
+@pytest.mark.parametrize(
+    ("assign", "message"),
+    [
+        ({"editor09/*": "test"}, "pattern 'editor09/\\*' matches no timeline"),
+        ({"folder=nobody": "test"}, "matches no timeline"),
+        ({"editor01/*": "holdout"}, "expected one of train, val, test"),
+        ({"editor01/session1": "test", "folder=editor01": "val"}, "sent to test by 'editor01/session1'"),
+        ({"editor=editor01": "test"}, "has no manifest field 'editor'"),
+    ],
+)
+def test_assign_errors_name_the_pattern(assign, message):
+    with pytest.raises(ConfigError, match=message):
+        fixed_splits(assign, EDITS, FOLDERS, BY_EDITOR)
+
+
+def test_assign_is_read_from_the_config():
+    from multitrack.config import load_config
+
+    config = load_config(overrides=['data.assign={"folder=editor0[1-3]": test}'])
+    assert config.data.assign == {"folder=editor0[1-3]": "test"}
+    with pytest.raises(ConfigError, match="data.assign"):
+        load_config(overrides=["data.assign=[test]"])

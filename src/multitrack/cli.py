@@ -25,6 +25,7 @@ VERBS = {
     "evaluate": "score a model bundle against baselines on prepared data",
     "generate": "continue a timeline with a model bundle and write xmeml",
     "attention": "draw what the model attends to when it predicts a frame of a timeline",
+    "cut": "cut a synced multicam stack into an edit (the rule-based switcher: --rules)",
     "demo": "run the whole pipeline on a synthetic corpus",
     "serve": "a local web app over a work folder: timelines, train, models, continue",
 }

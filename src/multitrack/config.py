@@ -25,6 +25,10 @@ class DataConfig:
     split: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])  # train/val/test
     seed: int = 0
     split_by: str = "timeline"  # or a manifest field that groups timelines, e.g. "folder"
+    # {pattern: split} fixed before the fractions deal the rest (data/split.py `fixed_splits`): a glob
+    # of timeline ids ("editor01/*"), or FIELD=GLOB on a manifest field ("folder=editor0[1-3]");
+    # each applies to whole split_by groups, and a pattern that matches nothing is an error
+    assign: dict[str, str] = field(default_factory=dict)
     fps: float | None = None  # resample every timeline to this rate; None keeps each rate
     asset_classes: int = 16  # K: asset ids >= K-1 fold into K-1 ("other")
     max_tracks: int | None = None  # None: as many as the frame table has
@@ -216,6 +220,10 @@ def _check(hint: Any, value: Any, key: str) -> Any:
         if isinstance(value, list):
             (item,) = typing.get_args(hint)
             return [_check(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    elif origin is dict:
+        if isinstance(value, dict):
+            key_hint, value_hint = typing.get_args(hint)
+            return {_check(key_hint, k, f"{key} key"): _check(value_hint, v, f"{key}[{k!r}]") for k, v in value.items()}
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)

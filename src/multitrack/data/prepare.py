@@ -55,7 +55,7 @@ from multitrack.data.prepared import (
     split_digest,
 )
 from multitrack.data.resample import Resampler
-from multitrack.data.split import SPLITS, assign_splits, check_fractions
+from multitrack.data.split import SPLITS, assign_splits, check_fractions, fixed_splits
 from multitrack.data.windows import check_window, split_windows
 from multitrack.errors import BundleError, ConfigError, DataError
 from multitrack.features.manifest import manifest_path
@@ -102,7 +102,8 @@ def prepare(
         )
     if like is None:
         groups = _groups(frames_path, entries, config)
-        assignment = assign_splits(edits, config.data.split, config.data.seed, groups)
+        fixed = fixed_splits(config.data.assign, edits, entries, groups) if config.data.assign else None
+        assignment = assign_splits(edits, config.data.split, config.data.seed, groups, fixed)
     else:
         assignment = dict.fromkeys(edits, "test")
     resamplers = {

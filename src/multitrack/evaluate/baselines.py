@@ -14,6 +14,11 @@ A track that was empty in the previous frame takes the asset and geometry it las
 the same timeline (the defaults, asset 1, if never), so persistence is not penalised for
 forgetting a layout that merely left the screen for a moment.
 
+- rules (cutting a stack, `predict_cut`): the rule-based switcher (sample/switcher.py) with the
+  settings fitted to the editor (evaluate/rules.py): the paired camera of the mic that speaks.
+  Beside it, `predict_cut` cuts a stack with `semi_markov` too (deaf: shot lengths from the
+  training split, the next camera from its transition matrix, camera c being track c).
+
 Visible-track states are the classes of `vocabulary.top_track`, as the columns of
 `metrics.visible_probabilities`: 0 is "nothing visible", j + 1 is track j.
 """
@@ -27,9 +32,11 @@ import numpy as np
 from multitrack.data.normalize import DEFAULT_VALUES
 from multitrack.evaluate.metrics import NextFrame, cut_mask, previous_rows, shot_lengths, visible_probabilities
 from multitrack.features.vocabulary import Frames, shot_age, top_track
+from multitrack.sample.switcher import RuleSettings, RulesSession, switch
 
 TRANSITION_SMOOTHING = 0.1  # pseudo-count per (previous, next) pair: unseen cuts stay possible
 BASELINES = ("persistence", "markov", "semi_markov")
+CUT_PREDICTORS = ("rules", "semi_markov")  # what cuts a stack (`predict_cut`)
 
 
 @dataclass
@@ -289,3 +296,52 @@ class _History:
 
     def continuation(self, n_frames: int) -> Frames:
         return self._all().rows(slice(self.prompt_rows, self.prompt_rows + n_frames))
+
+
+# --- cutting a stack --------------------------------------------------------------------------
+
+
+def predict_cut(
+    name: str,
+    session: RulesSession,
+    rules: RuleSettings | None = None,
+    stats: BaselineStats | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """(N,) the camera each predictor shows on the session's frames (module docstring): `rules` needs
+    the fitted settings, `semi_markov` the training split's statistics and a generator."""
+    n_cameras = session.pairing.n_cameras
+    if name == "rules":
+        if rules is None:
+            raise ValueError("the rules predictor needs its fitted settings")
+        return switch(
+            session.active, session.pairing.camera_of_mic(), session.pairing.wide, n_cameras, rules, session.fps
+        )
+    if name == "semi_markov":
+        if stats is None or rng is None:
+            raise ValueError("the semi_markov cut needs the training statistics and a generator")
+        return _semi_markov_cut(stats, session.shown.shape[0], n_cameras, session.fps, rng, session.pairing.wide)
+    raise ValueError(f"unknown cut predictor {name!r} (known: {', '.join(CUT_PREDICTORS)})")
+
+
+def _semi_markov_cut(
+    stats: BaselineStats, n: int, n_cameras: int, fps: float, rng: np.random.Generator, wide: int | None
+) -> np.ndarray:
+    """Shot lengths drawn from the training split, the next camera from its transition matrix over the
+    cameras (state c + 1 is camera c; rows without a camera's transitions are uniform)."""
+    lengths = stats.shot_frames(fps)
+    states = np.arange(1, n_cameras + 1)
+    size = len(stats.transition)
+    shown = np.empty(n, dtype=np.int64)
+    camera, at = (0 if wide is None else wide), 0
+    while at < n:
+        length = int(rng.choice(lengths))
+        shown[at : at + length] = camera
+        at += length
+        weights = np.array([stats.transition[camera + 1, s] if camera + 1 < size and s < size else 0.0 for s in states])
+        weights[camera] = 0.0
+        if weights.sum() <= 0:
+            weights = np.ones(n_cameras)
+            weights[camera] = 0.0 if n_cameras > 1 else 1.0
+        camera = int(rng.choice(n_cameras, p=weights / weights.sum()))
+    return shown

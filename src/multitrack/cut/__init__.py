@@ -1,0 +1,1 @@
+"""`multitrack cut`: a synced multicam stack in, the edit out (stack, hearing, edit, cut)."""
