@@ -1,7 +1,8 @@
 """Imports flow one way through the package's layers, and the editorial domain stays torch-free.
 
-The layers, lowest first (../shared/docs/DESIGN.md §7): the base (`errors`, `config`, the
-package itself), `timeline`, then `synth` and `features` (both built on timeline, neither
+The layers, lowest first (../shared/docs/DESIGN.md §7): the base (`errors`, `config`,
+`switching`: the loudness rule, shared by synth's control editor and the cut, the package
+itself), `timeline`, then `synth` and `features` (both built on timeline, neither
 on the other), `data`, `model`, `train`, `sample`, then `evaluate`, `generate` and `cut`
 (each built on `sample`, none on another), and on top the command line (`cli`, `__main__`,
 `commands`, `serve`). A module may import its own part of the package and anything below
@@ -20,7 +21,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "multitrack"
 
 LAYERS: list[set[str]] = [
-    {"", "errors", "config"},
+    {"", "errors", "config", "switching"},
     {"timeline"},
     {"synth", "features"},
     {"data"},
@@ -32,7 +33,7 @@ LAYERS: list[set[str]] = [
 ]
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 INDEPENDENT = [{"synth", "features"}, {"evaluate", "generate", "cut"}]  # parts beside each other
-TORCH_FREE = {"timeline", "synth", "features"}
+TORCH_FREE = {"timeline", "synth", "features", "switching"}
 TORCH_PACKAGES = {"torch", "lightning", "torchmetrics", "safetensors"}
 
 

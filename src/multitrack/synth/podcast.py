@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from multitrack.switching import RuleSettings, switch
 from multitrack.synth.audio import interval_mask
 from multitrack.synth.builder import DraftTimeline, sync_clip
 from multitrack.synth.conversation import Conversation, draw_conversation
@@ -145,39 +146,23 @@ def editor_shots(
 
 
 def switch_on_speech(masks: np.ndarray, closeups: list[int], wide: int, habits: SoundHabits) -> list[Shot]:
-    """A loudness switcher's rule on speech masks bool[speakers, hops] at HOPS_PER_SECOND.
-
-    The camera to show is the close-up of the one speaker who speaks; the wide once
-    several have spoken at once for `overlap_s` or nobody for `wide_pause_s`; otherwise
-    the last choice holds. The shown camera follows that choice `reaction_s` later (earlier
-    when negative) and never changes before `min_shot_s` has passed: a change that comes
-    sooner waits, and is dropped if the choice has moved on by then.
-    """
-    hops = masks.shape[1]
-    count = masks.sum(axis=0)
-    several = _run_lengths(count >= 2) >= round(habits.overlap_s * HOPS_PER_SECOND)
-    silent = _run_lengths(count == 0) >= round(habits.wide_pause_s * HOPS_PER_SECOND)
-    choice = np.full(hops, -1)
-    single = count == 1
-    choice[single] = np.asarray(closeups)[np.argmax(masks[:, single], axis=0)]
-    choice[several | silent] = wide
-    choice = _hold_last(choice, wide)
-    delay = round(habits.reaction_s * HOPS_PER_SECOND)
-    target = choice[np.clip(np.arange(hops) - delay, 0, hops - 1)]
-    min_hops = round(habits.min_shot_s * HOPS_PER_SECOND)
-    changes = np.r_[0, np.flatnonzero(np.diff(target)) + 1, hops]
-    cuts = [(0, int(target[0]))]
-    for k in range(1, len(changes) - 1):
-        at, camera = int(changes[k]), int(target[changes[k]])
-        if camera == cuts[-1][1]:
-            continue
-        at = max(at, cuts[-1][0] + min_hops)
-        if at < changes[k + 1]:
-            cuts.append((at, camera))
-    bounds = [at for at, _ in cuts] + [hops]
+    """The loudness switcher's rule (`multitrack.switching`, the same copy the cut's rules run)
+    on speech masks bool[speakers, hops] at HOPS_PER_SECOND, with the editor's settings: the
+    close-up of the one who speaks `reaction_s` later, the wide once several have spoken for
+    `overlap_s` or nobody for `wide_pause_s`, no change before `min_shot_s`."""
+    settings = RuleSettings(
+        delay_s=habits.reaction_s,
+        min_shot_s=habits.min_shot_s,
+        silence_s=habits.wide_pause_s,
+        overlap_s=habits.overlap_s,
+    )
+    n_cameras = max([wide, *closeups]) + 1
+    shown = switch(masks, np.asarray(closeups), wide, n_cameras, settings, HOPS_PER_SECOND)
+    starts = np.r_[0, np.flatnonzero(np.diff(shown)) + 1]
+    bounds = [*starts.tolist(), len(shown)]
     return [
-        Shot(camera, bounds[i] / HOPS_PER_SECOND, bounds[i + 1] / HOPS_PER_SECOND, "speaker")
-        for i, (_, camera) in enumerate(cuts)
+        Shot(int(shown[at]), bounds[i] / HOPS_PER_SECOND, bounds[i + 1] / HOPS_PER_SECOND, "speaker")
+        for i, at in enumerate(starts.tolist())
     ]
 
 
@@ -295,22 +280,6 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) of each run of True."""
     edges = np.diff(np.r_[0, flags.astype(np.int8), 0])
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
-
-
-def _run_lengths(flags: np.ndarray) -> np.ndarray:
-    """For each hop, how many hops have passed since the current run of True began (0 at its
-    first hop; -1 where False)."""
-    counts = np.full(len(flags), -1, np.int64)
-    for start, end in _runs(flags):
-        counts[start:end] = np.arange(end - start)
-    return counts
-
-
-def _hold_last(choice: np.ndarray, first: int) -> np.ndarray:
-    """-1 entries take the last choice before them (`first` at the start)."""
-    index = np.where(choice >= 0, np.arange(len(choice)), -1)
-    np.maximum.accumulate(index, out=index)
-    return np.where(index >= 0, choice[np.maximum(index, 0)], first)
 
 
 def _speakers(rng: np.random.Generator, usual: int) -> int:
