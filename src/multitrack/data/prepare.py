@@ -46,6 +46,7 @@ from multitrack.data.normalize import NormStats, StatsAccumulator, save_stats
 from multitrack.data.prepared import (
     ARRAY_DTYPES,
     ASSET_DTYPE,
+    AUDIO_ARRAYS,
     CONTENT_DIGEST_KEY,
     JSON_FILES,
     PREPARED_FORMAT,
@@ -61,7 +62,7 @@ from multitrack.errors import BundleError, ConfigError, DataError
 from multitrack.features.manifest import manifest_path
 from multitrack.features.roles import timeline_role
 from multitrack.features.schema import VALUE_FEATURES
-from multitrack.features.table import FrameTable, TimelineArrays
+from multitrack.features.table import AudioArrays, FrameTable, TimelineArrays
 from multitrack.features.vocabulary import cuts_from_top, fold_assets, since_on_top
 
 
@@ -122,6 +123,7 @@ def prepare(
         }
         info = _prepared_info(frames_path, config, table, manifest is not None, assignment, written, stats_count)
         info["stacks_left_out"] = stacks
+        info["audio_tracks"] = table.table_audio_tracks if table.has_audio else 0
         if like is not None:
             info["split_fractions"] = [0.0, 0.0, 1.0]
             info["like"] = {"fingerprint": like.fingerprint}  # the model's train split, for evaluate
@@ -281,9 +283,15 @@ def _write_split(
         "since_on_top": NpyWriter(split_dir / "since_on_top.npy", ARRAY_DTYPES["since_on_top"], (tracks,), rows),
         "cuts_from_top": NpyWriter(split_dir / "cuts_from_top.npy", ARRAY_DTYPES["cuts_from_top"], (tracks,), rows),
     }
+    audio_tracks = table.table_audio_tracks if table.has_audio else 0
+    for name, dtype in AUDIO_ARRAYS.items() if audio_tracks else ():
+        writers[name] = NpyWriter(split_dir / f"{name}.npy", dtype, (audio_tracks,), rows)
     timelines, folded = [], 0
     for tid, row_offset in zip(_bar(timeline_ids, split_dir.name, progress), row_offsets.tolist(), strict=True):
-        arrays = resamplers[tid].apply(table.read_timeline(tid))
+        read = table.read_timeline(tid, audio=bool(audio_tracks))
+        arrays = resamplers[tid].apply(read)
+        if read.audio is not None:
+            _write_audio(writers, resamplers[tid].apply_audio(read.audio))
         asset, folded_here = fold_assets(arrays.asset, config.data.asset_classes)
         writers["active"].write(arrays.active)
         writers["asset"].write(asset)
@@ -304,6 +312,14 @@ def _write_split(
         "assets_folded": folded,
         "sha256": hashes,
     }
+
+
+def _write_audio(writers: dict[str, NpyWriter], audio: AudioArrays) -> None:
+    """One timeline's sound at the prepared rate, into the split's AUDIO_ARRAYS."""
+    writers["audio_active"].write(audio.active)
+    writers["audio_heard"].write(audio.heard)
+    writers["audio_loudness_db"].write(audio.loudness_db)
+    writers["audio_speech"].write(audio.speech)
 
 
 def _timeline_record(

@@ -37,6 +37,16 @@ ARRAY_DTYPES = {
     "windows": np.int64,
 }
 FRAME_ARRAYS = ("active", "asset", "values", "since_on_top", "cuts_from_top")  # one row per frame
+# The sound of each audio track, one row per frame at the prepared rate, when the table has audio
+# columns (a condition of the model, never a target; issue 16): on a clip, heard, loudness (dB,
+# SILENCE_DB where unheard) and speech share. float16 keeps a corpus with 24 audio tracks small;
+# a hundredth of a dB and of a share is far below what the hearing resolves.
+AUDIO_ARRAYS = {
+    "audio_active": np.uint8,
+    "audio_heard": np.uint8,
+    "audio_loudness_db": np.float16,
+    "audio_speech": np.float16,
+}
 # JSON beside the arrays whose sha256 prepared.json also records: an edited stats.json would
 # silently change the normalisation the model learns and ships
 JSON_FILES = ("stats.json", *(f"{split}/timelines.json" for split in SPLITS))
@@ -51,10 +61,14 @@ class PreparedSplit:
     rows: int  # N: frames of all the split's timelines
     windows: int  # W
 
+    audio_tracks: int = 0  # A: the audio arrays' width (0: the table had no audio columns, no arrays)
+
     def arrays(self) -> dict[str, np.ndarray]:
         """The split's arrays, memory-mapped read-only: active (N, T), asset (N, T), values
-        (N, T, 7), since_on_top (N, T) and cuts_from_top (N, T) (`multitrack.features.vocabulary`)."""
-        return {name: np.load(self.path / f"{name}.npy", mmap_mode="r") for name in FRAME_ARRAYS}
+        (N, T, 7), since_on_top (N, T) and cuts_from_top (N, T) (`multitrack.features.vocabulary`),
+        and with audio tracks the AUDIO_ARRAYS (N, A)."""
+        names = FRAME_ARRAYS + (tuple(AUDIO_ARRAYS) if self.audio_tracks else ())
+        return {name: np.load(self.path / f"{name}.npy", mmap_mode="r") for name in names}
 
     def timeline_arrays(self, index: int) -> dict[str, np.ndarray]:
         """One whole timeline's rows (memory-mapped slices) for rollouts over full timelines."""
@@ -99,7 +113,8 @@ def open_prepared(path: str | Path, verify_hashes: bool = False) -> PreparedData
         raise DataError(f"{root}: stats.json is missing")
     stats = load_stats(root / "stats.json")
     tracks = int(info["max_tracks"])
-    splits = {name: _open_split(root, name, tracks) for name in SPLITS}
+    audio_tracks = int(info.get("audio_tracks", 0))  # absent before issue 16: no audio arrays
+    splits = {name: _open_split(root, name, tracks, audio_tracks) for name in SPLITS}
     if verify_hashes:
         _verify_hashes(root, info)
     return PreparedData(root, info, stats, splits)
@@ -148,7 +163,7 @@ def _check_info(root: Path, info: Any) -> None:
         )
 
 
-def _open_split(root: Path, name: str, tracks: int) -> PreparedSplit:
+def _open_split(root: Path, name: str, tracks: int, audio_tracks: int = 0) -> PreparedSplit:
     split_dir = root / name
     timelines = _read_json(root, f"{name}/timelines.json")
     if not isinstance(timelines, list):
@@ -163,12 +178,14 @@ def _open_split(root: Path, name: str, tracks: int) -> PreparedSplit:
     }
     for array_name, shape in expected.items():
         _check_array(root, f"{name}/{array_name}.npy", shape, ARRAY_DTYPES[array_name])
+    for array_name, dtype in AUDIO_ARRAYS.items() if audio_tracks else ():
+        _check_array(root, f"{name}/{array_name}.npy", (rows, audio_tracks), dtype)
     windows = _check_array(root, f"{name}/windows.npy", None, ARRAY_DTYPES["windows"])
     if windows.ndim != 2 or windows.shape[1] != 2:
         raise DataError(f"{root}: {name}/windows.npy: expected shape (W, 2), got {windows.shape}")
     if len(windows) and (windows[:, 0].min() < 0 or (windows[:, 0] + windows[:, 1]).max() > rows):
         raise DataError(f"{root}: {name}/windows.npy: a window reaches outside the split's {rows} rows")
-    return PreparedSplit(name, split_dir, timelines, rows, len(windows))
+    return PreparedSplit(name, split_dir, timelines, rows, len(windows), audio_tracks)
 
 
 def _check_array(root: Path, relative: str, shape: tuple[int, ...] | None, dtype: type) -> np.ndarray:
