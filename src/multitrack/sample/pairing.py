@@ -20,6 +20,7 @@ pairing from 1-4, never from the truth).
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ import numpy as np
 SHOWN_LIFT = 0.25
 # infer_from_scratch: a camera takes a mic when its scratch audio is this many dB louder, while
 # that mic speaks alone, than on average over every mic's speech (the camera nearest a speaker)
-SCRATCH_DB = 3.0
+SCRATCH_DB = 1.0  # dB a close-up hears its speaker above the double-centred level (the demo's lowest right pick: 1.56)
 MAX_MICS_PER_CAMERA = 2  # a two-shot: two people in one frame
 MIN_ALONE_FRAMES = 5  # a mic heard alone on fewer frames says nothing about where it belongs
 
@@ -139,7 +140,18 @@ def infer_from_scratch(active: np.ndarray, scratch_db: np.ndarray, heard: np.nda
         if solo[mic].sum() >= MIN_ALONE_FRAMES:
             level[:, mic] = scratch_db[:, solo[mic]].mean(axis=1)
     level[~heard.astype(bool)] = np.nan
-    relative = level - np.nanmean(level, axis=1, keepdims=True)  # a camera louder for one speaker than its mean
+    # Double-centred: a camera louder for one speaker than for its others, beyond how loud that
+    # speaker is everywhere and how loud the camera is for everyone (a wide hears all of them well,
+    # a quiet speaker is quiet in every camera). Centring by camera alone missed half the close-ups
+    # of the demo's sessions (25 of 51 right; 50 of 51 so: docs/decisions.md "pairing from scratch").
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a mic never alone: its column is all NaN
+        relative = (
+            level
+            - np.nanmean(level, axis=1, keepdims=True)
+            - np.nanmean(level, axis=0, keepdims=True)
+            + np.nanmean(level)
+        )
     relative = np.where(np.isnan(relative), -np.inf, relative)
     best = relative.argmax(axis=0)  # (M,): the camera that hears each mic's speaker most, relatively
     score = np.where(np.arange(n_cameras)[:, None] == best[None, :], relative, -np.inf)
