@@ -15,7 +15,9 @@ The story, per seed k (0, 1, 2 by default):
    convention; unseen: `cut_stack` fits them on the editor's first `prompt_seconds` of the
    session being cut (the prompt), and only the frames after the prompt are scored;
 3. each predictor cuts the stack: `rules_agreement`, `rules_cut_f1` (the two fits, through
-   `cut.cut.cut_stack`, exactly as `multitrack cut --rules` does), `semi_markov` (deaf: shot
+   `cut.cut.cut_stack`, exactly as `multitrack cut --rules` does: its pairing chosen as the verb
+   chooses it), `rules_true_pairing` (a diagnostic: the agreement fit switching on synth.json's
+   true pairing, so a pairing error and a rule error can be told apart), `semi_markov` (deaf: shot
    lengths and camera transitions of the training edits, or of the prompt) and `oracle` (the
    same editor re-cutting the session from cut seed k + 1: `synth.corpus.recut`; the ceiling);
 4. the figures of `evaluate.cut_metrics.compare_cuts`, at the rules' decision rate, per session;
@@ -49,10 +51,10 @@ from multitrack.evaluate.cut_metrics import DEFAULT_TOLERANCE_SECONDS, compare_c
 from multitrack.evaluate.rules import fit_rules
 from multitrack.features.hearing import HopCache
 from multitrack.features.media import MediaFinder
-from multitrack.sample.pairing import most_common_convention
+from multitrack.sample.pairing import Pairing, most_common_convention
 from multitrack.sample.switcher import DECISION_FPS, RulesSession
 
-PREDICTORS = ("rules_agreement", "rules_cut_f1", "semi_markov", "oracle")
+PREDICTORS = ("rules_agreement", "rules_cut_f1", "rules_true_pairing", "semi_markov", "oracle")
 OBJECTIVE_OF = {"rules_agreement": "shown_agreement", "rules_cut_f1": "cut_f1"}
 FIGURES = ("shown_agreement", "cut_f1", "next_angle_accuracy", "shot_length_w1_seconds", "wide_share_abs_diff")
 PROTOCOLS = ("seen", "unseen")
@@ -82,6 +84,7 @@ class Session:
     edit: Path
     stack: Path
     truth: RulesSession
+    true_pairing: Pairing  # synth.json's: which speaker each camera shows, whose mic each is
     speech: list[list[tuple[float, float]]] = field(default_factory=list)  # per speaker: (start, end) s
 
 
@@ -109,10 +112,23 @@ def load_sessions(corpus: Path, options: CutEvalOptions) -> tuple[list[Session],
         speech: list[list[tuple[float, float]]] = [[] for _ in range(int(entry["speakers"]))]
         for turn in entry["conversation"]["turns"]:
             speech[int(turn["speaker"])].append((float(turn["start"]), float(turn["end"])))
-        sessions.append(Session(entry["session"], entry["editor"], edit, stack, truth, speech))
+        true_pairing = _true_pairing(entry, read_stack(stack))
+        sessions.append(Session(entry["session"], entry["editor"], edit, stack, truth, true_pairing, speech))
         if options.progress:
             options.progress(f"heard {entry['session']} ({entry['editor']})")
     return sessions, skipped
+
+
+def _true_pairing(entry: dict, stack) -> Pairing:
+    """The session's pairing as synth made it: each camera (by its stack track) to the mics of the
+    speakers it shows (not inferred from anything: the diagnostic `rules_true_pairing`)."""
+    mics_of_speaker: dict[int, list[int]] = defaultdict(list)
+    for mic in entry["mics"]:
+        mics_of_speaker[int(mic["speaker"])].append(stack.find_mic(mic["track"]))
+    mics: list[list[int]] = [[] for _ in stack.cameras]
+    for camera in entry["cameras"]:
+        mics[stack.find_camera(camera["track"])] = [m for s in camera["shows"] for m in mics_of_speaker[int(s)]]
+    return Pairing.given(mics, len(stack.mics), "synth.json's cameras and mics")
 
 
 def evaluate_cuts(corpus: str | Path, out_dir: str | Path, options: CutEvalOptions | None = None) -> CutEvaluation:
@@ -174,10 +190,17 @@ def split_sessions(sessions: Sequence[Session], seed: int, unseen: int) -> dict[
 def _one_seed(
     corpus: Path, sessions: list[Session], seed: int, options: CutEvalOptions, scratch: Path
 ) -> tuple[list[dict], list[tuple[Session, str, dict[str, np.ndarray]]]]:
+    return cut_split(corpus, split_sessions(sessions, seed, options.unseen), seed, options, scratch)
+
+
+def cut_split(
+    corpus: Path, split: dict[str, list[Session]], seed: int, options: CutEvalOptions, scratch: Path
+) -> tuple[list[dict], list[tuple[Session, str, dict[str, np.ndarray]]]]:
+    """Every test session of `split` ('train', 'seen', 'unseen') cut by every predictor and
+    compared with its edit: one row per session and predictor, and the cuts themselves."""
     from multitrack.synth.corpus import recut
     from multitrack.timeline.xmeml import write_xmeml
 
-    split = split_sessions(sessions, seed, options.unseen)
     oracle_dir = scratch / f"oracle{seed}"
     recuts = {synth.session: synth for synth in recut(corpus, seed + 1)}
     rows, shown = [], []
@@ -240,6 +263,13 @@ def _cut_session(
         cuts[name] = _to_decision(report.shown, read_stack(session.stack), options.fps, n)
         pairing = report.pairing
     assert pairing is not None
+    known = RulesSession(session.truth.active, session.true_pairing, session.truth.shown, options.fps, session.name)
+    if fit is not None:
+        settings = fit.best("shown_agreement").settings
+    else:
+        prompt = _prompt_of(known, options)
+        settings = fit_rules([prompt], tolerance_seconds=options.tolerance_seconds).best("shown_agreement").settings
+    cuts["rules_true_pairing"] = predict_cut("rules", known, rules=settings)
     teachers = training if protocol == "seen" else [_prompt_of(session.truth, options)]
     stats = shot_statistics(teachers, pairing.n_cameras)
     deaf = RulesSession(session.truth.active, pairing, session.truth.shown, options.fps, session.name)
@@ -332,7 +362,7 @@ def interval(values: Sequence[float]) -> dict:
 
 def summary_lines(results: dict, figures: Sequence[str] = ("shown_agreement", "cut_f1")) -> list[str]:
     """The per-editor and overall table of `summary`, one line per protocol, who and predictor."""
-    lines = [f"{'protocol':<8} {'editor':<10} {'predictor':<16}" + "".join(f"{f:>24}" for f in figures)]
+    lines = [f"{'protocol':<8} {'editor':<18} {'predictor':<20}" + "".join(f"{f:>24}" for f in figures)]
     for protocol, predictors in results["summary"].items():
         whos = sorted({who for by_who in predictors.values() for who in by_who}, key=lambda w: (w != "overall", w))
         for who in whos:
@@ -342,7 +372,7 @@ def summary_lines(results: dict, figures: Sequence[str] = ("shown_agreement", "c
                 if cell is None:
                     continue
                 text = "".join(f"{_cell(cell.get(f)):>24}" for f in figures)
-                lines.append(f"{protocol:<8} {label:<10} {predictor:<16}{text}")
+                lines.append(f"{protocol:<8} {label:<18} {predictor:<20}{text}")
     return lines
 
 
