@@ -87,7 +87,7 @@ def test_the_pictures_are_written(evaluation):
 
 
 def _session(name: str, editor: str) -> Session:
-    return Session(name, editor, None, None, None)  # type: ignore[arg-type]
+    return Session(name, editor, None, None, None, None)  # type: ignore[arg-type]
 
 
 def test_the_split_holds_out_whole_editors_and_one_session_of_each_other():
