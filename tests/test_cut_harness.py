@@ -136,3 +136,27 @@ def test_the_verb_prints_the_table_and_writes_the_json(corpus, tmp_path, capsys)
     printed = capsys.readouterr().out
     assert "rules_agreement" in printed and "oracle" in printed
     assert json.loads((out / "cut_evaluation.json").read_text())["seeds"] == [0]
+
+
+def test_the_demo_split_holds_out_whole_editors_and_a_session_of_the_others(corpus, tmp_path):
+    from multitrack.commands.demo import DEMO_OVERRIDES, _ingest, demo_assign
+    from multitrack.config import load_config
+    from multitrack.data.prepare import prepare
+
+    assign = demo_assign(corpus)
+    # 4 editors with timelines: 2 held out whole (never the control editor03), and of the others
+    # only editor03 has two sessions: its first goes to test, its second stays to fit on
+    assert assign == {"folder=editor02": "test", "folder=editor04": "test", "editor03/tl0007_multicam": "test"}
+    config = load_config("configs/tiny.yaml", DEMO_OVERRIDES)
+    config.data.assign = assign
+    _ingest(corpus, tmp_path / "frames.parquet", 1)
+    prepare(tmp_path / "frames.parquet", tmp_path / "prepared", config)
+    splits = {
+        split: {e["id"] for e in json.loads((tmp_path / "prepared" / split / "timelines.json").read_text())}
+        for split in ("train", "val", "test")
+    }
+    assert (
+        "editor03/tl0007_multicam" in splits["test"] and "editor03/tl0011_multicam" in splits["train"] | splits["val"]
+    )
+    assert not {tid for tid in splits["train"] | splits["val"] if tid.split("/")[0] in ("editor02", "editor04")}
+    assert not {tid for split in splits.values() for tid in split if tid.endswith("_stack")}
