@@ -160,3 +160,23 @@ def test_the_demo_split_holds_out_whole_editors_and_a_session_of_the_others(corp
     )
     assert not {tid for tid in splits["train"] | splits["val"] if tid.split("/")[0] in ("editor02", "editor04")}
     assert not {tid for split in splits.values() for tid in split if tid.endswith("_stack")}
+
+
+def test_the_editors_angles_are_numbered_as_the_stacks_cameras(corpus):
+    """The edit read back, its cameras renumbered as the stack's, shows what synth.json says the
+    editor showed (each shot's camera, by its stack track) on nearly every frame."""
+    from multitrack.commands.cut_harness import load_sessions
+    from multitrack.cut.stack import read_stack
+
+    manifest = json.loads((corpus / "synth.json").read_text())
+    entries = {entry["session"]: entry for entry in manifest["sessions"]}
+    sessions, skipped = load_sessions(corpus, CutEvalOptions())
+    assert len(sessions) == 3 and not skipped
+    for session in sessions:
+        entry, stack = entries[session.name], read_stack(session.stack)
+        expected = np.full(session.truth.shown.shape[0], -1)
+        for shot in entry["shots"]:
+            camera = stack.find_camera(entry["cameras"][shot["camera"]]["track"])
+            expected[int(round(shot["start"] * 10)) : int(round(shot["end"] * 10))] = camera
+        assert (expected == session.truth.shown).mean() > 0.97, session.name
+        assert session.true_pairing.wide == stack.find_camera("V1")

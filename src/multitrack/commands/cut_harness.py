@@ -7,13 +7,15 @@ cutting), which must not import each other; so it lives with the commands (docs/
 "cut evaluation: a verb of its own").
 
 The story, per seed k (0, 1, 2 by default):
-1. the split: seed k draws `unseen` editors whose every session is a test session (the unseen
-   protocol) and, of each other editor, one held-out session (the seen protocol); the rest of a
+1. the split (`split_sessions`): at least `unseen` editors whose every session is a test
+   session (the unseen protocol: editors with a single session, then drawn by seed k) and, of
+   each other editor, one held-out session drawn by seed k (the seen protocol); the rest of a
    seen editor's sessions are the training sessions;
 2. seen: the rules are fitted on that editor's training edits (`evaluate.rules.fit_rules`, once
    for shown agreement, once for cut F1), the pairing falls back to the training sessions'
    convention; unseen: `cut_stack` fits them on the editor's first `prompt_seconds` of the
-   session being cut (the prompt), and only the frames after the prompt are scored;
+   session being cut (the prompt: the editor's edit is cut, standing in for a stack whose first
+   seconds the editor has cut), and only the frames after the prompt are scored;
 3. each predictor cuts the stack: `rules_agreement`, `rules_cut_f1` (the two fits, through
    `cut.cut.cut_stack`, exactly as `multitrack cut --rules` does: its pairing chosen as the verb
    chooses it), `rules_true_pairing` (a diagnostic: the agreement fit switching on synth.json's
@@ -34,7 +36,7 @@ import math
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -43,7 +45,7 @@ import numpy as np
 from multitrack.cut.cut import CutOptions, cut_stack
 from multitrack.cut.hearing import stack_frames
 from multitrack.cut.sessions import edit_session
-from multitrack.cut.stack import read_stack
+from multitrack.cut.stack import Stack, read_stack
 from multitrack.data.resample import Resampler, frame_rate
 from multitrack.errors import MultitrackError
 from multitrack.evaluate.baselines import TRANSITION_SMOOTHING, BaselineStats, predict_cut
@@ -112,7 +114,9 @@ def load_sessions(corpus: Path, options: CutEvalOptions) -> tuple[list[Session],
         speech: list[list[tuple[float, float]]] = [[] for _ in range(int(entry["speakers"]))]
         for turn in entry["conversation"]["turns"]:
             speech[int(turn["speaker"])].append((float(turn["start"]), float(turn["end"])))
-        true_pairing = _true_pairing(entry, read_stack(stack))
+        the_stack = read_stack(stack)
+        truth = in_stack_cameras(truth, read_stack(edit), the_stack)
+        true_pairing = _true_pairing(entry, the_stack)
         sessions.append(Session(entry["session"], entry["editor"], edit, stack, truth, true_pairing, speech))
         if options.progress:
             options.progress(f"heard {entry['session']} ({entry['editor']})")
@@ -160,6 +164,7 @@ def evaluate_cuts(corpus: str | Path, out_dir: str | Path, options: CutEvalOptio
         "predictors": list(PREDICTORS),
         "skipped": skipped,
         "summary": summarise(per_seed),
+        "pairing": pairing_summary(per_seed),
         "per_seed": per_seed,
     }
     (out_dir / "cut_evaluation.json").write_text(json.dumps(results, indent=1, default=_json_default))
@@ -167,14 +172,18 @@ def evaluate_cuts(corpus: str | Path, out_dir: str | Path, options: CutEvalOptio
 
 
 def split_sessions(sessions: Sequence[Session], seed: int, unseen: int) -> dict[str, list[Session]]:
-    """{'train', 'seen', 'unseen'}: seed's draw of the editors held out whole and one held-out
-    session of every other editor (an editor with a single session has none to train on: unseen)."""
+    """{'train', 'seen', 'unseen'}: at least `unseen` editors held out whole (those with a single
+    session, which leave nothing to train on, then a draw of the others, one editor always kept
+    seen) and one held-out session, drawn, of every other editor."""
     rng = np.random.default_rng([seed, 15])
     by_editor: dict[str, list[Session]] = defaultdict(list)
     for session in sessions:
         by_editor[session.editor].append(session)
     editors = sorted(by_editor)
-    held = set(rng.permutation(editors)[: min(unseen, max(0, len(editors) - 1))].tolist())
+    single = [e for e in editors if len(by_editor[e]) < 2]  # nothing to train on: unseen anyway
+    several = [e for e in editors if len(by_editor[e]) >= 2]
+    drawn = min(max(0, unseen - len(single)), max(0, len(several) - 1))  # at least one editor seen
+    held = set(single) | set(rng.permutation(several)[:drawn].tolist())
     split: dict[str, list[Session]] = {"train": [], "seen": [], "unseen": []}
     for editor in editors:
         mine = by_editor[editor]
@@ -213,19 +222,21 @@ def cut_split(
             start = 0 if protocol == "seen" else min(n, math.ceil(options.prompt_seconds * options.fps))
             if (n - start) / options.fps < MIN_SCORED_SECONDS:
                 continue
-            cuts = _cut_session(session, protocol, training[session.editor], seed, options, scratch)
+            cuts, pairing = _cut_session(session, protocol, training[session.editor], seed, options, scratch)
+            chosen = {"pairing": pairing.source, "pairing_true": pairing.mics == session.true_pairing.mics}
             synth = recuts.get(session.name)
             if synth is not None:
                 path = oracle_dir / synth.path
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_xmeml(synth.timeline, path)
-                cuts["oracle"] = _shown_of(path, options.fps, n)
+                cuts["oracle"] = _shown_of(path, read_stack(session.stack), options.fps, n)
             truth = session.truth.shown
             wide = session.truth.pairing.wide
             for name, predicted in cuts.items():
                 figures = compare_cuts(predicted[start:], truth[start:], options.fps, wide, options.tolerance_seconds)
                 rows.append(
                     {"session": session.name, "editor": session.editor, "protocol": protocol, "predictor": name}
+                    | chosen
                     | figures
                 )
             shown.append((session, protocol, cuts))
@@ -236,8 +247,9 @@ def cut_split(
 
 def _cut_session(
     session: Session, protocol: str, training: list[RulesSession], seed: int, options: CutEvalOptions, scratch: Path
-) -> dict[str, np.ndarray]:
-    """{predictor: (N,) camera per decision frame} for the rules (both fits) and semi-Markov."""
+) -> tuple[dict[str, np.ndarray], Pairing]:
+    """{predictor: (N,) camera per decision frame} for the rules (both fits) and semi-Markov, and
+    the pairing `cut` chose."""
     n = session.truth.shown.shape[0]
     cuts: dict[str, np.ndarray] = {}
     fit = fit_rules(training, tolerance_seconds=options.tolerance_seconds) if protocol == "seen" else None
@@ -259,8 +271,11 @@ def _cut_session(
                 cache=options.cache,
                 fit_prompt=_prompt_fitter(objective, options.tolerance_seconds),
             )
-        report = cut_stack(session.stack, scratch / f"{session.name}_{name}.xml", cut_options)
-        cuts[name] = _to_decision(report.shown, read_stack(session.stack), options.fps, n)
+        # unseen: the edit stands in for a stack whose first seconds the editor has cut (the same
+        # tracks, frames and mics as the stack; cut reads the angles of the prompt only)
+        source = session.stack if fit is not None else session.edit
+        report = cut_stack(source, scratch / f"{session.name}_{name}.xml", cut_options)
+        cuts[name] = _to_decision(report.shown, read_stack(source), read_stack(session.stack), options.fps, n)
         pairing = report.pairing
     assert pairing is not None
     known = RulesSession(session.truth.active, session.true_pairing, session.truth.shown, options.fps, session.name)
@@ -274,7 +289,7 @@ def _cut_session(
     stats = shot_statistics(teachers, pairing.n_cameras)
     deaf = RulesSession(session.truth.active, pairing, session.truth.shown, options.fps, session.name)
     cuts["semi_markov"] = predict_cut("semi_markov", deaf, stats=stats, rng=np.random.default_rng([seed, 2]))
-    return cuts
+    return cuts, pairing
 
 
 def _prompt_fitter(objective: str, tolerance_seconds: float):
@@ -306,18 +321,39 @@ def shot_statistics(sessions: Sequence[RulesSession], n_cameras: int) -> Baselin
     return BaselineStats(0.0, 0.0, 0.0, transition, seconds, 0)
 
 
-def _to_decision(shown: np.ndarray, stack, fps: float, n: int) -> np.ndarray:
-    """A camera per stack frame brought to the decision rate as `edit_session` brings the edit's."""
-    rows = Resampler.between(len(shown), stack.timeline.rate.fps_exact, frame_rate(fps)).source_rows
+def camera_code(source: Stack, stack: Stack) -> np.ndarray:
+    """code[c + 1]: the stack's index of `source`'s camera c, matched by media file name (an edit
+    holds only the cameras it shows, so its indices are not the stack's); code[0] = -1 (none)."""
+    by_name = {camera.name: i for i, camera in enumerate(stack.cameras)}
+    missing = [camera.name for camera in source.cameras if camera.name not in by_name]
+    if missing:
+        raise MultitrackError(f"{source.path}: cameras {missing} are not in the stack {stack.path}")
+    return np.array([-1] + [by_name[camera.name] for camera in source.cameras], dtype=np.int64)
+
+
+def in_stack_cameras(session: RulesSession, source: Stack, stack: Stack) -> RulesSession:
+    """An edit's session with its cameras numbered as the stack's (`camera_code`)."""
+    code = camera_code(source, stack)
+    mics: list[tuple[int, ...]] = [() for _ in stack.cameras]
+    for camera, paired in enumerate(session.pairing.mics):
+        mics[int(code[camera + 1])] = paired
+    pairing = replace(session.pairing, mics=tuple(mics))
+    return RulesSession(session.active, pairing, code[session.shown + 1], session.fps, session.name)
+
+
+def _to_decision(shown: np.ndarray, source: Stack, stack: Stack, fps: float, n: int) -> np.ndarray:
+    """A camera per frame of `source` (cameras numbered as its own) brought to the decision rate
+    as `edit_session` brings an edit's, its cameras numbered as the stack's."""
+    rows = Resampler.between(len(shown), source.timeline.rate.fps_exact, frame_rate(fps)).source_rows
     decided = shown if rows is None else shown[rows]
-    return _fit_length(decided, n)
+    return _fit_length(camera_code(source, stack)[decided + 1], n)
 
 
-def _shown_of(path: Path, fps: float, n: int) -> np.ndarray:
+def _shown_of(path: Path, stack: Stack, fps: float, n: int) -> np.ndarray:
     """The camera on top per decision frame of an edit written by synth (the oracle's)."""
-    stack = read_stack(path)
-    frames = stack_frames(stack)
-    return _to_decision(stack.shown(frames.active), stack, fps, n)
+    edit = read_stack(path)
+    frames = stack_frames(edit)
+    return _to_decision(edit.shown(frames.active), edit, stack, fps, n)
 
 
 def _fit_length(shown: np.ndarray, n: int) -> np.ndarray:
@@ -351,6 +387,21 @@ def summarise(per_seed: list[dict]) -> dict:
     }
 
 
+def pairing_summary(per_seed: list[dict]) -> dict:
+    """{protocol: {'sessions', 'true', 'sources': {source: count}}} over every seed's sessions: how
+    often the pairing `cut` chose is synth's true one."""
+    found: dict = {}
+    for seed in per_seed:
+        for row in seed["sessions"]:
+            if row["predictor"] != PREDICTORS[0]:
+                continue
+            entry = found.setdefault(row["protocol"], {"sessions": 0, "true": 0, "sources": {}})
+            entry["sessions"] += 1
+            entry["true"] += int(row["pairing_true"])
+            entry["sources"][row["pairing"]] = entry["sources"].get(row["pairing"], 0) + 1
+    return found
+
+
 def interval(values: Sequence[float]) -> dict:
     """Mean and the 95% interval's half-width (Student's t; None from a single value)."""
     mean = float(np.mean(values))
@@ -373,6 +424,9 @@ def summary_lines(results: dict, figures: Sequence[str] = ("shown_agreement", "c
                     continue
                 text = "".join(f"{_cell(cell.get(f)):>24}" for f in figures)
                 lines.append(f"{protocol:<8} {label:<18} {predictor:<20}{text}")
+    for protocol, entry in results.get("pairing", {}).items():
+        sources = ", ".join(f"{k} {v}" for k, v in sorted(entry["sources"].items()))
+        lines.append(f"{protocol}: cut's pairing is the true one on {entry['true']} of {entry['sessions']} ({sources})")
     return lines
 
 
