@@ -275,8 +275,9 @@ def _cut_session(
         # tracks, frames and mics as the stack; cut reads the angles of the prompt only)
         source = session.stack if fit is not None else session.edit
         report = cut_stack(source, scratch / f"{session.name}_{name}.xml", cut_options)
-        cuts[name] = _to_decision(report.shown, read_stack(source), read_stack(session.stack), options.fps, n)
-        pairing = report.pairing
+        read, stack = read_stack(source), read_stack(session.stack)
+        cuts[name] = _to_decision(report.shown, read, stack, options.fps, n)
+        pairing = pairing_in_stack(report.pairing, read, stack)
     assert pairing is not None
     known = RulesSession(session.truth.active, session.true_pairing, session.truth.shown, options.fps, session.name)
     if fit is not None:
@@ -334,11 +335,17 @@ def camera_code(source: Stack, stack: Stack) -> np.ndarray:
 def in_stack_cameras(session: RulesSession, source: Stack, stack: Stack) -> RulesSession:
     """An edit's session with its cameras numbered as the stack's (`camera_code`)."""
     code = camera_code(source, stack)
-    mics: list[tuple[int, ...]] = [() for _ in stack.cameras]
-    for camera, paired in enumerate(session.pairing.mics):
-        mics[int(code[camera + 1])] = paired
-    pairing = replace(session.pairing, mics=tuple(mics))
+    pairing = pairing_in_stack(session.pairing, source, stack)
     return RulesSession(session.active, pairing, code[session.shown + 1], session.fps, session.name)
+
+
+def pairing_in_stack(pairing: Pairing, source: Stack, stack: Stack) -> Pairing:
+    """A pairing of `source`'s cameras as one of the stack's (a camera `source` lacks: no mic)."""
+    code = camera_code(source, stack)
+    mics: list[tuple[int, ...]] = [() for _ in stack.cameras]
+    for camera, paired in enumerate(pairing.mics):
+        mics[int(code[camera + 1])] = paired
+    return replace(pairing, mics=tuple(mics))
 
 
 def _to_decision(shown: np.ndarray, source: Stack, stack: Stack, fps: float, n: int) -> np.ndarray:
