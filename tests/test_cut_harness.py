@@ -180,3 +180,25 @@ def test_the_editors_angles_are_numbered_as_the_stacks_cameras(corpus):
             expected[int(round(shot["start"] * 10)) : int(round(shot["end"] * 10))] = camera
         assert (expected == session.truth.shown).mean() > 0.97, session.name
         assert session.true_pairing.wide == stack.find_camera("V1")
+
+
+def test_an_edit_without_a_camera_is_renumbered_as_the_stack():
+    """An edit holds only the cameras it shows: its camera 1 may be the stack's camera 2."""
+    from types import SimpleNamespace
+
+    from multitrack.commands.cut_harness import camera_code, in_stack_cameras
+    from multitrack.errors import MultitrackError
+    from multitrack.sample.pairing import Pairing
+    from multitrack.sample.switcher import RulesSession
+
+    def cams(*names):
+        return SimpleNamespace(path="x.xml", cameras=[SimpleNamespace(name=n) for n in names])
+
+    stack, edit = cams("wide.mov", "unused.mov", "close.mov"), cams("wide.mov", "close.mov")
+    assert camera_code(edit, stack).tolist() == [-1, 0, 2]
+    session = RulesSession(np.zeros((1, 4), bool), Pairing(((), (0,)), 1), np.array([0, 1, 1, -1]), 10.0)
+    moved = in_stack_cameras(session, edit, stack)
+    assert moved.shown.tolist() == [0, 2, 2, -1]
+    assert moved.pairing.mics == ((), (), (0,))
+    with pytest.raises(MultitrackError, match="not in the stack"):
+        camera_code(cams("other.mov"), stack)
