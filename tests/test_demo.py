@@ -47,7 +47,7 @@ def test_every_stage_writes_its_output_and_the_figures_are_finite(tmp_path, tiny
     timelines = read_xmeml(workdir / "generated.xml")
     assert len(timelines) == 1 and timelines[0].video_tracks
 
-    table = printed[printed.index("Test split") :].splitlines()[2:]
+    table = printed[printed.index("Test split") :].split("\n\n")[0].splitlines()[2:]
     assert len(table) == len(HEADLINE), printed
     for line, (group, key, better) in zip(table, HEADLINE, strict=True):
         label, direction, model, *baselines = line.split()

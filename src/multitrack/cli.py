@@ -26,6 +26,7 @@ VERBS = {
     "generate": "continue a timeline with a model bundle and write xmeml",
     "attention": "draw what the model attends to when it predicts a frame of a timeline",
     "cut": "cut a synced multicam stack into an edit (the rule-based switcher: --rules)",
+    "evaluate-cut": "judge cutting on a synth corpus's podcast sessions: rules, semi-Markov and the oracle",
     "demo": "run the whole pipeline on a synthetic corpus",
     "serve": "a local web app over a work folder: timelines, train, models, continue",
 }
@@ -38,13 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for verb, help_text in VERBS.items():
         p = sub.add_parser(verb, help=help_text, description=help_text)
-        p.set_defaults(verb_module=f"multitrack.commands.{verb}")
+        p.set_defaults(verb_module=_module_name(verb))
         _module(verb).add_arguments(p)
     return parser
 
 
+def _module_name(verb: str) -> str:
+    """multitrack.commands.<verb>, a dash in the verb an underscore in the module."""
+    return f"multitrack.commands.{verb.replace('-', '_')}"
+
+
 def _module(verb: str):
-    return importlib.import_module(f"multitrack.commands.{verb}")
+    return importlib.import_module(_module_name(verb))
 
 
 def main(argv: list[str] | None = None) -> int:

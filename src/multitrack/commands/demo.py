@@ -1,8 +1,11 @@
 """`multitrack demo`: the whole pipeline from nothing, on a synthetic editors' archive.
 
-synth -> ingest -> prepare -> train -> evaluate -> generate, each stage handing off
+synth -> ingest -> prepare -> train -> evaluate -> generate -> cut, each stage handing off
 through files in WORKDIR, exactly as the verbs do when run one by one. The test split
-holds editor profiles never seen in training (`data.split_by: folder`).
+holds 3 editor profiles never seen in training and one podcast session of each other editor
+(`data.assign`, drawn from synth.json once the corpus is written: `demo_assign`); the other
+timelines are dealt to train and val one by one. The last stage cuts the seen editors' held-out
+sessions by the rules fitted on their training edits and prints them beside the oracle's.
 """
 
 from __future__ import annotations
@@ -16,14 +19,14 @@ from pathlib import Path
 from multitrack.commands.argtypes import non_negative_int, positive_int, positive_seconds
 from multitrack.config import add_override_argument
 
-# What the demo changes from the default config: whole editors per split (8 train, 2 val,
-# 2 test of 12), a 10 fps timebase so a 100-frame window spans 10 s (several shots), and a
+# What the demo changes from the default config: timelines dealt one by one to train and val
+# (the test split is fixed by `demo_assign`), a 10 fps timebase so a 100-frame window spans 10 s (several shots), and a
 # short, faster schedule that fits a few minutes of CPU. Changes keep their natural weight
 # in the loss (loss.change_weight 1): counting them three times made the model cut too often
 # when it samples (docs/decisions.md, "demo: loss.change_weight 1").
 DEMO_OVERRIDES = [
-    "data.split_by=folder",
-    "data.split=[0.7, 0.15, 0.15]",
+    "data.split_by=timeline",
+    "data.split=[0.85, 0.15, 0.0]",
     "data.fps=10",
     "trainer.max_epochs=12",
     "optim.lr=1e-3",
@@ -47,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=12,
         metavar="E",
-        help="editor profiles (default 12: 8 train, 2 val, 2 test)",
+        help="editor profiles (default 12: 3 held out whole for the test split)",
     )
     parser.add_argument(
         "--min-seconds",
@@ -96,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     timings: dict[str, float] = {}
     with _stage("synth", timings):
         _synth(args, paths["corpus"])
+    if not config.data.assign:
+        config.data.assign = demo_assign(paths["corpus"])
     with _stage("ingest", timings):
         _ingest(paths["corpus"], paths["frames"], args.jobs)
     with _stage("prepare", timings):
@@ -112,8 +117,50 @@ def run(args: argparse.Namespace) -> int:
     with _stage("generate", timings):
         prompt = _first_test_timeline(paths["prepared"], paths["corpus"])
         _generate(bundle, prompt, paths["generated"], args.seed)
+    with _stage("cut", timings):
+        cut_rows = _cut(paths["corpus"], config.data.assign, args.seed)
     _print_summary(paths, timings, metrics, prompt)
+    _print_cuts(cut_rows)
     return 0
+
+
+HELD_OUT_EDITORS = 3
+
+
+def demo_assign(corpus: Path) -> dict[str, str]:
+    """`data.assign` for the demo: the last 3 editors that have timelines (never the control
+    editor, whose rules the cut stage checks) whole to test, and the first podcast session of
+    each other editor with at least two sessions (one left to fit the rules on) to test."""
+    manifest = json.loads((corpus / "synth.json").read_text())
+    with_timelines = sorted({entry["editor"] for entry in manifest["timelines"]})
+    control = {e["name"] for e in manifest["editors"] if (e.get("sound") or {}).get("control")}
+    candidates = [e for e in with_timelines if e not in control]
+    held = candidates[-min(HELD_OUT_EDITORS, max(0, len(with_timelines) - 2)) :] if len(with_timelines) > 2 else []
+    assign = {f"folder={editor}": "test" for editor in held}
+    sessions: dict[str, list[str]] = {}
+    for session in manifest.get("sessions", []):
+        sessions.setdefault(session["editor"], []).append(session["edit"])
+    for editor, edits in sorted(sessions.items()):
+        if editor not in held and len(edits) >= 2:
+            assign[edits[0].removesuffix(".xml")] = "test"
+    return assign
+
+
+def _cut(corpus: Path, assign: dict[str, str], seed: int) -> list[dict]:
+    """The seen editors' held-out podcast sessions cut by the rules fitted on the editor's
+    training edits, and by the oracle (commands/cut_harness.py)."""
+    import tempfile
+
+    from multitrack.commands.cut_harness import CutEvalOptions, cut_split, load_sessions
+
+    sessions, _ = load_sessions(corpus, CutEvalOptions())
+    held_out = {pattern for pattern, split in assign.items() if split == "test" and "=" not in pattern}
+    test = [s for s in sessions if str(s.edit.relative_to(corpus).with_suffix("")) in held_out]
+    editors = {s.editor for s in test}
+    train = [s for s in sessions if s.editor in editors and s not in test]
+    with tempfile.TemporaryDirectory() as scratch:
+        rows, _ = cut_split(corpus, {"train": train, "seen": test, "unseen": []}, seed, CutEvalOptions(), Path(scratch))
+    return rows
 
 
 class _stage:
@@ -202,7 +249,7 @@ def _print_summary(paths: dict[str, Path], timings: dict[str, float], metrics: d
         print(f"  {name:<11} {path}")
     print(f"  {'report':<11} {paths['evaluation'] / 'report.html'}")
     print(f"  {'prompt':<11} {prompt}")
-    print("\nTest split (editors unseen in training):")
+    print("\nTest split (editors unseen in training, and one session of each other editor):")
     print(f"  {'figure':<36}" + "".join(f"{p:>13}" for p in PREDICTORS))
     for group, key, better in HEADLINE:
         row = [_figure(metrics.get(p), group, key) for p in PREDICTORS]
@@ -216,3 +263,25 @@ def _figure(metrics: dict | None, group: str, key: str):
 
 def _fmt(value) -> str:
     return "-" if value is None else f"{value:.4g}"
+
+
+CUT_PREDICTORS = ("rules_agreement", "rules_cut_f1", "oracle")
+
+
+def _print_cuts(rows: list[dict]) -> None:
+    """The cut stage's figures: shown agreement and cut F1 per held-out session."""
+    if not rows:
+        print("\nCut: no seen editor has a held-out podcast session to cut")
+        return
+    print("\nCut (seen editors' held-out podcast sessions; shown agreement / cut F1 against the editor's edit):")
+    print(f"  {'session':<22}" + "".join(f"{p:>20}" for p in CUT_PREDICTORS))
+    by_session: dict[str, dict[str, dict]] = {}
+    for row in rows:
+        by_session.setdefault(f"{row['editor']}/{row['session']}", {})[row["predictor"]] = row
+    for name, found in by_session.items():
+        cells = [found.get(p) for p in CUT_PREDICTORS]
+        text = "".join(
+            f"{'-' if c is None else format(c['shown_agreement'], '.3f') + ' / ' + format(c['cut_f1'], '.3f'):>20}"
+            for c in cells
+        )
+        print(f"  {name:<22}" + text)
