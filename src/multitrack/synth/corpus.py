@@ -127,20 +127,26 @@ def synth_corpus(
     return SynthReport(out_dir, manifest_path, profiles, written)
 
 
+def read_manifest(corpus_dir: str | Path) -> dict:
+    """A synth corpus's synth.json, refused unless it lists podcast sessions and the arguments
+    that rebuild them."""
+    path = Path(corpus_dir) / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text())
+        manifest["arguments"], manifest["sessions"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise MultitrackError(f"{path}: not a synth corpus with podcast sessions ({exc})") from None
+    return manifest
+
+
 def recut(corpus_dir: str | Path, cut_seed: int) -> list[SynthTimeline]:
     """Every podcast session of a synth corpus re-cut by its own editor from stream `cut_seed`
     (>= 1): the same conversation, media and stack, another draw of the editor's choices. How
     well two such edits agree is the ceiling a model of that editor can reach (the oracle)."""
     if cut_seed < 1:
         raise ValueError(f"need a cut seed of at least 1 (0 is the editor's own edit), got {cut_seed}")
-    corpus_dir = Path(corpus_dir)
-    try:
-        manifest = json.loads((corpus_dir / MANIFEST_NAME).read_text())
-        arguments, sessions = manifest["arguments"], manifest["sessions"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise MultitrackError(
-            f"{corpus_dir / MANIFEST_NAME}: not a synth corpus with podcast sessions ({exc})"
-        ) from None
+    manifest = read_manifest(corpus_dir)
+    arguments, sessions = manifest["arguments"], manifest["sessions"]
     profiles = draw_profiles(arguments["editors"], arguments["seed"])
     recuts = []
     for session in sessions:
